@@ -1,0 +1,125 @@
+//! Tenant identifiers.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// Maximum length of a tenant id, in bytes (all allowed characters are ASCII).
+pub const MAX_TENANT_ID_LEN: usize = 64;
+
+/// A validated tenant id: 1–64 characters of `[A-Za-z0-9._-]`.
+///
+/// Cheap to clone (shared string). Construct with [`TenantId::parse`], which trims surrounding
+/// whitespace first and rejects anything else — a bad id is never silently remapped.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantId(Arc<str>);
+
+/// Why a string is not a valid tenant id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidTenantId {
+    #[error("tenant id is empty")]
+    Empty,
+    #[error("tenant id is longer than {MAX_TENANT_ID_LEN} characters")]
+    TooLong,
+    #[error("tenant id contains {0:?}; only letters, digits, '.', '_' and '-' are allowed")]
+    BadCharacter(char),
+}
+
+impl TenantId {
+    /// Trims `raw` and validates it.
+    pub fn parse(raw: &str) -> Result<Self, InvalidTenantId> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(InvalidTenantId::Empty);
+        }
+        if let Some(bad) = trimmed.chars().find(|c| !is_allowed(*c)) {
+            return Err(InvalidTenantId::BadCharacter(bad));
+        }
+        if trimmed.len() > MAX_TENANT_ID_LEN {
+            return Err(InvalidTenantId::TooLong);
+        }
+        Ok(Self(Arc::from(trimmed)))
+    }
+
+    /// The tenant id as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn is_allowed(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TenantId({:?})", &*self.0)
+    }
+}
+
+impl AsRef<str> for TenantId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for TenantId {
+    type Err = InvalidTenantId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn accepts_the_allowed_alphabet() {
+        for ok in ["a", "default", "team-1", "acme.prod_eu", "A.B-C_9", &"x".repeat(64)] {
+            assert_eq!(TenantId::parse(ok).unwrap().as_str(), ok);
+        }
+    }
+
+    #[test]
+    fn trims_surrounding_whitespace() {
+        assert_eq!(TenantId::parse("  acme \t").unwrap().as_str(), "acme");
+    }
+
+    #[test]
+    fn rejects_bad_ids_with_a_reason() {
+        let cases: &[(&str, InvalidTenantId)] = &[
+            ("", InvalidTenantId::Empty),
+            ("   ", InvalidTenantId::Empty),
+            ("a b", InvalidTenantId::BadCharacter(' ')),
+            ("acme/prod", InvalidTenantId::BadCharacter('/')),
+            ("ten\u{0}ant", InvalidTenantId::BadCharacter('\u{0}')),
+            ("naïve", InvalidTenantId::BadCharacter('ï')),
+            ("t;drop", InvalidTenantId::BadCharacter(';')),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(TenantId::parse(raw).unwrap_err(), *want, "input {raw:?}");
+        }
+        assert_eq!(TenantId::parse(&"x".repeat(65)).unwrap_err(), InvalidTenantId::TooLong);
+    }
+
+    proptest! {
+        #[test]
+        fn parse_accepts_exactly_the_valid_language(s in "\\PC{0,80}") {
+            let t = s.trim();
+            let valid = !t.is_empty() && t.len() <= 64 && t.chars().all(is_allowed);
+            prop_assert_eq!(TenantId::parse(&s).is_ok(), valid);
+        }
+
+        #[test]
+        fn valid_ids_round_trip(s in "[A-Za-z0-9._-]{1,64}") {
+            prop_assert_eq!(TenantId::parse(&s).unwrap().to_string(), s);
+        }
+    }
+}

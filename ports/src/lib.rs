@@ -1,0 +1,36 @@
+//! Ports of otelcontext: the traits the core offers (driving: ingest, queries, readiness) and
+//! the traits it needs (driven: storage, ingest queue, clock, authenticator).
+//!
+//! With the `mocks` feature every trait has a mockall mock (`MockStorage`, `MockIngest`, …) for
+//! unit tests of downstream crates. With `testkit`, [`conformance`] holds the storage conformance
+//! suite that every storage adapter runs.
+
+pub mod auth;
+pub mod clock;
+pub mod ingest;
+pub mod queries;
+pub mod queue;
+pub mod storage;
+
+#[cfg(feature = "testkit")]
+pub mod conformance;
+
+pub use auth::{AuthError, Authenticator, Identity};
+pub use clock::Clock;
+pub use ingest::{Ingest, IngestError, IngestReceipt, Signal, TenantLogs, TenantMetrics, TenantSpans};
+pub use queries::{CheckStatus, Queries, QueryError, Readiness, ReadinessReport};
+pub use queue::{CommitNotifier, IngestQueue, QueueItem, SubmitOutcome};
+pub use storage::{LogQuery, MetricQuery, SignalCounts, Storage, StorageError, TenantBatch, WriteSummary};
+
+#[cfg(any(test, feature = "mocks"))]
+pub use auth::MockAuthenticator;
+#[cfg(any(test, feature = "mocks"))]
+pub use clock::MockClock;
+#[cfg(any(test, feature = "mocks"))]
+pub use ingest::MockIngest;
+#[cfg(any(test, feature = "mocks"))]
+pub use queries::{MockQueries, MockReadiness};
+#[cfg(any(test, feature = "mocks"))]
+pub use queue::MockIngestQueue;
+#[cfg(any(test, feature = "mocks"))]
+pub use storage::MockStorage;
