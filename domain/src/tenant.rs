@@ -44,6 +44,11 @@ impl TenantId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The shared string (a cheap clone, for adapters that can bind it without copying).
+    pub fn shared(&self) -> Arc<str> {
+        self.0.clone()
+    }
 }
 
 fn is_allowed(c: char) -> bool {

@@ -1,0 +1,82 @@
+//! Schema migrations (embedded in the binary) and the schema version check.
+
+use crate::error::map_sqlx_error;
+use otelcontext_ports::StorageError;
+use sqlx::SqlSafeStr;
+use sqlx::SqlitePool;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+/// The schema version this binary reads and writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("../../../migrations/sqlite/0001_initial.sql"))];
+
+/// The embedded migrations of `migrations/sqlite/`.
+pub fn migrator() -> Migrator {
+    let migrations = MIGRATIONS
+        .iter()
+        .map(|(version, name, sql)| {
+            Migration::new(*version, (*name).into(), MigrationType::Simple, (*sql).into_sql_str(), false)
+        })
+        .collect();
+    Migrator::with_migrations(migrations)
+}
+
+/// Applies pending migrations (`automigrate`) or checks that the schema is current.
+pub(crate) async fn prepare(pool: &SqlitePool, automigrate: bool) -> Result<(), StorageError> {
+    if automigrate {
+        return migrator().run(pool).await.map_err(|e| StorageError::Schema(format!("migration failed: {e}")));
+    }
+    let exists: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")
+            .fetch_one(pool)
+            .await
+            .map_err(map_sqlx_error)?;
+    let applied: Option<i64> = if exists == 1 {
+        sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(pool)
+            .await
+            .map_err(map_sqlx_error)?
+    } else {
+        None
+    };
+    match applied {
+        Some(v) if v == SCHEMA_VERSION => Ok(()),
+        Some(v) => Err(StorageError::Schema(format!(
+            "database schema is version {v}, this binary needs version {SCHEMA_VERSION}; run `otelcontext migrate` or set DB_AUTOMIGRATE=true"
+        ))),
+        None => Err(StorageError::Schema(format!(
+            "database has no otelcontext schema and DB_AUTOMIGRATE=false; run `otelcontext migrate` or set DB_AUTOMIGRATE=true (needs version {SCHEMA_VERSION})"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{SqliteConfig, SqliteStorage};
+
+    #[tokio::test]
+    async fn without_automigrate_an_empty_database_is_refused_with_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = SqliteConfig { automigrate: false, ..SqliteConfig::new(dir.path().join("o.db")) };
+        let err = SqliteStorage::open(&cfg).await.err().expect("refused");
+        assert!(matches!(&err, StorageError::Schema(m) if m.contains("DB_AUTOMIGRATE")), "{err}");
+    }
+
+    #[tokio::test]
+    async fn without_automigrate_a_current_database_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.db");
+        SqliteStorage::open(&SqliteConfig::new(&path)).await.unwrap();
+        SqliteStorage::open(&SqliteConfig { automigrate: false, ..SqliteConfig::new(&path) }).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn migrating_twice_is_harmless() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.db");
+        SqliteStorage::open(&SqliteConfig::new(&path)).await.unwrap();
+        SqliteStorage::open(&SqliteConfig::new(&path)).await.unwrap();
+    }
+}

@@ -1,0 +1,500 @@
+//! The write path: a dedicated thread owns the single writer connection (rusqlite) and runs one
+//! transaction per group of batches with cached single-row statements.
+//!
+//! Rows are prepared (ids to hex, attributes to JSON) on the calling task before they are handed
+//! to the thread, so with several pipeline workers one prepares while the thread writes.
+
+use crate::codec::{self, PointColumns};
+use otelcontext_domain::trace::{TraceSummary, summarize};
+use otelcontext_domain::{Resource, TenantId};
+use otelcontext_ports::{StorageError, TenantBatch, WriteSummary};
+use rusqlite::{Connection, OpenFlags, params};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// Maps a rusqlite error like [`crate::map_sqlx_error`] maps sqlx errors.
+fn map_err(e: rusqlite::Error) -> StorageError {
+    use rusqlite::ErrorCode::*;
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) => match f.code {
+            DatabaseBusy
+            | DatabaseLocked
+            | SystemIoFailure
+            | DiskFull
+            | CannotOpen
+            | ReadOnly
+            | FileLockingProtocolFailed => StorageError::Unavailable(e.to_string()),
+            ConstraintViolation | TooBig => StorageError::Rejected(e.to_string()),
+            DatabaseCorrupt | NotADatabase => StorageError::Corrupt(e.to_string()),
+            _ => StorageError::Other(e.to_string()),
+        },
+        _ => StorageError::Other(e.to_string()),
+    }
+}
+
+struct SpanRow {
+    tenant: Arc<str>,
+    trace_id: String,
+    span_id: String,
+    parent: Option<String>,
+    name: String,
+    kind: i64,
+    start: i64,
+    end: i64,
+    duration: i64,
+    service: String,
+    status_code: i64,
+    status_message: String,
+    trace_state: String,
+    flags: i64,
+    resource_fp: i64,
+    scope_name: String,
+    scope_version: String,
+    scope_attributes: Option<String>,
+    attributes: String,
+    dropped: i64,
+    events: Option<String>,
+    links: Option<String>,
+}
+
+struct LogRow {
+    tenant: Arc<str>,
+    timestamp: i64,
+    dedup_key: i64,
+    observed: i64,
+    trace_id: Option<String>,
+    span_id: Option<String>,
+    severity_number: i64,
+    severity_text: String,
+    body: Option<String>,
+    body_is_json: bool,
+    service: String,
+    resource_fp: i64,
+    scope_name: String,
+    scope_version: String,
+    scope_attributes: Option<String>,
+    attributes: String,
+    flags: i64,
+    event_name: String,
+}
+
+struct PointRow {
+    tenant: Arc<str>,
+    time: i64,
+    series_key: i64,
+    name: String,
+    description: String,
+    unit: String,
+    kind: &'static str,
+    service: String,
+    resource_fp: i64,
+    scope_name: String,
+    scope_version: String,
+    scope_attributes: Option<String>,
+    attributes: String,
+    start: i64,
+    flags: i64,
+    columns: PointColumns,
+}
+
+/// Everything a write binds, computed without the connection.
+pub(crate) struct Prepared {
+    /// Distinct resources of the batches (the thread skips those it knows are stored).
+    resources: Vec<(Arc<str>, Arc<Resource>)>,
+    traces: Vec<(Arc<str>, TraceSummary)>,
+    spans: Vec<SpanRow>,
+    logs: Vec<LogRow>,
+    points: Vec<PointRow>,
+}
+
+impl Prepared {
+    /// Converts batches to rows.
+    pub(crate) fn new(batches: &[TenantBatch]) -> Self {
+        let mut seen: HashSet<(TenantId, i64)> = HashSet::new();
+        let mut resources = Vec::new();
+        let mut traces = Vec::new();
+        let mut spans = Vec::new();
+        let mut logs = Vec::new();
+        let mut points = Vec::new();
+        for b in batches {
+            let tenant = b.tenant.shared();
+            let all = b
+                .spans
+                .iter()
+                .map(|s| &s.resource)
+                .chain(b.logs.iter().map(|l| &l.resource))
+                .chain(b.metrics.iter().map(|m| &m.resource));
+            for r in all {
+                if seen.insert((b.tenant.clone(), r.fingerprint)) {
+                    resources.push((tenant.clone(), r.clone()));
+                }
+            }
+            traces.extend(summarize(&b.spans).into_iter().map(|s| (tenant.clone(), s)));
+            spans.extend(b.spans.iter().map(|s| SpanRow {
+                tenant: tenant.clone(),
+                trace_id: s.trace_id.to_hex(),
+                span_id: s.span_id.to_hex(),
+                parent: s.parent_span_id.map(|p| p.to_hex()),
+                name: s.name.clone(),
+                kind: s.kind.as_otlp().into(),
+                start: s.start_ns,
+                end: s.end_ns,
+                duration: s.duration_ns(),
+                service: s.resource.service_name.clone(),
+                status_code: s.status.code.as_otlp().into(),
+                status_message: s.status.message.clone(),
+                trace_state: s.trace_state.clone(),
+                flags: s.flags.into(),
+                resource_fp: s.resource.fingerprint,
+                scope_name: s.scope.name.clone(),
+                scope_version: s.scope.version.clone(),
+                scope_attributes: codec::optional_attributes(&s.scope.attributes),
+                attributes: s.attributes.to_json(),
+                dropped: s.dropped_attributes_count.into(),
+                events: codec::events_to_json(&s.events),
+                links: codec::links_to_json(&s.links),
+            }));
+            logs.extend(b.logs.iter().map(|l| LogRow {
+                tenant: tenant.clone(),
+                timestamp: l.timestamp_ns,
+                dedup_key: l.dedup_key(),
+                observed: l.observed_ns,
+                trace_id: l.trace_id.map(|t| t.to_hex()),
+                span_id: l.span_id.map(|s| s.to_hex()),
+                severity_number: l.severity_number.into(),
+                severity_text: l.severity_text.clone(),
+                body: l.body.as_ref().map(|b| b.to_text()),
+                body_is_json: l.body_is_structured(),
+                service: l.resource.service_name.clone(),
+                resource_fp: l.resource.fingerprint,
+                scope_name: l.scope.name.clone(),
+                scope_version: l.scope.version.clone(),
+                scope_attributes: codec::optional_attributes(&l.scope.attributes),
+                attributes: l.attributes.to_json(),
+                flags: l.flags.into(),
+                event_name: l.event_name.clone(),
+            }));
+            points.extend(b.metrics.iter().map(|p| PointRow {
+                tenant: tenant.clone(),
+                time: p.time_ns,
+                series_key: p.series_key(),
+                name: p.name.clone(),
+                description: p.description.clone(),
+                unit: p.unit.clone(),
+                kind: p.value.kind().as_str(),
+                service: p.resource.service_name.clone(),
+                resource_fp: p.resource.fingerprint,
+                scope_name: p.scope.name.clone(),
+                scope_version: p.scope.version.clone(),
+                scope_attributes: codec::optional_attributes(&p.scope.attributes),
+                attributes: p.attributes.to_json(),
+                start: p.start_ns,
+                flags: p.flags.into(),
+                columns: codec::point_columns(&p.value),
+            }));
+        }
+        Self { resources, traces, spans, logs, points }
+    }
+}
+
+const INSERT_RESOURCE: &str = "INSERT INTO resources (tenant_id, fingerprint, service_name, attributes_json) \
+     VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING";
+
+/// SQL condition: the incoming root candidate beats the stored one (same rule as
+/// `TraceSummary::merge`: a real root, then the earlier start, then the smaller names).
+macro_rules! incoming_root_wins {
+    () => {
+        "(excluded.has_root > has_root OR (excluded.has_root = has_root AND (excluded.root_start_ns < root_start_ns \
+         OR (excluded.root_start_ns = root_start_ns AND (excluded.root_service < root_service \
+         OR (excluded.root_service = root_service AND excluded.root_operation < root_operation))))))"
+    };
+}
+
+const UPSERT_TRACE: &str = concat!(
+    "INSERT INTO traces (tenant_id, trace_id, start_ns, end_ns, duration_ns, root_service, root_operation, has_root, \
+     root_start_ns, status, span_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0) \
+     ON CONFLICT (tenant_id, trace_id) DO UPDATE SET \
+     start_ns = min(start_ns, excluded.start_ns), \
+     end_ns = max(end_ns, excluded.end_ns), \
+     duration_ns = max(end_ns, excluded.end_ns) - min(start_ns, excluded.start_ns), \
+     status = max(status, excluded.status), \
+     root_service = CASE WHEN ",
+    incoming_root_wins!(),
+    " THEN excluded.root_service ELSE root_service END, root_operation = CASE WHEN ",
+    incoming_root_wins!(),
+    " THEN excluded.root_operation ELSE root_operation END, root_start_ns = CASE WHEN ",
+    incoming_root_wins!(),
+    " THEN excluded.root_start_ns ELSE root_start_ns END, \
+     has_root = max(has_root, excluded.has_root) \
+     RETURNING id"
+);
+
+const INSERT_SPAN: &str = "INSERT INTO spans (trace_ref, tenant_id, trace_id, span_id, parent_span_id, name, kind, \
+     start_ns, end_ns, duration_ns, service_name, status_code, status_message, trace_state, flags, resource_fp, \
+     scope_name, scope_version, scope_attributes_json, attributes_json, dropped_attributes_count, events_json, links_json) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23) \
+     ON CONFLICT (trace_ref, span_id) DO NOTHING";
+
+const ADD_SPAN_COUNT: &str = "UPDATE traces SET span_count = span_count + ?1 WHERE id = ?2";
+
+const INSERT_LOG: &str = "INSERT INTO logs (tenant_id, timestamp_ns, dedup_key, observed_ns, trace_id, span_id, \
+     severity_number, severity_text, body, body_is_json, service_name, resource_fp, scope_name, scope_version, \
+     scope_attributes_json, attributes_json, flags, event_name) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) \
+     ON CONFLICT (tenant_id, timestamp_ns, dedup_key) DO NOTHING";
+
+const INSERT_POINT: &str = "INSERT INTO metric_points (tenant_id, time_ns, series_key, name, description, unit, kind, \
+     temporality, is_monotonic, service_name, resource_fp, scope_name, scope_version, scope_attributes_json, \
+     attributes_json, start_ns, flags, value, count, sum, min, max, data_json) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23) \
+     ON CONFLICT (tenant_id, time_ns, series_key) DO NOTHING";
+
+/// The writer connection and what it knows is already stored.
+struct WriterState {
+    conn: Connection,
+    known_resources: HashSet<(Arc<str>, i64)>,
+}
+
+impl WriterState {
+    fn write(&mut self, p: Prepared) -> Result<WriteSummary, StorageError> {
+        let new_resources: Vec<(Arc<str>, Arc<Resource>)> = p
+            .resources
+            .into_iter()
+            .filter(|(t, r)| !self.known_resources.contains(&(t.clone(), r.fingerprint)))
+            .collect();
+        let tx = self.conn.transaction().map_err(map_err)?;
+        let mut summary = WriteSummary::default();
+        {
+            let mut stmt = tx.prepare_cached(INSERT_RESOURCE).map_err(map_err)?;
+            for (tenant, r) in &new_resources {
+                stmt.execute(params![&**tenant, r.fingerprint, r.service_name, r.attributes.to_json()])
+                    .map_err(map_err)?;
+            }
+        }
+        // Trace rows first: spans reference them by rowid.
+        let mut trace_refs: HashMap<(Arc<str>, String), i64> = HashMap::with_capacity(p.traces.len());
+        {
+            let mut stmt = tx.prepare_cached(UPSERT_TRACE).map_err(map_err)?;
+            for (tenant, s) in &p.traces {
+                let hex = s.trace_id.to_hex();
+                let id: i64 = stmt
+                    .query_row(
+                        params![
+                            &**tenant,
+                            hex,
+                            s.start_ns,
+                            s.end_ns,
+                            s.duration_ns(),
+                            s.root_service,
+                            s.root_operation,
+                            s.has_root,
+                            s.root_start_ns,
+                            i64::from(s.status.as_otlp())
+                        ],
+                        |row| row.get(0),
+                    )
+                    .map_err(map_err)?;
+                trace_refs.insert((tenant.clone(), hex), id);
+            }
+        }
+        let mut inserted_per_trace: HashMap<i64, i64> = HashMap::new();
+        {
+            let mut stmt = tx.prepare_cached(INSERT_SPAN).map_err(map_err)?;
+            for r in &p.spans {
+                let trace_ref = *trace_refs
+                    .get(&(r.tenant.clone(), r.trace_id.clone()))
+                    .ok_or_else(|| StorageError::Other(format!("trace row missing for {}", r.trace_id)))?;
+                let n = stmt
+                    .execute(params![
+                        trace_ref,
+                        &*r.tenant,
+                        r.trace_id,
+                        r.span_id,
+                        r.parent,
+                        r.name,
+                        r.kind,
+                        r.start,
+                        r.end,
+                        r.duration,
+                        r.service,
+                        r.status_code,
+                        r.status_message,
+                        r.trace_state,
+                        r.flags,
+                        r.resource_fp,
+                        r.scope_name,
+                        r.scope_version,
+                        r.scope_attributes,
+                        r.attributes,
+                        r.dropped,
+                        r.events,
+                        r.links
+                    ])
+                    .map_err(map_err)?;
+                if n > 0 {
+                    *inserted_per_trace.entry(trace_ref).or_default() += 1;
+                    summary.spans += 1;
+                } else {
+                    summary.duplicates += 1;
+                }
+            }
+        }
+        {
+            let mut stmt = tx.prepare_cached(ADD_SPAN_COUNT).map_err(map_err)?;
+            for (id, n) in &inserted_per_trace {
+                stmt.execute(params![n, id]).map_err(map_err)?;
+            }
+        }
+        {
+            let mut stmt = tx.prepare_cached(INSERT_LOG).map_err(map_err)?;
+            for r in &p.logs {
+                let n = stmt
+                    .execute(params![
+                        &*r.tenant,
+                        r.timestamp,
+                        r.dedup_key,
+                        r.observed,
+                        r.trace_id,
+                        r.span_id,
+                        r.severity_number,
+                        r.severity_text,
+                        r.body,
+                        r.body_is_json,
+                        r.service,
+                        r.resource_fp,
+                        r.scope_name,
+                        r.scope_version,
+                        r.scope_attributes,
+                        r.attributes,
+                        r.flags,
+                        r.event_name
+                    ])
+                    .map_err(map_err)?;
+                if n > 0 {
+                    summary.logs += 1;
+                } else {
+                    summary.duplicates += 1;
+                }
+            }
+        }
+        {
+            let mut stmt = tx.prepare_cached(INSERT_POINT).map_err(map_err)?;
+            for r in &p.points {
+                let c = &r.columns;
+                let n = stmt
+                    .execute(params![
+                        &*r.tenant,
+                        r.time,
+                        r.series_key,
+                        r.name,
+                        r.description,
+                        r.unit,
+                        r.kind,
+                        c.temporality,
+                        c.is_monotonic,
+                        r.service,
+                        r.resource_fp,
+                        r.scope_name,
+                        r.scope_version,
+                        r.scope_attributes,
+                        r.attributes,
+                        r.start,
+                        r.flags,
+                        c.value,
+                        c.count,
+                        c.sum,
+                        c.min,
+                        c.max,
+                        c.data_json
+                    ])
+                    .map_err(map_err)?;
+                if n > 0 {
+                    summary.metric_points += 1;
+                } else {
+                    summary.duplicates += 1;
+                }
+            }
+        }
+        tx.commit().map_err(map_err)?;
+        if self.known_resources.len() > 100_000 {
+            self.known_resources.clear();
+        }
+        self.known_resources.extend(new_resources.into_iter().map(|(t, r)| (t, r.fingerprint)));
+        Ok(summary)
+    }
+}
+
+enum Job {
+    Write(Prepared, oneshot::Sender<Result<WriteSummary, StorageError>>),
+}
+
+/// Handle to the writer thread.
+pub(crate) struct Writer {
+    jobs: parking_lot::Mutex<Option<mpsc::Sender<Job>>>,
+    thread: parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// Opens the writer connection with the adapter's pragmas.
+fn open_connection(path: &Path, busy_timeout: Duration) -> Result<Connection, StorageError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StorageError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+    conn.busy_timeout(busy_timeout).map_err(map_err)?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(map_err)?;
+    conn.pragma_update(None, "synchronous", "NORMAL").map_err(map_err)?;
+    conn.pragma_update(None, "temp_store", "MEMORY").map_err(map_err)?;
+    conn.pragma_update(None, "cache_size", -65_536).map_err(map_err)?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+impl Writer {
+    /// Opens the connection (blocking) and starts the thread.
+    pub(crate) fn start(path: &Path, busy_timeout: Duration) -> Result<Self, StorageError> {
+        let conn = open_connection(path, busy_timeout)?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                let mut state = WriterState { conn, known_resources: HashSet::new() };
+                while let Ok(job) = rx.recv() {
+                    match job {
+                        Job::Write(prepared, reply) => {
+                            let _ = reply.send(state.write(prepared));
+                        }
+                    }
+                }
+                // Dropping the connection checkpoints the WAL when it is the last one.
+            })
+            .map_err(|e| StorageError::Other(format!("cannot start the writer thread: {e}")))?;
+        Ok(Self { jobs: parking_lot::Mutex::new(Some(tx)), thread: parking_lot::Mutex::new(Some(thread)) })
+    }
+
+    /// Runs one write transaction on the thread.
+    pub(crate) async fn write(&self, prepared: Prepared) -> Result<WriteSummary, StorageError> {
+        let (reply, answer) = oneshot::channel();
+        {
+            let jobs = self.jobs.lock();
+            let sender = jobs.as_ref().ok_or_else(|| StorageError::Unavailable("storage is closed".into()))?;
+            sender
+                .send(Job::Write(prepared, reply))
+                .map_err(|_| StorageError::Unavailable("the writer thread stopped".into()))?;
+        }
+        answer.await.map_err(|_| StorageError::Unavailable("the writer thread stopped".into()))?
+    }
+
+    /// Stops the thread after the jobs already sent, and waits for it.
+    pub(crate) async fn close(&self) {
+        self.jobs.lock().take();
+        let thread = self.thread.lock().take();
+        if let Some(t) = thread {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}
