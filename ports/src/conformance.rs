@@ -282,7 +282,7 @@ pub async fn resent_spans_are_stored_once(st: &dyn Storage) {
     let t = tenant("acme");
     st.write(&spans_batch(&t, trace_spans())).await.unwrap();
     let again = st.write(&spans_batch(&t, trace_spans())).await.unwrap();
-    assert_eq!((again.spans, again.duplicates), (0, 3));
+    assert_eq!((again.spans, again.duplicates()), (0, 3));
     // Duplicates inside one batch too.
     let mut twice = trace_spans();
     twice.extend(trace_spans());
@@ -383,7 +383,7 @@ pub async fn resent_logs_are_stored_once(st: &dyn Storage) {
     let logs: Vec<_> = (0..10).map(|i| log(i, "api", Some(s(&format!("line {i}"))), None, 9)).collect();
     st.write(&logs_batch(&t, logs.clone())).await.unwrap();
     let again = st.write(&logs_batch(&t, logs.clone())).await.unwrap();
-    assert_eq!((again.logs, again.duplicates), (0, 10));
+    assert_eq!((again.logs, again.duplicates()), (0, 10));
     // Same timestamp, different body: both kept.
     let mut other = logs[0].clone();
     other.body = Some(s("another line"));
@@ -450,7 +450,7 @@ pub async fn resent_metric_points_are_stored_once(st: &dyn Storage) {
     let t = tenant("acme");
     st.write(&metrics_batch(&t, every_kind_of_point())).await.unwrap();
     let again = st.write(&metrics_batch(&t, every_kind_of_point())).await.unwrap();
-    assert_eq!((again.metric_points, again.duplicates), (0, 6));
+    assert_eq!((again.metric_points, again.duplicates()), (0, 6));
     assert_eq!(st.counts(&t).await.unwrap().metric_points, 6);
 }
 

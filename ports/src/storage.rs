@@ -57,7 +57,9 @@ pub struct WriteSummary {
     pub spans: u64,
     pub logs: u64,
     pub metric_points: u64,
-    pub duplicates: u64,
+    pub duplicate_spans: u64,
+    pub duplicate_logs: u64,
+    pub duplicate_points: u64,
 }
 
 impl WriteSummary {
@@ -66,7 +68,14 @@ impl WriteSummary {
         self.spans += o.spans;
         self.logs += o.logs;
         self.metric_points += o.metric_points;
-        self.duplicates += o.duplicates;
+        self.duplicate_spans += o.duplicate_spans;
+        self.duplicate_logs += o.duplicate_logs;
+        self.duplicate_points += o.duplicate_points;
+    }
+
+    /// All re-sent records that were already stored.
+    pub fn duplicates(&self) -> u64 {
+        self.duplicate_spans + self.duplicate_logs + self.duplicate_points
     }
 }
 

@@ -63,7 +63,7 @@ fn write_tenant(data: &mut TenantData, batch: &TenantBatch, summary: &mut WriteS
     for span in &batch.spans {
         let key = (span.trace_id, span.span_id);
         if data.spans.contains_key(&key) {
-            summary.duplicates += 1;
+            summary.duplicate_spans += 1;
             continue;
         }
         data.spans.insert(key, span.clone());
@@ -83,7 +83,7 @@ fn write_tenant(data: &mut TenantData, batch: &TenantBatch, summary: &mut WriteS
             data.logs.push(log.clone());
             summary.logs += 1;
         } else {
-            summary.duplicates += 1;
+            summary.duplicate_logs += 1;
         }
     }
     for point in &batch.metrics {
@@ -91,7 +91,7 @@ fn write_tenant(data: &mut TenantData, batch: &TenantBatch, summary: &mut WriteS
             data.points.push(point.clone());
             summary.metric_points += 1;
         } else {
-            summary.duplicates += 1;
+            summary.duplicate_points += 1;
         }
     }
 }

@@ -20,13 +20,19 @@ use otelcontext_ports::{TenantLogs, TenantMetrics, TenantSpans};
 use std::sync::Arc;
 
 /// Records of one export, grouped by tenant, plus what could not be mapped.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Mapped<T> {
     pub parts: Vec<T>,
     pub received: u64,
     pub rejected: u64,
     /// The first rejection reason, for `partial_success.error_message`.
     pub first_error: Option<String>,
+}
+
+impl<T> Default for Mapped<T> {
+    fn default() -> Self {
+        Self { parts: Vec::new(), received: 0, rejected: 0, first_error: None }
+    }
 }
 
 impl<T> Mapped<T> {
@@ -134,10 +140,8 @@ fn span(s: pt::Span, resource: &Arc<Resource>, scope: &Arc<InstrumentationScope>
             })
         })
         .collect();
-    let status = s
-        .status
-        .map(|st| SpanStatus { code: StatusCode::from_otlp(st.code), message: st.message })
-        .unwrap_or_default();
+    let status =
+        s.status.map(|st| SpanStatus { code: StatusCode::from_otlp(st.code), message: st.message }).unwrap_or_default();
     Ok(Span {
         trace_id,
         span_id,
@@ -182,7 +186,12 @@ pub fn traces(
             }
         }
     }
-    out.parts = groups.groups.into_iter().filter(|(_, v)| !v.is_empty()).map(|(tenant, spans)| TenantSpans { tenant, spans }).collect();
+    out.parts = groups
+        .groups
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(tenant, spans)| TenantSpans { tenant, spans })
+        .collect();
     Ok(out)
 }
 
@@ -245,7 +254,12 @@ pub fn logs(
             }
         }
     }
-    out.parts = groups.groups.into_iter().filter(|(_, v)| !v.is_empty()).map(|(tenant, logs)| TenantLogs { tenant, logs }).collect();
+    out.parts = groups
+        .groups
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(tenant, logs)| TenantLogs { tenant, logs })
+        .collect();
     Ok(out)
 }
 
@@ -282,7 +296,12 @@ impl PointCtx<'_> {
     }
 }
 
-fn metric_points(m: pm::Metric, resource: &Arc<Resource>, scope: &Arc<InstrumentationScope>, sink: &mut Vec<MetricPoint>) -> usize {
+fn metric_points(
+    m: pm::Metric,
+    resource: &Arc<Resource>,
+    scope: &Arc<InstrumentationScope>,
+    sink: &mut Vec<MetricPoint>,
+) -> usize {
     use pm::metric::Data;
     let ctx = PointCtx { name: &m.name, description: &m.description, unit: &m.unit, resource, scope };
     let before = sink.len();
@@ -379,7 +398,12 @@ pub fn metrics(
             }
         }
     }
-    out.parts = groups.groups.into_iter().filter(|(_, v)| !v.is_empty()).map(|(tenant, points)| TenantMetrics { tenant, points }).collect();
+    out.parts = groups
+        .groups
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(tenant, points)| TenantMetrics { tenant, points })
+        .collect();
     Ok(out)
 }
 
@@ -402,7 +426,7 @@ mod tests {
     use opentelemetry_proto::tonic::resource::v1::Resource as PResource;
 
     fn kv(k: &str, v: pc::any_value::Value) -> pc::KeyValue {
-        pc::KeyValue { key: k.into(), value: Some(pc::AnyValue { value: Some(v) }) }
+        pc::KeyValue { key: k.into(), value: Some(pc::AnyValue { value: Some(v) }), ..Default::default() }
     }
 
     fn res(service: Option<&str>, extra: Vec<pc::KeyValue>) -> Option<PResource> {
@@ -439,7 +463,11 @@ mod tests {
             resource_spans: vec![pt::ResourceSpans {
                 resource,
                 scope_spans: vec![pt::ScopeSpans {
-                    scope: Some(pc::InstrumentationScope { name: "lib".into(), version: "1".into(), ..Default::default() }),
+                    scope: Some(pc::InstrumentationScope {
+                        name: "lib".into(),
+                        version: "1".into(),
+                        ..Default::default()
+                    }),
                     spans,
                     ..Default::default()
                 }],
@@ -455,8 +483,14 @@ mod tests {
         assert_eq!((m.received, m.rejected), (1, 0));
         let s = &m.parts[0].spans[0];
         assert_eq!(m.parts[0].tenant.as_str(), "default");
-        assert_eq!((s.trace_id.to_hex(), s.span_id.to_hex(), s.parent_span_id), ("01".repeat(16), "02".repeat(8), None));
-        assert_eq!((s.kind, s.start_ns, s.end_ns, s.status.code, s.status.message.as_str()), (SpanKind::Server, 100, 250, StatusCode::Error, "bad"));
+        assert_eq!(
+            (s.trace_id.to_hex(), s.span_id.to_hex(), s.parent_span_id),
+            ("01".repeat(16), "02".repeat(8), None)
+        );
+        assert_eq!(
+            (s.kind, s.start_ns, s.end_ns, s.status.code, s.status.message.as_str()),
+            (SpanKind::Server, 100, 250, StatusCode::Error, "bad")
+        );
         assert_eq!(s.attributes.get("n"), Some(&AnyValue::Int(7)));
         assert_eq!((s.events.len(), s.links.len()), (1, 1));
         assert_eq!((s.service_name(), s.scope.name.as_str(), s.scope.version.as_str()), ("api", "lib", "1"));
@@ -479,7 +513,12 @@ mod tests {
     #[test]
     fn missing_service_name_is_unknown_service_and_resource_tenant_is_used_when_trusted() {
         let tenant_attr = kv("tenant.id", pc::any_value::Value::StringValue("acme".into()));
-        let m = traces(trace_req(vec![pspan(vec![1; 16], vec![2; 8], vec![])], res(None, vec![tenant_attr])), &policy(), &RequestTenant::PerResource).unwrap();
+        let m = traces(
+            trace_req(vec![pspan(vec![1; 16], vec![2; 8], vec![])], res(None, vec![tenant_attr])),
+            &policy(),
+            &RequestTenant::PerResource,
+        )
+        .unwrap();
         assert_eq!(m.parts[0].tenant.as_str(), "acme");
         assert_eq!(m.parts[0].spans[0].service_name(), "unknown_service");
     }
@@ -487,7 +526,8 @@ mod tests {
     #[test]
     fn invalid_resource_tenant_fails_the_export() {
         let tenant_attr = kv("tenant.id", pc::any_value::Value::StringValue("a b".into()));
-        let err = traces(trace_req(vec![], res(None, vec![tenant_attr])), &policy(), &RequestTenant::PerResource).unwrap_err();
+        let err = traces(trace_req(vec![], res(None, vec![tenant_attr])), &policy(), &RequestTenant::PerResource)
+            .unwrap_err();
         assert!(err.to_string().contains("a b"));
     }
 
@@ -527,7 +567,11 @@ mod tests {
     #[test]
     fn all_metric_kinds_become_points() {
         use pm::metric::Data;
-        let nd = |v: f64| pm::NumberDataPoint { value: Some(pm::number_data_point::Value::AsDouble(v)), time_unix_nano: 5, ..Default::default() };
+        let nd = |v: f64| pm::NumberDataPoint {
+            value: Some(pm::number_data_point::Value::AsDouble(v)),
+            time_unix_nano: 5,
+            ..Default::default()
+        };
         let metric = |name: &str, data: Data| pm::Metric { name: name.into(), data: Some(data), ..Default::default() };
         let req = ExportMetricsServiceRequest {
             resource_metrics: vec![pm::ResourceMetrics {
@@ -535,10 +579,51 @@ mod tests {
                 scope_metrics: vec![pm::ScopeMetrics {
                     metrics: vec![
                         metric("g", Data::Gauge(pm::Gauge { data_points: vec![nd(1.0), nd(2.0)] })),
-                        metric("s", Data::Sum(pm::Sum { data_points: vec![nd(3.0)], aggregation_temporality: 2, is_monotonic: true })),
-                        metric("h", Data::Histogram(pm::Histogram { data_points: vec![pm::HistogramDataPoint { count: 2, explicit_bounds: vec![1.0], bucket_counts: vec![1, 1], ..Default::default() }], aggregation_temporality: 1 })),
-                        metric("e", Data::ExponentialHistogram(pm::ExponentialHistogram { data_points: vec![pm::ExponentialHistogramDataPoint { count: 1, scale: 3, ..Default::default() }], aggregation_temporality: 1 })),
-                        metric("q", Data::Summary(pm::Summary { data_points: vec![pm::SummaryDataPoint { count: 4, sum: 8.0, quantile_values: vec![pm::summary_data_point::ValueAtQuantile { quantile: 0.5, value: 2.0 }], ..Default::default() }] })),
+                        metric(
+                            "s",
+                            Data::Sum(pm::Sum {
+                                data_points: vec![nd(3.0)],
+                                aggregation_temporality: 2,
+                                is_monotonic: true,
+                            }),
+                        ),
+                        metric(
+                            "h",
+                            Data::Histogram(pm::Histogram {
+                                data_points: vec![pm::HistogramDataPoint {
+                                    count: 2,
+                                    explicit_bounds: vec![1.0],
+                                    bucket_counts: vec![1, 1],
+                                    ..Default::default()
+                                }],
+                                aggregation_temporality: 1,
+                            }),
+                        ),
+                        metric(
+                            "e",
+                            Data::ExponentialHistogram(pm::ExponentialHistogram {
+                                data_points: vec![pm::ExponentialHistogramDataPoint {
+                                    count: 1,
+                                    scale: 3,
+                                    ..Default::default()
+                                }],
+                                aggregation_temporality: 1,
+                            }),
+                        ),
+                        metric(
+                            "q",
+                            Data::Summary(pm::Summary {
+                                data_points: vec![pm::SummaryDataPoint {
+                                    count: 4,
+                                    sum: 8.0,
+                                    quantile_values: vec![pm::summary_data_point::ValueAtQuantile {
+                                        quantile: 0.5,
+                                        value: 2.0,
+                                    }],
+                                    ..Default::default()
+                                }],
+                            }),
+                        ),
                         metric("", Data::Gauge(pm::Gauge { data_points: vec![nd(1.0)] })),
                     ],
                     ..Default::default()
@@ -550,7 +635,10 @@ mod tests {
         assert_eq!((m.received, m.rejected), (7, 1));
         let kinds: Vec<_> = m.parts[0].points.iter().map(|p| p.value.kind().as_str()).collect();
         assert_eq!(kinds, vec!["gauge", "gauge", "sum", "histogram", "exponential_histogram", "summary"]);
-        assert_eq!(m.parts[0].points[2].value, PointValue::Sum { value: 3.0, temporality: Temporality::Cumulative, monotonic: true });
+        assert_eq!(
+            m.parts[0].points[2].value,
+            PointValue::Sum { value: 3.0, temporality: Temporality::Cumulative, monotonic: true }
+        );
     }
 
     #[test]
@@ -562,8 +650,14 @@ mod tests {
             (V::IntValue(-4), AnyValue::Int(-4)),
             (V::DoubleValue(1.5), AnyValue::Double(1.5)),
             (V::BytesValue(vec![1, 2]), AnyValue::Bytes(vec![1, 2])),
-            (V::ArrayValue(pc::ArrayValue { values: vec![pc::AnyValue { value: Some(V::IntValue(1)) }] }), AnyValue::Array(vec![AnyValue::Int(1)])),
-            (V::KvlistValue(pc::KeyValueList { values: vec![kv("k", V::BoolValue(false))] }), AnyValue::KvList(vec![KeyValue::new("k", AnyValue::Bool(false))])),
+            (
+                V::ArrayValue(pc::ArrayValue { values: vec![pc::AnyValue { value: Some(V::IntValue(1)) }] }),
+                AnyValue::Array(vec![AnyValue::Int(1)]),
+            ),
+            (
+                V::KvlistValue(pc::KeyValueList { values: vec![kv("k", V::BoolValue(false))] }),
+                AnyValue::KvList(vec![KeyValue::new("k", AnyValue::Bool(false))]),
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(any_value(Some(pc::AnyValue { value: Some(input) })), want);

@@ -339,7 +339,7 @@ impl WriterState {
                     *inserted_per_trace.entry(trace_ref).or_default() += 1;
                     summary.spans += 1;
                 } else {
-                    summary.duplicates += 1;
+                    summary.duplicate_spans += 1;
                 }
             }
         }
@@ -377,7 +377,7 @@ impl WriterState {
                 if n > 0 {
                     summary.logs += 1;
                 } else {
-                    summary.duplicates += 1;
+                    summary.duplicate_logs += 1;
                 }
             }
         }
@@ -415,7 +415,7 @@ impl WriterState {
                 if n > 0 {
                     summary.metric_points += 1;
                 } else {
-                    summary.duplicates += 1;
+                    summary.duplicate_points += 1;
                 }
             }
         }

@@ -1,0 +1,239 @@
+//! OTLP/gRPC: `TraceService`, `LogsService` and `MetricsService` `Export`.
+
+use crate::{ExportError, Receiver, Transport};
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
+use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use otelcontext_ports::{Identity, IngestError};
+use prost::Message;
+use std::future::Future;
+use std::time::{Duration, Instant};
+use tonic::codec::CompressionEncoding;
+use tonic::metadata::MetadataMap;
+use tonic::transport::Server;
+use tonic::transport::server::Router;
+use tonic::{Code, Request, Response, Status};
+
+/// Limits of the gRPC server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrpcLimits {
+    /// Largest accepted (decompressed) message, in bytes.
+    pub max_recv_bytes: usize,
+    /// HTTP/2 concurrent streams per connection.
+    pub max_concurrent_streams: u32,
+}
+
+/// The three OTLP gRPC services over one [`Receiver`].
+#[derive(Clone)]
+pub struct OtlpGrpc {
+    receiver: Receiver,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct ProtoDuration {
+    #[prost(int64, tag = "1")]
+    seconds: i64,
+    #[prost(int32, tag = "2")]
+    nanos: i32,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct RetryInfo {
+    #[prost(message, optional, tag = "1")]
+    retry_delay: Option<ProtoDuration>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct ProtoAny {
+    #[prost(string, tag = "1")]
+    type_url: String,
+    #[prost(bytes = "vec", tag = "2")]
+    value: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct StatusWithDetails {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<ProtoAny>,
+}
+
+/// RESOURCE_EXHAUSTED with a `google.rpc.RetryInfo` detail: OTLP clients only retry this code
+/// when the server says recovery is possible.
+fn throttled(message: String, retry_after_secs: u32) -> Status {
+    let retry = RetryInfo { retry_delay: Some(ProtoDuration { seconds: retry_after_secs.into(), nanos: 0 }) };
+    let details = StatusWithDetails {
+        code: Code::ResourceExhausted as i32,
+        message: message.clone(),
+        details: vec![ProtoAny {
+            type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
+            value: retry.encode_to_vec(),
+        }],
+    };
+    Status::with_details(Code::ResourceExhausted, message, details.encode_to_vec().into())
+}
+
+impl OtlpGrpc {
+    /// Services over `receiver`.
+    pub fn new(receiver: Receiver) -> Self {
+        Self { receiver }
+    }
+
+    /// A tonic router with the three services, gzip, the size limit and the keepalive policy.
+    pub fn into_router(self, limits: &GrpcLimits) -> Router {
+        Server::builder()
+            .max_concurrent_streams(limits.max_concurrent_streams)
+            .http2_keepalive_interval(Some(Duration::from_secs(60)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+            .max_connection_age(Duration::from_secs(2 * 3600))
+            .max_connection_age_grace(Duration::from_secs(30))
+            .tcp_nodelay(true)
+            .add_service(
+                TraceServiceServer::new(self.clone())
+                    .max_decoding_message_size(limits.max_recv_bytes)
+                    .accept_compressed(CompressionEncoding::Gzip)
+                    .send_compressed(CompressionEncoding::Gzip),
+            )
+            .add_service(
+                LogsServiceServer::new(self.clone())
+                    .max_decoding_message_size(limits.max_recv_bytes)
+                    .accept_compressed(CompressionEncoding::Gzip)
+                    .send_compressed(CompressionEncoding::Gzip),
+            )
+            .add_service(
+                MetricsServiceServer::new(self)
+                    .max_decoding_message_size(limits.max_recv_bytes)
+                    .accept_compressed(CompressionEncoding::Gzip)
+                    .send_compressed(CompressionEncoding::Gzip),
+            )
+    }
+
+    fn authenticate(&self, md: &MetadataMap) -> Result<Identity, Status> {
+        let header = md.get("authorization").and_then(|v| v.to_str().ok());
+        self.receiver.auth.authenticate(header).map_err(|e| {
+            self.receiver.metrics.auth_failures.with_label_values(&["grpc", e.reason()]).inc();
+            self.reject("unauthorized");
+            Status::unauthenticated(e.to_string())
+        })
+    }
+
+    fn reject(&self, reason: &str) {
+        self.receiver.metrics.otlp_payload_rejected.with_label_values(&["grpc", reason]).inc();
+    }
+
+    fn to_status(&self, e: ExportError) -> Status {
+        match e {
+            ExportError::InvalidTenant(m) => {
+                self.reject("invalid_tenant");
+                Status::invalid_argument(m)
+            }
+            ExportError::Ingest(IngestError::Throttled { retry_after_secs }) => {
+                self.reject("throttled");
+                throttled(IngestError::Throttled { retry_after_secs }.to_string(), retry_after_secs)
+            }
+            ExportError::Ingest(e @ (IngestError::Unavailable(_) | IngestError::ShuttingDown)) => {
+                self.reject("unavailable");
+                Status::unavailable(e.to_string())
+            }
+        }
+    }
+
+    /// Runs a handler in its own task so that a panic becomes INTERNAL (and the export, once
+    /// accepted, completes even if the client goes away), and records the call's metrics.
+    async fn run<T, F, Fut>(&self, method: &'static str, md: &MetadataMap, f: F) -> Result<Response<T>, Status>
+    where
+        T: Send + 'static,
+        F: FnOnce(Identity, Option<String>) -> Fut,
+        Fut: Future<Output = Result<T, ExportError>> + Send + 'static,
+    {
+        let started = Instant::now();
+        let result = match self.authenticate(md) {
+            Err(status) => Err(status),
+            Ok(identity) => {
+                let tenant = md.get("x-tenant-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                match tokio::spawn(f(identity, tenant)).await {
+                    Ok(Ok(resp)) => Ok(Response::new(resp)),
+                    Ok(Err(e)) => Err(self.to_status(e)),
+                    Err(join) => {
+                        tracing::error!(method, error = %join, "OTLP gRPC handler panicked");
+                        self.receiver.metrics.panics_recovered.with_label_values(&["grpc"]).inc();
+                        Err(Status::internal("internal error"))
+                    }
+                }
+            }
+        };
+        let code = match &result {
+            Ok(_) => Code::Ok,
+            Err(s) => s.code(),
+        };
+        let m = &self.receiver.metrics;
+        m.grpc_requests.with_label_values(&[method, &format!("{code:?}")]).inc();
+        m.grpc_request_duration.with_label_values(&[method]).observe(started.elapsed().as_secs_f64());
+        result
+    }
+}
+
+#[tonic::async_trait]
+impl TraceService for OtlpGrpc {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        let (md, _, body) = request.into_parts();
+        let receiver = self.receiver.clone();
+        self.run("TraceService/Export", &md, move |id, tenant| async move {
+            receiver.export_traces(Transport::Grpc, Some(&id), tenant.as_deref(), body).await
+        })
+        .await
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for OtlpGrpc {
+    async fn export(
+        &self,
+        request: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        let (md, _, body) = request.into_parts();
+        let receiver = self.receiver.clone();
+        self.run("LogsService/Export", &md, move |id, tenant| async move {
+            receiver.export_logs(Transport::Grpc, Some(&id), tenant.as_deref(), body).await
+        })
+        .await
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for OtlpGrpc {
+    async fn export(
+        &self,
+        request: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        let (md, _, body) = request.into_parts();
+        let receiver = self.receiver.clone();
+        self.run("MetricsService/Export", &md, move |id, tenant| async move {
+            receiver.export_metrics(Transport::Grpc, Some(&id), tenant.as_deref(), body).await
+        })
+        .await
+    }
+}
+
+/// Decodes the `google.rpc.RetryInfo` delay of a status, if any (for tests and clients).
+pub fn retry_delay_secs(status: &Status) -> Option<i64> {
+    let details = StatusWithDetails::decode(status.details()).ok()?;
+    details
+        .details
+        .iter()
+        .find(|d| d.type_url.ends_with("google.rpc.RetryInfo"))
+        .and_then(|d| RetryInfo::decode(d.value.as_slice()).ok())
+        .and_then(|r| r.retry_delay)
+        .map(|d| d.seconds)
+}

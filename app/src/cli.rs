@@ -1,0 +1,127 @@
+//! The `otelcontext` command line.
+
+use crate::config::{Config, EnvSource, LogFormat};
+use crate::server::{Server, open_storage};
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "otelcontext",
+    version,
+    about = "A single-binary OpenTelemetry backend: OTLP traces, logs and metrics in, queries out.",
+    long_about = "A single-binary OpenTelemetry backend. Receives OTLP over gRPC (GRPC_PORT, 4317) and HTTP \
+                  (HTTP_PORT, 8080), stores per tenant in SQLite, and serves the query API under /api.\n\n\
+                  Configuration comes from environment variables, with .env in the working directory \
+                  loaded underneath them; see .env.example for every variable."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Print the effective configuration (secrets redacted); exit 1 if it is invalid.
+    CheckConfig,
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let source = EnvSource::process_with_dotenv(std::path::Path::new(".env"));
+    let config = Config::from_source(&source);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::CheckConfig => match config {
+            Ok(c) => {
+                print!("{}", c.render_effective(&source));
+                println!("# configuration is valid");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprint!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Migrate => with_runtime(config, |c| async move {
+            let c = Config { db_automigrate: true, ..c };
+            let storage = open_storage(&c).await?;
+            storage.close().await;
+            println!("database schema is at version {}", otelcontext_sqlite::SCHEMA_VERSION);
+            Ok(())
+        }),
+        Command::Serve => with_runtime(config, |c| async move {
+            init_logging(&c);
+            let running = Server::builder(c).build().await?.start().await?;
+            let stopper = running.stopper();
+            tokio::spawn(async move {
+                wait_for_signal().await;
+                tracing::info!("shutdown requested");
+                let _ = stopper.send(true);
+            });
+            running.wait().await
+        }),
+    }
+}
+
+fn with_runtime<F, Fut>(config: Result<Config, crate::config::ConfigError>, f: F) -> ExitCode
+where
+    F: FnOnce(Config) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(f(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(format!(
+        "{level},h2=warn,hyper=warn,tower=warn,sqlx=warn",
+        level = config.log_level
+    ))
+    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi);
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,297 @@
+//! Configuration: environment variables (with `.env` in the working directory loaded first,
+//! never overriding the environment), parsed once into typed settings. Invalid values are
+//! startup errors naming the variable, the value and what is accepted.
+
+mod source;
+mod vars;
+
+pub use source::EnvSource;
+pub use vars::{VARIABLES, VarSpec};
+
+use otelcontext_domain::{SeverityLevel, TenantId};
+use std::fmt;
+use std::time::Duration;
+
+/// The storage backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbDriver {
+    Sqlite,
+    Postgres,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Every setting of the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub app_env: String,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    pub http_port: u16,
+    pub grpc_port: u16,
+    pub db_driver: DbDriver,
+    pub db_dsn: String,
+    pub db_automigrate: bool,
+    pub allow_sqlite_in_production: bool,
+    pub api_key: String,
+    pub default_tenant: TenantId,
+    pub trust_resource_tenant: bool,
+    pub ingest_min_severity: SeverityLevel,
+    pub ingest_allowed_services: Vec<String>,
+    pub ingest_excluded_services: Vec<String>,
+    pub ingest_async: bool,
+    pub pipeline_queue_size: usize,
+    pub pipeline_workers: usize,
+    pub pipeline_commit_items: usize,
+    pub grpc_max_recv_mb: usize,
+    pub grpc_max_concurrent_streams: u32,
+    pub sampling_rate: f64,
+    pub sampling_always_on_errors: bool,
+    pub sampling_latency_threshold_ms: u64,
+}
+
+impl Default for Config {
+    /// The documented defaults (what an empty environment gives).
+    fn default() -> Self {
+        Self::from_source(&EnvSource::empty()).expect("defaults are valid")
+    }
+}
+
+/// One invalid variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidVar {
+    pub variable: &'static str,
+    pub value: String,
+    pub expected: String,
+}
+
+impl fmt::Display for InvalidVar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={:?} is invalid: expected {}", self.variable, self.value, self.expected)
+    }
+}
+
+/// Every problem found in a configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub problems: Vec<InvalidVar>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration:")?;
+        for p in &self.problems {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Reads variables through a source and collects every problem.
+struct Reader<'a> {
+    source: &'a EnvSource,
+    problems: Vec<InvalidVar>,
+}
+
+impl Reader<'_> {
+    fn raw(&self, name: &'static str) -> Option<String> {
+        self.source.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    fn bad(&mut self, variable: &'static str, value: &str, expected: impl Into<String>) {
+        self.problems.push(InvalidVar { variable, value: value.to_owned(), expected: expected.into() });
+    }
+
+    fn string(&mut self, name: &'static str) -> String {
+        self.raw(name).unwrap_or_else(|| vars::default_of(name).to_owned())
+    }
+
+    fn int<T>(&mut self, name: &'static str, min: T, max: T) -> T
+    where
+        T: std::str::FromStr + PartialOrd + Copy + fmt::Display,
+    {
+        let default: T = vars::default_of(name).parse().ok().expect("numeric default");
+        let Some(raw) = self.raw(name) else { return default };
+        match raw.parse::<T>() {
+            Ok(v) if v >= min && v <= max => v,
+            _ => {
+                self.bad(name, &raw, format!("an integer from {min} to {max}"));
+                default
+            }
+        }
+    }
+
+    fn float(&mut self, name: &'static str, min: f64, max: f64) -> f64 {
+        let default: f64 = vars::default_of(name).parse().expect("numeric default");
+        let Some(raw) = self.raw(name) else { return default };
+        match raw.parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= min && v <= max => v,
+            _ => {
+                self.bad(name, &raw, format!("a number from {min} to {max}"));
+                default
+            }
+        }
+    }
+
+    fn boolean(&mut self, name: &'static str) -> bool {
+        let default = parse_bool(vars::default_of(name)).expect("boolean default");
+        let Some(raw) = self.raw(name) else { return default };
+        match parse_bool(&raw) {
+            Some(v) => v,
+            None => {
+                self.bad(name, &raw, "true or false (also 1/0, yes/no, on/off)");
+                default
+            }
+        }
+    }
+
+    fn list(&mut self, name: &'static str) -> Vec<String> {
+        self.raw(name)
+            .map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default()
+    }
+
+    fn one_of(&mut self, name: &'static str, allowed: &[&str]) -> String {
+        let raw = self.string(name);
+        let lower = raw.to_ascii_lowercase();
+        if allowed.contains(&lower.as_str()) {
+            lower
+        } else {
+            self.bad(name, &raw, format!("one of {}", allowed.join(", ")));
+            vars::default_of(name).to_ascii_lowercase()
+        }
+    }
+}
+
+/// Parses the boolean spellings we accept.
+pub fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" | "t" | "y" => Some(true),
+        "false" | "0" | "no" | "off" | "f" | "n" => Some(false),
+        _ => None,
+    }
+}
+
+impl Config {
+    /// Reads the process environment, with `.env` from the working directory underneath it.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&EnvSource::process_with_dotenv(std::path::Path::new(".env")))
+    }
+
+    /// Reads any source (tests use a map).
+    pub fn from_source(source: &EnvSource) -> Result<Self, ConfigError> {
+        let mut r = Reader { source, problems: Vec::new() };
+        let app_env = r.string("APP_ENV");
+        let log_level = r.one_of("LOG_LEVEL", &["trace", "debug", "info", "warn", "error"]);
+        let log_format = match r.one_of("LOG_FORMAT", &["text", "json"]).as_str() {
+            "json" => LogFormat::Json,
+            _ => LogFormat::Text,
+        };
+        let http_port = r.int::<u16>("HTTP_PORT", 0, u16::MAX);
+        let grpc_port = r.int::<u16>("GRPC_PORT", 0, u16::MAX);
+        let db_driver = match r.one_of("DB_DRIVER", &["sqlite", "postgres", "postgresql"]).as_str() {
+            "sqlite" => DbDriver::Sqlite,
+            _ => DbDriver::Postgres,
+        };
+        let db_dsn = r.string("DB_DSN");
+        let db_automigrate = r.boolean("DB_AUTOMIGRATE");
+        let allow_sqlite_in_production = r.boolean("OTELCONTEXT_ALLOW_SQLITE_PROD");
+        let api_key = r.raw("API_KEY").unwrap_or_default();
+        let default_tenant_raw = r.string("DEFAULT_TENANT");
+        let default_tenant = TenantId::parse(&default_tenant_raw).unwrap_or_else(|e| {
+            r.bad("DEFAULT_TENANT", &default_tenant_raw, format!("1-64 characters of A-Z a-z 0-9 . _ - ({e})"));
+            TenantId::parse("default").expect("valid")
+        });
+        let trust_resource_tenant = r.boolean("OTLP_TRUST_RESOURCE_TENANT");
+        let severity_raw = r.string("INGEST_MIN_SEVERITY");
+        let ingest_min_severity = SeverityLevel::parse_config(&severity_raw).unwrap_or_else(|| {
+            r.bad("INGEST_MIN_SEVERITY", &severity_raw, "one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL");
+            SeverityLevel::Info
+        });
+        let ingest_allowed_services = r.list("INGEST_ALLOWED_SERVICES");
+        let ingest_excluded_services = r.list("INGEST_EXCLUDED_SERVICES");
+        let ingest_async = r.boolean("INGEST_ASYNC_ENABLED");
+        let pipeline_queue_size = r.int::<usize>("INGEST_PIPELINE_QUEUE_SIZE", 1, 10_000_000);
+        let pipeline_workers = r.int::<usize>("INGEST_PIPELINE_WORKERS", 1, 256);
+        let pipeline_commit_items = r.int::<usize>("INGEST_PIPELINE_COMMIT_ITEMS", 1, 1_000_000);
+        let grpc_max_recv_mb = r.int::<usize>("GRPC_MAX_RECV_MB", 1, 256);
+        let grpc_max_concurrent_streams = r.int::<u32>("GRPC_MAX_CONCURRENT_STREAMS", 1, 1_000_000);
+        let sampling_rate = r.float("SAMPLING_RATE", 0.0, 1.0);
+        let sampling_always_on_errors = r.boolean("SAMPLING_ALWAYS_ON_ERRORS");
+        let sampling_latency_threshold_ms = r.int::<u64>("SAMPLING_LATENCY_THRESHOLD_MS", 0, 86_400_000);
+
+        let cfg = Self {
+            app_env,
+            log_level,
+            log_format,
+            http_port,
+            grpc_port,
+            db_driver,
+            db_dsn,
+            db_automigrate,
+            allow_sqlite_in_production,
+            api_key,
+            default_tenant,
+            trust_resource_tenant,
+            ingest_min_severity,
+            ingest_allowed_services,
+            ingest_excluded_services,
+            ingest_async,
+            pipeline_queue_size,
+            pipeline_workers,
+            pipeline_commit_items,
+            grpc_max_recv_mb,
+            grpc_max_concurrent_streams,
+            sampling_rate,
+            sampling_always_on_errors,
+            sampling_latency_threshold_ms,
+        };
+        if cfg.db_driver == DbDriver::Sqlite && cfg.is_production() && !cfg.allow_sqlite_in_production {
+            r.bad(
+                "DB_DRIVER",
+                "sqlite",
+                "postgres when APP_ENV=production: SQLite has a single writer; set OTELCONTEXT_ALLOW_SQLITE_PROD=true to run SQLite in production anyway",
+            );
+        }
+        if cfg.db_driver == DbDriver::Postgres {
+            r.bad("DB_DRIVER", "postgres", "sqlite: this build does not include the PostgreSQL adapter yet");
+        }
+        if r.problems.is_empty() { Ok(cfg) } else { Err(ConfigError { problems: r.problems }) }
+    }
+
+    /// `APP_ENV=production` (case-insensitive).
+    pub fn is_production(&self) -> bool {
+        self.app_env.eq_ignore_ascii_case("production")
+    }
+
+    /// The slow-span threshold; `None` when the rule is off (0).
+    pub fn latency_threshold(&self) -> Option<Duration> {
+        (self.sampling_latency_threshold_ms > 0).then(|| Duration::from_millis(self.sampling_latency_threshold_ms))
+    }
+
+    /// The effective configuration as `NAME=value` lines, secrets redacted.
+    pub fn render_effective(&self, source: &EnvSource) -> String {
+        let mut out = String::new();
+        for v in VARIABLES {
+            let value = source.get(v.name).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+            let origin = if value.is_some() { "set" } else { "default" };
+            let shown = match (&value, v.secret) {
+                (Some(_), true) => "<redacted>".to_owned(),
+                (Some(s), false) => s.clone(),
+                (None, _) => v.default.to_owned(),
+            };
+            out.push_str(&format!("{}={}  # {}\n", v.name, shown, origin));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;

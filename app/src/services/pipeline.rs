@@ -1,0 +1,187 @@
+//! Pipeline workers: take groups of queued exports, write each group in one transaction (group
+//! commit), retry transient failures, isolate poison items, and report commits to durable
+//! exports.
+
+use otelcontext_ports::{IngestQueue, QueueItem, Signal, Storage, StorageError, TenantBatch, WriteSummary};
+use otelcontext_telemetry::Metrics;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+
+/// How the workers run.
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    pub workers: usize,
+    /// Most records one transaction takes from the queue.
+    pub commit_items: usize,
+    /// Pauses before each retry of a transient failure; its length is the number of retries.
+    pub retry_delays: Vec<Duration>,
+}
+
+impl Default for PipelineSettings {
+    fn default() -> Self {
+        Self {
+            workers: 8,
+            commit_items: 10_000,
+            retry_delays: vec![Duration::from_millis(100), Duration::from_millis(500), Duration::from_secs(2)],
+        }
+    }
+}
+
+/// The running workers.
+pub struct Pipeline {
+    workers: Vec<JoinHandle<()>>,
+}
+
+struct Worker {
+    queue: Arc<dyn IngestQueue>,
+    storage: Arc<dyn Storage>,
+    metrics: Arc<Metrics>,
+    settings: PipelineSettings,
+}
+
+impl Pipeline {
+    /// Starts the workers on the current runtime.
+    pub fn start(
+        queue: Arc<dyn IngestQueue>,
+        storage: Arc<dyn Storage>,
+        metrics: Arc<Metrics>,
+        settings: PipelineSettings,
+    ) -> Self {
+        metrics.pipeline_queue_capacity.set(queue.capacity() as i64);
+        let workers = (0..settings.workers.max(1))
+            .map(|_| {
+                let w = Worker {
+                    queue: queue.clone(),
+                    storage: storage.clone(),
+                    metrics: metrics.clone(),
+                    settings: settings.clone(),
+                };
+                tokio::spawn(async move { w.run().await })
+            })
+            .collect();
+        Self { workers }
+    }
+
+    /// Waits for the workers to finish; they do once the queue is closed and drained.
+    pub async fn drain(self) {
+        for w in self.workers {
+            if let Err(e) = w.await {
+                tracing::error!(error = %e, "pipeline worker ended abnormally");
+            }
+        }
+    }
+}
+
+impl Worker {
+    async fn run(self) {
+        loop {
+            let group = self.queue.next_group(self.settings.commit_items).await;
+            if group.is_empty() {
+                return;
+            }
+            self.update_depth();
+            self.commit(group).await;
+        }
+    }
+
+    fn update_depth(&self) {
+        for s in Signal::ALL {
+            self.metrics.pipeline_queue_depth.with_label_values(&[s.as_str()]).set(self.queue.depth(s) as i64);
+        }
+    }
+
+    /// Writes with retries of transient failures.
+    async fn write(&self, batches: &[TenantBatch]) -> Result<WriteSummary, StorageError> {
+        let driver = self.storage.backend();
+        let items: usize = batches.iter().map(TenantBatch::items).sum();
+        let mut attempt = 0;
+        loop {
+            let started = Instant::now();
+            let result = self.storage.write(batches).await;
+            self.metrics.storage_write_duration.with_label_values(&[driver]).observe(started.elapsed().as_secs_f64());
+            match result {
+                Ok(summary) => {
+                    self.metrics.storage_write_items.with_label_values(&[driver]).observe(items as f64);
+                    return Ok(summary);
+                }
+                Err(e) if e.is_transient() && attempt < self.settings.retry_delays.len() => {
+                    self.metrics.storage_write_failures.with_label_values(&[driver, "retry"]).inc();
+                    tracing::warn!(error = %e, attempt = attempt + 1, "write failed, retrying");
+                    tokio::time::sleep(self.settings.retry_delays[attempt]).await;
+                    attempt += 1;
+                }
+                Err(e) => {
+                    self.metrics.storage_write_failures.with_label_values(&[driver, "gave_up"]).inc();
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn record_success(&self, s: &WriteSummary) {
+        let m = &self.metrics;
+        m.ingest_stored.with_label_values(&["traces"]).inc_by(s.spans);
+        m.ingest_stored.with_label_values(&["logs"]).inc_by(s.logs);
+        m.ingest_stored.with_label_values(&["metrics"]).inc_by(s.metric_points);
+        m.ingest_duplicates.with_label_values(&["traces"]).inc_by(s.duplicate_spans);
+        m.ingest_duplicates.with_label_values(&["logs"]).inc_by(s.duplicate_logs);
+        m.ingest_duplicates.with_label_values(&["metrics"]).inc_by(s.duplicate_points);
+    }
+
+    fn record_loss(&self, item: &QueueItem, error: &StorageError) {
+        tracing::error!(signal = item.signal.as_str(), records = item.items, error = %error, "dropping records the database refused");
+        self.metrics
+            .pipeline_dropped
+            .with_label_values(&[item.signal.as_str(), "write_failed"])
+            .inc_by(item.items as u64);
+    }
+
+    async fn commit(&self, mut group: Vec<QueueItem>) {
+        let counts: Vec<usize> = group.iter().map(|i| i.batches.len()).collect();
+        let batches: Vec<TenantBatch> = group.iter_mut().flat_map(|i| std::mem::take(&mut i.batches)).collect();
+        match self.write(&batches).await {
+            Ok(summary) => {
+                self.record_success(&summary);
+                for item in group {
+                    if let Some(notify) = item.on_commit {
+                        notify(Ok(()));
+                    }
+                }
+            }
+            Err(e) if group.len() > 1 && !e.is_transient() => {
+                // One item may be poisoning the whole group: write items one by one.
+                let mut offset = 0;
+                for (item, n) in group.into_iter().zip(counts) {
+                    let own = &batches[offset..offset + n];
+                    offset += n;
+                    match self.write(own).await {
+                        Ok(summary) => {
+                            self.record_success(&summary);
+                            if let Some(notify) = item.on_commit {
+                                notify(Ok(()));
+                            }
+                        }
+                        Err(e) => {
+                            self.record_loss(&item, &e);
+                            if let Some(notify) = item.on_commit {
+                                notify(Err(e.to_string()));
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                for item in group {
+                    self.record_loss(&item, &e);
+                    if let Some(notify) = item.on_commit {
+                        notify(Err(e.to_string()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,72 @@
+//! Readiness checks behind `/ready`.
+
+use async_trait::async_trait;
+use otelcontext_ports::{CheckStatus, IngestQueue, Readiness, ReadinessReport, Signal, Storage};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Fraction of the ingest queue above which the server reports itself not ready.
+pub const PIPELINE_NOT_READY_FULLNESS: f64 = 0.95;
+
+/// Database answers within 2 s; ingest queue below 95 % full.
+pub struct ReadinessService {
+    storage: Arc<dyn Storage>,
+    queue: Arc<dyn IngestQueue>,
+}
+
+impl ReadinessService {
+    /// Checks over these ports.
+    pub fn new(storage: Arc<dyn Storage>, queue: Arc<dyn IngestQueue>) -> Self {
+        Self { storage, queue }
+    }
+}
+
+#[async_trait]
+impl Readiness for ReadinessService {
+    async fn check(&self) -> ReadinessReport {
+        let database = match tokio::time::timeout(Duration::from_secs(2), self.storage.ping()).await {
+            Ok(Ok(())) => CheckStatus::Ok,
+            Ok(Err(e)) => CheckStatus::Failed(e.to_string()),
+            Err(_) => CheckStatus::Failed("ping timed out after 2s".into()),
+        };
+        let depth: usize = Signal::ALL.iter().map(|s| self.queue.depth(*s)).sum();
+        let fullness = depth as f64 / self.queue.capacity().max(1) as f64;
+        let pipeline = if fullness >= PIPELINE_NOT_READY_FULLNESS {
+            CheckStatus::Failed(format!("ingest queue {:.0}% full", fullness * 100.0))
+        } else {
+            CheckStatus::Ok
+        };
+        ReadinessReport { checks: vec![("database".into(), database), ("pipeline".into(), pipeline)] }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use otelcontext_ports::{MockIngestQueue, MockStorage, StorageError};
+
+    fn queue(depth: usize) -> MockIngestQueue {
+        let mut q = MockIngestQueue::new();
+        q.expect_depth().returning(move |s| if s == Signal::Traces { depth } else { 0 });
+        q.expect_capacity().returning(|| 100);
+        q
+    }
+
+    #[tokio::test]
+    async fn ready_when_the_database_answers_and_the_queue_has_room() {
+        let mut s = MockStorage::new();
+        s.expect_ping().returning(|| Ok(()));
+        let r = ReadinessService::new(Arc::new(s), Arc::new(queue(10))).check().await;
+        assert!(r.is_ready());
+    }
+
+    #[tokio::test]
+    async fn not_ready_names_the_failing_check() {
+        let mut s = MockStorage::new();
+        s.expect_ping().returning(|| Err(StorageError::Unavailable("disk gone".into())));
+        let r = ReadinessService::new(Arc::new(s), Arc::new(queue(96))).check().await;
+        assert!(!r.is_ready());
+        assert!(matches!(&r.checks[0], (n, CheckStatus::Failed(m)) if n == "database" && m.contains("disk gone")));
+        assert!(matches!(&r.checks[1], (n, CheckStatus::Failed(m)) if n == "pipeline" && m.contains("96%")));
+    }
+}
