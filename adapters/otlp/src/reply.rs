@@ -149,7 +149,7 @@ mod tests {
         let body: serde_json::Value =
             serde_json::from_slice(&ExportResponse::Logs(logs_response(3, Some("x".into()))).encode(Encoding::Json))
                 .unwrap();
-        assert_eq!(body["partialSuccess"]["rejectedLogRecords"], serde_json::json!("3"));
+        assert_eq!(body["partialSuccess"]["rejectedLogRecords"], serde_json::json!(3));
     }
 
     #[test]
