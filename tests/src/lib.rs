@@ -1,1 +1,247 @@
+//! Support for the end-to-end tests: a real server on ephemeral ports with a temporary SQLite
+//! database (or a given storage), an HTTP client, and the real binary as a child process.
 
+use anyhow::Context;
+use otelcontext::config::{Config, EnvSource};
+use otelcontext::{RunningServer, Server};
+use otelcontext_domain::TenantId;
+use otelcontext_ports::{SignalCounts, Storage};
+use otelcontext_sqlite::{SqliteConfig, SqliteStorage};
+use otelcontext_telemetry::Metrics;
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A configuration for tests: ephemeral ports, everything else default.
+pub fn test_config() -> Config {
+    Config { http_port: 0, grpc_port: 0, ..Config::default() }
+}
+
+/// A configuration from variables (as the binary would read them), with ephemeral ports.
+pub fn config_from(pairs: &[(&str, &str)]) -> Config {
+    let mut all: Vec<(String, String)> = vec![("HTTP_PORT".into(), "0".into()), ("GRPC_PORT".into(), "0".into())];
+    all.extend(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    Config::from_source(&EnvSource::from_pairs(all)).expect("valid test configuration")
+}
+
+/// A server running in this process.
+pub struct TestServer {
+    running: Option<RunningServer>,
+    pub storage: Arc<dyn Storage>,
+    pub metrics: Arc<Metrics>,
+    pub dir: Option<tempfile::TempDir>,
+    pub http: reqwest::Client,
+    http_addr: std::net::SocketAddr,
+    grpc_addr: std::net::SocketAddr,
+}
+
+impl TestServer {
+    /// A default server on a fresh SQLite file.
+    pub async fn start() -> Self {
+        Self::start_with(test_config()).await
+    }
+
+    /// A server with `config` on a fresh SQLite file.
+    pub async fn start_with(config: Config) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let storage = open_sqlite(&dir.path().join("otelcontext.db")).await;
+        let mut s = Self::start_on(config, storage).await;
+        s.dir = Some(dir);
+        s
+    }
+
+    /// A server with `config` on the given storage.
+    pub async fn start_on(config: Config, storage: Arc<dyn Storage>) -> Self {
+        let metrics = Arc::new(Metrics::new());
+        let running = Server::builder(config)
+            .storage(storage.clone())
+            .metrics(metrics.clone())
+            .build()
+            .await
+            .expect("server builds")
+            .start()
+            .await
+            .expect("server starts");
+        let (http_addr, grpc_addr) = (running.http_addr(), running.grpc_addr());
+        Self { running: Some(running), storage, metrics, dir: None, http: reqwest::Client::new(), http_addr, grpc_addr }
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.http_addr.port())
+    }
+
+    /// `http://127.0.0.1:<grpc port>` for gRPC clients.
+    pub fn grpc_endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.grpc_addr.port())
+    }
+
+    /// GET a path, optionally as a tenant; returns status and JSON body.
+    pub async fn get_json(&self, path: &str, tenant: Option<&str>) -> (u16, serde_json::Value) {
+        let mut req = self.http.get(self.url(path));
+        if let Some(t) = tenant {
+            req = req.header("X-Tenant-ID", t);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let body = resp.json().await.unwrap_or(serde_json::Value::Null);
+        (status, body)
+    }
+
+    /// Row counts of a tenant, straight from storage.
+    pub async fn counts(&self, tenant: &str) -> SignalCounts {
+        self.storage.counts(&TenantId::parse(tenant).unwrap()).await.expect("counts")
+    }
+
+    /// Waits until `done(counts)` holds for the tenant (ingest is asynchronous by default).
+    pub async fn wait_for(&self, tenant: &str, done: impl Fn(&SignalCounts) -> bool) -> SignalCounts {
+        let last = std::sync::Mutex::new(SignalCounts::default());
+        eventually(|| async {
+            let c = self.counts(tenant).await;
+            *last.lock().unwrap() = c;
+            done(&c).then_some(c)
+        })
+        .await
+        .unwrap_or_else(|| panic!("tenant {tenant} never reached the expected counts; last {:?}", last.lock().unwrap()))
+    }
+
+    /// The Prometheus exposition.
+    pub fn metrics_text(&self) -> String {
+        self.metrics.render()
+    }
+
+    /// Graceful shutdown (drains the pipeline, closes storage).
+    pub async fn shutdown(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await.expect("clean shutdown");
+        }
+    }
+}
+
+/// Opens a SQLite storage file.
+pub async fn open_sqlite(path: &Path) -> Arc<dyn Storage> {
+    Arc::new(SqliteStorage::open(&SqliteConfig::new(path)).await.expect("sqlite opens"))
+}
+
+/// Polls `f` every 20 ms for up to 20 s until it yields a value.
+pub async fn eventually<T, F, Fut>(mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The real binary running as a child process in its own working directory.
+pub struct Process {
+    pub child: Child,
+    pub http_addr: String,
+    pub grpc_addr: String,
+    pub dir: PathBuf,
+    log: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// Runs the binary to completion with `args` and `env` (nothing else from the environment) in
+/// `dir`; returns exit code, stdout and stderr.
+pub fn run_binary(bin: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(bin)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .output()
+        .expect("binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+impl Process {
+    /// Starts the server binary with JSON logs on ephemeral ports and waits until it listens.
+    pub fn start(bin: &str, dir: &Path, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let mut cmd = Command::new(bin);
+        cmd.env_clear()
+            .envs([("HTTP_PORT", "0"), ("GRPC_PORT", "0"), ("LOG_FORMAT", "json")])
+            .envs(env.iter().copied())
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().context("spawning the binary")?;
+        let stdout = child.stdout.take().expect("piped");
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel::<(String, String)>();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if !sent && let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                    let fields = &v["fields"];
+                    if fields["message"] == "otelcontext listening" {
+                        let h = fields["http_addr"].as_str().unwrap_or_default().to_owned();
+                        let g = fields["grpc_addr"].as_str().unwrap_or_default().to_owned();
+                        let _ = tx.send((h, g));
+                        sent = true;
+                    }
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let (http, grpc) = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addrs) => addrs,
+            Err(_) => {
+                let _ = child.kill();
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    use std::io::Read;
+                    let _ = e.read_to_string(&mut err);
+                }
+                anyhow::bail!("binary did not start listening; stderr: {err}; stdout: {:?}", log.lock().unwrap());
+            }
+        };
+        let port = |a: &str| a.rsplit(':').next().unwrap_or_default().to_owned();
+        Ok(Self {
+            child,
+            http_addr: format!("127.0.0.1:{}", port(&http)),
+            grpc_addr: format!("127.0.0.1:{}", port(&grpc)),
+            dir: dir.to_owned(),
+            log,
+        })
+    }
+
+    /// `http://<http addr><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.http_addr)
+    }
+
+    /// Sends SIGTERM and waits for the exit code.
+    pub fn terminate(mut self) -> (i32, Vec<String>) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let status = self.child.wait().expect("child exits");
+        // Give the reader thread a moment to collect the last lines.
+        std::thread::sleep(Duration::from_millis(100));
+        let log = self.log.lock().unwrap().clone();
+        (status.code().unwrap_or(-1), log)
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -52,7 +52,9 @@ impl Failure {
     }
 }
 
-async fn read_limited(req: &mut Request, limit: usize) -> Result<Bytes, Failure> {
+/// Reads the body up to `limit` bytes. A larger body is read on and discarded (up to
+/// `drain_cap`) so that the client, still sending, receives the 413 instead of a broken pipe.
+async fn read_limited(req: &mut Request, limit: usize, drain_cap: usize) -> Result<Bytes, Failure> {
     let too_large = || {
         Failure::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -61,14 +63,14 @@ async fn read_limited(req: &mut Request, limit: usize) -> Result<Bytes, Failure>
             "too_large",
         )
     };
-    if let Some(len) = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok()) {
-        if len > limit {
-            return Err(too_large());
-        }
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > drain_cap) {
+        return Err(too_large());
     }
     let mut reader = req.take_body().into_async_read();
-    let mut data = Vec::with_capacity(8 * 1024);
+    let mut data = Vec::with_capacity(declared.unwrap_or(8 * 1024).min(limit));
     let mut chunk = vec![0u8; 64 * 1024];
+    let mut total = 0usize;
     loop {
         let n = reader.read(&mut chunk).await.map_err(|e| {
             Failure::new(
@@ -81,10 +83,16 @@ async fn read_limited(req: &mut Request, limit: usize) -> Result<Bytes, Failure>
         if n == 0 {
             break;
         }
-        if data.len() + n > limit {
+        total += n;
+        if total > drain_cap {
             return Err(too_large());
         }
-        data.extend_from_slice(&chunk[..n]);
+        if total <= limit {
+            data.extend_from_slice(&chunk[..n]);
+        }
+    }
+    if total > limit {
+        return Err(too_large());
     }
     Ok(Bytes::from(data))
 }
@@ -199,7 +207,7 @@ impl OtlpHttp {
                 ));
             }
         };
-        let wire = read_limited(req, self.limits.max_wire_bytes).await?;
+        let wire = read_limited(req, self.limits.max_wire_bytes, self.limits.max_decoded_bytes).await?;
         let body = if gzip { gunzip(&wire, self.limits.max_decoded_bytes)? } else { wire };
         let identity: Option<Identity> = req.extensions().get::<Identity>().cloned();
         let tenant = req.headers().get("x-tenant-id").map(|v| v.to_str().unwrap_or("<non-ASCII>").to_owned());

@@ -1,0 +1,17 @@
+//! End-to-end tests: the real server on real sockets and a real SQLite file (or the in-memory
+//! reference storage where a test needs to slow the database down), driven by real OpenTelemetry
+//! SDK exporters, hand-written OTLP payloads, and the real binary as a process.
+
+mod auth;
+mod backpressure;
+mod bad_inputs;
+mod durability;
+mod idempotency;
+mod otlp_json;
+mod payloads;
+mod process;
+mod sampling;
+mod sdk;
+mod sdk_logs_metrics;
+mod sdk_traces;
+mod tenancy;

@@ -1,0 +1,37 @@
+//! Tenant isolation through the real interfaces, and persistence across restarts.
+
+use crate::sdk::{Target, Transport};
+use crate::sdk_traces::{assert_trace_matches, export_trace, read_trace};
+use otelcontext_e2e::{TestServer, open_sqlite, test_config};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_trace_written_as_tenant_a_is_404_for_tenant_b() {
+    let server = TestServer::start().await;
+    for transport in [Transport::Grpc, Transport::HttpProtobuf] {
+        let sent = export_trace(Target::of(&server).with_header("x-tenant-id", "a"), transport, "svc", 0).await;
+        let trace = read_trace(&server, &sent.trace_id, Some("a")).await;
+        assert_trace_matches(&trace, &sent, "svc");
+        let (status, body) = server.get_json(&format!("/api/traces/{}", sent.trace_id), Some("b")).await;
+        assert_eq!((status, body["error"].as_str()), (404, Some("trace not found")));
+        let (status, _) = server.get_json(&format!("/api/traces/{}", sent.trace_id), None).await;
+        assert_eq!(status, 404, "not visible to the default tenant either");
+        assert_eq!(server.counts("b").await.spans, 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn data_written_before_a_restart_is_readable_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("restart.db");
+    let sent = {
+        let mut server = TestServer::start_on(test_config(), open_sqlite(&db).await).await;
+        let sent = export_trace(Target::of(&server), Transport::Grpc, "before-restart", 0).await;
+        read_trace(&server, &sent.trace_id, None).await;
+        server.shutdown().await;
+        sent
+    };
+    let mut server = TestServer::start_on(test_config(), open_sqlite(&db).await).await;
+    let trace = read_trace(&server, &sent.trace_id, None).await;
+    assert_trace_matches(&trace, &sent, "before-restart");
+    server.shutdown().await;
+}
