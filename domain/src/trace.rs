@@ -196,7 +196,7 @@ pub(crate) mod tests {
             let spans = trace_spans();
             let shuffled: Vec<Span> = order.iter().map(|i| spans[*i].clone()).collect();
             let mut merged = summarize(&shuffled[..split.max(1)])[0].clone();
-            if split >= 1 && split < 4 {
+            if (1..4).contains(&split) {
                 merged.merge(&summarize(&shuffled[split..])[0]);
             } else if split == 0 {
                 merged = summarize(&shuffled)[0].clone();

@@ -39,5 +39,6 @@ pub trait Authenticator: Send + Sync {
     /// Whether authentication is required at all (false: every caller passes).
     fn enabled(&self) -> bool;
     /// Authenticates the raw `Authorization` value.
+    #[allow(clippy::needless_lifetimes)] // mockall needs the lifetime named
     fn authenticate<'a>(&self, authorization: Option<&'a str>) -> Result<Identity, AuthError>;
 }

@@ -113,6 +113,13 @@ impl TestServer {
         self.metrics.render()
     }
 
+    /// Starts a graceful shutdown without waiting for it (the server stops accepting).
+    pub fn begin_shutdown(&self) {
+        if let Some(r) = &self.running {
+            let _ = r.stopper().send(true);
+        }
+    }
+
     /// Graceful shutdown (drains the pipeline, closes storage).
     pub async fn shutdown(&mut self) {
         if let Some(r) = self.running.take() {

@@ -21,12 +21,15 @@ async fn assert_still_healthy(server: &TestServer) {
     assert_eq!(ok.status, 200, "a valid export still succeeds");
 }
 
+/// Path, headers, body, expected status, expected message fragment.
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<u8>, u16, &'a str);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_and_unsupported_http_payloads_get_4xx_with_a_message() {
     let server = TestServer::start().await;
     let valid = healthy_traces(1, 2).encode_to_vec();
     let long_tenant = "t".repeat(65);
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         ("/v1/traces", vec![("content-type", "text/plain")], b"hello".to_vec(), 415, "unsupported Content-Type"),
         ("/v1/logs", vec![("content-type", "application/xml")], b"<x/>".to_vec(), 415, "unsupported Content-Type"),
         (

@@ -162,7 +162,7 @@ async fn spec_json_logs_keep_every_attribute_type_and_structured_bodies() {
             KeyValue::new("amount", AnyValue::Double(12.5))
         ]))
     );
-    assert_eq!(structured.observed_ns > 0, true, "observed time is filled in at receipt");
+    assert!(structured.observed_ns > 0, "observed time is filled in at receipt");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

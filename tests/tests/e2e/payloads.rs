@@ -179,7 +179,9 @@ pub async fn grpc_traces(
     msg: ExportTraceServiceRequest,
     md: &[(&'static str, &str)],
 ) -> Result<ExportTraceServiceResponse, tonic::Status> {
-    let mut client = TraceServiceClient::connect(server.grpc_endpoint()).await.expect("gRPC connects");
+    let mut client = TraceServiceClient::connect(server.grpc_endpoint())
+        .await
+        .map_err(|e| tonic::Status::unavailable(format!("cannot connect: {e}")))?;
     client.export(grpc_request(msg, md)).await.map(tonic::Response::into_inner)
 }
 
@@ -188,7 +190,9 @@ pub async fn grpc_logs(
     msg: ExportLogsServiceRequest,
     md: &[(&'static str, &str)],
 ) -> Result<(), tonic::Status> {
-    let mut client = LogsServiceClient::connect(server.grpc_endpoint()).await.expect("gRPC connects");
+    let mut client = LogsServiceClient::connect(server.grpc_endpoint())
+        .await
+        .map_err(|e| tonic::Status::unavailable(format!("cannot connect: {e}")))?;
     client.export(grpc_request(msg, md)).await.map(|_| ())
 }
 
@@ -197,6 +201,8 @@ pub async fn grpc_metrics(
     msg: ExportMetricsServiceRequest,
     md: &[(&'static str, &str)],
 ) -> Result<(), tonic::Status> {
-    let mut client = MetricsServiceClient::connect(server.grpc_endpoint()).await.expect("gRPC connects");
+    let mut client = MetricsServiceClient::connect(server.grpc_endpoint())
+        .await
+        .map_err(|e| tonic::Status::unavailable(format!("cannot connect: {e}")))?;
     client.export(grpc_request(msg, md)).await.map(|_| ())
 }

@@ -1,1 +1,117 @@
-//! placeholder
+//! The real binary as a process: command line, configuration errors, the production guard,
+//! `.env`, the default database file, SIGTERM and restart.
+
+use crate::payloads::healthy_traces;
+use otelcontext_domain::TenantId;
+use otelcontext_e2e::{Process, open_sqlite, run_binary};
+use prost::Message;
+
+const BIN: &str = env!("CARGO_BIN_EXE_otelcontext-under-test");
+
+#[test]
+fn help_and_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, _) = run_binary(BIN, dir.path(), &["--help"], &[]);
+    assert_eq!(code, 0);
+    for needle in ["Usage:", "check-config", "migrate", "serve", "--version"] {
+        assert!(out.contains(needle), "--help lacks {needle}: {out}");
+    }
+    let (code, out, _) = run_binary(BIN, dir.path(), &["--version"], &[]);
+    assert_eq!((code, out.trim()), (0, format!("otelcontext {}", env!("CARGO_PKG_VERSION")).as_str()));
+}
+
+#[test]
+fn check_config_prints_the_effective_configuration_with_secrets_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, _) =
+        run_binary(BIN, dir.path(), &["check-config"], &[("API_KEY", "topsecret"), ("HTTP_PORT", "9090")]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("API_KEY=<redacted>"));
+    assert!(out.contains("HTTP_PORT=9090  # set"));
+    assert!(out.contains("GRPC_PORT=4317  # default"));
+    assert!(!out.contains("topsecret"));
+}
+
+#[test]
+fn invalid_configuration_stops_the_start_naming_variable_value_and_range() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["check-config"][..], &[][..]] {
+        let (code, _, err) = run_binary(BIN, dir.path(), args, &[("HTTP_PORT", "eighty"), ("SAMPLING_RATE", "2")]);
+        assert_eq!(code, 1, "{args:?}");
+        assert!(err.contains(r#"HTTP_PORT="eighty" is invalid: expected an integer from 0 to 65535"#), "{err}");
+        assert!(err.contains(r#"SAMPLING_RATE="2" is invalid: expected a number from 0 to 1"#), "{err}");
+    }
+}
+
+#[test]
+fn production_refuses_sqlite_unless_explicitly_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run_binary(BIN, dir.path(), &["check-config"], &[("APP_ENV", "production")]);
+    assert_eq!(code, 1);
+    assert!(err.contains("OTELCONTEXT_ALLOW_SQLITE_PROD"), "{err}");
+    let (code, _, _) = run_binary(
+        BIN,
+        dir.path(),
+        &["check-config"],
+        &[("APP_ENV", "production"), ("OTELCONTEXT_ALLOW_SQLITE_PROD", "true")],
+    );
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn dotenv_in_the_working_directory_fills_in_but_the_environment_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "HTTP_PORT=9999\nDEFAULT_TENANT=from-dotenv\n").unwrap();
+    let (code, out, err) = run_binary(BIN, dir.path(), &["check-config"], &[("HTTP_PORT", "7777")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("HTTP_PORT=7777  # set"), "{out}");
+    assert!(out.contains("DEFAULT_TENANT=from-dotenv  # set"), "{out}");
+}
+
+#[test]
+fn without_automigrate_an_empty_database_is_refused_and_migrate_fixes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) =
+        run_binary(BIN, dir.path(), &[], &[("DB_AUTOMIGRATE", "false"), ("HTTP_PORT", "0"), ("GRPC_PORT", "0")]);
+    assert_eq!(code, 1);
+    assert!(err.contains("otelcontext migrate"), "{err}");
+    let (code, out, err) = run_binary(BIN, dir.path(), &["migrate"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("schema is at version 1"));
+    let p = Process::start(BIN, dir.path(), &[("DB_AUTOMIGRATE", "false")]).expect("starts on a migrated database");
+    assert_eq!(p.terminate().0, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_and_exits_cleanly_and_data_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Process::start(BIN, dir.path(), &[]).expect("server starts");
+    assert!(dir.path().join("otelcontext.db").exists(), "default database file in the working directory");
+    let client = reqwest::Client::new();
+    let mut sent = 0;
+    for n in 0..20u64 {
+        let r = client
+            .post(p.url("/v1/traces"))
+            .header("content-type", "application/x-protobuf")
+            .body(healthy_traces(n * 25, 25).encode_to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        sent += 25;
+    }
+    // SIGTERM right away: whatever is still queued must be committed before exit.
+    let (code, log) = tokio::task::spawn_blocking(move || p.terminate()).await.unwrap();
+    assert_eq!(code, 0, "{log:?}");
+    assert!(log.iter().any(|l| l.contains("otelcontext stopped")), "{log:?}");
+    let storage = open_sqlite(&dir.path().join("otelcontext.db")).await;
+    assert_eq!(storage.counts(&TenantId::parse("default").unwrap()).await.unwrap().spans, sent);
+    storage.close().await;
+
+    let p = Process::start(BIN, dir.path(), &[]).expect("restarts");
+    let body: serde_json::Value = client.get(p.url("/api/stats")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(body["span_count"], sent);
+    let ready = client.get(p.url("/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(tokio::task::spawn_blocking(move || p.terminate()).await.unwrap().0, 0);
+}

@@ -72,11 +72,11 @@ fn policy() -> IngestPolicy {
     }
 }
 
+/// What the queue mock saw: signal, class, item count and batches of each submission.
+type Seen = Arc<Mutex<Vec<(Signal, BatchClass, usize, Vec<TenantBatch>)>>>;
+
 /// A queue mock that records what was submitted and answers with `outcome`.
-fn queue(
-    outcome: fn(QueueItem) -> SubmitOutcome,
-    seen: Arc<Mutex<Vec<(Signal, BatchClass, usize, Vec<TenantBatch>)>>>,
-) -> MockIngestQueue {
+fn queue(outcome: fn(QueueItem) -> SubmitOutcome, seen: Seen) -> MockIngestQueue {
     let mut q = MockIngestQueue::new();
     q.expect_try_submit().returning(move |mut item| {
         seen.lock().push((item.signal, item.class, item.items, std::mem::take(&mut item.batches)));
@@ -86,10 +86,7 @@ fn queue(
     q
 }
 
-fn service(
-    policy: IngestPolicy,
-    outcome: fn(QueueItem) -> SubmitOutcome,
-) -> (IngestService, Arc<Mutex<Vec<(Signal, BatchClass, usize, Vec<TenantBatch>)>>>, Arc<Metrics>) {
+fn service(policy: IngestPolicy, outcome: fn(QueueItem) -> SubmitOutcome) -> (IngestService, Seen, Arc<Metrics>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let metrics = Arc::new(Metrics::new());
     (IngestService::new(Arc::new(queue(outcome, seen.clone())), policy, metrics.clone()), seen, metrics)
@@ -177,7 +174,7 @@ async fn sampled_out_spans_are_not_reported_as_rejected() {
 
 #[tokio::test]
 async fn soft_dropped_batches_are_acknowledged_with_partial_success() {
-    let (svc, _, metrics) = service(policy(), |i| SubmitOutcome::SoftDropped(i));
+    let (svc, _, metrics) = service(policy(), SubmitOutcome::SoftDropped);
     let receipt = svc
         .ingest_spans(vec![TenantSpans { tenant: tenant(), spans: vec![span(1, "a", StatusCode::Ok, 1)] }])
         .await
@@ -193,13 +190,13 @@ async fn soft_dropped_batches_are_acknowledged_with_partial_success() {
 
 #[tokio::test]
 async fn a_full_queue_throttles_and_a_closed_one_reports_shutdown() {
-    let (svc, _, metrics) = service(policy(), |i| SubmitOutcome::Full(i));
+    let (svc, _, metrics) = service(policy(), SubmitOutcome::Full);
     let err = svc.ingest_logs(vec![TenantLogs { tenant: tenant(), logs: vec![log("a", 17)] }]).await.unwrap_err();
     assert_eq!(err, IngestError::Throttled { retry_after_secs: 1 });
     assert!(
         metrics.render().contains(r#"otelcontext_ingest_pipeline_dropped_total{reason="queue_full",signal="logs"} 1"#)
     );
-    let (svc, _, _) = service(policy(), |i| SubmitOutcome::Closed(i));
+    let (svc, _, _) = service(policy(), SubmitOutcome::Closed);
     let err = svc.ingest_metrics(vec![TenantMetrics { tenant: tenant(), points: vec![point("a")] }]).await.unwrap_err();
     assert_eq!(err, IngestError::ShuttingDown);
 }

@@ -46,7 +46,9 @@ fn settings(workers: usize) -> PipelineSettings {
     }
 }
 
-fn recorder() -> (Arc<Mutex<Vec<Result<(), String>>>>, impl Fn() -> otelcontext_ports::CommitNotifier) {
+type Results = Arc<Mutex<Vec<Result<(), String>>>>;
+
+fn recorder() -> (Results, impl Fn() -> otelcontext_ports::CommitNotifier) {
     let results = Arc::new(Mutex::new(Vec::new()));
     let r = results.clone();
     (results, move || {
