@@ -42,7 +42,10 @@ pub enum SubmitOutcome {
     Closed(QueueItem),
 }
 
-/// Bounded multi-producer, multi-consumer queue sized in items.
+/// Bounded multi-producer, multi-consumer queue sized in items. Capacity covers every accepted
+/// item until it is committed: items taken by [`IngestQueue::next_group`] keep their place until
+/// the consumer calls [`IngestQueue::complete`], so the capacity bounds the memory held by
+/// accepted, uncommitted data.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait IngestQueue: Send + Sync {
@@ -51,9 +54,11 @@ pub trait IngestQueue: Send + Sync {
     /// Waits for items and takes whole items totalling up to `max_items` (at least one item).
     /// Returns an empty vector once the queue is closed and drained.
     async fn next_group(&self, max_items: usize) -> Vec<QueueItem>;
+    /// Releases the place of `items` taken earlier, once they are committed or given up.
+    fn complete(&self, signal: Signal, items: usize);
     /// Stops accepting; consumers still drain what is queued.
     fn close(&self);
-    /// Items currently queued for a signal.
+    /// Items of a signal accepted and not yet completed (waiting or being written).
     fn depth(&self, signal: Signal) -> usize;
     /// Capacity in items.
     fn capacity(&self) -> usize;

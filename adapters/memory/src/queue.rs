@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 #[derive(Default)]
 struct State {
     items: VecDeque<QueueItem>,
+    /// Items accepted and not yet completed: waiting in `items` or taken by a consumer.
     depth: usize,
     depth_by_signal: [usize; 3],
     closed: bool,
@@ -46,8 +47,6 @@ impl MemoryQueue {
             }
             let item = state.items.pop_front().expect("front exists");
             taken += item.items;
-            state.depth -= item.items;
-            state.depth_by_signal[slot(item.signal)] -= item.items;
             group.push(item);
         }
         group
@@ -97,6 +96,13 @@ impl IngestQueue for MemoryQueue {
             }
             notified.await;
         }
+    }
+
+    fn complete(&self, signal: Signal, items: usize) {
+        let mut state = self.state.lock();
+        let items = items.min(state.depth_by_signal[slot(signal)]);
+        state.depth -= items;
+        state.depth_by_signal[slot(signal)] -= items;
     }
 
     fn close(&self) {
@@ -150,7 +156,19 @@ mod tests {
         assert_eq!(sizes(q.next_group(8).await), vec![3, 4]);
         assert_eq!(sizes(q.next_group(2).await), vec![5], "at least one item even if larger than the limit");
         assert_eq!(sizes(q.next_group(100).await), vec![6]);
+        assert_eq!(q.depth(Signal::Traces), 18, "taken items hold their place until completed");
+        q.complete(Signal::Traces, 18);
         assert_eq!(q.depth(Signal::Traces), 0);
+    }
+
+    #[tokio::test]
+    async fn capacity_is_freed_only_when_taken_items_are_completed() {
+        let q = queue(4);
+        assert!(matches!(q.try_submit(item(Signal::Logs, 4, BatchClass::Priority)), SubmitOutcome::Accepted));
+        let group = q.next_group(10).await;
+        assert!(matches!(q.try_submit(item(Signal::Logs, 1, BatchClass::Priority)), SubmitOutcome::Full(_)));
+        q.complete(Signal::Logs, group[0].items);
+        assert!(matches!(q.try_submit(item(Signal::Logs, 1, BatchClass::Priority)), SubmitOutcome::Accepted));
     }
 
     #[tokio::test]

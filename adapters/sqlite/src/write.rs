@@ -37,6 +37,8 @@ fn map_err(e: rusqlite::Error) -> StorageError {
 }
 
 struct SpanRow {
+    /// Index of the span's trace in `Prepared::traces`.
+    trace_idx: usize,
     tenant: Arc<str>,
     trace_id: String,
     span_id: String,
@@ -133,8 +135,13 @@ impl Prepared {
                     resources.push((tenant.clone(), r.clone()));
                 }
             }
-            traces.extend(summarize(&b.spans).into_iter().map(|s| (tenant.clone(), s)));
+            let first = traces.len();
+            let summaries = summarize(&b.spans);
+            let position: HashMap<otelcontext_domain::TraceId, usize> =
+                summaries.iter().enumerate().map(|(i, s)| (s.trace_id, first + i)).collect();
+            traces.extend(summaries.into_iter().map(|s| (tenant.clone(), s)));
             spans.extend(b.spans.iter().map(|s| SpanRow {
+                trace_idx: position[&s.trace_id],
                 tenant: tenant.clone(),
                 trace_id: s.trace_id.to_hex(),
                 span_id: s.span_id.to_hex(),
@@ -276,16 +283,15 @@ impl WriterState {
             }
         }
         // Trace rows first: spans reference them by rowid.
-        let mut trace_refs: HashMap<(Arc<str>, String), i64> = HashMap::with_capacity(p.traces.len());
+        let mut trace_refs: Vec<i64> = Vec::with_capacity(p.traces.len());
         {
             let mut stmt = tx.prepare_cached(UPSERT_TRACE).map_err(map_err)?;
             for (tenant, s) in &p.traces {
-                let hex = s.trace_id.to_hex();
                 let id: i64 = stmt
                     .query_row(
                         params![
                             &**tenant,
-                            hex,
+                            s.trace_id.to_hex(),
                             s.start_ns,
                             s.end_ns,
                             s.duration_ns(),
@@ -298,16 +304,14 @@ impl WriterState {
                         |row| row.get(0),
                     )
                     .map_err(map_err)?;
-                trace_refs.insert((tenant.clone(), hex), id);
+                trace_refs.push(id);
             }
         }
         let mut inserted_per_trace: HashMap<i64, i64> = HashMap::new();
         {
             let mut stmt = tx.prepare_cached(INSERT_SPAN).map_err(map_err)?;
             for r in &p.spans {
-                let trace_ref = *trace_refs
-                    .get(&(r.tenant.clone(), r.trace_id.clone()))
-                    .ok_or_else(|| StorageError::Other(format!("trace row missing for {}", r.trace_id)))?;
+                let trace_ref = trace_refs[r.trace_idx];
                 let n = stmt
                     .execute(params![
                         trace_ref,
@@ -438,6 +442,9 @@ pub(crate) struct Writer {
     thread: parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
+/// WAL pages after which a commit checkpoints.
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
+
 /// Opens the writer connection with the adapter's pragmas.
 fn open_connection(path: &Path, busy_timeout: Duration) -> Result<Connection, StorageError> {
     let conn = Connection::open_with_flags(
@@ -450,6 +457,9 @@ fn open_connection(path: &Path, busy_timeout: Duration) -> Result<Connection, St
     conn.pragma_update(None, "synchronous", "NORMAL").map_err(map_err)?;
     conn.pragma_update(None, "temp_store", "MEMORY").map_err(map_err)?;
     conn.pragma_update(None, "cache_size", -65_536).map_err(map_err)?;
+    // Checkpoint every ~40 MB of WAL instead of 4 MB: index pages dirtied by consecutive commits
+    // are then copied to the database once (measured ~10% more spans/s, docs/benchmarks.md).
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES).map_err(map_err)?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }

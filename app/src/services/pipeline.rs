@@ -80,8 +80,12 @@ impl Worker {
             if group.is_empty() {
                 return;
             }
-            self.update_depth();
+            let taken: Vec<(Signal, usize)> = group.iter().map(|i| (i.signal, i.items)).collect();
             self.commit(group).await;
+            for (signal, items) in taken {
+                self.queue.complete(signal, items);
+            }
+            self.update_depth();
         }
     }
 

@@ -1,6 +1,7 @@
 //! Durable acknowledgement and graceful shutdown: nothing acknowledged is lost.
 
 use crate::payloads::*;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use otelcontext_domain::TenantId;
 use otelcontext_e2e::{TestServer, config_from, open_sqlite};
 use prost::Message;
@@ -39,8 +40,12 @@ async fn load(s: Arc<TestServer>, client: u64, stop: Arc<AtomicBool>, acked: Arc
     let mut batch = 0u64;
     while !stop.load(Ordering::Relaxed) {
         let first = client * 10_000_000 + batch * 50;
-        let ok = if client.is_multiple_of(2) {
-            grpc_traces(&s, healthy_traces(first, 50), &[]).await.is_ok()
+        // Acknowledged = answered OK minus what partial_success says was shed.
+        let acknowledged = if client % 2 == 0 {
+            grpc_traces(&s, healthy_traces(first, 50), &[])
+                .await
+                .ok()
+                .map(|r| 50 - r.partial_success.map(|p| p.rejected_spans as u64).unwrap_or(0))
         } else {
             let r = s
                 .http
@@ -49,10 +54,17 @@ async fn load(s: Arc<TestServer>, client: u64, stop: Arc<AtomicBool>, acked: Arc
                 .body(healthy_traces(first, 50).encode_to_vec())
                 .send()
                 .await;
-            matches!(r, Ok(r) if r.status() == 200)
+            match r {
+                Ok(r) if r.status() == 200 => {
+                    let body = r.bytes().await.unwrap_or_default();
+                    let resp = ExportTraceServiceResponse::decode(body.as_ref()).unwrap_or_default();
+                    Some(50 - resp.partial_success.map(|p| p.rejected_spans as u64).unwrap_or(0))
+                }
+                _ => None,
+            }
         };
-        if ok {
-            acked.fetch_add(50, Ordering::Relaxed);
+        if let Some(n) = acknowledged {
+            acked.fetch_add(n, Ordering::Relaxed);
         }
         batch += 1;
     }

@@ -9,6 +9,7 @@ mod durability;
 mod idempotency;
 mod otlp_json;
 mod payloads;
+mod probes;
 mod process;
 mod sampling;
 mod sdk;
