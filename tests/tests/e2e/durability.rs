@@ -41,7 +41,7 @@ async fn load(s: Arc<TestServer>, client: u64, stop: Arc<AtomicBool>, acked: Arc
     while !stop.load(Ordering::Relaxed) {
         let first = client * 10_000_000 + batch * 50;
         // Acknowledged = answered OK minus what partial_success says was shed.
-        let acknowledged = if client % 2 == 0 {
+        let acknowledged = if client.is_multiple_of(2) {
             grpc_traces(&s, healthy_traces(first, 50), &[])
                 .await
                 .ok()
