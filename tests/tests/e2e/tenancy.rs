@@ -35,3 +35,32 @@ async fn data_written_before_a_restart_is_readable_after_it() {
     assert_trace_matches(&trace, &sent, "before-restart");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_resource_tenant_attribute_is_used_only_when_trusted_and_never_over_the_header() {
+    use crate::payloads::*;
+    use otelcontext_e2e::config_from;
+    let mut req = traces("svc", vec![span(1, 0, false, 1)]);
+    req.resource_spans[0].resource.as_mut().unwrap().attributes.push(kv("tenant.id", "from-resource"));
+
+    let trusted = TestServer::start_with(config_from(&[("OTLP_TRUST_RESOURCE_TENANT", "true")])).await;
+    grpc_traces(&trusted, req.clone(), &[]).await.unwrap();
+    trusted.wait_for("from-resource", |c| c.spans == 1).await;
+    grpc_traces(
+        &trusted,
+        {
+            let mut r = req.clone();
+            r.resource_spans[0].scope_spans[0].spans[0].span_id = span_id(77);
+            r
+        },
+        &[("x-tenant-id", "from-header")],
+    )
+    .await
+    .unwrap();
+    trusted.wait_for("from-header", |c| c.spans == 1).await;
+
+    let untrusted = TestServer::start().await;
+    grpc_traces(&untrusted, req, &[]).await.unwrap();
+    untrusted.wait_for("default", |c| c.spans == 1).await;
+    assert_eq!(untrusted.counts("from-resource").await.spans, 0);
+}
