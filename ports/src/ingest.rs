@@ -78,4 +78,8 @@ pub trait Ingest: Send + Sync {
     async fn ingest_logs(&self, parts: Vec<TenantLogs>) -> Result<IngestReceipt, IngestError>;
     /// Accepts metric points (already grouped by tenant).
     async fn ingest_metrics(&self, parts: Vec<TenantMetrics>) -> Result<IngestReceipt, IngestError>;
+
+    /// `Err` when any export would be refused right now (queue full, shutting down), so a receiver
+    /// can answer before spending work on decoding and mapping.
+    fn check_capacity(&self) -> Result<(), IngestError>;
 }

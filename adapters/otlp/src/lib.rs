@@ -63,6 +63,18 @@ fn combine(mapped_rejected: u64, first_error: Option<String>, receipt: IngestRec
 }
 
 impl Receiver {
+    /// Refuses early (before mapping) when the pipeline cannot take anything, counting the
+    /// refused records like a full queue would.
+    fn early_refusal(&self, signal: Signal, records: u64) -> Result<(), ExportError> {
+        self.ingest.check_capacity().map_err(|e| {
+            if matches!(e, IngestError::Throttled { .. }) {
+                self.metrics.pipeline_dropped.with_label_values(&[signal.as_str(), "queue_full"]).inc_by(records);
+                self.metrics.ingest_rejected.with_label_values(&[signal.as_str(), "queue_full"]).inc_by(records);
+            }
+            ExportError::Ingest(e)
+        })
+    }
+
     fn request_tenant(
         &self,
         identity: Option<&Identity>,
@@ -91,6 +103,7 @@ impl Receiver {
     ) -> Result<ExportTraceServiceResponse, ExportError> {
         let started = Instant::now();
         let tenant = self.request_tenant(identity, tenant_header)?;
+        self.early_refusal(Signal::Traces, map::count_spans(&req))?;
         let mapped = map::traces(req, &self.tenants, &tenant).map_err(|e| ExportError::InvalidTenant(e.to_string()))?;
         self.account(Signal::Traces, transport, mapped.received, mapped.rejected, started);
         let receipt = self.ingest.ingest_spans(mapped.parts).await.map_err(ExportError::Ingest)?;

@@ -120,7 +120,10 @@ impl IngestService {
                 return Ok(rejections.receipt());
             }
             SubmitOutcome::Full(_) => {
-                self.metrics.pipeline_dropped.with_label_values(&[signal.as_str(), "queue_full"]).inc_by(items as u64);
+                self.metrics
+                    .pipeline_dropped
+                    .with_label_values(&[signal.as_str(), "queue_full"])
+                    .inc_by(client_records as u64);
                 self.count_rejected(signal, "queue_full", client_records);
                 return Err(IngestError::Throttled { retry_after_secs: 1 });
             }
@@ -217,6 +220,11 @@ impl Ingest for IngestService {
         }
         let class = if priority { BatchClass::Priority } else { BatchClass::Healthy };
         self.submit(Signal::Logs, batches, class, client_records, rejections).await
+    }
+
+    fn check_capacity(&self) -> Result<(), IngestError> {
+        let depth: usize = Signal::ALL.iter().map(|s| self.queue.depth(*s)).sum();
+        if depth >= self.queue.capacity() { Err(IngestError::Throttled { retry_after_secs: 1 }) } else { Ok(()) }
     }
 
     async fn ingest_metrics(&self, parts: Vec<TenantMetrics>) -> Result<IngestReceipt, IngestError> {

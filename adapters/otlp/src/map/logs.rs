@@ -7,6 +7,11 @@ use otelcontext_domain::{LogRecord, TraceId};
 use otelcontext_ports::TenantLogs;
 use std::sync::Arc;
 
+/// Log records in a logs export.
+pub fn count_log_records(req: &ExportLogsServiceRequest) -> u64 {
+    req.resource_logs.iter().flat_map(|r| &r.scope_logs).map(|s| s.log_records.len() as u64).sum()
+}
+
 /// Maps a logs export; a record without a timestamp gets its observed time, else `now_ns`.
 pub fn logs(
     req: ExportLogsServiceRequest,

@@ -117,6 +117,16 @@ fn metric_points(
     sink.len() - before
 }
 
+/// Data points in a metrics export.
+pub fn count_points(req: &ExportMetricsServiceRequest) -> u64 {
+    req.resource_metrics
+        .iter()
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|s| &s.metrics)
+        .map(|m| count_metric_points(m) as u64)
+        .sum()
+}
+
 /// Maps a metrics export.
 pub fn metrics(
     req: ExportMetricsServiceRequest,
@@ -134,7 +144,7 @@ pub fn metrics(
             let scope = scope(sm.scope);
             for m in sm.metrics {
                 if m.name.is_empty() {
-                    let n = count_points(&m);
+                    let n = count_metric_points(&m);
                     out.received += n as u64;
                     for _ in 0..n {
                         out.reject(|| "metric rejected: empty metric name".to_owned());
@@ -154,7 +164,7 @@ pub fn metrics(
     Ok(out)
 }
 
-fn count_points(m: &pm::Metric) -> usize {
+fn count_metric_points(m: &pm::Metric) -> usize {
     use pm::metric::Data;
     match &m.data {
         None => 0,

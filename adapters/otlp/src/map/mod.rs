@@ -8,9 +8,9 @@ mod logs;
 mod metrics;
 mod traces;
 
-pub use logs::logs;
-pub use metrics::metrics;
-pub use traces::traces;
+pub use logs::{count_log_records, logs};
+pub use metrics::{count_points, metrics};
+pub use traces::{count_spans, traces};
 
 use opentelemetry_proto::tonic::common::v1 as pc;
 use otelcontext_domain::{AnyValue, Attributes, InstrumentationScope, KeyValue, Resource, SpanId, TenantId};

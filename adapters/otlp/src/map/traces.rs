@@ -59,6 +59,11 @@ fn span(s: pt::Span, resource: &Arc<Resource>, scope: &Arc<InstrumentationScope>
     })
 }
 
+/// Spans in a trace export.
+pub fn count_spans(req: &ExportTraceServiceRequest) -> u64 {
+    req.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len() as u64).sum()
+}
+
 /// Maps a trace export. Fails as a whole only on an invalid tenant.
 pub fn traces(
     req: ExportTraceServiceRequest,

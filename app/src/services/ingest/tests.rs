@@ -234,3 +234,14 @@ async fn durable_mode_answers_only_after_the_commit_and_reports_its_failure() {
         Err(IngestError::Unavailable(_))
     ));
 }
+
+#[tokio::test]
+async fn capacity_check_refuses_only_when_the_queue_is_completely_full() {
+    for (depth, want) in [(0, Ok(())), (99, Ok(())), (100, Err(IngestError::Throttled { retry_after_secs: 1 }))] {
+        let mut q = MockIngestQueue::new();
+        q.expect_depth().returning(move |s| if s == Signal::Logs { depth } else { 0 });
+        q.expect_capacity().return_const(100usize);
+        let svc = IngestService::new(Arc::new(q), policy(), Arc::new(Metrics::new()));
+        assert_eq!(svc.check_capacity(), want, "depth {depth}");
+    }
+}
