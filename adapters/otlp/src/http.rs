@@ -128,7 +128,7 @@ fn decode<T: prost::Message + Default + serde::de::DeserializeOwned>(
     };
     match encoding {
         Encoding::Protobuf => T::decode(body).map_err(|e| bad("protobuf", &e)),
-        Encoding::Json => serde_json::from_slice(body).map_err(|e| bad("JSON", &e)),
+        Encoding::Json => crate::json::decode(body).map_err(|e| bad("JSON", &e)),
     }
 }
 

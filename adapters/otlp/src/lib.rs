@@ -4,6 +4,7 @@
 
 pub mod grpc;
 pub mod http;
+pub mod json;
 pub mod map;
 pub mod reply;
 pub mod tenant;

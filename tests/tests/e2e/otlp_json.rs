@@ -218,3 +218,27 @@ async fn spec_json_metrics_of_all_five_types_are_stored() {
         PointValue::Summary { count: 4, sum: 20.0, quantiles: vec![(0.5, 4.0), (0.99, 9.0)] }
     );
 }
+
+/// What a generic protobuf JSON encoder writes: proto field names, enum names, nulls.
+const LOOSE_TRACES: &str = r#"{"resource_spans":[{"resource":{"attributes":[{"key":"service.name","value":{"string_value":"loose"}}]},
+  "scope_spans":[{"spans":[{"trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"b7ad6b7169203331","parent_span_id":null,
+  "name":"lenient","kind":"SPAN_KIND_CONSUMER","start_time_unix_nano":"1544712660000000000","end_time_unix_nano":"1544712660100000000",
+  "status":{"code":"STATUS_CODE_ERROR","message":"boom"},"attributes":[{"key":"retry_count","value":{"int_value":"2"}}]}]}]}]}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generic_protobuf_json_with_field_names_enum_names_and_nulls_is_understood() {
+    let s = TestServer::start().await;
+    let a = post(&s, "/v1/traces", &[("content-type", "application/json")], LOOSE_TRACES.as_bytes().to_vec()).await;
+    assert_eq!(a.status, 200);
+    let (_, trace) = otelcontext_e2e::eventually(|| async {
+        let r = s.get_json("/api/traces/0af7651916cd43dd8448eb211c80319c", None).await;
+        (r.0 == 200).then_some(r)
+    })
+    .await
+    .expect("trace stored");
+    let span = &trace["spans"][0];
+    assert_eq!((span["kind"].as_str(), span["status"]["code"].as_str()), (Some("CONSUMER"), Some("ERROR")));
+    assert_eq!(span["attributes"], serde_json::json!({"retry_count": 2}));
+    assert_eq!(trace["service_name"], "loose");
+    assert_eq!(trace["duration_ns"], 100_000_000);
+}
