@@ -104,6 +104,8 @@ async fn sigterm_drains_and_exits_cleanly_and_data_survives_a_restart() {
     let (code, log) = tokio::task::spawn_blocking(move || p.terminate()).await.unwrap();
     assert_eq!(code, 0, "{log:?}");
     assert!(log.iter().any(|l| l.contains("otelcontext stopped")), "{log:?}");
+    let warning = log.iter().find(|l| l.contains("API_KEY is empty")).expect("a warning about the missing API key");
+    assert!(warning.contains(r#""level":"WARN""#), "{warning}");
     let storage = open_sqlite(&dir.path().join("otelcontext.db")).await;
     assert_eq!(storage.counts(&TenantId::parse("default").unwrap()).await.unwrap().spans, sent);
     storage.close().await;
