@@ -6,9 +6,9 @@
 
 use crate::codec::{self, PointColumns};
 use otelcontext_domain::trace::{TraceSummary, summarize};
-use otelcontext_domain::{Resource, TenantId};
+use otelcontext_domain::{InstrumentationScope, Resource, TenantId};
 use otelcontext_ports::{StorageError, TenantBatch, WriteSummary};
-use rusqlite::{Connection, OpenFlags, params};
+use rusqlite::{Connection, OpenFlags, Statement, params};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -36,6 +36,36 @@ fn map_err(e: rusqlite::Error) -> StorageError {
     }
 }
 
+/// Where a record comes from: its service, resource and instrumentation scope.
+struct Origin {
+    service: String,
+    resource_fp: i64,
+    scope_name: String,
+    scope_version: String,
+    scope_attributes: Option<String>,
+}
+
+impl Origin {
+    fn of(resource: &Resource, scope: &InstrumentationScope) -> Self {
+        Self {
+            service: resource.service_name.clone(),
+            resource_fp: resource.fingerprint,
+            scope_name: scope.name.clone(),
+            scope_version: scope.version.clone(),
+            scope_attributes: codec::optional_attributes(&scope.attributes),
+        }
+    }
+
+    /// Binds the five origin columns from parameter `first` on.
+    fn bind(&self, stmt: &mut Statement<'_>, first: usize) -> rusqlite::Result<()> {
+        stmt.raw_bind_parameter(first, &self.service)?;
+        stmt.raw_bind_parameter(first + 1, self.resource_fp)?;
+        stmt.raw_bind_parameter(first + 2, &self.scope_name)?;
+        stmt.raw_bind_parameter(first + 3, &self.scope_version)?;
+        stmt.raw_bind_parameter(first + 4, &self.scope_attributes)
+    }
+}
+
 struct SpanRow {
     /// Index of the span's trace in `Prepared::traces`.
     trace_idx: usize,
@@ -48,15 +78,11 @@ struct SpanRow {
     start: i64,
     end: i64,
     duration: i64,
-    service: String,
     status_code: i64,
     status_message: String,
     trace_state: String,
     flags: i64,
-    resource_fp: i64,
-    scope_name: String,
-    scope_version: String,
-    scope_attributes: Option<String>,
+    origin: Origin,
     attributes: String,
     dropped: i64,
     events: Option<String>,
@@ -74,11 +100,7 @@ struct LogRow {
     severity_text: String,
     body: Option<String>,
     body_is_json: bool,
-    service: String,
-    resource_fp: i64,
-    scope_name: String,
-    scope_version: String,
-    scope_attributes: Option<String>,
+    origin: Origin,
     attributes: String,
     flags: i64,
     event_name: String,
@@ -92,11 +114,7 @@ struct PointRow {
     description: String,
     unit: String,
     kind: &'static str,
-    service: String,
-    resource_fp: i64,
-    scope_name: String,
-    scope_version: String,
-    scope_attributes: Option<String>,
+    origin: Origin,
     attributes: String,
     start: i64,
     flags: i64,
@@ -151,15 +169,11 @@ impl Prepared {
                 start: s.start_ns,
                 end: s.end_ns,
                 duration: s.duration_ns(),
-                service: s.resource.service_name.clone(),
                 status_code: s.status.code.as_otlp().into(),
                 status_message: s.status.message.clone(),
                 trace_state: s.trace_state.clone(),
                 flags: s.flags.into(),
-                resource_fp: s.resource.fingerprint,
-                scope_name: s.scope.name.clone(),
-                scope_version: s.scope.version.clone(),
-                scope_attributes: codec::optional_attributes(&s.scope.attributes),
+                origin: Origin::of(&s.resource, &s.scope),
                 attributes: s.attributes.to_json(),
                 dropped: s.dropped_attributes_count.into(),
                 events: codec::events_to_json(&s.events),
@@ -176,11 +190,7 @@ impl Prepared {
                 severity_text: l.severity_text.clone(),
                 body: l.body.as_ref().map(|b| b.to_text()),
                 body_is_json: l.body_is_structured(),
-                service: l.resource.service_name.clone(),
-                resource_fp: l.resource.fingerprint,
-                scope_name: l.scope.name.clone(),
-                scope_version: l.scope.version.clone(),
-                scope_attributes: codec::optional_attributes(&l.scope.attributes),
+                origin: Origin::of(&l.resource, &l.scope),
                 attributes: l.attributes.to_json(),
                 flags: l.flags.into(),
                 event_name: l.event_name.clone(),
@@ -193,11 +203,7 @@ impl Prepared {
                 description: p.description.clone(),
                 unit: p.unit.clone(),
                 kind: p.value.kind().as_str(),
-                service: p.resource.service_name.clone(),
-                resource_fp: p.resource.fingerprint,
-                scope_name: p.scope.name.clone(),
-                scope_version: p.scope.version.clone(),
-                scope_attributes: codec::optional_attributes(&p.scope.attributes),
+                origin: Origin::of(&p.resource, &p.scope),
                 attributes: p.attributes.to_json(),
                 start: p.start_ns,
                 flags: p.flags.into(),
@@ -240,25 +246,119 @@ const UPSERT_TRACE: &str = concat!(
      RETURNING id"
 );
 
+/// Origin columns (service, resource, scope) come last in every insert, bound by [`Origin::bind`].
 const INSERT_SPAN: &str = "INSERT INTO spans (trace_ref, tenant_id, trace_id, span_id, parent_span_id, name, kind, \
-     start_ns, end_ns, duration_ns, service_name, status_code, status_message, trace_state, flags, resource_fp, \
-     scope_name, scope_version, scope_attributes_json, attributes_json, dropped_attributes_count, events_json, links_json) \
+     start_ns, end_ns, duration_ns, status_code, status_message, trace_state, flags, attributes_json, \
+     dropped_attributes_count, events_json, links_json, \
+     service_name, resource_fp, scope_name, scope_version, scope_attributes_json) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23) \
      ON CONFLICT (trace_ref, span_id) DO NOTHING";
 
 const ADD_SPAN_COUNT: &str = "UPDATE traces SET span_count = span_count + ?1 WHERE id = ?2";
 
 const INSERT_LOG: &str = "INSERT INTO logs (tenant_id, timestamp_ns, dedup_key, observed_ns, trace_id, span_id, \
-     severity_number, severity_text, body, body_is_json, service_name, resource_fp, scope_name, scope_version, \
-     scope_attributes_json, attributes_json, flags, event_name) \
+     severity_number, severity_text, body, body_is_json, attributes_json, flags, event_name, \
+     service_name, resource_fp, scope_name, scope_version, scope_attributes_json) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) \
      ON CONFLICT (tenant_id, timestamp_ns, dedup_key) DO NOTHING";
 
 const INSERT_POINT: &str = "INSERT INTO metric_points (tenant_id, time_ns, series_key, name, description, unit, kind, \
-     temporality, is_monotonic, service_name, resource_fp, scope_name, scope_version, scope_attributes_json, \
-     attributes_json, start_ns, flags, value, count, sum, min, max, data_json) \
+     temporality, is_monotonic, attributes_json, start_ns, flags, value, count, sum, min, max, data_json, \
+     service_name, resource_fp, scope_name, scope_version, scope_attributes_json) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23) \
      ON CONFLICT (tenant_id, time_ns, series_key) DO NOTHING";
+
+/// Binds parameters 1, 2, … in order.
+macro_rules! bind_all {
+    ($stmt:expr, $($value:expr),+ $(,)?) => {{
+        let mut _i = 0usize;
+        $( _i += 1; $stmt.raw_bind_parameter(_i, $value)?; )+
+        _i
+    }};
+}
+
+fn insert_span(stmt: &mut Statement<'_>, trace_ref: i64, r: &SpanRow) -> rusqlite::Result<usize> {
+    let n = bind_all!(
+        stmt,
+        trace_ref,
+        &*r.tenant,
+        &r.trace_id,
+        &r.span_id,
+        &r.parent,
+        &r.name,
+        r.kind,
+        r.start,
+        r.end,
+        r.duration,
+        r.status_code,
+        &r.status_message,
+        &r.trace_state,
+        r.flags,
+        &r.attributes,
+        r.dropped,
+        &r.events,
+        &r.links
+    );
+    r.origin.bind(stmt, n + 1)?;
+    stmt.raw_execute()
+}
+
+fn insert_log(stmt: &mut Statement<'_>, r: &LogRow) -> rusqlite::Result<usize> {
+    let n = bind_all!(
+        stmt,
+        &*r.tenant,
+        r.timestamp,
+        r.dedup_key,
+        r.observed,
+        &r.trace_id,
+        &r.span_id,
+        r.severity_number,
+        &r.severity_text,
+        &r.body,
+        r.body_is_json,
+        &r.attributes,
+        r.flags,
+        &r.event_name
+    );
+    r.origin.bind(stmt, n + 1)?;
+    stmt.raw_execute()
+}
+
+fn insert_point(stmt: &mut Statement<'_>, r: &PointRow) -> rusqlite::Result<usize> {
+    let c = &r.columns;
+    let n = bind_all!(
+        stmt,
+        &*r.tenant,
+        r.time,
+        r.series_key,
+        &r.name,
+        &r.description,
+        &r.unit,
+        r.kind,
+        c.temporality,
+        c.is_monotonic,
+        &r.attributes,
+        r.start,
+        r.flags,
+        c.value,
+        c.count,
+        c.sum,
+        c.min,
+        c.max,
+        &c.data_json
+    );
+    r.origin.bind(stmt, n + 1)?;
+    stmt.raw_execute()
+}
+
+/// Counts one insert: stored when a row was written, a duplicate when the conflict clause skipped it.
+fn tally(inserted: usize, stored: &mut u64, duplicates: &mut u64) {
+    if inserted > 0 {
+        *stored += 1;
+    } else {
+        *duplicates += 1;
+    }
+}
 
 /// The writer connection and what it knows is already stored.
 struct WriterState {
@@ -312,39 +412,11 @@ impl WriterState {
             let mut stmt = tx.prepare_cached(INSERT_SPAN).map_err(map_err)?;
             for r in &p.spans {
                 let trace_ref = trace_refs[r.trace_idx];
-                let n = stmt
-                    .execute(params![
-                        trace_ref,
-                        &*r.tenant,
-                        r.trace_id,
-                        r.span_id,
-                        r.parent,
-                        r.name,
-                        r.kind,
-                        r.start,
-                        r.end,
-                        r.duration,
-                        r.service,
-                        r.status_code,
-                        r.status_message,
-                        r.trace_state,
-                        r.flags,
-                        r.resource_fp,
-                        r.scope_name,
-                        r.scope_version,
-                        r.scope_attributes,
-                        r.attributes,
-                        r.dropped,
-                        r.events,
-                        r.links
-                    ])
-                    .map_err(map_err)?;
+                let n = insert_span(&mut stmt, trace_ref, r).map_err(map_err)?;
                 if n > 0 {
                     *inserted_per_trace.entry(trace_ref).or_default() += 1;
-                    summary.spans += 1;
-                } else {
-                    summary.duplicate_spans += 1;
                 }
+                tally(n, &mut summary.spans, &mut summary.duplicate_spans);
             }
         }
         {
@@ -356,71 +428,15 @@ impl WriterState {
         {
             let mut stmt = tx.prepare_cached(INSERT_LOG).map_err(map_err)?;
             for r in &p.logs {
-                let n = stmt
-                    .execute(params![
-                        &*r.tenant,
-                        r.timestamp,
-                        r.dedup_key,
-                        r.observed,
-                        r.trace_id,
-                        r.span_id,
-                        r.severity_number,
-                        r.severity_text,
-                        r.body,
-                        r.body_is_json,
-                        r.service,
-                        r.resource_fp,
-                        r.scope_name,
-                        r.scope_version,
-                        r.scope_attributes,
-                        r.attributes,
-                        r.flags,
-                        r.event_name
-                    ])
-                    .map_err(map_err)?;
-                if n > 0 {
-                    summary.logs += 1;
-                } else {
-                    summary.duplicate_logs += 1;
-                }
+                let n = insert_log(&mut stmt, r).map_err(map_err)?;
+                tally(n, &mut summary.logs, &mut summary.duplicate_logs);
             }
         }
         {
             let mut stmt = tx.prepare_cached(INSERT_POINT).map_err(map_err)?;
             for r in &p.points {
-                let c = &r.columns;
-                let n = stmt
-                    .execute(params![
-                        &*r.tenant,
-                        r.time,
-                        r.series_key,
-                        r.name,
-                        r.description,
-                        r.unit,
-                        r.kind,
-                        c.temporality,
-                        c.is_monotonic,
-                        r.service,
-                        r.resource_fp,
-                        r.scope_name,
-                        r.scope_version,
-                        r.scope_attributes,
-                        r.attributes,
-                        r.start,
-                        r.flags,
-                        c.value,
-                        c.count,
-                        c.sum,
-                        c.min,
-                        c.max,
-                        c.data_json
-                    ])
-                    .map_err(map_err)?;
-                if n > 0 {
-                    summary.metric_points += 1;
-                } else {
-                    summary.duplicate_points += 1;
-                }
+                let n = insert_point(&mut stmt, r).map_err(map_err)?;
+                tally(n, &mut summary.metric_points, &mut summary.duplicate_points);
             }
         }
         tx.commit().map_err(map_err)?;
