@@ -492,7 +492,12 @@ impl Writer {
                 while let Ok(job) = rx.recv() {
                     match job {
                         Job::Write(prepared, reply) => {
-                            let _ = reply.send(state.write(prepared));
+                            // A panic fails this write (its transaction rolls back when dropped)
+                            // instead of killing the thread that every later write needs.
+                            let result =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| state.write(prepared)))
+                                    .unwrap_or_else(|_| Err(StorageError::Other("the SQLite writer panicked".into())));
+                            let _ = reply.send(result);
                         }
                     }
                 }
