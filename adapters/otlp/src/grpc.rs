@@ -158,7 +158,8 @@ impl OtlpGrpc {
         let result = match self.authenticate(md) {
             Err(status) => Err(status),
             Ok(identity) => {
-                let tenant = md.get("x-tenant-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                // A present but unreadable value must be refused, not treated as absent.
+                let tenant = md.get("x-tenant-id").map(|v| v.to_str().unwrap_or("<non-ASCII value>").to_owned());
                 match tokio::spawn(f(identity, tenant)).await {
                     Ok(Ok(resp)) => Ok(Response::new(resp)),
                     Ok(Err(e)) => Err(self.to_status(e)),

@@ -210,7 +210,7 @@ impl OtlpHttp {
         let wire = read_limited(req, self.limits.max_wire_bytes, self.limits.max_decoded_bytes).await?;
         let body = if gzip { gunzip(&wire, self.limits.max_decoded_bytes)? } else { wire };
         let identity: Option<Identity> = req.extensions().get::<Identity>().cloned();
-        let tenant = req.headers().get("x-tenant-id").map(|v| v.to_str().unwrap_or("<non-ASCII>").to_owned());
+        let tenant = req.headers().get("x-tenant-id").map(|v| v.to_str().unwrap_or("<non-ASCII value>").to_owned());
         let (id, tenant) = (identity.as_ref(), tenant.as_deref());
         let r = &self.receiver;
         let result = match signal {

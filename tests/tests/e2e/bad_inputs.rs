@@ -184,6 +184,17 @@ async fn grpc_rejects_invalid_tenants_and_oversize_messages() {
     let err = grpc_traces(&server, healthy_traces(1, 1), &[("x-tenant-id", "no/slashes")]).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     assert!(err.message().contains("invalid tenant id"), "{}", err.message());
+    // A non-ASCII value is refused too, never taken for "no tenant given".
+    let mut req = tonic::Request::new(healthy_traces(1, 1));
+    req.metadata_mut().insert("x-tenant-id", tonic::metadata::MetadataValue::try_from(&b"caf\xc3\xa9"[..]).unwrap());
+    let mut client =
+        opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient::connect(
+            server.grpc_endpoint(),
+        )
+        .await
+        .unwrap();
+    let err = client.export(req).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
     let mut huge = span(1, 0, false, 1);
     huge.attributes = vec![kv("blob", &"x".repeat(2 * 1024 * 1024))];
     let err = grpc_traces(&server, traces("svc", vec![huge]), &[]).await.unwrap_err();
