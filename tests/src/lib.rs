@@ -246,6 +246,14 @@ impl Process {
     }
 }
 
+impl Process {
+    /// Kills the process with SIGKILL (no shutdown at all).
+    pub fn kill_hard(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();

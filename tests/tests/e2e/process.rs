@@ -117,3 +117,28 @@ async fn sigterm_drains_and_exits_cleanly_and_data_survives_a_restart() {
     assert_eq!(ready.status(), 200);
     assert_eq!(tokio::task::spawn_blocking(move || p.terminate()).await.unwrap().0, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_durable_mode_kill_9_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Process::start(BIN, dir.path(), &[("INGEST_ASYNC_ENABLED", "false")]).expect("server starts");
+    let client = reqwest::Client::new();
+    let mut acknowledged = 0;
+    for n in 0..30u64 {
+        let r = client
+            .post(p.url("/v1/traces"))
+            .header("content-type", "application/x-protobuf")
+            .body(healthy_traces(n * 40, 40).encode_to_vec())
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            acknowledged += 40;
+        }
+    }
+    assert_eq!(acknowledged, 1200);
+    tokio::task::spawn_blocking(move || p.kill_hard()).await.unwrap();
+    let storage = open_sqlite(&dir.path().join("otelcontext.db")).await;
+    assert_eq!(storage.counts(&TenantId::parse("default").unwrap()).await.unwrap().spans, acknowledged);
+    storage.close().await;
+}
