@@ -217,34 +217,16 @@ impl Prepared {
 const INSERT_RESOURCE: &str = "INSERT INTO resources (tenant_id, fingerprint, service_name, attributes_json) \
      VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING";
 
-/// SQL condition: the incoming root candidate beats the stored one (same rule as
-/// `TraceSummary::merge`: a real root, then the earlier start, then the smaller names).
-macro_rules! incoming_root_wins {
-    () => {
-        "(excluded.has_root > has_root OR (excluded.has_root = has_root AND (excluded.root_start_ns < root_start_ns \
-         OR (excluded.root_start_ns = root_start_ns AND (excluded.root_service < root_service \
-         OR (excluded.root_service = root_service AND excluded.root_operation < root_operation))))))"
-    };
-}
+/// A new trace row (span_count starts at 0 and grows with the spans actually inserted).
+const INSERT_TRACE: &str = "INSERT INTO traces (tenant_id, trace_id, start_ns, end_ns, duration_ns, root_service, \
+     root_operation, has_root, root_start_ns, status, span_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0) \
+     ON CONFLICT (tenant_id, trace_id) DO NOTHING";
 
-const UPSERT_TRACE: &str = concat!(
-    "INSERT INTO traces (tenant_id, trace_id, start_ns, end_ns, duration_ns, root_service, root_operation, has_root, \
-     root_start_ns, status, span_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0) \
-     ON CONFLICT (tenant_id, trace_id) DO UPDATE SET \
-     start_ns = min(start_ns, excluded.start_ns), \
-     end_ns = max(end_ns, excluded.end_ns), \
-     duration_ns = max(end_ns, excluded.end_ns) - min(start_ns, excluded.start_ns), \
-     status = max(status, excluded.status), \
-     root_service = CASE WHEN ",
-    incoming_root_wins!(),
-    " THEN excluded.root_service ELSE root_service END, root_operation = CASE WHEN ",
-    incoming_root_wins!(),
-    " THEN excluded.root_operation ELSE root_operation END, root_start_ns = CASE WHEN ",
-    incoming_root_wins!(),
-    " THEN excluded.root_start_ns ELSE root_start_ns END, \
-     has_root = max(has_root, excluded.has_root) \
-     RETURNING id"
-);
+const SELECT_TRACE: &str = "SELECT id, start_ns, end_ns, root_service, root_operation, has_root, root_start_ns, status \
+     FROM traces WHERE tenant_id = ?1 AND trace_id = ?2";
+
+const UPDATE_TRACE: &str = "UPDATE traces SET start_ns = ?2, end_ns = ?3, duration_ns = ?4, root_service = ?5, \
+     root_operation = ?6, has_root = ?7, root_start_ns = ?8, status = ?9 WHERE id = ?1";
 
 /// Origin columns (service, resource, scope) come last in every insert, bound by [`Origin::bind`].
 const INSERT_SPAN: &str = "INSERT INTO spans (trace_ref, tenant_id, trace_id, span_id, parent_span_id, name, kind, \
@@ -382,28 +364,70 @@ impl WriterState {
                     .map_err(map_err)?;
             }
         }
-        // Trace rows first: spans reference them by rowid.
+        // Trace rows first: spans reference them by rowid. A new trace is one insert; an existing
+        // one is read, merged with `TraceSummary::merge` (the one definition of the rule) and
+        // written back only if it changed.
         let mut trace_refs: Vec<i64> = Vec::with_capacity(p.traces.len());
         {
-            let mut stmt = tx.prepare_cached(UPSERT_TRACE).map_err(map_err)?;
+            let mut insert = tx.prepare_cached(INSERT_TRACE).map_err(map_err)?;
+            let mut select = tx.prepare_cached(SELECT_TRACE).map_err(map_err)?;
+            let mut update = tx.prepare_cached(UPDATE_TRACE).map_err(map_err)?;
             for (tenant, s) in &p.traces {
-                let id: i64 = stmt
-                    .query_row(
-                        params![
-                            &**tenant,
-                            s.trace_id.to_hex(),
-                            s.start_ns,
-                            s.end_ns,
-                            s.duration_ns(),
-                            s.root_service,
-                            s.root_operation,
-                            s.has_root,
-                            s.root_start_ns,
-                            i64::from(s.status.as_otlp())
-                        ],
-                        |row| row.get(0),
-                    )
+                let hex = s.trace_id.to_hex();
+                let status = i64::from(s.status.as_otlp());
+                let inserted = insert
+                    .execute(params![
+                        &**tenant,
+                        &hex,
+                        s.start_ns,
+                        s.end_ns,
+                        s.duration_ns(),
+                        s.root_service,
+                        s.root_operation,
+                        s.has_root,
+                        s.root_start_ns,
+                        status
+                    ])
                     .map_err(map_err)?;
+                if inserted > 0 {
+                    trace_refs.push(tx.last_insert_rowid());
+                    continue;
+                }
+                let (id, stored) = select
+                    .query_row(params![&**tenant, &hex], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            TraceSummary {
+                                trace_id: s.trace_id,
+                                start_ns: r.get(1)?,
+                                end_ns: r.get(2)?,
+                                root_service: r.get(3)?,
+                                root_operation: r.get(4)?,
+                                has_root: r.get(5)?,
+                                root_start_ns: r.get(6)?,
+                                status: otelcontext_domain::StatusCode::from_otlp(r.get::<_, i64>(7)? as i32),
+                                span_count: 0,
+                            },
+                        ))
+                    })
+                    .map_err(map_err)?;
+                let mut merged = stored.clone();
+                merged.merge(&TraceSummary { span_count: 0, ..s.clone() });
+                if merged != stored {
+                    update
+                        .execute(params![
+                            id,
+                            merged.start_ns,
+                            merged.end_ns,
+                            merged.duration_ns(),
+                            merged.root_service,
+                            merged.root_operation,
+                            merged.has_root,
+                            merged.root_start_ns,
+                            i64::from(merged.status.as_otlp())
+                        ])
+                        .map_err(map_err)?;
+                }
                 trace_refs.push(id);
             }
         }
