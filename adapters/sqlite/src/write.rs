@@ -45,6 +45,20 @@ struct Origin {
     scope_attributes: Option<String>,
 }
 
+/// One shared [`Origin`] per (resource, scope) pair of a write: rows of the same resource and
+/// scope would otherwise each copy the same strings and re-serialise the scope attributes.
+#[derive(Default)]
+struct Origins(HashMap<(*const Resource, *const InstrumentationScope), Arc<Origin>>);
+
+impl Origins {
+    fn of(&mut self, resource: &Arc<Resource>, scope: &Arc<InstrumentationScope>) -> Arc<Origin> {
+        self.0
+            .entry((Arc::as_ptr(resource), Arc::as_ptr(scope)))
+            .or_insert_with(|| Arc::new(Origin::of(resource, scope)))
+            .clone()
+    }
+}
+
 impl Origin {
     fn of(resource: &Resource, scope: &InstrumentationScope) -> Self {
         Self {
@@ -82,7 +96,7 @@ struct SpanRow {
     status_message: String,
     trace_state: String,
     flags: i64,
-    origin: Origin,
+    origin: Arc<Origin>,
     attributes: String,
     dropped: i64,
     events: Option<String>,
@@ -100,7 +114,7 @@ struct LogRow {
     severity_text: String,
     body: Option<String>,
     body_is_json: bool,
-    origin: Origin,
+    origin: Arc<Origin>,
     attributes: String,
     flags: i64,
     event_name: String,
@@ -114,7 +128,7 @@ struct PointRow {
     description: String,
     unit: String,
     kind: &'static str,
-    origin: Origin,
+    origin: Arc<Origin>,
     attributes: String,
     start: i64,
     flags: i64,
@@ -140,6 +154,8 @@ impl Prepared {
         let mut spans = Vec::new();
         let mut logs = Vec::new();
         let mut points = Vec::new();
+        // Keyed by pointer: the batches (and so every Arc in them) outlive this function.
+        let mut origins = Origins::default();
         for b in batches {
             let tenant = b.tenant.shared();
             let all = b
@@ -173,7 +189,7 @@ impl Prepared {
                 status_message: s.status.message.clone(),
                 trace_state: s.trace_state.clone(),
                 flags: s.flags.into(),
-                origin: Origin::of(&s.resource, &s.scope),
+                origin: origins.of(&s.resource, &s.scope),
                 attributes: s.attributes.to_json(),
                 dropped: s.dropped_attributes_count.into(),
                 events: codec::events_to_json(&s.events),
@@ -190,7 +206,7 @@ impl Prepared {
                 severity_text: l.severity_text.clone(),
                 body: l.body.as_ref().map(|b| b.to_text()),
                 body_is_json: l.body_is_structured(),
-                origin: Origin::of(&l.resource, &l.scope),
+                origin: origins.of(&l.resource, &l.scope),
                 attributes: l.attributes.to_json(),
                 flags: l.flags.into(),
                 event_name: l.event_name.clone(),
@@ -203,7 +219,7 @@ impl Prepared {
                 description: p.description.clone(),
                 unit: p.unit.clone(),
                 kind: p.value.kind().as_str(),
-                origin: Origin::of(&p.resource, &p.scope),
+                origin: origins.of(&p.resource, &p.scope),
                 attributes: p.attributes.to_json(),
                 start: p.start_ns,
                 flags: p.flags.into(),
