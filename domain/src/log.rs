@@ -141,6 +141,12 @@ impl LogRecord {
     /// Key that, together with tenant and timestamp, identifies a record for deduplication:
     /// a re-sent record has the same key and is stored once.
     pub fn dedup_key(&self) -> i64 {
+        self.dedup_key_for_body(&self.body_text())
+    }
+
+    /// [`LogRecord::dedup_key`] for a caller that already holds the stored body text
+    /// ([`LogRecord::body_text`]), so it is not built twice.
+    pub fn dedup_key_for_body(&self, body_text: &str) -> i64 {
         let mut h = StableHasher::new();
         h.field(self.trace_id.as_ref().map(|t| &t.as_bytes()[..]).unwrap_or(&[]));
         h.field(self.span_id.as_ref().map(|s| &s.as_bytes()[..]).unwrap_or(&[]));
@@ -148,7 +154,7 @@ impl LogRecord {
         h.u64(self.severity_number as u64);
         h.field(self.severity_text.as_bytes());
         h.field(self.event_name.as_bytes());
-        h.field(self.body_text().as_bytes());
+        h.field(body_text.as_bytes());
         h.finish_i64()
     }
 }

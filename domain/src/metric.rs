@@ -199,11 +199,17 @@ impl MetricPoint {
     /// Identity of the time series the point belongs to: metric name, kind, resource and point
     /// attributes. Together with tenant and time it identifies a point for deduplication.
     pub fn series_key(&self) -> i64 {
+        self.series_key_for_attributes(&self.attributes.to_json())
+    }
+
+    /// [`MetricPoint::series_key`] for a caller that already holds the attributes' JSON
+    /// ([`Attributes::to_json`]), so it is not serialised twice.
+    pub fn series_key_for_attributes(&self, attributes_json: &str) -> i64 {
         StableHasher::new()
             .field(self.name.as_bytes())
             .field(self.value.kind().as_str().as_bytes())
             .u64(self.resource.fingerprint as u64)
-            .field(self.attributes.to_json().as_bytes())
+            .field(attributes_json.as_bytes())
             .finish_i64()
     }
 }

@@ -195,35 +195,41 @@ impl Prepared {
                 events: codec::events_to_json(&s.events),
                 links: codec::links_to_json(&s.links),
             }));
-            logs.extend(b.logs.iter().map(|l| LogRow {
-                tenant: tenant.clone(),
-                timestamp: l.timestamp_ns,
-                dedup_key: l.dedup_key(),
-                observed: l.observed_ns,
-                trace_id: l.trace_id.map(|t| t.to_hex()),
-                span_id: l.span_id.map(|s| s.to_hex()),
-                severity_number: l.severity_number.into(),
-                severity_text: l.severity_text.clone(),
-                body: l.body.as_ref().map(|b| b.to_text()),
-                body_is_json: l.body_is_structured(),
-                origin: origins.of(&l.resource, &l.scope),
-                attributes: l.attributes.to_json(),
-                flags: l.flags.into(),
-                event_name: l.event_name.clone(),
+            logs.extend(b.logs.iter().map(|l| {
+                let body = l.body.as_ref().map(|b| b.to_text());
+                LogRow {
+                    tenant: tenant.clone(),
+                    timestamp: l.timestamp_ns,
+                    dedup_key: l.dedup_key_for_body(body.as_deref().unwrap_or_default()),
+                    observed: l.observed_ns,
+                    trace_id: l.trace_id.map(|t| t.to_hex()),
+                    span_id: l.span_id.map(|s| s.to_hex()),
+                    severity_number: l.severity_number.into(),
+                    severity_text: l.severity_text.clone(),
+                    body,
+                    body_is_json: l.body_is_structured(),
+                    origin: origins.of(&l.resource, &l.scope),
+                    attributes: l.attributes.to_json(),
+                    flags: l.flags.into(),
+                    event_name: l.event_name.clone(),
+                }
             }));
-            points.extend(b.metrics.iter().map(|p| PointRow {
-                tenant: tenant.clone(),
-                time: p.time_ns,
-                series_key: p.series_key(),
-                name: p.name.clone(),
-                description: p.description.clone(),
-                unit: p.unit.clone(),
-                kind: p.value.kind().as_str(),
-                origin: origins.of(&p.resource, &p.scope),
-                attributes: p.attributes.to_json(),
-                start: p.start_ns,
-                flags: p.flags.into(),
-                columns: codec::point_columns(&p.value),
+            points.extend(b.metrics.iter().map(|p| {
+                let attributes = p.attributes.to_json();
+                PointRow {
+                    tenant: tenant.clone(),
+                    time: p.time_ns,
+                    series_key: p.series_key_for_attributes(&attributes),
+                    name: p.name.clone(),
+                    description: p.description.clone(),
+                    unit: p.unit.clone(),
+                    kind: p.value.kind().as_str(),
+                    origin: origins.of(&p.resource, &p.scope),
+                    attributes,
+                    start: p.start_ns,
+                    flags: p.flags.into(),
+                    columns: codec::point_columns(&p.value),
+                }
             }));
         }
         Self { resources, traces, spans, logs, points }
