@@ -48,10 +48,19 @@ impl AdmissionPolicy {
         if depth > 0 && depth.saturating_add(items) > self.capacity {
             return Admission::Full;
         }
+        debug_assert!(!self.is_full(depth), "a full queue refuses every batch");
         if self.soft_drop && class == BatchClass::Healthy && fullness >= self.soft_threshold {
             return Admission::SoftDrop;
         }
         Admission::Accept
+    }
+}
+
+impl AdmissionPolicy {
+    /// True when `depth` leaves no room at all: every batch, whatever its size and class, would
+    /// get [`Admission::Full`] (lets a receiver refuse before decoding and mapping).
+    pub fn is_full(&self, depth: usize) -> bool {
+        depth > 0 && depth >= self.capacity
     }
 }
 
@@ -79,6 +88,13 @@ mod tests {
         ];
         for (depth, items, class, want) in cases {
             assert_eq!(P.decide(depth, items, class), want, "depth {depth} items {items} {class:?}");
+        }
+    }
+
+    #[test]
+    fn full_means_even_a_one_item_priority_batch_is_refused() {
+        for depth in 0..=12 {
+            assert_eq!(P.is_full(depth), P.decide(depth, 1, Priority) == Admission::Full, "depth {depth}");
         }
     }
 

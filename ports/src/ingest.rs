@@ -79,7 +79,7 @@ pub trait Ingest: Send + Sync {
     /// Accepts metric points (already grouped by tenant).
     async fn ingest_metrics(&self, parts: Vec<TenantMetrics>) -> Result<IngestReceipt, IngestError>;
 
-    /// `Err` when any export would be refused right now (queue full, shutting down), so a receiver
-    /// can answer before spending work on decoding and mapping.
-    fn check_capacity(&self) -> Result<(), IngestError>;
+    /// `Err` when any export would be refused right now (queue full), so a receiver can answer
+    /// before mapping `records` records of `signal`; a refusal is counted like a full queue's.
+    fn check_capacity(&self, signal: Signal, records: u64) -> Result<(), IngestError>;
 }

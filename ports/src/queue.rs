@@ -60,6 +60,8 @@ pub trait IngestQueue: Send + Sync {
     fn close(&self);
     /// Items of a signal accepted and not yet completed (waiting or being written).
     fn depth(&self, signal: Signal) -> usize;
+    /// True when the queue would refuse any item now (full, by its admission policy).
+    fn is_full(&self) -> bool;
     /// Capacity in items.
     fn capacity(&self) -> usize;
 }

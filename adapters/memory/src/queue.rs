@@ -114,6 +114,10 @@ impl IngestQueue for MemoryQueue {
         self.state.lock().depth_by_signal[slot(signal)]
     }
 
+    fn is_full(&self) -> bool {
+        self.policy.is_full(self.state.lock().depth)
+    }
+
     fn capacity(&self) -> usize {
         self.policy.capacity
     }

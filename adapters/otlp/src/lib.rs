@@ -64,16 +64,9 @@ fn combine(mapped_rejected: u64, first_error: Option<String>, receipt: IngestRec
 }
 
 impl Receiver {
-    /// Refuses early (before mapping) when the pipeline cannot take anything, counting the
-    /// refused records like a full queue would.
+    /// Refuses early (before mapping) when the pipeline cannot take anything.
     fn early_refusal(&self, signal: Signal, records: u64) -> Result<(), ExportError> {
-        self.ingest.check_capacity().map_err(|e| {
-            if matches!(e, IngestError::Throttled { .. }) {
-                self.metrics.pipeline_dropped.with_label_values(&[signal.as_str(), "queue_full"]).inc_by(records);
-                self.metrics.ingest_rejected.with_label_values(&[signal.as_str(), "queue_full"]).inc_by(records);
-            }
-            ExportError::Ingest(e)
-        })
+        self.ingest.check_capacity(signal, records).map_err(ExportError::Ingest)
     }
 
     fn request_tenant(

@@ -66,6 +66,18 @@ impl IngestService {
         }
     }
 
+    /// Counts records the pipeline turned away for `reason` (client records, not derived logs).
+    fn count_dropped(&self, signal: Signal, reason: &str, records: u64) {
+        self.metrics.pipeline_dropped.with_label_values(&[signal.as_str(), reason]).inc_by(records);
+        self.count_rejected(signal, reason, records as usize);
+    }
+
+    /// The answer to an export that finds the queue full.
+    fn refuse_full(&self, signal: Signal, records: u64) -> IngestError {
+        self.count_dropped(signal, "queue_full", records);
+        IngestError::Throttled { retry_after_secs: 1 }
+    }
+
     fn update_depth(&self) {
         for s in Signal::ALL {
             self.metrics.pipeline_queue_depth.with_label_values(&[s.as_str()]).set(self.queue.depth(s) as i64);
@@ -110,23 +122,12 @@ impl IngestService {
         match outcome {
             SubmitOutcome::Accepted => {}
             SubmitOutcome::SoftDropped(_) => {
-                self.metrics
-                    .pipeline_dropped
-                    .with_label_values(&[signal.as_str(), "soft_backpressure"])
-                    .inc_by(items as u64);
-                self.count_rejected(signal, "soft_backpressure", client_records);
+                self.count_dropped(signal, "soft_backpressure", client_records as u64);
                 rejections
                     .add(client_records, || "dropped under back-pressure: the ingest queue is over 90% full".into());
                 return Ok(rejections.receipt());
             }
-            SubmitOutcome::Full(_) => {
-                self.metrics
-                    .pipeline_dropped
-                    .with_label_values(&[signal.as_str(), "queue_full"])
-                    .inc_by(client_records as u64);
-                self.count_rejected(signal, "queue_full", client_records);
-                return Err(IngestError::Throttled { retry_after_secs: 1 });
-            }
+            SubmitOutcome::Full(_) => return Err(self.refuse_full(signal, client_records as u64)),
             SubmitOutcome::Closed(_) => {
                 self.count_rejected(signal, "shutting_down", client_records);
                 return Err(IngestError::ShuttingDown);
@@ -222,9 +223,8 @@ impl Ingest for IngestService {
         self.submit(Signal::Logs, batches, class, client_records, rejections).await
     }
 
-    fn check_capacity(&self) -> Result<(), IngestError> {
-        let depth: usize = Signal::ALL.iter().map(|s| self.queue.depth(*s)).sum();
-        if depth >= self.queue.capacity() { Err(IngestError::Throttled { retry_after_secs: 1 }) } else { Ok(()) }
+    fn check_capacity(&self, signal: Signal, records: u64) -> Result<(), IngestError> {
+        if self.queue.is_full() { Err(self.refuse_full(signal, records)) } else { Ok(()) }
     }
 
     async fn ingest_metrics(&self, parts: Vec<TenantMetrics>) -> Result<IngestReceipt, IngestError> {

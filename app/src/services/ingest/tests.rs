@@ -238,10 +238,22 @@ async fn durable_mode_answers_only_after_the_commit_and_reports_its_failure() {
 #[tokio::test]
 async fn capacity_check_refuses_only_when_the_queue_is_completely_full() {
     for (depth, want) in [(0, Ok(())), (99, Ok(())), (100, Err(IngestError::Throttled { retry_after_secs: 1 }))] {
-        let mut q = MockIngestQueue::new();
-        q.expect_depth().returning(move |s| if s == Signal::Logs { depth } else { 0 });
-        q.expect_capacity().return_const(100usize);
+        let q = otelcontext_memory::MemoryQueue::new(otelcontext_domain::admission::AdmissionPolicy {
+            capacity: 100,
+            soft_threshold: 0.9,
+            soft_drop: true,
+        });
+        if depth > 0 {
+            let item = QueueItem {
+                signal: Signal::Logs,
+                batches: vec![],
+                items: depth,
+                class: BatchClass::Priority,
+                on_commit: None,
+            };
+            assert!(matches!(q.try_submit(item), SubmitOutcome::Accepted));
+        }
         let svc = IngestService::new(Arc::new(q), policy(), Arc::new(Metrics::new()));
-        assert_eq!(svc.check_capacity(), want, "depth {depth}");
+        assert_eq!(svc.check_capacity(Signal::Logs, 1), want, "depth {depth}");
     }
 }
