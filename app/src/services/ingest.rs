@@ -79,9 +79,7 @@ impl IngestService {
     }
 
     fn update_depth(&self) {
-        for s in Signal::ALL {
-            self.metrics.pipeline_queue_depth.with_label_values(&[s.as_str()]).set(self.queue.depth(s) as i64);
-        }
+        super::publish_queue_depth(&*self.queue, &self.metrics);
     }
 
     /// Drops records of filtered services; returns how many were dropped.

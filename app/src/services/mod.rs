@@ -14,3 +14,14 @@ pub use ingest::{IngestPolicy, IngestService};
 pub use pipeline::{Pipeline, PipelineSettings};
 pub use queries::QueryService;
 pub use readiness::ReadinessService;
+
+/// Publishes `otelcontext_ingest_pipeline_queue_depth{signal}`; called on every enqueue and
+/// dequeue so the gauge is current even when the pipeline is idle.
+pub(crate) fn publish_queue_depth(
+    queue: &dyn otelcontext_ports::IngestQueue,
+    metrics: &otelcontext_telemetry::Metrics,
+) {
+    for s in otelcontext_ports::Signal::ALL {
+        metrics.pipeline_queue_depth.with_label_values(&[s.as_str()]).set(queue.depth(s) as i64);
+    }
+}

@@ -90,9 +90,7 @@ impl Worker {
     }
 
     fn update_depth(&self) {
-        for s in Signal::ALL {
-            self.metrics.pipeline_queue_depth.with_label_values(&[s.as_str()]).set(self.queue.depth(s) as i64);
-        }
+        super::publish_queue_depth(&*self.queue, &self.metrics);
     }
 
     /// Writes with retries of transient failures.
