@@ -28,15 +28,13 @@ fn decode_normalized<T: DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::
     serde_json::from_value(value)
 }
 
-const ENUM_PREFIXES: [&[u8]; 4] =
-    [b"\"SPAN_KIND_", b"\"STATUS_CODE_", b"\"SEVERITY_NUMBER_", b"\"AGGREGATION_TEMPORALITY_"];
+/// Enum names start a string value with one of these.
+const ENUM_PREFIXES: [&[u8]; 4] = [b"SPAN_KIND_", b"STATUS_CODE_", b"SEVERITY_NUMBER_", b"AGGREGATION_TEMPORALITY_"];
 
 /// True when the body has an enum written by name, a `null` value, or an object key with an
 /// underscore (a proto field name instead of its lowerCamelCase JSON name).
 fn needs_normalizing(body: &[u8]) -> bool {
-    if ENUM_PREFIXES.iter().any(|p| body.windows(p.len()).any(|w| w == *p)) {
-        return true;
-    }
+    // One pass over the body.
     let mut in_string = false;
     let mut escaped = false;
     let mut underscore = false;
@@ -63,6 +61,9 @@ fn needs_normalizing(body: &[u8]) -> bool {
         } else {
             match b {
                 b'"' => {
+                    if ENUM_PREFIXES.iter().any(|p| body[i + 1..].starts_with(p)) {
+                        return true;
+                    }
                     in_string = true;
                     underscore = false;
                     after_colon = false;
