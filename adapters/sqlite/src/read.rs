@@ -240,6 +240,19 @@ impl Filter {
             self.binds.push(Bind::Int(v));
         }
     }
+    /// Runs the query with `tail` (ORDER BY … LIMIT ?) and decodes every row with `decode`.
+    async fn fetch<T>(
+        self,
+        pool: &SqlitePool,
+        tail: &str,
+        limit: usize,
+        decode: fn(&SqliteRow, &mut Resources) -> Result<T, StorageError>,
+    ) -> Result<Vec<T>, StorageError> {
+        let rows = self.query(tail, limit).fetch_all(pool).await.map_err(map_sqlx_error)?;
+        let mut resources = Resources::default();
+        rows.iter().map(|r| decode(r, &mut resources)).collect()
+    }
+
     fn query(self, tail: &str, limit: usize) -> Query<'static> {
         let mut q = sqlx::query(AssertSqlSafe(format!("{}{tail}", self.sql)));
         for b in self.binds {
@@ -268,13 +281,7 @@ pub(crate) async fn query_logs(
     f.text(" AND l.service_name = ?", q.service.as_deref());
     f.int(" AND l.timestamp_ns >= ?", q.start_ns);
     f.int(" AND l.timestamp_ns <= ?", q.end_ns);
-    let rows = f
-        .query(" ORDER BY l.timestamp_ns DESC, l.id DESC LIMIT ?", q.limit)
-        .fetch_all(pool)
-        .await
-        .map_err(map_sqlx_error)?;
-    let mut resources = Resources::default();
-    rows.iter().map(|r| log_from_row(r, &mut resources)).collect()
+    f.fetch(pool, " ORDER BY l.timestamp_ns DESC, l.id DESC LIMIT ?", q.limit, log_from_row).await
 }
 
 pub(crate) async fn query_metric_points(
@@ -293,9 +300,7 @@ pub(crate) async fn query_metric_points(
     f.text(" AND m.service_name = ?", q.service.as_deref());
     f.int(" AND m.time_ns >= ?", q.start_ns);
     f.int(" AND m.time_ns <= ?", q.end_ns);
-    let rows = f.query(" ORDER BY m.time_ns, m.id LIMIT ?", q.limit).fetch_all(pool).await.map_err(map_sqlx_error)?;
-    let mut resources = Resources::default();
-    rows.iter().map(|r| point_from_row(r, &mut resources)).collect()
+    f.fetch(pool, " ORDER BY m.time_ns, m.id LIMIT ?", q.limit, point_from_row).await
 }
 
 pub(crate) async fn counts(pool: &SqlitePool, tenant: &TenantId) -> Result<SignalCounts, StorageError> {
