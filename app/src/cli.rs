@@ -1,7 +1,7 @@
 //! The `otelcontext` command line.
 
 use crate::config::{Config, EnvSource, LogFormat};
-use crate::server::{Server, open_storage};
+use crate::server::Server;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -48,10 +48,8 @@ pub fn main() -> ExitCode {
             }
         },
         Command::Migrate => with_runtime(config, |c| async move {
-            let c = Config { db_automigrate: true, ..c };
-            let storage = open_storage(&c).await?;
-            storage.close().await;
-            println!("database schema is at version {}", otelcontext_sqlite::SCHEMA_VERSION);
+            let version = crate::storage::migrate(&c).await?;
+            println!("database schema is at version {version}");
             Ok(())
         }),
         Command::Serve => with_runtime(config, |c| async move {

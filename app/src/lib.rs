@@ -10,6 +10,7 @@ pub mod config;
 pub mod http;
 pub mod server;
 pub mod services;
+pub mod storage;
 
 pub use config::Config;
 pub use server::{RunningServer, Server, ServerBuilder};

@@ -1,12 +1,13 @@
 //! The composition root: builds adapters and services from the configuration, binds the
 //! listeners, and runs until shutdown (stop intake, drain the pipeline, close the database).
 
-use crate::config::{Config, DbDriver};
+use crate::config::Config;
 use crate::http::{self, HttpParts};
 use crate::services::{
     IngestPolicy, IngestService, Pipeline, PipelineSettings, QueryService, ReadinessService, StaticKeyAuthenticator,
     SystemClock,
 };
+use crate::storage::{self, RetryPolicy};
 use anyhow::Context;
 use otelcontext_api::QueryApi;
 use otelcontext_domain::admission::{AdmissionPolicy, SOFT_THRESHOLD};
@@ -15,7 +16,6 @@ use otelcontext_domain::sampling::SamplingPolicy;
 use otelcontext_memory::MemoryQueue;
 use otelcontext_otlp::{GrpcLimits, HttpLimits, OtlpGrpc, OtlpHttp, Receiver, TenantPolicy};
 use otelcontext_ports::{Authenticator, Clock, IngestQueue, Storage};
-use otelcontext_sqlite::{SqliteConfig, SqliteStorage};
 use otelcontext_telemetry::Metrics;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,12 +33,20 @@ pub struct ServerBuilder {
     config: Config,
     storage: Option<Arc<dyn Storage>>,
     metrics: Option<Arc<Metrics>>,
+    retry: RetryPolicy,
 }
 
 impl ServerBuilder {
-    /// Uses this storage instead of the one `DB_DRIVER` names.
+    /// Uses this storage (any implementation of the storage ports) instead of the one
+    /// `DB_DRIVER` names. It is wrapped in the same retrying and instrumented decorators.
     pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
         self.storage = Some(storage);
+        self
+    }
+
+    /// Uses this retry policy for transient storage failures instead of the default.
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
         self
     }
 
@@ -51,26 +59,13 @@ impl ServerBuilder {
     /// Opens the storage (running migrations as configured) and assembles the services.
     pub async fn build(self) -> anyhow::Result<Server> {
         let config = self.config;
-        let storage: Arc<dyn Storage> = match self.storage {
+        let metrics = self.metrics.unwrap_or_else(|| Arc::new(Metrics::new()));
+        let adapter: Arc<dyn Storage> = match self.storage {
             Some(s) => s,
-            None => open_storage(&config).await?,
+            None => storage::open_adapter(&config).await?,
         };
-        Ok(Server { metrics: self.metrics.unwrap_or_else(|| Arc::new(Metrics::new())), config, storage })
-    }
-}
-
-/// Opens the storage adapter `DB_DRIVER` names.
-pub async fn open_storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
-    match config.db_driver {
-        DbDriver::Sqlite => {
-            let mut sqlite = SqliteConfig::from_dsn(&config.db_dsn).map_err(anyhow::Error::msg)?;
-            sqlite.automigrate = config.db_automigrate;
-            let storage = SqliteStorage::open(&sqlite)
-                .await
-                .with_context(|| format!("opening SQLite database {}", sqlite.path.display()))?;
-            Ok(Arc::new(storage))
-        }
-        DbDriver::Postgres => anyhow::bail!("the PostgreSQL adapter is not part of this build"),
+        let storage = storage::decorate(adapter, metrics.clone(), self.retry);
+        Ok(Server { metrics, config, storage })
     }
 }
 
@@ -93,7 +88,7 @@ pub struct RunningServer {
 impl Server {
     /// Starts building a server from a configuration.
     pub fn builder(config: Config) -> ServerBuilder {
-        ServerBuilder { config, storage: None, metrics: None }
+        ServerBuilder { config, storage: None, metrics: None, retry: RetryPolicy::default() }
     }
 
     /// The metrics registry.
@@ -124,12 +119,9 @@ impl Server {
         let pipeline = Pipeline::start(
             queue.clone(),
             storage.clone(),
+            storage.backend(),
             metrics.clone(),
-            PipelineSettings {
-                workers: config.pipeline_workers,
-                commit_items: config.pipeline_commit_items,
-                ..PipelineSettings::default()
-            },
+            PipelineSettings { workers: config.pipeline_workers, commit_items: config.pipeline_commit_items },
         );
         let ingest = Arc::new(IngestService::new(
             queue.clone(),
@@ -158,7 +150,7 @@ impl Server {
             },
             now_ns: Arc::new(move || clock.now_ns()),
         };
-        let queries = Arc::new(QueryService::new(storage.clone()));
+        let queries = Arc::new(QueryService::over(storage.clone()));
         let readiness = Arc::new(ReadinessService::new(storage.clone(), queue.clone()));
         let endpoint = http::app(HttpParts {
             otlp: OtlpHttp::new(receiver.clone(), HttpLimits::default()),
@@ -216,12 +208,25 @@ impl Server {
     }
 }
 
-/// Keeps `otelcontext_db_up` current (every 5 s, 2 s ping timeout).
+/// Keeps `otelcontext_db_up`, the pool gauges and the database size current (every 5 s, 2 s
+/// ping timeout).
 async fn db_health_loop(storage: Arc<dyn Storage>, metrics: Arc<Metrics>, mut stop: watch::Receiver<bool>) {
     let gauge = metrics.db_up.with_label_values(&[storage.backend()]);
     loop {
         let up = matches!(tokio::time::timeout(Duration::from_secs(2), storage.ping()).await, Ok(Ok(())));
         gauge.set(i64::from(up));
+        if let Some(p) = storage.pool_stats() {
+            metrics.db_pool_open.set(i64::from(p.open));
+            metrics.db_pool_idle.set(i64::from(p.idle));
+            metrics.db_pool_in_use.set(i64::from(p.in_use));
+            metrics.db_pool_max_open.set(i64::from(p.max_open));
+        }
+        if up
+            && let Ok(Ok(status)) = tokio::time::timeout(Duration::from_secs(2), storage.status()).await
+            && let Some(bytes) = status.size_bytes
+        {
+            metrics.db_size_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
             _ = stop.changed() => return,

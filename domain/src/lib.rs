@@ -2,28 +2,40 @@
 //!
 //! Everything here is deterministic and free of IO: the telemetry model (spans, logs, metric
 //! points, resources), identifiers and tenancy, and the ingest policies (sampling, filtering,
-//! queue admission, span-event logs, trace aggregation). Functions that depend on time take it as
+//! queue admission, span-event logs, trace aggregation), the stored shapes of what the
+//! intelligence features persist (log templates, metric buckets, investigations, snapshots), the
+//! retention calendar and the shared JSON storage format. Functions that depend on time take it as
 //! an argument; nothing here reads a clock.
 
 pub mod admission;
+pub mod bucket;
+pub mod codec;
+pub mod duration;
 pub mod filter;
 pub mod hash;
 pub mod ids;
+pub mod investigation;
 pub mod log;
 pub mod metric;
 pub mod resource;
+pub mod retention;
 pub mod sampling;
+pub mod search;
 pub mod span;
 pub mod span_logs;
+pub mod template;
 pub mod tenant;
 pub mod trace;
 pub mod value;
 
+pub use bucket::{BucketHistogram, MetricBucket};
 pub use ids::{IdError, SpanId, TraceId};
+pub use investigation::{GraphSnapshot, Investigation, InvestigationSeverity, InvestigationStatus};
 pub use log::{LogRecord, SeverityLevel};
 pub use metric::{MetricPoint, PointValue, Temporality};
 pub use resource::{InstrumentationScope, Resource};
 pub use span::{Span, SpanEvent, SpanKind, SpanLink, SpanStatus, StatusCode};
+pub use template::{LogTemplate, TemplateId};
 pub use tenant::{InvalidTenantId, TenantId};
 pub use trace::{Trace, TraceSummary};
 pub use value::{AnyValue, Attributes, KeyValue};

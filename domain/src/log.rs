@@ -3,6 +3,7 @@
 use crate::hash::StableHasher;
 use crate::ids::{SpanId, TraceId};
 use crate::resource::{InstrumentationScope, Resource};
+use crate::template::TemplateId;
 use crate::value::{AnyValue, Attributes};
 use std::sync::Arc;
 
@@ -24,6 +25,8 @@ pub struct LogRecord {
     pub event_name: String,
     pub resource: Arc<Resource>,
     pub scope: Arc<InstrumentationScope>,
+    /// The log template (Drain cluster) the body belongs to, once mined.
+    pub template_id: Option<TemplateId>,
 }
 
 /// Coarse severity used by filters and back-pressure, ordered TRACE < … < FATAL.
@@ -177,6 +180,7 @@ mod tests {
             event_name: String::new(),
             resource: Arc::new(Resource::for_service("svc")),
             scope: Arc::new(InstrumentationScope::default()),
+            template_id: None,
         }
     }
 

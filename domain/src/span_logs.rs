@@ -58,6 +58,7 @@ fn derived(
         flags: span.flags,
         event_name,
         resource: span.resource.clone(),
+        template_id: None,
         scope: span.scope.clone(),
     }
 }

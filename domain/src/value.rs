@@ -74,6 +74,13 @@ impl Attributes {
         self.0.push(KeyValue::new(key, value));
     }
 
+    /// Whether some attribute named `key` has `value` as its text ([`AnyValue::to_text`]: strings
+    /// as they are, other values as JSON, so `200`, `0.25`, `true`). This is the rule of the
+    /// storage ports' attribute filters.
+    pub fn has(&self, key: &str, value: &str) -> bool {
+        self.0.iter().any(|kv| kv.key == key && kv.value.to_text() == value)
+    }
+
     /// The plain JSON object text.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("attribute serialisation cannot fail")

@@ -1,12 +1,13 @@
 //! Ports of otelcontext: the traits the core offers (driving: ingest, queries, readiness) and
-//! the traits it needs (driven: storage, ingest queue, clock, authenticator).
+//! the traits it needs (driven: storage, ingest queue, clock, authenticator, database tokens).
 //!
-//! With the `mocks` feature every trait has a mockall mock (`MockStorage`, `MockIngest`, …) for
-//! unit tests of downstream crates. With `testkit`, [`conformance`] holds the storage conformance
-//! suite that every storage adapter runs.
+//! With the `mocks` feature every trait has a mockall mock (`MockTraceStore`, `MockIngest`, …)
+//! for unit tests of downstream crates. With `testkit`, [`conformance`] holds the storage
+//! conformance suite that every storage adapter runs.
 
 pub mod auth;
 pub mod clock;
+pub mod credentials;
 pub mod ingest;
 pub mod queries;
 pub mod queue;
@@ -17,15 +18,23 @@ pub mod conformance;
 
 pub use auth::{AuthError, Authenticator, Identity};
 pub use clock::Clock;
+pub use credentials::{AccessToken, TokenSource};
 pub use ingest::{Ingest, IngestError, IngestReceipt, Signal, TenantLogs, TenantMetrics, TenantSpans};
 pub use queries::{CheckStatus, Queries, QueryError, Readiness, ReadinessReport};
 pub use queue::{CommitNotifier, IngestQueue, QueueItem, SubmitOutcome};
-pub use storage::{LogQuery, MetricQuery, SignalCounts, Storage, StorageError, TenantBatch, WriteSummary};
+pub use storage::{
+    AttributeFilter, BucketQuery, Cursor, IntelligenceStore, InvestigationQuery, LogId, LogPartition, LogQuery,
+    LogSort, LogStore, Maintenance, MetricQuery, MetricStore, Page, PoolStats, RetentionTarget, SignalCounts,
+    SnapshotQuery, SortOrder, SpanQuery, Storage, StorageError, StorageStatus, StoredLog, TelemetryWriter, TenantBatch,
+    TimeRange, TraceQuery, TraceSort, TraceStore, WriteSummary,
+};
 
 #[cfg(any(test, feature = "mocks"))]
 pub use auth::MockAuthenticator;
 #[cfg(any(test, feature = "mocks"))]
 pub use clock::MockClock;
+#[cfg(any(test, feature = "mocks"))]
+pub use credentials::MockTokenSource;
 #[cfg(any(test, feature = "mocks"))]
 pub use ingest::MockIngest;
 #[cfg(any(test, feature = "mocks"))]
@@ -33,4 +42,6 @@ pub use queries::{MockQueries, MockReadiness};
 #[cfg(any(test, feature = "mocks"))]
 pub use queue::MockIngestQueue;
 #[cfg(any(test, feature = "mocks"))]
-pub use storage::MockStorage;
+pub use storage::{
+    MockIntelligenceStore, MockLogStore, MockMaintenance, MockMetricStore, MockTelemetryWriter, MockTraceStore,
+};

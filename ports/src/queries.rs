@@ -1,30 +1,54 @@
 //! Read-side use cases called by the query API, and readiness.
 
-use crate::storage::{LogQuery, MetricQuery, SignalCounts};
+use crate::storage::{
+    LogId, LogQuery, MetricQuery, Page, SignalCounts, StorageError, StorageStatus, StoredLog, TraceQuery,
+};
 use async_trait::async_trait;
-use otelcontext_domain::{LogRecord, MetricPoint, TenantId, Trace, TraceId};
+use otelcontext_domain::{MetricPoint, TenantId, Trace, TraceId, TraceSummary};
 
-/// Why a query failed (client mistakes are validated before reaching this port).
+/// Why a query failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QueryError {
+    /// The request is wrong (bad cursor, reversed range, limit out of bounds): a client error.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// What was asked for does not exist in this tenant.
+    #[error("not found: {0}")]
+    NotFound(String),
     #[error("storage unavailable: {0}")]
     Unavailable(String),
     #[error("query failed: {0}")]
     Internal(String),
 }
 
+impl From<StorageError> for QueryError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::InvalidArgument(m) => QueryError::InvalidArgument(m),
+            StorageError::Unavailable(m) => QueryError::Unavailable(m),
+            other => QueryError::Internal(other.to_string()),
+        }
+    }
+}
+
 /// Read access to stored telemetry, always inside one tenant.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait Queries: Send + Sync {
-    /// One trace with spans and logs.
-    async fn trace(&self, tenant: &TenantId, trace_id: &TraceId) -> Result<Option<Trace>, QueryError>;
+    /// One trace with spans and logs; `NotFound` when absent.
+    async fn trace(&self, tenant: &TenantId, trace_id: &TraceId) -> Result<Trace, QueryError>;
+    /// Trace search.
+    async fn traces(&self, tenant: &TenantId, query: &TraceQuery) -> Result<Page<TraceSummary>, QueryError>;
+    /// Log search (full text and filters).
+    async fn logs(&self, tenant: &TenantId, query: &LogQuery) -> Result<Page<StoredLog>, QueryError>;
+    /// One log record; `NotFound` when absent.
+    async fn log(&self, tenant: &TenantId, id: LogId) -> Result<StoredLog, QueryError>;
+    /// Metric point search.
+    async fn metric_points(&self, tenant: &TenantId, query: &MetricQuery) -> Result<Page<MetricPoint>, QueryError>;
     /// Row counts.
     async fn stats(&self, tenant: &TenantId) -> Result<SignalCounts, QueryError>;
-    /// Log search.
-    async fn logs(&self, tenant: &TenantId, query: &LogQuery) -> Result<Vec<LogRecord>, QueryError>;
-    /// Metric point search.
-    async fn metric_points(&self, tenant: &TenantId, query: &MetricQuery) -> Result<Vec<MetricPoint>, QueryError>;
+    /// Size and settings of the database (not tenant data).
+    async fn storage_status(&self) -> Result<StorageStatus, QueryError>;
 }
 
 /// Result of one readiness check.

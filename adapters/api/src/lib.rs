@@ -4,17 +4,19 @@
 //! Every route is tenant-scoped: the tenant bound to the caller's credential, else the
 //! `X-Tenant-ID` header, else the default tenant. Errors are JSON `{"error": "...", "detail": ...}`.
 
+mod params;
 mod views;
 
 use otelcontext_domain::{TenantId, TraceId};
-use otelcontext_ports::{Identity, Queries, QueryError};
+use otelcontext_ports::{Identity, LogId, Queries, QueryError};
 use poem::Request;
-use poem_openapi::param::{Header, Path};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, OpenApiService, Tags};
 use std::sync::Arc;
 
-pub use views::{LogView, SpanView, StatsView, TraceView};
+pub use params::{DEFAULT_LOG_LIMIT, MAX_LOG_LIMIT, parse_time};
+pub use views::{LogEntryView, LogPageView, LogView, SpanView, StatsView, StorageStatusView, TraceView};
 
 /// JSON error body of every failed request.
 #[derive(Debug, Clone, PartialEq, Object)]
@@ -36,6 +38,8 @@ impl ErrorBody {
 enum ApiTags {
     /// Traces and spans.
     Traces,
+    /// Log records and full-text search.
+    Logs,
     /// Counts and health of the stored data.
     Stats,
 }
@@ -51,6 +55,56 @@ enum TraceResponse {
     /// No such trace for this tenant.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// The database is unavailable; retry later.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+    /// Unexpected failure.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+}
+
+#[derive(ApiResponse)]
+enum LogsResponse {
+    /// One page of log records, newest first unless sorted otherwise.
+    #[oai(status = 200)]
+    Ok(Json<LogPageView>),
+    /// A parameter is malformed (time, limit, id, severity, sort, cursor, tenant).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// The database is unavailable; retry later.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+    /// Unexpected failure.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+}
+
+// One response per request: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(ApiResponse)]
+enum LogResponse {
+    /// The log record.
+    #[oai(status = 200)]
+    Ok(Json<LogEntryView>),
+    /// The tenant is malformed.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// No such log record for this tenant.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The database is unavailable; retry later.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+    /// Unexpected failure.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+}
+
+#[derive(ApiResponse)]
+enum StorageResponse {
+    /// Backend, size and settings of the database.
+    #[oai(status = 200)]
+    Ok(Json<StorageStatusView>),
     /// The database is unavailable; retry later.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
@@ -83,13 +137,22 @@ pub struct QueryApi {
 
 enum Failure {
     BadRequest(Json<ErrorBody>),
+    NotFound(Json<ErrorBody>),
     Unavailable(Json<ErrorBody>),
     Internal(Json<ErrorBody>),
+}
+
+impl Failure {
+    fn bad(error: &str, detail: impl Into<String>) -> Self {
+        Failure::BadRequest(ErrorBody::new(error, Some(detail.into())))
+    }
 }
 
 impl From<QueryError> for Failure {
     fn from(e: QueryError) -> Self {
         match e {
+            QueryError::InvalidArgument(m) => Failure::BadRequest(ErrorBody::new("invalid argument", Some(m))),
+            QueryError::NotFound(m) => Failure::NotFound(ErrorBody::new("not found", Some(m))),
             QueryError::Unavailable(m) => Failure::Unavailable(ErrorBody::new("database unavailable", Some(m))),
             QueryError::Internal(m) => {
                 tracing::error!(error = %m, "query failed");
@@ -139,9 +202,108 @@ impl QueryApi {
             Err(e) => return TraceResponse::BadRequest(ErrorBody::new("invalid trace id", Some(e.to_string()))),
         };
         match self.queries.trace(&tenant, &id).await {
-            Ok(Some(trace)) => TraceResponse::Ok(Json(TraceView::from(&trace))),
-            Ok(None) => TraceResponse::NotFound(ErrorBody::new("trace not found", Some(id.to_hex()))),
+            Ok(trace) => TraceResponse::Ok(Json(TraceView::from(&trace))),
+            Err(QueryError::NotFound(_)) => {
+                TraceResponse::NotFound(ErrorBody::new("trace not found", Some(id.to_hex())))
+            }
             Err(e) => Failure::from(e).into(),
+        }
+    }
+
+    /// Search log records: full text (`q`), service, minimum severity, trace, template and time,
+    /// newest first; page on with `cursor`.
+    #[allow(clippy::too_many_arguments)]
+    #[oai(path = "/logs", method = "get", tag = "ApiTags::Logs", operation_id = "searchLogs")]
+    async fn search_logs(
+        &self,
+        req: &Request,
+        /// Full-text query: whitespace-separated words, all of which must match the body or the
+        /// service name, each as the start of a word (`conn` finds `connection`).
+        q: Query<Option<String>>,
+        /// Exact service name.
+        service: Query<Option<String>>,
+        /// Minimum level: TRACE, DEBUG, INFO, WARN, ERROR or FATAL.
+        severity: Query<Option<String>>,
+        /// Trace id (32 hex characters).
+        trace_id: Query<Option<String>>,
+        /// Log template id (hex).
+        template_id: Query<Option<String>>,
+        /// Earliest timestamp: RFC 3339 or unix nanoseconds.
+        start: Query<Option<String>>,
+        /// Latest timestamp: RFC 3339 or unix nanoseconds.
+        end: Query<Option<String>>,
+        /// `newest` (default), `oldest` or `relevance` (best full-text match first).
+        sort: Query<Option<String>>,
+        /// Records per page, 1 to 1000 (default 100).
+        limit: Query<Option<i64>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+        /// Tenant to read from (default tenant when absent; ignored when the credential is bound to a tenant).
+        #[oai(name = "X-Tenant-ID")]
+        x_tenant_id: Header<Option<String>>,
+    ) -> LogsResponse {
+        let tenant = match self.tenant(req, x_tenant_id.0.as_deref()) {
+            Ok(t) => t,
+            Err(f) => return f.into(),
+        };
+        let raw = params::LogParams {
+            q: q.0,
+            service: service.0,
+            severity: severity.0,
+            trace_id: trace_id.0,
+            template_id: template_id.0,
+            start: start.0,
+            end: end.0,
+            sort: sort.0,
+            limit: limit.0,
+            cursor: cursor.0,
+        };
+        let query = match raw.into_query() {
+            Ok(q) => q,
+            Err((error, detail)) => return Failure::bad(error, detail).into(),
+        };
+        match self.queries.logs(&tenant, &query).await {
+            Ok(page) => LogsResponse::Ok(Json(LogPageView {
+                logs: page.items.iter().map(LogEntryView::from).collect(),
+                next_cursor: page.next.map(|c| c.encode()),
+            })),
+            Err(e) => Failure::from(e).into(),
+        }
+    }
+
+    /// One log record by id.
+    #[oai(path = "/logs/:id", method = "get", tag = "ApiTags::Logs", operation_id = "getLog")]
+    async fn get_log(
+        &self,
+        req: &Request,
+        /// Log record id, as `id` in search results.
+        id: Path<i64>,
+        /// Tenant to read from (default tenant when absent; ignored when the credential is bound to a tenant).
+        #[oai(name = "X-Tenant-ID")]
+        x_tenant_id: Header<Option<String>>,
+    ) -> LogResponse {
+        let tenant = match self.tenant(req, x_tenant_id.0.as_deref()) {
+            Ok(t) => t,
+            Err(f) => return f.into(),
+        };
+        match self.queries.log(&tenant, LogId(id.0)).await {
+            Ok(log) => LogResponse::Ok(Json(LogEntryView::from(&log))),
+            Err(e) => Failure::from(e).into(),
+        }
+    }
+
+    /// Backend, size on disk, schema version and settings of the database.
+    #[oai(path = "/storage", method = "get", tag = "ApiTags::Stats", operation_id = "getStorageStatus")]
+    async fn get_storage_status(&self) -> StorageResponse {
+        match self.queries.storage_status().await {
+            Ok(s) => StorageResponse::Ok(Json(StorageStatusView::from(s))),
+            Err(QueryError::Unavailable(m)) => {
+                StorageResponse::Unavailable(ErrorBody::new("database unavailable", Some(m)))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "storage status failed");
+                StorageResponse::Internal(ErrorBody::new("internal error", None))
+            }
         }
     }
 
@@ -165,25 +327,40 @@ impl QueryApi {
     }
 }
 
-impl From<Failure> for TraceResponse {
-    fn from(f: Failure) -> Self {
-        match f {
-            Failure::BadRequest(b) => Self::BadRequest(b),
-            Failure::Unavailable(b) => Self::Unavailable(b),
-            Failure::Internal(b) => Self::Internal(b),
+/// Maps failures onto a response enum; routes without a 404 answer NotFound as 500 (they
+/// never produce it).
+macro_rules! failure_into {
+    ($resp:ident, not_found) => {
+        impl From<Failure> for $resp {
+            fn from(f: Failure) -> Self {
+                match f {
+                    Failure::BadRequest(b) => Self::BadRequest(b),
+                    Failure::NotFound(b) => Self::NotFound(b),
+                    Failure::Unavailable(b) => Self::Unavailable(b),
+                    Failure::Internal(b) => Self::Internal(b),
+                }
+            }
         }
-    }
+    };
+    ($resp:ident) => {
+        impl From<Failure> for $resp {
+            fn from(f: Failure) -> Self {
+                match f {
+                    Failure::BadRequest(b) => Self::BadRequest(b),
+                    Failure::Unavailable(b) => Self::Unavailable(b),
+                    Failure::NotFound(_) | Failure::Internal(_) => {
+                        Self::Internal(ErrorBody::new("internal error", None))
+                    }
+                }
+            }
+        }
+    };
 }
 
-impl From<Failure> for StatsResponse {
-    fn from(f: Failure) -> Self {
-        match f {
-            Failure::BadRequest(b) => Self::BadRequest(b),
-            Failure::Unavailable(b) => Self::Unavailable(b),
-            Failure::Internal(b) => Self::Internal(b),
-        }
-    }
-}
+failure_into!(TraceResponse, not_found);
+failure_into!(LogResponse, not_found);
+failure_into!(LogsResponse);
+failure_into!(StatsResponse);
 
 /// Title of the OpenAPI document.
 pub const API_TITLE: &str = "otelcontext query API";

@@ -43,7 +43,7 @@ async fn trace_is_returned_with_snake_case_fields() {
     let mut q = MockQueries::new();
     q.expect_trace().returning(|t, _| {
         assert_eq!(t.as_str(), "default");
-        Ok(Some(trace()))
+        Ok(trace())
     });
     let resp = client(q).get(format!("/api/traces/{}", "ab".repeat(16))).send().await;
     resp.assert_status_is_ok();
@@ -75,7 +75,7 @@ async fn malformed_trace_id_is_400_with_a_json_error() {
 #[tokio::test]
 async fn unknown_trace_is_404() {
     let mut q = MockQueries::new();
-    q.expect_trace().returning(|_, _| Ok(None));
+    q.expect_trace().returning(|_, id| Err(QueryError::NotFound(format!("trace {id}"))));
     let resp = client(q).get(format!("/api/traces/{}", "01".repeat(16))).send().await;
     resp.assert_status(poem::http::StatusCode::NOT_FOUND);
     let body: serde_json::Value = resp.json().await.value().deserialize();
@@ -121,6 +121,95 @@ async fn unavailable_storage_is_503() {
     q.expect_stats().returning(|_| Err(QueryError::Unavailable("db down".into())));
     let resp = client(q).get("/api/stats").send().await;
     resp.assert_status(poem::http::StatusCode::SERVICE_UNAVAILABLE);
+}
+
+fn stored_log() -> otelcontext_ports::StoredLog {
+    let record = otelcontext_domain::LogRecord {
+        timestamp_ns: 1_700_000_000_000_000_000,
+        observed_ns: 1_700_000_000_000_000_000,
+        severity_number: 17,
+        severity_text: "ERROR".into(),
+        body: Some(AnyValue::String("connection refused".into())),
+        attributes: Attributes::new(),
+        trace_id: None,
+        span_id: None,
+        flags: 0,
+        event_name: String::new(),
+        resource: std::sync::Arc::new(Resource::for_service("api")),
+        scope: std::sync::Arc::new(InstrumentationScope::default()),
+        template_id: Some(otelcontext_domain::TemplateId(0xbeef)),
+    };
+    otelcontext_ports::StoredLog { id: LogId(42), record }
+}
+
+#[tokio::test]
+async fn log_search_passes_validated_parameters_and_pages_with_a_cursor() {
+    let mut q = MockQueries::new();
+    q.expect_logs()
+        .withf(|t, q| {
+            t.as_str() == "default"
+                && q.text.as_ref().is_some_and(|t| t.terms() == ["conn", "refused"])
+                && q.service.as_deref() == Some("api")
+                && q.min_severity == Some(otelcontext_domain::SeverityLevel::Error)
+                && q.time.start_ns == Some(1_764_000_000_000_000_000)
+                && q.limit == 20
+                && q.cursor == Some(otelcontext_ports::Cursor::After { key: 5, id: 6 })
+        })
+        .returning(|_, _| {
+            Ok(otelcontext_ports::Page {
+                items: vec![stored_log()],
+                next: Some(otelcontext_ports::Cursor::After { key: 1, id: 2 }),
+            })
+        });
+    let cursor = otelcontext_ports::Cursor::After { key: 5, id: 6 }.encode();
+    let resp = client(q)
+        .get("/api/logs")
+        .query("q", &"conn refused")
+        .query("service", &"api")
+        .query("severity", &"error")
+        .query("start", &"2025-11-24T16:00:00Z")
+        .query("limit", &20)
+        .query("cursor", &cursor)
+        .send()
+        .await;
+    resp.assert_status_is_ok();
+    let body: serde_json::Value = resp.json().await.value().deserialize();
+    assert_eq!(body["logs"][0]["id"], 42);
+    assert_eq!(body["logs"][0]["body"], "connection refused");
+    assert_eq!(body["logs"][0]["template_id"], "000000000000beef");
+    assert_eq!(body["next_cursor"], otelcontext_ports::Cursor::After { key: 1, id: 2 }.encode());
+}
+
+#[tokio::test]
+async fn bad_log_search_parameters_are_400_naming_the_parameter() {
+    for (name, value, error) in [
+        ("limit", "0", "invalid limit"),
+        ("limit", "5000", "invalid limit"),
+        ("severity", "loud", "invalid severity"),
+        ("start", "tomorrow", "invalid start"),
+        ("cursor", "xyz", "invalid cursor"),
+        ("sort", "random", "invalid sort"),
+        ("trace_id", "123", "invalid trace_id"),
+    ] {
+        let resp = client(MockQueries::new()).get("/api/logs").query(name, &value).send().await;
+        resp.assert_status(poem::http::StatusCode::BAD_REQUEST);
+        let body: serde_json::Value = resp.json().await.value().deserialize();
+        assert_eq!(body["error"], error, "{name}={value}");
+    }
+    let resp = client(MockQueries::new()).get("/api/logs/notanumber").send().await;
+    resp.assert_status(poem::http::StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_log_by_id_or_404() {
+    let mut q = MockQueries::new();
+    q.expect_log().withf(|_, id| id.0 == 42).returning(|_, _| Ok(stored_log()));
+    q.expect_log().returning(|_, id| Err(QueryError::NotFound(format!("log {}", id.0))));
+    let cli = client(q);
+    let resp = cli.get("/api/logs/42").send().await;
+    resp.assert_status_is_ok();
+    resp.json().await.value().object().get("id").assert_i64(42);
+    cli.get("/api/logs/7").send().await.assert_status(poem::http::StatusCode::NOT_FOUND);
 }
 
 /// The committed OpenAPI document must match the code. Regenerate with

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, SecondsFormat};
 use otelcontext_domain::{AnyValue, Attributes, LogRecord, Span, Trace};
-use otelcontext_ports::SignalCounts;
+use otelcontext_ports::{SignalCounts, StorageStatus, StoredLog};
 use poem_openapi::Object;
 use serde_json::Value;
 
@@ -150,6 +150,8 @@ pub struct LogView {
     pub attributes: Value,
     pub resource_attributes: Value,
     pub scope_name: String,
+    /// The log template (16 hex characters) the body belongs to, once mined.
+    pub template_id: Option<String>,
 }
 
 impl From<&LogRecord> for LogView {
@@ -172,6 +174,60 @@ impl From<&LogRecord> for LogView {
             attributes: json(&l.attributes),
             resource_attributes: json(&l.resource.attributes),
             scope_name: l.scope.name.clone(),
+            template_id: l.template_id.map(|t| t.to_string()),
+        }
+    }
+}
+
+/// A stored log record with its id.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct LogEntryView {
+    /// Id of the record (for `GET /api/logs/{id}`).
+    pub id: i64,
+    #[oai(flatten)]
+    pub log: LogView,
+}
+
+impl From<&StoredLog> for LogEntryView {
+    fn from(l: &StoredLog) -> Self {
+        Self { id: l.id.0, log: LogView::from(&l.record) }
+    }
+}
+
+/// One page of log records.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct LogPageView {
+    pub logs: Vec<LogEntryView>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
+    pub next_cursor: Option<String>,
+}
+
+/// Size and settings of the database.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct StorageStatusView {
+    /// `sqlite`, `postgres` or the name of a custom adapter.
+    pub backend: String,
+    /// Bytes on disk, when known.
+    pub size_bytes: Option<u64>,
+    pub schema_version: i64,
+    /// Whether full-text log search uses an index (SQLite FTS5, Postgres pg_trgm).
+    pub full_text_indexed: bool,
+    /// Whether logs are partitioned by day (Postgres).
+    pub logs_partitioned: bool,
+    /// Backend settings (`journal_mode`, `synchronous`, …).
+    pub settings: std::collections::BTreeMap<String, String>,
+}
+
+impl From<StorageStatus> for StorageStatusView {
+    fn from(s: StorageStatus) -> Self {
+        Self {
+            backend: s.backend,
+            size_bytes: s.size_bytes,
+            schema_version: s.schema_version,
+            full_text_indexed: s.full_text_indexed,
+            logs_partitioned: s.logs_partitioned,
+            settings: s.settings.into_iter().collect(),
         }
     }
 }

@@ -40,7 +40,7 @@ fn main() {
     let path = dir.path().join("raw.db");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        use otelcontext_ports::Storage;
+        use otelcontext_ports::Maintenance;
         SqliteStorage::open(&SqliteConfig::new(&path)).await.unwrap().close().await;
     });
     let mut handle = ptr::null_mut();

@@ -6,7 +6,7 @@ use otelcontext_domain::{
     AnyValue, Attributes, InstrumentationScope, Resource, Span, SpanId, SpanKind, SpanStatus, StatusCode, TenantId,
     TraceId,
 };
-use otelcontext_ports::{Storage, TenantBatch};
+use otelcontext_ports::{Maintenance, TelemetryWriter, TenantBatch};
 use otelcontext_sqlite::{SqliteConfig, SqliteStorage};
 use std::sync::Arc;
 use std::time::Instant;

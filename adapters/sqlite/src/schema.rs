@@ -7,14 +7,23 @@ use sqlx::SqlitePool;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// The schema version this binary reads and writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("../../../migrations/sqlite/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../../../migrations/sqlite/0001_initial.sql")),
+    (2, "full schema", include_str!("../../../migrations/sqlite/0002_full_schema.sql")),
+];
 
 /// The embedded migrations of `migrations/sqlite/`.
 pub fn migrator() -> Migrator {
+    migrator_up_to(SCHEMA_VERSION)
+}
+
+/// The embedded migrations up to and including `version` (tests build old databases with it).
+pub(crate) fn migrator_up_to(version: i64) -> Migrator {
     let migrations = MIGRATIONS
         .iter()
+        .filter(|(v, _, _)| *v <= version)
         .map(|(version, name, sql)| {
             Migration::new(*version, (*name).into(), MigrationType::Simple, (*sql).into_sql_str(), false)
         })
@@ -27,20 +36,7 @@ pub(crate) async fn prepare(pool: &SqlitePool, automigrate: bool) -> Result<(), 
     if automigrate {
         return migrator().run(pool).await.map_err(|e| StorageError::Schema(format!("migration failed: {e}")));
     }
-    let exists: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")
-            .fetch_one(pool)
-            .await
-            .map_err(map_sqlx_error)?;
-    let applied: Option<i64> = if exists == 1 {
-        sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
-            .fetch_one(pool)
-            .await
-            .map_err(map_sqlx_error)?
-    } else {
-        None
-    };
-    match applied {
+    match applied_version(pool).await? {
         Some(v) if v == SCHEMA_VERSION => Ok(()),
         Some(v) => Err(StorageError::Schema(format!(
             "database schema is version {v}, this binary needs version {SCHEMA_VERSION}; run `otelcontext migrate` or set DB_AUTOMIGRATE=true"
@@ -49,6 +45,22 @@ pub(crate) async fn prepare(pool: &SqlitePool, automigrate: bool) -> Result<(), 
             "database has no otelcontext schema and DB_AUTOMIGRATE=false; run `otelcontext migrate` or set DB_AUTOMIGRATE=true (needs version {SCHEMA_VERSION})"
         ))),
     }
+}
+
+/// The highest migration applied, `None` on a database without the otelcontext schema.
+pub(crate) async fn applied_version(pool: &SqlitePool) -> Result<Option<i64>, StorageError> {
+    let exists: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")
+            .fetch_one(pool)
+            .await
+            .map_err(map_sqlx_error)?;
+    if exists == 0 {
+        return Ok(None);
+    }
+    sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+        .fetch_one(pool)
+        .await
+        .map_err(map_sqlx_error)
 }
 
 #[cfg(test)]

@@ -1,40 +1,17 @@
-//! The write path: a dedicated thread owns the single writer connection (rusqlite) and runs one
-//! transaction per group of batches with cached single-row statements.
+//! The telemetry write: one transaction per group of batches with cached single-row statements,
+//! run on the writer thread.
 //!
 //! Rows are prepared (ids to hex, attributes to JSON) on the calling task before they are handed
 //! to the thread, so with several pipeline workers one prepares while the thread writes.
 
-use crate::codec::{self, PointColumns};
+use crate::writer::{WriterState, map_err};
+use otelcontext_domain::codec::{self, PointColumns};
 use otelcontext_domain::trace::{TraceSummary, summarize};
 use otelcontext_domain::{InstrumentationScope, Resource, TenantId};
 use otelcontext_ports::{StorageError, TenantBatch, WriteSummary};
-use rusqlite::{Connection, OpenFlags, Statement, params};
+use rusqlite::{Statement, params};
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::Arc;
-use std::sync::mpsc;
-use std::time::Duration;
-use tokio::sync::oneshot;
-
-/// Maps a rusqlite error like [`crate::map_sqlx_error`] maps sqlx errors.
-fn map_err(e: rusqlite::Error) -> StorageError {
-    use rusqlite::ErrorCode::*;
-    match &e {
-        rusqlite::Error::SqliteFailure(f, _) => match f.code {
-            DatabaseBusy
-            | DatabaseLocked
-            | SystemIoFailure
-            | DiskFull
-            | CannotOpen
-            | ReadOnly
-            | FileLockingProtocolFailed => StorageError::Unavailable(e.to_string()),
-            ConstraintViolation | TooBig => StorageError::Rejected(e.to_string()),
-            DatabaseCorrupt | NotADatabase => StorageError::Corrupt(e.to_string()),
-            _ => StorageError::Other(e.to_string()),
-        },
-        _ => StorageError::Other(e.to_string()),
-    }
-}
 
 /// Where a record comes from: its service, resource and instrumentation scope.
 struct Origin {
@@ -118,6 +95,8 @@ struct LogRow {
     attributes: String,
     flags: i64,
     event_name: String,
+    template_id: Option<i64>,
+    level: i64,
 }
 
 struct PointRow {
@@ -137,6 +116,7 @@ struct PointRow {
 
 /// Everything a write binds, computed without the connection.
 pub(crate) struct Prepared {
+    tenants: Vec<Arc<str>>,
     /// Distinct resources of the batches (the thread skips those it knows are stored).
     resources: Vec<(Arc<str>, Arc<Resource>)>,
     traces: Vec<(Arc<str>, TraceSummary)>,
@@ -149,6 +129,7 @@ impl Prepared {
     /// Converts batches to rows.
     pub(crate) fn new(batches: &[TenantBatch]) -> Self {
         let mut seen: HashSet<(TenantId, i64)> = HashSet::new();
+        let mut tenants = Vec::new();
         let mut resources = Vec::new();
         let mut traces = Vec::new();
         let mut spans = Vec::new();
@@ -156,8 +137,9 @@ impl Prepared {
         let mut points = Vec::new();
         // Keyed by pointer: the batches (and so every Arc in them) outlive this function.
         let mut origins = Origins::default();
-        for b in batches {
+        for b in batches.iter().filter(|b| b.items() > 0) {
             let tenant = b.tenant.shared();
+            tenants.push(tenant.clone());
             let all = b
                 .spans
                 .iter()
@@ -212,6 +194,8 @@ impl Prepared {
                     attributes: l.attributes.to_json(),
                     flags: l.flags.into(),
                     event_name: l.event_name.clone(),
+                    template_id: l.template_id.map(|t| t.as_i64()),
+                    level: l.level().number().into(),
                 }
             }));
             points.extend(b.metrics.iter().map(|p| {
@@ -232,7 +216,7 @@ impl Prepared {
                 }
             }));
         }
-        Self { resources, traces, spans, logs, points }
+        Self { tenants, resources, traces, spans, logs, points }
     }
 }
 
@@ -261,9 +245,9 @@ const INSERT_SPAN: &str = "INSERT INTO spans (trace_ref, tenant_id, trace_id, sp
 const ADD_SPAN_COUNT: &str = "UPDATE traces SET span_count = span_count + ?1 WHERE id = ?2";
 
 const INSERT_LOG: &str = "INSERT INTO logs (tenant_id, timestamp_ns, dedup_key, observed_ns, trace_id, span_id, \
-     severity_number, severity_text, body, body_is_json, attributes_json, flags, event_name, \
+     severity_number, severity_text, body, body_is_json, attributes_json, flags, event_name, template_id, level, \
      service_name, resource_fp, scope_name, scope_version, scope_attributes_json) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) \
      ON CONFLICT (tenant_id, timestamp_ns, dedup_key) DO NOTHING";
 
 const INSERT_POINT: &str = "INSERT INTO metric_points (tenant_id, time_ns, series_key, name, description, unit, kind, \
@@ -322,7 +306,9 @@ fn insert_log(stmt: &mut Statement<'_>, r: &LogRow) -> rusqlite::Result<usize> {
         r.body_is_json,
         &r.attributes,
         r.flags,
-        &r.event_name
+        &r.event_name,
+        r.template_id,
+        r.level
     );
     r.origin.bind(stmt, n + 1)?;
     stmt.raw_execute()
@@ -364,214 +350,133 @@ fn tally(inserted: usize, stored: &mut u64, duplicates: &mut u64) {
     }
 }
 
-/// The writer connection and what it knows is already stored.
-struct WriterState {
-    conn: Connection,
-    known_resources: HashSet<(Arc<str>, i64)>,
-}
-
-impl WriterState {
-    fn write(&mut self, p: Prepared) -> Result<WriteSummary, StorageError> {
-        let new_resources: Vec<(Arc<str>, Arc<Resource>)> = p
-            .resources
+impl Prepared {
+    /// Writes the rows in one transaction on the writer connection.
+    pub(crate) fn write(self, state: &mut WriterState) -> Result<WriteSummary, StorageError> {
+        let mut p = self;
+        let new_resources: Vec<(Arc<str>, Arc<Resource>)> = std::mem::take(&mut p.resources)
             .into_iter()
-            .filter(|(t, r)| !self.known_resources.contains(&(t.clone(), r.fingerprint)))
+            .filter(|(t, r)| !state.known_resources.contains(&(t.clone(), r.fingerprint)))
             .collect();
-        let tx = self.conn.transaction().map_err(map_err)?;
-        let mut summary = WriteSummary::default();
-        {
-            let mut stmt = tx.prepare_cached(INSERT_RESOURCE).map_err(map_err)?;
-            for (tenant, r) in &new_resources {
-                stmt.execute(params![&**tenant, r.fingerprint, r.service_name, r.attributes.to_json()])
-                    .map_err(map_err)?;
-            }
+        let summary = state.transaction(&p.tenants, |tx| write_rows(tx, &new_resources, &p))?;
+        if state.known_resources.len() > 100_000 {
+            state.known_resources.clear();
         }
-        // Trace rows first: spans reference them by rowid. A new trace is one insert; an existing
-        // one is read, merged with `TraceSummary::merge` (the one definition of the rule) and
-        // written back only if it changed.
-        let mut trace_refs: Vec<i64> = Vec::with_capacity(p.traces.len());
-        {
-            let mut insert = tx.prepare_cached(INSERT_TRACE).map_err(map_err)?;
-            let mut select = tx.prepare_cached(SELECT_TRACE).map_err(map_err)?;
-            let mut update = tx.prepare_cached(UPDATE_TRACE).map_err(map_err)?;
-            for (tenant, s) in &p.traces {
-                let hex = s.trace_id.to_hex();
-                let status = i64::from(s.status.as_otlp());
-                let inserted = insert
-                    .execute(params![
-                        &**tenant,
-                        &hex,
-                        s.start_ns,
-                        s.end_ns,
-                        s.duration_ns(),
-                        s.root_service,
-                        s.root_operation,
-                        s.has_root,
-                        s.root_start_ns,
-                        status
-                    ])
-                    .map_err(map_err)?;
-                if inserted > 0 {
-                    trace_refs.push(tx.last_insert_rowid());
-                    continue;
-                }
-                let (id, stored) = select
-                    .query_row(params![&**tenant, &hex], |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            TraceSummary {
-                                trace_id: s.trace_id,
-                                start_ns: r.get(1)?,
-                                end_ns: r.get(2)?,
-                                root_service: r.get(3)?,
-                                root_operation: r.get(4)?,
-                                has_root: r.get(5)?,
-                                root_start_ns: r.get(6)?,
-                                status: otelcontext_domain::StatusCode::from_otlp(r.get::<_, i64>(7)? as i32),
-                                span_count: 0,
-                            },
-                        ))
-                    })
-                    .map_err(map_err)?;
-                let mut merged = stored.clone();
-                merged.merge(&TraceSummary { span_count: 0, ..s.clone() });
-                if merged != stored {
-                    update
-                        .execute(params![
-                            id,
-                            merged.start_ns,
-                            merged.end_ns,
-                            merged.duration_ns(),
-                            merged.root_service,
-                            merged.root_operation,
-                            merged.has_root,
-                            merged.root_start_ns,
-                            i64::from(merged.status.as_otlp())
-                        ])
-                        .map_err(map_err)?;
-                }
-                trace_refs.push(id);
-            }
-        }
-        let mut inserted_per_trace: HashMap<i64, i64> = HashMap::new();
-        {
-            let mut stmt = tx.prepare_cached(INSERT_SPAN).map_err(map_err)?;
-            for r in &p.spans {
-                let trace_ref = trace_refs[r.trace_idx];
-                let n = insert_span(&mut stmt, trace_ref, r).map_err(map_err)?;
-                if n > 0 {
-                    *inserted_per_trace.entry(trace_ref).or_default() += 1;
-                }
-                tally(n, &mut summary.spans, &mut summary.duplicate_spans);
-            }
-        }
-        {
-            let mut stmt = tx.prepare_cached(ADD_SPAN_COUNT).map_err(map_err)?;
-            for (id, n) in &inserted_per_trace {
-                stmt.execute(params![n, id]).map_err(map_err)?;
-            }
-        }
-        {
-            let mut stmt = tx.prepare_cached(INSERT_LOG).map_err(map_err)?;
-            for r in &p.logs {
-                let n = insert_log(&mut stmt, r).map_err(map_err)?;
-                tally(n, &mut summary.logs, &mut summary.duplicate_logs);
-            }
-        }
-        {
-            let mut stmt = tx.prepare_cached(INSERT_POINT).map_err(map_err)?;
-            for r in &p.points {
-                let n = insert_point(&mut stmt, r).map_err(map_err)?;
-                tally(n, &mut summary.metric_points, &mut summary.duplicate_points);
-            }
-        }
-        tx.commit().map_err(map_err)?;
-        if self.known_resources.len() > 100_000 {
-            self.known_resources.clear();
-        }
-        self.known_resources.extend(new_resources.into_iter().map(|(t, r)| (t, r.fingerprint)));
+        state.known_resources.extend(new_resources.into_iter().map(|(t, r)| (t, r.fingerprint)));
         Ok(summary)
     }
 }
 
-enum Job {
-    Write(Prepared, oneshot::Sender<Result<WriteSummary, StorageError>>),
-}
-
-/// Handle to the writer thread.
-pub(crate) struct Writer {
-    jobs: parking_lot::Mutex<Option<mpsc::Sender<Job>>>,
-    thread: parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>,
-}
-
-/// WAL pages after which a commit checkpoints.
-const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
-
-/// Opens the writer connection with the adapter's pragmas.
-fn open_connection(path: &Path, busy_timeout: Duration) -> Result<Connection, StorageError> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| StorageError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
-    conn.busy_timeout(busy_timeout).map_err(map_err)?;
-    conn.pragma_update(None, "journal_mode", "WAL").map_err(map_err)?;
-    conn.pragma_update(None, "synchronous", "NORMAL").map_err(map_err)?;
-    conn.pragma_update(None, "temp_store", "MEMORY").map_err(map_err)?;
-    conn.pragma_update(None, "cache_size", -65_536).map_err(map_err)?;
-    // Checkpoint every ~40 MB of WAL instead of 4 MB: index pages dirtied by consecutive commits
-    // are then copied to the database once (measured ~10% more spans/s, docs/benchmarks.md).
-    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES).map_err(map_err)?;
-    conn.set_prepared_statement_cache_capacity(32);
-    Ok(conn)
-}
-
-impl Writer {
-    /// Opens the connection (blocking) and starts the thread.
-    pub(crate) fn start(path: &Path, busy_timeout: Duration) -> Result<Self, StorageError> {
-        let conn = open_connection(path, busy_timeout)?;
-        let (tx, rx) = mpsc::channel::<Job>();
-        let thread = std::thread::Builder::new()
-            .name("sqlite-writer".into())
-            .spawn(move || {
-                let mut state = WriterState { conn, known_resources: HashSet::new() };
-                while let Ok(job) = rx.recv() {
-                    match job {
-                        Job::Write(prepared, reply) => {
-                            // A panic fails this write (its transaction rolls back when dropped)
-                            // instead of killing the thread that every later write needs.
-                            let result =
-                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| state.write(prepared)))
-                                    .unwrap_or_else(|_| Err(StorageError::Other("the SQLite writer panicked".into())));
-                            let _ = reply.send(result);
-                        }
-                    }
-                }
-                // Dropping the connection checkpoints the WAL when it is the last one.
-            })
-            .map_err(|e| StorageError::Other(format!("cannot start the writer thread: {e}")))?;
-        Ok(Self { jobs: parking_lot::Mutex::new(Some(tx)), thread: parking_lot::Mutex::new(Some(thread)) })
-    }
-
-    /// Runs one write transaction on the thread.
-    pub(crate) async fn write(&self, prepared: Prepared) -> Result<WriteSummary, StorageError> {
-        let (reply, answer) = oneshot::channel();
-        {
-            let jobs = self.jobs.lock();
-            let sender = jobs.as_ref().ok_or_else(|| StorageError::Unavailable("storage is closed".into()))?;
-            sender
-                .send(Job::Write(prepared, reply))
-                .map_err(|_| StorageError::Unavailable("the writer thread stopped".into()))?;
-        }
-        answer.await.map_err(|_| StorageError::Unavailable("the writer thread stopped".into()))?
-    }
-
-    /// Stops the thread after the jobs already sent, and waits for it.
-    pub(crate) async fn close(&self) {
-        self.jobs.lock().take();
-        let thread = self.thread.lock().take();
-        if let Some(t) = thread {
-            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+fn write_rows(
+    tx: &rusqlite::Transaction<'_>,
+    new_resources: &[(Arc<str>, Arc<Resource>)],
+    p: &Prepared,
+) -> Result<WriteSummary, StorageError> {
+    let mut summary = WriteSummary::default();
+    {
+        let mut stmt = tx.prepare_cached(INSERT_RESOURCE).map_err(map_err)?;
+        for (tenant, r) in new_resources {
+            stmt.execute(params![&**tenant, r.fingerprint, r.service_name, r.attributes.to_json()]).map_err(map_err)?;
         }
     }
+    // Trace rows first: spans reference them by rowid. A new trace is one insert; an existing
+    // one is read, merged with `TraceSummary::merge` (the one definition of the rule) and
+    // written back only if it changed.
+    let mut trace_refs: Vec<i64> = Vec::with_capacity(p.traces.len());
+    {
+        let mut insert = tx.prepare_cached(INSERT_TRACE).map_err(map_err)?;
+        let mut select = tx.prepare_cached(SELECT_TRACE).map_err(map_err)?;
+        let mut update = tx.prepare_cached(UPDATE_TRACE).map_err(map_err)?;
+        for (tenant, s) in &p.traces {
+            let hex = s.trace_id.to_hex();
+            let status = i64::from(s.status.as_otlp());
+            let inserted = insert
+                .execute(params![
+                    &**tenant,
+                    &hex,
+                    s.start_ns,
+                    s.end_ns,
+                    s.duration_ns(),
+                    s.root_service,
+                    s.root_operation,
+                    s.has_root,
+                    s.root_start_ns,
+                    status
+                ])
+                .map_err(map_err)?;
+            if inserted > 0 {
+                trace_refs.push(tx.last_insert_rowid());
+                continue;
+            }
+            let (id, stored) = select
+                .query_row(params![&**tenant, &hex], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        TraceSummary {
+                            trace_id: s.trace_id,
+                            start_ns: r.get(1)?,
+                            end_ns: r.get(2)?,
+                            root_service: r.get(3)?,
+                            root_operation: r.get(4)?,
+                            has_root: r.get(5)?,
+                            root_start_ns: r.get(6)?,
+                            status: otelcontext_domain::StatusCode::from_otlp(r.get::<_, i64>(7)? as i32),
+                            span_count: 0,
+                        },
+                    ))
+                })
+                .map_err(map_err)?;
+            let mut merged = stored.clone();
+            merged.merge(&TraceSummary { span_count: 0, ..s.clone() });
+            if merged != stored {
+                update
+                    .execute(params![
+                        id,
+                        merged.start_ns,
+                        merged.end_ns,
+                        merged.duration_ns(),
+                        merged.root_service,
+                        merged.root_operation,
+                        merged.has_root,
+                        merged.root_start_ns,
+                        i64::from(merged.status.as_otlp())
+                    ])
+                    .map_err(map_err)?;
+            }
+            trace_refs.push(id);
+        }
+    }
+    let mut inserted_per_trace: HashMap<i64, i64> = HashMap::new();
+    {
+        let mut stmt = tx.prepare_cached(INSERT_SPAN).map_err(map_err)?;
+        for r in &p.spans {
+            let trace_ref = trace_refs[r.trace_idx];
+            let n = insert_span(&mut stmt, trace_ref, r).map_err(map_err)?;
+            if n > 0 {
+                *inserted_per_trace.entry(trace_ref).or_default() += 1;
+            }
+            tally(n, &mut summary.spans, &mut summary.duplicate_spans);
+        }
+    }
+    {
+        let mut stmt = tx.prepare_cached(ADD_SPAN_COUNT).map_err(map_err)?;
+        for (id, n) in &inserted_per_trace {
+            stmt.execute(params![n, id]).map_err(map_err)?;
+        }
+    }
+    {
+        let mut stmt = tx.prepare_cached(INSERT_LOG).map_err(map_err)?;
+        for r in &p.logs {
+            let n = insert_log(&mut stmt, r).map_err(map_err)?;
+            tally(n, &mut summary.logs, &mut summary.duplicate_logs);
+        }
+    }
+    {
+        let mut stmt = tx.prepare_cached(INSERT_POINT).map_err(map_err)?;
+        for r in &p.points {
+            let n = insert_point(&mut stmt, r).map_err(map_err)?;
+            tally(n, &mut summary.metric_points, &mut summary.duplicate_points);
+        }
+    }
+    Ok(summary)
 }

@@ -5,11 +5,14 @@
 //! standard process collector.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Latency buckets for request handling, in seconds (0.5 ms … 10 s).
 const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+/// Buckets for slow maintenance work, in seconds (10 ms … ~11 min).
+const MAINTENANCE_BUCKETS: &[f64] =
+    &[0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92, 163.84, 655.36];
 /// Item-count buckets for batch sizes.
 const SIZE_BUCKETS: &[f64] =
     &[1.0, 10.0, 50.0, 100.0, 500.0, 1_000.0, 5_000.0, 10_000.0, 25_000.0, 50_000.0, 100_000.0];
@@ -39,12 +42,37 @@ pub struct Metrics {
     pub pipeline_dropped: IntCounterVec,
     /// HTTP OTLP requests answered 429, by signal.
     pub http_otlp_throttled: IntCounterVec,
-    /// Duration of one group-commit transaction, by backend.
-    pub storage_write_duration: HistogramVec,
     /// Records per group commit, by backend.
     pub storage_write_items: HistogramVec,
-    /// Failed write attempts, by backend and whether a retry follows.
-    pub storage_write_failures: IntCounterVec,
+    /// Duration of every storage operation, by backend and operation.
+    pub db_operation_duration: HistogramVec,
+    /// Failed storage operations, by backend, operation and error kind.
+    pub db_operation_errors: IntCounterVec,
+    /// Retries of transient storage failures, by backend, operation and outcome (retry, gave_up).
+    pub db_operation_retries: IntCounterVec,
+    /// Connections of the storage pool: open, idle, in use, and the maximum.
+    pub db_pool_open: IntGauge,
+    pub db_pool_idle: IntGauge,
+    pub db_pool_in_use: IntGauge,
+    pub db_pool_max_open: IntGauge,
+    /// Bytes the database takes on disk.
+    pub db_size_bytes: IntGauge,
+    /// Rows deleted by retention, by table and backend.
+    pub retention_rows_purged: IntCounterVec,
+    /// Rows older than the retention cutoff still stored, by table and backend.
+    pub retention_rows_behind: IntGaugeVec,
+    /// Duration of one purge pass, by backend.
+    pub retention_purge_duration: HistogramVec,
+    /// Duration of the daily maintenance (ANALYZE, vacuum), by backend and table.
+    pub retention_vacuum_duration: HistogramVec,
+    /// Consecutive failed runs, by job (purge, maintenance, partitions).
+    pub retention_consecutive_failures: IntGaugeVec,
+    /// Unix seconds of the last successful run, by job.
+    pub retention_last_success: IntGaugeVec,
+    /// Daily log partitions dropped by the partition scheduler.
+    pub partitions_dropped: IntCounter,
+    /// Daily log partitions attached to `logs` (including the default one).
+    pub partitions_active: IntGauge,
     /// Spans seen by the sampler, by decision and reason.
     pub sampler_spans: IntCounterVec,
     /// HTTP requests, by method, route and status.
@@ -69,6 +97,12 @@ fn counter(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounte
 
 fn gauge(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
     let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid gauge");
+    reg.register(Box::new(g.clone())).expect("unique gauge");
+    g
+}
+
+fn int_gauge(reg: &Registry, name: &str, help: &str) -> IntGauge {
+    let g = IntGauge::new(name, help).expect("valid gauge");
     reg.register(Box::new(g.clone())).expect("unique gauge");
     g
 }
@@ -129,15 +163,11 @@ impl Metrics {
                 "Records waiting in the ingest pipeline.",
                 &["signal"],
             ),
-            pipeline_queue_capacity: {
-                let g = IntGauge::new(
-                    "otelcontext_ingest_pipeline_queue_capacity",
-                    "Capacity of the ingest pipeline in records.",
-                )
-                .expect("valid gauge");
-                reg.register(Box::new(g.clone())).expect("unique gauge");
-                g
-            },
+            pipeline_queue_capacity: int_gauge(
+                &reg,
+                "otelcontext_ingest_pipeline_queue_capacity",
+                "Capacity of the ingest pipeline in records.",
+            ),
             pipeline_dropped: counter(
                 &reg,
                 "otelcontext_ingest_pipeline_dropped_total",
@@ -150,13 +180,6 @@ impl Metrics {
                 "OTLP/HTTP requests answered 429 because the pipeline was full.",
                 &["signal"],
             ),
-            storage_write_duration: histogram(
-                &reg,
-                "otelcontext_storage_write_duration_seconds",
-                "Duration of one group-commit write transaction.",
-                &["driver"],
-                LATENCY_BUCKETS,
-            ),
             storage_write_items: histogram(
                 &reg,
                 "otelcontext_storage_write_items",
@@ -164,11 +187,93 @@ impl Metrics {
                 &["driver"],
                 SIZE_BUCKETS,
             ),
-            storage_write_failures: counter(
+            db_operation_duration: histogram(
                 &reg,
-                "otelcontext_storage_write_failures_total",
-                "Failed group-commit writes (outcome: retry or gave_up).",
-                &["driver", "outcome"],
+                "otelcontext_db_operation_duration_seconds",
+                "Duration of each storage operation (every attempt).",
+                &["driver", "operation"],
+                LATENCY_BUCKETS,
+            ),
+            db_operation_errors: counter(
+                &reg,
+                "otelcontext_db_operation_errors_total",
+                "Failed storage operation attempts, by error kind (unavailable, invalid_argument, rejected, corrupt, schema, other).",
+                &["driver", "operation", "kind"],
+            ),
+            db_operation_retries: counter(
+                &reg,
+                "otelcontext_db_operation_retries_total",
+                "Transient storage failures: retried (outcome=retry) or given up after the last retry (outcome=gave_up).",
+                &["driver", "operation", "outcome"],
+            ),
+            db_pool_open: int_gauge(
+                &reg,
+                "otelcontext_db_pool_open_connections",
+                "Open connections of the storage pool.",
+            ),
+            db_pool_idle: int_gauge(&reg, "otelcontext_db_pool_idle", "Idle connections of the storage pool."),
+            db_pool_in_use: int_gauge(&reg, "otelcontext_db_pool_in_use", "Connections of the storage pool in use."),
+            db_pool_max_open: int_gauge(
+                &reg,
+                "otelcontext_db_pool_max_open",
+                "Most connections the storage pool opens (DB_MAX_OPEN_CONNS; the reader pool on SQLite).",
+            ),
+            db_size_bytes: int_gauge(
+                &reg,
+                "otelcontext_hot_db_size_bytes",
+                "Bytes the database takes on disk (SQLite file and WAL, or the Postgres database).",
+            ),
+            retention_rows_purged: counter(
+                &reg,
+                "otelcontext_retention_rows_purged_total",
+                "Rows deleted by retention.",
+                &["table", "driver"],
+            ),
+            retention_rows_behind: gauge(
+                &reg,
+                "otelcontext_retention_rows_behind",
+                "Rows older than the retention cutoff still stored (measured before each purge).",
+                &["table", "driver"],
+            ),
+            retention_purge_duration: histogram(
+                &reg,
+                "otelcontext_retention_purge_duration_seconds",
+                "Duration of one retention purge pass over every table.",
+                &["driver"],
+                MAINTENANCE_BUCKETS,
+            ),
+            retention_vacuum_duration: histogram(
+                &reg,
+                "otelcontext_retention_vacuum_duration_seconds",
+                "Duration of the daily maintenance (statistics and vacuum).",
+                &["driver", "table"],
+                MAINTENANCE_BUCKETS,
+            ),
+            retention_consecutive_failures: gauge(
+                &reg,
+                "otelcontext_retention_consecutive_failures",
+                "Consecutive failed runs of a storage job (purge, maintenance, partitions); 0 after a success.",
+                &["job"],
+            ),
+            retention_last_success: gauge(
+                &reg,
+                "otelcontext_retention_last_success_timestamp",
+                "Unix seconds of the last successful run of a storage job.",
+                &["job"],
+            ),
+            partitions_dropped: {
+                let c = IntCounter::new(
+                    "otelcontext_partitions_dropped_total",
+                    "Daily log partitions dropped because they were wholly older than the retention.",
+                )
+                .expect("valid counter");
+                reg.register(Box::new(c.clone())).expect("unique counter");
+                c
+            },
+            partitions_active: int_gauge(
+                &reg,
+                "otelcontext_partitions_active",
+                "Partitions attached to the partitioned logs table (daily ones and the default one).",
             ),
             sampler_spans: counter(
                 &reg,

@@ -1,11 +1,10 @@
 //! Pipeline workers: take groups of queued exports, write each group in one transaction (group
-//! commit), retry transient failures, isolate poison items, and report commits to durable
-//! exports.
+//! commit), isolate poison items, and report commits to durable exports. Transient failures are
+//! retried by the storage's retrying decorator, not here.
 
-use otelcontext_ports::{IngestQueue, QueueItem, Signal, Storage, StorageError, TenantBatch, WriteSummary};
+use otelcontext_ports::{IngestQueue, QueueItem, Signal, StorageError, TelemetryWriter, TenantBatch, WriteSummary};
 use otelcontext_telemetry::Metrics;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
 /// How the workers run.
@@ -14,17 +13,11 @@ pub struct PipelineSettings {
     pub workers: usize,
     /// Most records one transaction takes from the queue.
     pub commit_items: usize,
-    /// Pauses before each retry of a transient failure; its length is the number of retries.
-    pub retry_delays: Vec<Duration>,
 }
 
 impl Default for PipelineSettings {
     fn default() -> Self {
-        Self {
-            workers: 8,
-            commit_items: 10_000,
-            retry_delays: vec![Duration::from_millis(100), Duration::from_millis(500), Duration::from_secs(2)],
-        }
+        Self { workers: 8, commit_items: 10_000 }
     }
 }
 
@@ -35,16 +28,19 @@ pub struct Pipeline {
 
 struct Worker {
     queue: Arc<dyn IngestQueue>,
-    storage: Arc<dyn Storage>,
+    storage: Arc<dyn TelemetryWriter>,
+    driver: &'static str,
     metrics: Arc<Metrics>,
     settings: PipelineSettings,
 }
 
 impl Pipeline {
     /// Starts the workers on the current runtime.
+    /// `driver` labels the metrics (the storage backend's name).
     pub fn start(
         queue: Arc<dyn IngestQueue>,
-        storage: Arc<dyn Storage>,
+        storage: Arc<dyn TelemetryWriter>,
+        driver: &'static str,
         metrics: Arc<Metrics>,
         settings: PipelineSettings,
     ) -> Self {
@@ -54,6 +50,7 @@ impl Pipeline {
                 let w = Worker {
                     queue: queue.clone(),
                     storage: storage.clone(),
+                    driver,
                     metrics: metrics.clone(),
                     settings: settings.clone(),
                 };
@@ -93,32 +90,12 @@ impl Worker {
         super::publish_queue_depth(&*self.queue, &self.metrics);
     }
 
-    /// Writes with retries of transient failures.
+    /// Writes one group; counts its size when it succeeds.
     async fn write(&self, batches: &[TenantBatch]) -> Result<WriteSummary, StorageError> {
-        let driver = self.storage.backend();
+        let summary = self.storage.write(batches).await?;
         let items: usize = batches.iter().map(TenantBatch::items).sum();
-        let mut attempt = 0;
-        loop {
-            let started = Instant::now();
-            let result = self.storage.write(batches).await;
-            self.metrics.storage_write_duration.with_label_values(&[driver]).observe(started.elapsed().as_secs_f64());
-            match result {
-                Ok(summary) => {
-                    self.metrics.storage_write_items.with_label_values(&[driver]).observe(items as f64);
-                    return Ok(summary);
-                }
-                Err(e) if e.is_transient() && attempt < self.settings.retry_delays.len() => {
-                    self.metrics.storage_write_failures.with_label_values(&[driver, "retry"]).inc();
-                    tracing::warn!(error = %e, attempt = attempt + 1, "write failed, retrying");
-                    tokio::time::sleep(self.settings.retry_delays[attempt]).await;
-                    attempt += 1;
-                }
-                Err(e) => {
-                    self.metrics.storage_write_failures.with_label_values(&[driver, "gave_up"]).inc();
-                    return Err(e);
-                }
-            }
-        }
+        self.metrics.storage_write_items.with_label_values(&[self.driver]).observe(items as f64);
+        Ok(summary)
     }
 
     fn record_success(&self, s: &WriteSummary) {

@@ -1,72 +1,122 @@
-//! Read-side use cases: thin, tenant-scoped access to storage.
+//! Read-side use cases: tenant-scoped access to the storage ports, with limits capped and
+//! storage errors mapped to query errors (client mistakes stay client mistakes).
 
 use async_trait::async_trait;
-use otelcontext_domain::{LogRecord, MetricPoint, TenantId, Trace, TraceId};
-use otelcontext_ports::{LogQuery, MetricQuery, Queries, QueryError, SignalCounts, Storage, StorageError};
+use otelcontext_domain::{MetricPoint, TenantId, Trace, TraceId, TraceSummary};
+use otelcontext_ports::{
+    LogId, LogQuery, LogStore, Maintenance, MetricQuery, MetricStore, Page, Queries, QueryError, SignalCounts,
+    StorageStatus, StoredLog, TraceQuery, TraceStore,
+};
 use std::sync::Arc;
 
-/// Upper bound of rows one log or metric query returns.
-pub const MAX_QUERY_ROWS: usize = 10_000;
+/// Upper bound of rows one page of a list query returns.
+pub const MAX_PAGE_ROWS: usize = 10_000;
 
-/// Implements [`Queries`] over a storage adapter.
+/// Implements [`Queries`] over the read ports.
 pub struct QueryService {
-    storage: Arc<dyn Storage>,
+    traces: Arc<dyn TraceStore>,
+    logs: Arc<dyn LogStore>,
+    metrics: Arc<dyn MetricStore>,
+    maintenance: Arc<dyn Maintenance>,
 }
 
 impl QueryService {
-    /// Queries over `storage`.
-    pub fn new(storage: Arc<dyn Storage>) -> Self {
-        Self { storage }
+    /// Queries over these ports.
+    pub fn new(
+        traces: Arc<dyn TraceStore>,
+        logs: Arc<dyn LogStore>,
+        metrics: Arc<dyn MetricStore>,
+        maintenance: Arc<dyn Maintenance>,
+    ) -> Self {
+        Self { traces, logs, metrics, maintenance }
+    }
+
+    /// Queries over every port of one storage.
+    pub fn over(storage: Arc<dyn otelcontext_ports::Storage>) -> Self {
+        Self::new(storage.clone(), storage.clone(), storage.clone(), storage)
     }
 }
 
-fn map(e: StorageError) -> QueryError {
-    if e.is_transient() { QueryError::Unavailable(e.to_string()) } else { QueryError::Internal(e.to_string()) }
+fn capped(limit: usize) -> usize {
+    limit.min(MAX_PAGE_ROWS)
 }
 
 #[async_trait]
 impl Queries for QueryService {
-    async fn trace(&self, tenant: &TenantId, trace_id: &TraceId) -> Result<Option<Trace>, QueryError> {
-        self.storage.get_trace(tenant, trace_id).await.map_err(map)
+    async fn trace(&self, tenant: &TenantId, trace_id: &TraceId) -> Result<Trace, QueryError> {
+        self.traces.get_trace(tenant, trace_id).await?.ok_or_else(|| QueryError::NotFound(format!("trace {trace_id}")))
+    }
+
+    async fn traces(&self, tenant: &TenantId, query: &TraceQuery) -> Result<Page<TraceSummary>, QueryError> {
+        let q = TraceQuery { limit: capped(query.limit), ..query.clone() };
+        Ok(self.traces.search_traces(tenant, &q).await?)
+    }
+
+    async fn logs(&self, tenant: &TenantId, query: &LogQuery) -> Result<Page<StoredLog>, QueryError> {
+        let q = LogQuery { limit: capped(query.limit), ..query.clone() };
+        Ok(self.logs.search_logs(tenant, &q).await?)
+    }
+
+    async fn log(&self, tenant: &TenantId, id: LogId) -> Result<StoredLog, QueryError> {
+        self.logs.get_log(tenant, id).await?.ok_or_else(|| QueryError::NotFound(format!("log {}", id.0)))
+    }
+
+    async fn metric_points(&self, tenant: &TenantId, query: &MetricQuery) -> Result<Page<MetricPoint>, QueryError> {
+        let q = MetricQuery { limit: capped(query.limit), ..query.clone() };
+        Ok(self.metrics.search_metric_points(tenant, &q).await?)
     }
 
     async fn stats(&self, tenant: &TenantId) -> Result<SignalCounts, QueryError> {
-        self.storage.counts(tenant).await.map_err(map)
+        Ok(self.maintenance.counts(tenant).await?)
     }
 
-    async fn logs(&self, tenant: &TenantId, query: &LogQuery) -> Result<Vec<LogRecord>, QueryError> {
-        let q = LogQuery { limit: query.limit.min(MAX_QUERY_ROWS), ..query.clone() };
-        self.storage.query_logs(tenant, &q).await.map_err(map)
-    }
-
-    async fn metric_points(&self, tenant: &TenantId, query: &MetricQuery) -> Result<Vec<MetricPoint>, QueryError> {
-        let q = MetricQuery { limit: query.limit.min(MAX_QUERY_ROWS), ..query.clone() };
-        self.storage.query_metric_points(tenant, &q).await.map_err(map)
+    async fn storage_status(&self) -> Result<StorageStatus, QueryError> {
+        Ok(self.maintenance.status().await?)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use otelcontext_ports::MockStorage;
+    use otelcontext_ports::{MockLogStore, MockMaintenance, MockMetricStore, MockTraceStore, StorageError};
 
-    #[tokio::test]
-    async fn transient_storage_errors_are_unavailable_others_internal() {
-        let mut s = MockStorage::new();
-        s.expect_counts().times(1).returning(|_| Err(StorageError::Unavailable("locked".into())));
-        s.expect_counts().times(1).returning(|_| Err(StorageError::Corrupt("bad row".into())));
-        let q = QueryService::new(Arc::new(s));
-        let t = TenantId::parse("t").unwrap();
-        assert!(matches!(q.stats(&t).await, Err(QueryError::Unavailable(_))));
-        assert!(matches!(q.stats(&t).await, Err(QueryError::Internal(_))));
+    fn service(traces: MockTraceStore, logs: MockLogStore, maintenance: MockMaintenance) -> QueryService {
+        QueryService::new(Arc::new(traces), Arc::new(logs), Arc::new(MockMetricStore::new()), Arc::new(maintenance))
+    }
+
+    fn t() -> TenantId {
+        TenantId::parse("t").unwrap()
     }
 
     #[tokio::test]
-    async fn query_limits_are_capped() {
-        let mut s = MockStorage::new();
-        s.expect_query_logs().withf(|_, q| q.limit == MAX_QUERY_ROWS).returning(|_, _| Ok(vec![]));
-        let q = QueryService::new(Arc::new(s));
-        let t = TenantId::parse("t").unwrap();
-        q.logs(&t, &LogQuery { limit: usize::MAX, ..Default::default() }).await.unwrap();
+    async fn storage_errors_map_to_query_errors() {
+        let mut m = MockMaintenance::new();
+        m.expect_counts().times(1).returning(|_| Err(StorageError::Unavailable("locked".into())));
+        m.expect_counts().times(1).returning(|_| Err(StorageError::Corrupt("bad row".into())));
+        m.expect_counts().times(1).returning(|_| Err(StorageError::InvalidArgument("bad cursor".into())));
+        let q = service(MockTraceStore::new(), MockLogStore::new(), m);
+        assert!(matches!(q.stats(&t()).await, Err(QueryError::Unavailable(_))));
+        assert!(matches!(q.stats(&t()).await, Err(QueryError::Internal(_))));
+        assert!(matches!(q.stats(&t()).await, Err(QueryError::InvalidArgument(_))));
+    }
+
+    #[tokio::test]
+    async fn an_absent_trace_or_log_is_not_found() {
+        let mut traces = MockTraceStore::new();
+        traces.expect_get_trace().returning(|_, _| Ok(None));
+        let mut logs = MockLogStore::new();
+        logs.expect_get_log().returning(|_, _| Ok(None));
+        let q = service(traces, logs, MockMaintenance::new());
+        let id = TraceId::from_array([7; 16]).unwrap();
+        assert!(matches!(q.trace(&t(), &id).await, Err(QueryError::NotFound(m)) if m.contains("0707")));
+        assert!(matches!(q.log(&t(), LogId(5)).await, Err(QueryError::NotFound(_))));
+    }
+
+    #[tokio::test]
+    async fn page_sizes_are_capped() {
+        let mut logs = MockLogStore::new();
+        logs.expect_search_logs().withf(|_, q| q.limit == MAX_PAGE_ROWS).returning(|_, _| Ok(Page::empty()));
+        let q = service(MockTraceStore::new(), logs, MockMaintenance::new());
+        q.logs(&t(), &LogQuery::recent(usize::MAX)).await.unwrap();
     }
 }

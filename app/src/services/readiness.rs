@@ -1,7 +1,7 @@
 //! Readiness checks behind `/ready`.
 
 use async_trait::async_trait;
-use otelcontext_ports::{CheckStatus, IngestQueue, Readiness, ReadinessReport, Signal, Storage};
+use otelcontext_ports::{CheckStatus, IngestQueue, Maintenance, Readiness, ReadinessReport, Signal};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,13 +10,13 @@ pub const PIPELINE_NOT_READY_FULLNESS: f64 = 0.95;
 
 /// Database answers within 2 s; ingest queue below 95 % full.
 pub struct ReadinessService {
-    storage: Arc<dyn Storage>,
+    storage: Arc<dyn Maintenance>,
     queue: Arc<dyn IngestQueue>,
 }
 
 impl ReadinessService {
     /// Checks over these ports.
-    pub fn new(storage: Arc<dyn Storage>, queue: Arc<dyn IngestQueue>) -> Self {
+    pub fn new(storage: Arc<dyn Maintenance>, queue: Arc<dyn IngestQueue>) -> Self {
         Self { storage, queue }
     }
 }
@@ -43,7 +43,7 @@ impl Readiness for ReadinessService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use otelcontext_ports::{MockIngestQueue, MockStorage, StorageError};
+    use otelcontext_ports::{MockIngestQueue, MockMaintenance, StorageError};
 
     fn queue(depth: usize) -> MockIngestQueue {
         let mut q = MockIngestQueue::new();
@@ -54,7 +54,7 @@ mod tests {
 
     #[tokio::test]
     async fn ready_when_the_database_answers_and_the_queue_has_room() {
-        let mut s = MockStorage::new();
+        let mut s = MockMaintenance::new();
         s.expect_ping().returning(|| Ok(()));
         let r = ReadinessService::new(Arc::new(s), Arc::new(queue(10))).check().await;
         assert!(r.is_ready());
@@ -62,7 +62,7 @@ mod tests {
 
     #[tokio::test]
     async fn not_ready_names_the_failing_check() {
-        let mut s = MockStorage::new();
+        let mut s = MockMaintenance::new();
         s.expect_ping().returning(|| Err(StorageError::Unavailable("disk gone".into())));
         let r = ReadinessService::new(Arc::new(s), Arc::new(queue(96))).check().await;
         assert!(!r.is_ready());

@@ -129,12 +129,8 @@ async fn spec_json_logs_keep_every_attribute_type_and_structured_bodies() {
     let a = post(&s, "/v1/logs", &[("content-type", "application/json")], LOGS.as_bytes().to_vec()).await;
     assert_eq!(a.status, 200);
     s.wait_for("default", |c| c.logs == 2).await;
-    let logs = s
-        .storage
-        .query_logs(&TenantId::parse("default").unwrap(), &LogQuery { limit: 10, ..Default::default() })
-        .await
-        .unwrap();
-    let (structured, first) = (&logs[0], &logs[1]);
+    let logs = s.storage.search_logs(&TenantId::parse("default").unwrap(), &LogQuery::recent(10)).await.unwrap().items;
+    let (structured, first) = (&logs[0].record, &logs[1].record);
     assert_eq!(first.timestamp_ns, 1_544_712_660_300_000_000);
     assert_eq!((first.severity_number, first.severity_text.as_str()), (10, "Information"));
     assert_eq!(first.trace_id.unwrap().to_hex(), "5b8efff798038103d269b633813fc60c");
@@ -177,7 +173,7 @@ async fn spec_json_metrics_of_all_five_types_are_stored() {
         let t = t.clone();
         async move {
             let q = MetricQuery { name: Some(name.into()), limit: 10, ..Default::default() };
-            s.storage.query_metric_points(&t, &q).await.unwrap().remove(0)
+            s.storage.search_metric_points(&t, &q).await.unwrap().items.remove(0)
         }
     };
     let counter = get("my.counter").await;

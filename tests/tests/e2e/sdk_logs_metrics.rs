@@ -52,9 +52,9 @@ async fn sdk_logs_over_every_transport_read_back_field_by_field() {
         .await;
         s.wait_for(&tenant, |c| c.logs == 1).await;
         let t = TenantId::parse(&tenant).unwrap();
-        let logs = s.storage.query_logs(&t, &LogQuery { limit: 10, ..Default::default() }).await.unwrap();
+        let logs = s.storage.search_logs(&t, &LogQuery::recent(10)).await.unwrap().items;
         assert_eq!(logs.len(), 1, "{transport:?}: the DEBUG record is filtered out");
-        let l = &logs[0];
+        let l = &logs[0].record;
         assert_eq!((l.timestamp_ns, l.observed_ns), ((T + 1) as i64, (T + 2) as i64), "{transport:?}");
         assert_eq!((l.severity_number, l.severity_text.as_str()), (13, "WARN"));
         assert_eq!(l.body, Some(AnyValue::String("disk almost full".into())));
@@ -102,7 +102,7 @@ async fn sdk_metrics_over_every_transport_read_back_field_by_field() {
             let (s, t) = (&s, t.clone());
             async move {
                 let q = MetricQuery { name: Some(name.into()), limit: 10, ..Default::default() };
-                let mut points = s.storage.query_metric_points(&t, &q).await.unwrap();
+                let mut points = s.storage.search_metric_points(&t, &q).await.unwrap().items;
                 assert_eq!(points.len(), 1, "{name}");
                 points.remove(0)
             }

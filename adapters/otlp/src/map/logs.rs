@@ -67,6 +67,7 @@ pub fn logs(
                     event_name: l.event_name,
                     resource: resource.clone(),
                     scope: scope.clone(),
+                    template_id: None,
                 });
             }
         }

@@ -45,6 +45,7 @@ fn log(service: &str, severity: i32) -> LogRecord {
         event_name: String::new(),
         resource: Arc::new(Resource::for_service(service)),
         scope: Arc::new(InstrumentationScope::default()),
+        template_id: None,
     }
 }
 

@@ -2,7 +2,7 @@ use super::*;
 use otelcontext_domain::admission::{AdmissionPolicy, BatchClass};
 use otelcontext_domain::{AnyValue, Attributes, InstrumentationScope, LogRecord, Resource, TenantId};
 use otelcontext_memory::MemoryQueue;
-use otelcontext_ports::{MockStorage, SubmitOutcome};
+use otelcontext_ports::{Maintenance, MockTelemetryWriter, SubmitOutcome};
 use parking_lot::Mutex;
 
 fn item(lines: usize, notify: Option<otelcontext_ports::CommitNotifier>) -> QueueItem {
@@ -22,6 +22,7 @@ fn item(lines: usize, notify: Option<otelcontext_ports::CommitNotifier>) -> Queu
             event_name: String::new(),
             resource: Arc::new(Resource::for_service("s")),
             scope: Arc::new(InstrumentationScope::default()),
+            template_id: None,
         })
         .collect();
     let batch = TenantBatch { tenant: TenantId::parse("t").unwrap(), spans: vec![], logs, metrics: vec![] };
@@ -39,11 +40,7 @@ fn queue() -> Arc<MemoryQueue> {
 }
 
 fn settings(workers: usize) -> PipelineSettings {
-    PipelineSettings {
-        workers,
-        commit_items: 1_000,
-        retry_delays: vec![Duration::from_millis(1), Duration::from_millis(1)],
-    }
+    PipelineSettings { workers, commit_items: 1_000 }
 }
 
 type Results = Arc<Mutex<Vec<Result<(), String>>>>;
@@ -69,30 +66,24 @@ async fn queued_exports_are_committed_together_in_one_write() {
         submit(&q, item(2, Some(notifier())));
     }
     q.close();
-    let mut s = MockStorage::new();
-    s.expect_backend().return_const("mock");
+    let mut s = MockTelemetryWriter::new();
     s.expect_write().times(1).withf(|b| b.len() == 3).returning(|_| Ok(WriteSummary { logs: 6, ..Default::default() }));
     let metrics = Arc::new(Metrics::new());
-    Pipeline::start(q, Arc::new(s), metrics.clone(), settings(1)).drain().await;
+    Pipeline::start(q, Arc::new(s), "mock", metrics.clone(), settings(1)).drain().await;
     assert_eq!(*results.lock(), vec![Ok(()), Ok(()), Ok(())]);
     assert!(metrics.render().contains(r#"otelcontext_ingest_stored_total{signal="logs"} 6"#));
 }
 
 #[tokio::test]
-async fn transient_failures_are_retried() {
+async fn group_sizes_are_measured() {
     let q = queue();
-    let (results, notifier) = recorder();
-    submit(&q, item(1, Some(notifier())));
+    submit(&q, item(4, None));
     q.close();
-    let mut s = MockStorage::new();
-    s.expect_backend().return_const("mock");
-    let mut seq = mockall::Sequence::new();
-    s.expect_write().times(2).in_sequence(&mut seq).returning(|_| Err(StorageError::Unavailable("busy".into())));
-    s.expect_write().times(1).in_sequence(&mut seq).returning(|_| Ok(WriteSummary { logs: 1, ..Default::default() }));
+    let mut s = MockTelemetryWriter::new();
+    s.expect_write().returning(|_| Ok(WriteSummary { logs: 4, ..Default::default() }));
     let metrics = Arc::new(Metrics::new());
-    Pipeline::start(q, Arc::new(s), metrics.clone(), settings(1)).drain().await;
-    assert_eq!(*results.lock(), vec![Ok(())]);
-    assert!(metrics.render().contains(r#"otelcontext_storage_write_failures_total{driver="mock",outcome="retry"} 2"#));
+    Pipeline::start(q, Arc::new(s), "mock", metrics.clone(), settings(1)).drain().await;
+    assert!(metrics.render().contains(r#"otelcontext_storage_write_items_sum{driver="mock"} 4"#));
 }
 
 #[tokio::test]
@@ -102,8 +93,7 @@ async fn a_poison_item_is_isolated_and_the_rest_of_the_group_is_stored() {
     submit(&q, item(1, Some(notifier())));
     submit(&q, item(3, Some(notifier())));
     q.close();
-    let mut s = MockStorage::new();
-    s.expect_backend().return_const("mock");
+    let mut s = MockTelemetryWriter::new();
     s.expect_write().returning(|b| {
         if b.iter().any(|b| b.logs.len() == 3) {
             Err(StorageError::Rejected("constraint".into()))
@@ -112,7 +102,7 @@ async fn a_poison_item_is_isolated_and_the_rest_of_the_group_is_stored() {
         }
     });
     let metrics = Arc::new(Metrics::new());
-    Pipeline::start(q, Arc::new(s), metrics.clone(), settings(1)).drain().await;
+    Pipeline::start(q, Arc::new(s), "mock", metrics.clone(), settings(1)).drain().await;
     let results = results.lock();
     assert_eq!(results[0], Ok(()));
     assert!(results[1].as_ref().unwrap_err().contains("constraint"));
@@ -124,16 +114,17 @@ async fn a_poison_item_is_isolated_and_the_rest_of_the_group_is_stored() {
 }
 
 #[tokio::test]
-async fn persistent_outage_fails_every_item_after_the_retries() {
+async fn an_outage_fails_every_item_of_the_group_once() {
     let q = queue();
     let (results, notifier) = recorder();
     submit(&q, item(1, Some(notifier())));
     submit(&q, item(1, Some(notifier())));
     q.close();
-    let mut s = MockStorage::new();
-    s.expect_backend().return_const("mock");
-    s.expect_write().times(3).returning(|_| Err(StorageError::Unavailable("down".into())));
-    Pipeline::start(q, Arc::new(s), Arc::new(Metrics::new()), settings(1)).drain().await;
+    let mut s = MockTelemetryWriter::new();
+    // Transient errors reach the pipeline only after the retrying decorator gave up: the group is
+    // not split (every item would fail the same way).
+    s.expect_write().times(1).returning(|_| Err(StorageError::Unavailable("down".into())));
+    Pipeline::start(q, Arc::new(s), "mock", Arc::new(Metrics::new()), settings(1)).drain().await;
     assert_eq!(results.lock().len(), 2);
     assert!(results.lock().iter().all(|r| r.is_err()));
 }
@@ -146,9 +137,15 @@ async fn drain_finishes_everything_queued_before_close() {
     }
     q.close();
     let storage = Arc::new(otelcontext_memory::MemoryStorage::new());
-    Pipeline::start(q, storage.clone(), Arc::new(Metrics::new()), PipelineSettings { commit_items: 64, ..settings(4) })
-        .drain()
-        .await;
+    Pipeline::start(
+        q,
+        storage.clone(),
+        "memory",
+        Arc::new(Metrics::new()),
+        PipelineSettings { commit_items: 64, ..settings(4) },
+    )
+    .drain()
+    .await;
     let counts = storage.counts(&TenantId::parse("t").unwrap()).await.unwrap();
     assert_eq!(counts.logs, 500);
 }

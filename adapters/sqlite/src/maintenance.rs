@@ -1,0 +1,137 @@
+//! Counts, retention purges, optimisation and status of the SQLite database.
+
+use crate::error::map_sqlx_error;
+use crate::read::col;
+use crate::writer::{WriterState, map_err, wal_size};
+use otelcontext_domain::TenantId;
+use otelcontext_ports::{RetentionTarget, SignalCounts, StorageError};
+use rusqlite::params_from_iter;
+use sqlx::SqlitePool;
+use std::path::Path;
+
+pub(crate) async fn counts(pool: &SqlitePool, tenant: &TenantId) -> Result<SignalCounts, StorageError> {
+    let t = tenant.as_str();
+    let row = sqlx::query(
+        "SELECT (SELECT count(*) FROM traces WHERE tenant_id = ?) AS traces, \
+                (SELECT count(*) FROM spans WHERE tenant_id = ?) AS spans, \
+                (SELECT count(*) FROM logs WHERE tenant_id = ?) AS logs, \
+                (SELECT count(*) FROM metric_points WHERE tenant_id = ?) AS points, \
+                (SELECT count(*) FROM traces WHERE tenant_id = ? AND status = 2) AS error_traces",
+    )
+    .bind(t)
+    .bind(t)
+    .bind(t)
+    .bind(t)
+    .bind(t)
+    .fetch_one(pool)
+    .await
+    .map_err(map_sqlx_error)?;
+    let n = |name: &str| col::<i64>(&row, name).map(|v| v.max(0) as u64);
+    Ok(SignalCounts {
+        traces: n("traces")?,
+        spans: n("spans")?,
+        logs: n("logs")?,
+        metric_points: n("points")?,
+        error_traces: n("error_traces")?,
+    })
+}
+
+pub(crate) async fn tenants(pool: &SqlitePool) -> Result<Vec<TenantId>, StorageError> {
+    let names: Vec<String> = sqlx::query_scalar("SELECT tenant_id FROM tenants ORDER BY tenant_id")
+        .fetch_all(pool)
+        .await
+        .map_err(map_sqlx_error)?;
+    names
+        .iter()
+        .map(|n| TenantId::parse(n).map_err(|e| StorageError::Corrupt(format!("tenant id {n:?}: {e}"))))
+        .collect()
+}
+
+/// Table and time column a target is purged by.
+fn table_of(target: RetentionTarget) -> (&'static str, &'static str) {
+    match target {
+        RetentionTarget::Logs => ("logs", "timestamp_ns"),
+        RetentionTarget::Traces => ("traces", "start_ns"),
+        RetentionTarget::MetricPoints => ("metric_points", "time_ns"),
+        RetentionTarget::MetricBuckets => ("metric_buckets", "start_ns"),
+        RetentionTarget::GraphSnapshots => ("graph_snapshots", "created_ns"),
+    }
+}
+
+/// Row ids of up to `batch` expired rows, across tenants, found through each tenant's
+/// (tenant_id, time) index.
+fn expired_ids_sql(target: RetentionTarget) -> String {
+    let (table, time) = table_of(target);
+    let id = if target == RetentionTarget::GraphSnapshots { "seq" } else { "id" };
+    format!("SELECT x.{id} FROM tenants t JOIN {table} x ON x.tenant_id = t.tenant_id AND x.{time} < ?1 LIMIT ?2")
+}
+
+/// Deletes one batch on the writer; a trace goes with its spans.
+pub(crate) fn purge(
+    state: &mut WriterState,
+    target: RetentionTarget,
+    cutoff_ns: i64,
+    batch: usize,
+) -> Result<u64, StorageError> {
+    let limit = i64::try_from(batch).unwrap_or(i64::MAX);
+    state.transaction(&[], |tx| {
+        let ids: Vec<i64> = {
+            let mut stmt = tx.prepare_cached(&expired_ids_sql(target)).map_err(map_err)?;
+            let rows = stmt.query_map(rusqlite::params![cutoff_ns, limit], |r| r.get(0)).map_err(map_err)?;
+            rows.collect::<Result<_, _>>().map_err(map_err)?
+        };
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let (table, _) = table_of(target);
+        let id = if target == RetentionTarget::GraphSnapshots { "seq" } else { "id" };
+        for chunk in ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            if target == RetentionTarget::Traces {
+                tx.execute(&format!("DELETE FROM spans WHERE trace_ref IN ({marks})"), params_from_iter(chunk))
+                    .map_err(map_err)?;
+            }
+            tx.execute(&format!("DELETE FROM {table} WHERE {id} IN ({marks})"), params_from_iter(chunk))
+                .map_err(map_err)?;
+        }
+        Ok(ids.len() as u64)
+    })
+}
+
+pub(crate) async fn count_older_than(
+    pool: &SqlitePool,
+    target: RetentionTarget,
+    cutoff_ns: i64,
+) -> Result<u64, StorageError> {
+    let (table, time) = table_of(target);
+    let sql = format!("SELECT count(*) FROM tenants t JOIN {table} x ON x.tenant_id = t.tenant_id AND x.{time} < ?");
+    let n: i64 =
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(cutoff_ns).fetch_one(pool).await.map_err(map_sqlx_error)?;
+    Ok(n.max(0) as u64)
+}
+
+/// Pages an incremental vacuum step frees at most (each step is its own writer job, so commits
+/// interleave with it).
+pub(crate) const VACUUM_STEP_PAGES: i64 = 2_000;
+
+/// One step of maintenance on the writer: refresh planner statistics (first step) and free up to
+/// [`VACUUM_STEP_PAGES`] pages. Returns the free pages left.
+pub(crate) fn optimize_step(state: &mut WriterState, first: bool) -> Result<i64, StorageError> {
+    let conn = &state.conn;
+    if first {
+        conn.execute_batch("PRAGMA optimize").map_err(map_err)?;
+    }
+    let auto_vacuum: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0)).map_err(map_err)?;
+    if auto_vacuum != 2 {
+        // Not incremental (a database created before schema v2): freed pages are reused by
+        // later writes, and `VACUUM` run once offline switches the file to incremental.
+        return Ok(0);
+    }
+    conn.execute_batch(&format!("PRAGMA incremental_vacuum({VACUUM_STEP_PAGES})")).map_err(map_err)?;
+    conn.query_row("PRAGMA freelist_count", [], |r| r.get(0)).map_err(map_err)
+}
+
+/// The database file plus its WAL, in bytes.
+pub(crate) fn size_on_disk(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) + wal_size(path)
+}

@@ -1,0 +1,425 @@
+//! Searches over the reader pool: traces, spans, logs (with full-text search), metric points,
+//! buckets, templates, investigations and snapshots. All tenant-scoped, paged by keyset.
+
+use crate::error::map_sqlx_error;
+use crate::fts;
+use crate::read::{
+    LOG_COLUMNS, POINT_COLUMNS, Resources, SPAN_COLUMNS, TRACE_COLUMNS, col, corrupt, point_from_row, span_from_row,
+    stored_log_from_row, summary_from_row,
+};
+use crate::records::{severity_of, severity_rank};
+use crate::sql::{Bind, Select, wrong_cursor};
+use otelcontext_domain::codec;
+use otelcontext_domain::{
+    GraphSnapshot, Investigation, InvestigationStatus, LogTemplate, MetricBucket, MetricPoint, Span, TemplateId,
+    TenantId, TraceSummary,
+};
+use otelcontext_ports::{
+    BucketQuery, Cursor, InvestigationQuery, LogId, LogQuery, LogSort, MetricQuery, Page, SnapshotQuery, SortOrder,
+    SpanQuery, StorageError, StoredLog, TimeRange, TraceQuery, TraceSort,
+};
+use sqlx::SqlitePool;
+use sqlx::sqlite::SqliteRow;
+
+fn t(tenant: &TenantId) -> Bind {
+    Bind::Text(tenant.as_str().to_owned())
+}
+
+/// Adds `column >= start AND column <= end` for the open ends of a range.
+fn time(sel: &mut Select, column: &str, range: &TimeRange) {
+    sel.and_int(&format!("{column} >= ?"), range.start_ns).and_int(&format!("{column} <= ?"), range.end_ns);
+}
+
+/// A keyset page from rows holding the sort key and id in columns `key` and `id`.
+fn keyset_page<T>(
+    rows: &[SqliteRow],
+    limit: usize,
+    key: &str,
+    id: &str,
+    mut decode: impl FnMut(&SqliteRow) -> Result<T, StorageError>,
+) -> Result<Page<T>, StorageError> {
+    let items = rows
+        .iter()
+        .map(|r| Ok((col::<i64>(r, key)?, col::<i64>(r, id)?, decode(r)?)))
+        .collect::<Result<Vec<_>, StorageError>>()?;
+    Ok(Page::from_rows(items, limit, |(k, i, _)| Cursor::After { key: *k, id: *i }).map(|(_, _, v)| v))
+}
+
+pub(crate) async fn search_traces(
+    pool: &SqlitePool,
+    tenant: &TenantId,
+    q: &TraceQuery,
+) -> Result<Page<TraceSummary>, StorageError> {
+    q.validate()?;
+    let mut sel = Select::new(format!("SELECT {TRACE_COLUMNS} FROM traces t WHERE t.tenant_id = ?"), vec![t(tenant)]);
+    time(&mut sel, "t.start_ns", &q.time);
+    sel.and_int("t.status = ?", q.status.map(|s| i64::from(s.as_otlp())))
+        .and_int("t.duration_ns >= ?", q.min_duration_ns)
+        .and_int("t.duration_ns <= ?", q.max_duration_ns);
+    if q.service.is_some() || q.operation.is_some() || !q.attributes.is_empty() {
+        let mut span = Select::new("EXISTS (SELECT 1 FROM spans s WHERE s.trace_ref = t.id", vec![]);
+        span.and_text("s.service_name = ?", q.service.as_deref())
+            .and_text("s.name = ?", q.operation.as_deref())
+            .attributes("s.attributes_json", &q.attributes)
+            .tail(")");
+        let (cond, binds) = span.into_parts();
+        sel.and(&cond, binds);
+    }
+    let (key, descending) = match q.sort {
+        TraceSort::Newest => ("t.start_ns", true),
+        TraceSort::Oldest => ("t.start_ns", false),
+        TraceSort::Longest => ("t.duration_ns", true),
+        TraceSort::Shortest => ("t.duration_ns", false),
+    };
+    sel.keyset(key, "t.id", descending, q.cursor)?;
+    let rows = sel.fetch(pool, q.limit, 0).await?;
+    let key_col = key.trim_start_matches("t.");
+    keyset_page(&rows, q.limit, key_col, "id", |r| summary_from_row(r).map(|(_, s)| s))
+}
+
+pub(crate) async fn search_spans(
+    pool: &SqlitePool,
+    tenant: &TenantId,
+    q: &SpanQuery,
+) -> Result<Page<Span>, StorageError> {
+    q.validate()?;
+    let mut sel = Select::new(
+        format!(
+            "SELECT {SPAN_COLUMNS} FROM spans s LEFT JOIN resources r ON r.tenant_id = s.tenant_id \
+             AND r.fingerprint = s.resource_fp WHERE s.tenant_id = ?"
+        ),
+        vec![t(tenant)],
+    );
+    time(&mut sel, "s.start_ns", &q.time);
+    sel.and_text("s.service_name = ?", q.service.as_deref())
+        .and_text("s.name = ?", q.operation.as_deref())
+        .and_int("s.kind = ?", q.kind.map(|k| i64::from(k.as_otlp())))
+        .and_int("s.status_code = ?", q.status.map(|s| i64::from(s.as_otlp())))
+        .attributes("s.attributes_json", &q.attributes)
+        .keyset("s.start_ns", "s.id", q.sort == SortOrder::NewestFirst, q.cursor)?;
+    let rows = sel.fetch(pool, q.limit, 0).await?;
+    let mut resources = Resources::default();
+    keyset_page(&rows, q.limit, "start_ns", "id", |r| span_from_row(r, &mut resources))
+}
+
+/// How text terms are matched.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TextMode {
+    /// Through the FTS5 index (terms without letters or digits through LIKE).
+    Index,
+    /// Every term through LIKE: the fallback when the index fails.
+    Scan,
+}
+
+pub(crate) async fn search_logs(
+    pool: &SqlitePool,
+    tenant: &TenantId,
+    q: &LogQuery,
+) -> Result<Page<StoredLog>, StorageError> {
+    q.validate()?;
+    match search_logs_with(pool, tenant, q, TextMode::Index).await {
+        Err(e) if q.text.is_some() && matches!(e, StorageError::Other(_) | StorageError::Corrupt(_)) => {
+            tracing::warn!(error = %e, "full-text index failed; searching logs with LIKE instead");
+            search_logs_with(pool, tenant, q, TextMode::Scan).await
+        }
+        other => other,
+    }
+}
+
+async fn search_logs_with(
+    pool: &SqlitePool,
+    tenant: &TenantId,
+    q: &LogQuery,
+    mode: TextMode,
+) -> Result<Page<StoredLog>, StorageError> {
+    let expression = match (mode, &q.text) {
+        (TextMode::Index, Some(text)) => fts::match_expression(text),
+        _ => None,
+    };
+    let ranked = q.sort == LogSort::Relevance && q.text.is_some();
+    let base = format!(
+        "SELECT {LOG_COLUMNS} FROM logs l LEFT JOIN resources r ON r.tenant_id = l.tenant_id AND r.fingerprint = l.resource_fp"
+    );
+    let mut sel = match (&expression, ranked) {
+        (Some(expr), true) => Select::new(
+            format!(
+                "{base} JOIN (SELECT rowid AS fts_rowid, bm25(logs_fts) AS rank FROM logs_fts WHERE logs_fts MATCH ?) f \
+                 ON f.fts_rowid = l.id WHERE l.tenant_id = ?"
+            ),
+            vec![Bind::Text(expr.clone()), t(tenant)],
+        ),
+        (Some(expr), false) => {
+            let mut sel = Select::new(format!("{base} WHERE l.tenant_id = ?"), vec![t(tenant)]);
+            sel.and("l.id IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?)", [Bind::Text(expr.clone())]);
+            sel
+        }
+        (None, _) => Select::new(format!("{base} WHERE l.tenant_id = ?"), vec![t(tenant)]),
+    };
+    if let Some(text) = &q.text {
+        let scanned: Vec<&String> = match mode {
+            TextMode::Index => fts::unindexed_terms(text).collect(),
+            TextMode::Scan => text.terms().iter().collect(),
+        };
+        for term in scanned {
+            let p = fts::like_pattern(term);
+            sel.and(
+                "(l.body LIKE ? ESCAPE '\\' OR l.service_name LIKE ? ESCAPE '\\')",
+                [Bind::Text(p.clone()), Bind::Text(p)],
+            );
+        }
+    }
+    time(&mut sel, "l.timestamp_ns", &q.time);
+    sel.and_text("l.service_name = ?", q.service.as_deref())
+        .and_int("l.level >= ?", q.min_severity.map(|s| i64::from(s.number())))
+        .and_text("l.trace_id = ?", q.trace_id.map(|t| t.to_hex()).as_deref())
+        .and_int("l.template_id = ?", q.template_id.map(TemplateId::as_i64))
+        .attributes("l.attributes_json", &q.attributes);
+    let mut resources = Resources::default();
+    if ranked {
+        let offset = match q.cursor {
+            None => 0,
+            Some(Cursor::Skip(n)) => n,
+            Some(Cursor::After { .. }) => return Err(wrong_cursor()),
+        };
+        let order = if expression.is_some() {
+            " ORDER BY f.rank, l.timestamp_ns DESC, l.id DESC"
+        } else {
+            " ORDER BY l.timestamp_ns DESC, l.id DESC"
+        };
+        sel.tail(order);
+        let rows = sel.fetch(pool, q.limit, offset).await?;
+        let items = rows.iter().map(|r| stored_log_from_row(r, &mut resources)).collect::<Result<Vec<_>, _>>()?;
+        let more = items.len() > q.limit;
+        let mut page = Page::from_rows(items, q.limit, |_| Cursor::Skip(0));
+        page.next = more.then_some(Cursor::Skip(offset + q.limit as u64));
+        return Ok(page);
+    }
+    sel.keyset("l.timestamp_ns", "l.id", q.sort != LogSort::Oldest, q.cursor)?;
+    let rows = sel.fetch(pool, q.limit, 0).await?;
+    keyset_page(&rows, q.limit, "timestamp_ns", "id", |r| stored_log_from_row(r, &mut resources))
+}
+
+pub(crate) async fn get_log(
+    pool: &SqlitePool,
+    tenant: &TenantId,
+    id: LogId,
+) -> Result<Option<StoredLog>, StorageError> {
+    let mut sel = Select::new(
+        format!(
+            "SELECT {LOG_COLUMNS} FROM logs l LEFT JOIN resources r ON r.tenant_id = l.tenant_id \
+             AND r.fingerprint = l.resource_fp WHERE l.tenant_id = ?"
+        ),
+        vec![t(tenant)],
+    );
+    sel.and("l.id = ?", [Bind::Int(id.0)]);
+    let rows = sel.fetch(pool, 1, 0).await?;
+    let mut resources = Resources::default();
+    rows.first().map(|r| stored_log_from_row(r, &mut resources)).transpose()
+}
+
+pub(crate) async fn search_metric_points(
+    pool: &SqlitePool,
+    tenant: &TenantId,
+    q: &MetricQuery,
+) -> Result<Page<MetricPoint>, StorageError> {
+    q.validate()?;
+    let mut sel = Select::new(
+        format!(
+            "SELECT {POINT_COLUMNS} FROM metric_points m LEFT JOIN resources r ON r.tenant_id = m.tenant_id \
+             AND r.fingerprint = m.resource_fp WHERE m.tenant_id = ?"
+        ),
+        vec![t(tenant)],
+    );
+    time(&mut sel, "m.time_ns", &q.time);
+    sel.and_text("m.name = ?", q.name.as_deref())
+        .and_text("m.service_name = ?", q.service.as_deref())
+        .attributes("m.attributes_json", &q.attributes)
+        .keyset("m.time_ns", "m.id", q.sort == SortOrder::NewestFirst, q.cursor)?;
+    let rows = sel.fetch(pool, q.limit, 0).await?;
+    let mut resources = Resources::default();
+    keyset_page(&rows, q.limit, "time_ns", "id", |r| point_from_row(r, &mut resources))
+}
+
+fn bucket_from_row(row: &SqliteRow) -> Result<MetricBucket, StorageError> {
+    let columns = codec::BucketColumns {
+        sum: col(row, "sum")?,
+        min: col(row, "min")?,
+        max: col(row, "max")?,
+        last: col(row, "last")?,
+        data_json: col(row, "data_json")?,
+    };
+    let ([sum, min, max, last], histogram) = codec::bucket_values(&columns)?;
+    let attrs: String = col(row, "attributes_json")?;
+    Ok(MetricBucket {
+        name: col(row, "name")?,
+        service: col(row, "service_name")?,
+        attributes: crate::read::attributes(Some(&attrs))?,
+        start_ns: col(row, "start_ns")?,
+        width_ns: col(row, "width_ns")?,
+        count: col::<i64>(row, "count")?.max(0) as u64,
+        sum,
+        min,
+        max,
+        last,
+        last_ns: col(row, "last_ns")?,
+        histogram,
+    })
+}
+
+pub(crate) async fn search_buckets(
+    pool: &SqlitePool,
+    tenant: &TenantId,
+    q: &BucketQuery,
+) -> Result<Page<MetricBucket>, StorageError> {
+    q.validate()?;
+    let mut sel = Select::new(
+        "SELECT id, name, service_name, attributes_json, start_ns, width_ns, count, sum, min, max, last, last_ns, \
+         data_json FROM metric_buckets WHERE tenant_id = ?",
+        vec![t(tenant)],
+    );
+    time(&mut sel, "start_ns", &q.time);
+    sel.and_text("name = ?", q.name.as_deref())
+        .and_text("service_name = ?", q.service.as_deref())
+        .keyset("start_ns", "id", false, q.cursor)?;
+    let rows = sel.fetch(pool, q.limit, 0).await?;
+    keyset_page(&rows, q.limit, "start_ns", "id", bucket_from_row)
+}
+
+const TEMPLATE_COLUMNS: &str = "id, template, count, first_seen_ns, last_seen_ns, sample, service_name";
+
+fn template_from_row(row: &SqliteRow) -> Result<LogTemplate, StorageError> {
+    Ok(LogTemplate {
+        id: TemplateId::from_i64(col(row, "id")?),
+        template: col(row, "template")?,
+        count: col::<i64>(row, "count")?.max(0) as u64,
+        first_seen_ns: col(row, "first_seen_ns")?,
+        last_seen_ns: col(row, "last_seen_ns")?,
+        sample: col(row, "sample")?,
+        service: col(row, "service_name")?,
+    })
+}
+
+pub(crate) async fn list_templates(pool: &SqlitePool, tenant: &TenantId) -> Result<Vec<LogTemplate>, StorageError> {
+    let sql = format!("SELECT {TEMPLATE_COLUMNS} FROM drain_templates WHERE tenant_id = ? ORDER BY id");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.as_str())
+        .fetch_all(pool)
+        .await
+        .map_err(map_sqlx_error)?
+        .iter()
+        .map(template_from_row)
+        .collect()
+}
+
+pub(crate) async fn get_template(
+    pool: &SqlitePool,
+    tenant: &TenantId,
+    id: TemplateId,
+) -> Result<Option<LogTemplate>, StorageError> {
+    let sql = format!("SELECT {TEMPLATE_COLUMNS} FROM drain_templates WHERE tenant_id = ? AND id = ?");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.as_str())
+        .bind(id.as_i64())
+        .fetch_optional(pool)
+        .await
+        .map_err(map_sqlx_error)?
+        .as_ref()
+        .map(template_from_row)
+        .transpose()
+}
+
+const INVESTIGATION_COLUMNS: &str = "seq, id, created_ns, updated_ns, status, severity, kind, trigger_service, \
+    trigger_operation, root_service, root_operation, summary, evidence_json";
+
+fn investigation_from_row(row: &SqliteRow) -> Result<Investigation, StorageError> {
+    let status: String = col(row, "status")?;
+    let evidence: String = col(row, "evidence_json")?;
+    Ok(Investigation {
+        id: col(row, "id")?,
+        created_ns: col(row, "created_ns")?,
+        updated_ns: col(row, "updated_ns")?,
+        status: InvestigationStatus::parse(&status).ok_or_else(|| corrupt("investigation status", &status))?,
+        severity: severity_of(col(row, "severity")?)?,
+        kind: col(row, "kind")?,
+        trigger_service: col(row, "trigger_service")?,
+        trigger_operation: col(row, "trigger_operation")?,
+        root_service: col(row, "root_service")?,
+        root_operation: col(row, "root_operation")?,
+        summary: col(row, "summary")?,
+        evidence: serde_json::from_str(&evidence).map_err(|e| corrupt("investigation evidence", e))?,
+    })
+}
+
+pub(crate) async fn get_investigation(
+    pool: &SqlitePool,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<Investigation>, StorageError> {
+    let mut sel =
+        Select::new(format!("SELECT {INVESTIGATION_COLUMNS} FROM investigations WHERE tenant_id = ?"), vec![t(tenant)]);
+    sel.and_text("id = ?", Some(id));
+    sel.fetch(pool, 1, 0).await?.first().map(investigation_from_row).transpose()
+}
+
+pub(crate) async fn search_investigations(
+    pool: &SqlitePool,
+    tenant: &TenantId,
+    q: &InvestigationQuery,
+) -> Result<Page<Investigation>, StorageError> {
+    q.validate()?;
+    let mut sel =
+        Select::new(format!("SELECT {INVESTIGATION_COLUMNS} FROM investigations WHERE tenant_id = ?"), vec![t(tenant)]);
+    time(&mut sel, "created_ns", &q.time);
+    sel.and_text("status = ?", q.status.map(InvestigationStatus::as_str))
+        .and_int("severity >= ?", q.min_severity.map(severity_rank));
+    if let Some(service) = &q.service {
+        sel.and(
+            "(trigger_service = ? OR root_service = ?)",
+            [Bind::Text(service.clone()), Bind::Text(service.clone())],
+        );
+    }
+    sel.keyset("created_ns", "seq", true, q.cursor)?;
+    let rows = sel.fetch(pool, q.limit, 0).await?;
+    keyset_page(&rows, q.limit, "created_ns", "seq", investigation_from_row)
+}
+
+const SNAPSHOT_COLUMNS: &str =
+    "seq, id, created_ns, service_count, edge_count, total_calls, avg_health_score, graph_json";
+
+fn snapshot_from_row(row: &SqliteRow) -> Result<GraphSnapshot, StorageError> {
+    let graph: String = col(row, "graph_json")?;
+    Ok(GraphSnapshot {
+        id: col(row, "id")?,
+        created_ns: col(row, "created_ns")?,
+        service_count: col::<i64>(row, "service_count")?.max(0) as u64,
+        edge_count: col::<i64>(row, "edge_count")?.max(0) as u64,
+        total_calls: col::<i64>(row, "total_calls")?.max(0) as u64,
+        avg_health_score: col::<Option<f64>>(row, "avg_health_score")?.unwrap_or(f64::NAN),
+        graph: serde_json::from_str(&graph).map_err(|e| corrupt("snapshot graph", e))?,
+    })
+}
+
+pub(crate) async fn get_snapshot(
+    pool: &SqlitePool,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<GraphSnapshot>, StorageError> {
+    let mut sel =
+        Select::new(format!("SELECT {SNAPSHOT_COLUMNS} FROM graph_snapshots WHERE tenant_id = ?"), vec![t(tenant)]);
+    sel.and_text("id = ?", Some(id));
+    sel.fetch(pool, 1, 0).await?.first().map(snapshot_from_row).transpose()
+}
+
+pub(crate) async fn search_snapshots(
+    pool: &SqlitePool,
+    tenant: &TenantId,
+    q: &SnapshotQuery,
+) -> Result<Page<GraphSnapshot>, StorageError> {
+    q.validate()?;
+    let mut sel =
+        Select::new(format!("SELECT {SNAPSHOT_COLUMNS} FROM graph_snapshots WHERE tenant_id = ?"), vec![t(tenant)]);
+    time(&mut sel, "created_ns", &q.time);
+    sel.keyset("created_ns", "seq", true, q.cursor)?;
+    let rows = sel.fetch(pool, q.limit, 0).await?;
+    keyset_page(&rows, q.limit, "created_ns", "seq", snapshot_from_row)
+}

@@ -1,0 +1,229 @@
+//! Behaviour of the SQLite adapter beyond the conformance suite: files, pragmas, the WAL, full-text
+//! search upkeep, upgrades and space reuse.
+
+use super::*;
+use otelcontext_domain::StatusCode;
+use otelcontext_domain::search::TextQuery;
+use otelcontext_ports::conformance::fixtures::{T0, logs_batch, rich_span, tenant, text_log};
+
+async fn open(dir: &tempfile::TempDir) -> SqliteStorage {
+    SqliteStorage::open(&SqliteConfig::new(dir.path().join("o.db"))).await.unwrap()
+}
+
+/// A complete TRUNCATE checkpoint (retried while the checkpointer thread holds the lock).
+async fn checkpoint(s: &SqliteStorage) -> Result<(), StorageError> {
+    for _ in 0..100 {
+        let busy: i64 = s
+            .writer
+            .run(|st| st.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0)).map_err(writer::map_err))
+            .await?;
+        if busy == 0 {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Err(StorageError::Other("checkpoint stayed busy".into()))
+}
+
+fn text(q: &str) -> LogQuery {
+    LogQuery { text: TextQuery::parse(q).unwrap(), ..LogQuery::recent(100) }
+}
+
+#[test]
+fn dsn_forms() {
+    assert_eq!(SqliteConfig::from_dsn("").unwrap().path, PathBuf::from("otelcontext.db"));
+    assert_eq!(SqliteConfig::from_dsn("data/x.db").unwrap().path, PathBuf::from("data/x.db"));
+    assert_eq!(SqliteConfig::from_dsn("sqlite:///var/lib/o.db").unwrap().path, PathBuf::from("/var/lib/o.db"));
+    assert_eq!(SqliteConfig::from_dsn("sqlite:rel.db").unwrap().path, PathBuf::from("rel.db"));
+    assert!(SqliteConfig::from_dsn(":memory:").is_err());
+    assert!(SqliteConfig::from_dsn("sqlite://x.db?mode=ro").is_err());
+}
+
+#[tokio::test]
+async fn creates_the_file_and_its_directory_with_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/dir/o.db");
+    let s = SqliteStorage::open(&SqliteConfig::new(&path)).await.unwrap();
+    assert!(path.exists());
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&s.readers).await.unwrap();
+    assert_eq!(mode, "wal");
+    let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(&s.readers).await.unwrap();
+    assert_eq!(busy, 5000);
+    assert_eq!(s.writer_pragma("journal_mode").await.unwrap(), "wal");
+    assert_eq!(s.writer_pragma("busy_timeout").await.unwrap(), "5000");
+    assert_eq!(s.writer_pragma("auto_vacuum").await.unwrap(), "2", "incremental on new files");
+    s.close().await;
+}
+
+#[tokio::test]
+async fn commits_are_fsynced_in_durable_mode_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let normal = open(&dir).await;
+    assert_eq!(normal.writer_pragma("synchronous").await.unwrap(), "1", "NORMAL");
+    normal.close().await;
+    let cfg = SqliteConfig { durability: Durability::Full, ..SqliteConfig::new(dir.path().join("o.db")) };
+    let full = SqliteStorage::open(&cfg).await.unwrap();
+    assert_eq!(full.writer_pragma("synchronous").await.unwrap(), "2", "FULL");
+    full.close().await;
+}
+
+#[tokio::test]
+async fn the_writer_never_checkpoints_and_the_wal_stays_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let limit = 1024 * 1024;
+    let cfg = SqliteConfig { wal_size_limit: limit, ..SqliteConfig::new(dir.path().join("o.db")) };
+    let s = SqliteStorage::open(&cfg).await.unwrap();
+    assert_eq!(s.writer_pragma("wal_autocheckpoint").await.unwrap(), "0");
+    assert_eq!(s.writer_pragma("journal_size_limit").await.unwrap(), limit.to_string());
+    let t = tenant("acme");
+    let filler = "x".repeat(400);
+    let mut peak = 0;
+    for batch in 0..12i64 {
+        let logs = (0..2_000).map(|i| text_log(batch * 10_000 + i, "svc", &format!("{batch} {i} {filler}"))).collect();
+        s.write(&logs_batch(&t, logs)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        peak = peak.max(writer::wal_size(&cfg.path));
+    }
+    // ~12 MB were written; the WAL never held more than about two batches plus the limit.
+    assert!(peak < 6 * limit, "WAL reached {peak} bytes");
+    s.close().await;
+}
+
+#[tokio::test]
+async fn data_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tenant("t");
+    let s = open(&dir).await;
+    let span = rich_span(1, 1, None, "svc", 0, 10, StatusCode::Ok);
+    let trace_id = span.trace_id;
+    s.write(&[TenantBatch { tenant: t.clone(), spans: vec![span.clone()], logs: vec![], metrics: vec![] }])
+        .await
+        .unwrap();
+    s.close().await;
+    let s = open(&dir).await;
+    assert_eq!(s.get_trace(&t, &trace_id).await.unwrap().unwrap().spans, vec![span]);
+    s.close().await;
+}
+
+#[tokio::test]
+async fn closed_storage_reports_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir).await;
+    s.close().await;
+    assert!(matches!(s.ping().await, Err(StorageError::Unavailable(_))));
+    assert!(matches!(
+        s.write(&logs_batch(&tenant("t"), vec![text_log(1, "s", "x")])).await,
+        Err(StorageError::Unavailable(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_version_1_database_is_upgraded_and_its_logs_become_searchable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("o.db");
+    {
+        let pool = SqlitePoolOptions::new().connect_with(connect_options(&path, Duration::from_secs(5))).await.unwrap();
+        schema::migrator_up_to(1).run(&pool).await.unwrap();
+        sqlx::query(
+            "INSERT INTO resources (tenant_id, fingerprint, service_name, attributes_json) VALUES ('old', 7, 'legacy', '{}')",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        for (n, (sev_num, sev_text, body)) in
+            [(17, "ERROR", "connection reset by peer"), (0, "WARNING", "disk nearly full"), (9, "INFO", "started")]
+                .iter()
+                .enumerate()
+        {
+            sqlx::query(
+                "INSERT INTO logs (tenant_id, timestamp_ns, dedup_key, observed_ns, severity_number, severity_text, body, \
+                 body_is_json, service_name, resource_fp, scope_name, scope_version, attributes_json, flags, event_name) \
+                 VALUES ('old', ?, ?, 0, ?, ?, ?, 0, 'legacy', 7, '', '', '{}', 0, '')",
+            )
+            .bind(T0 + n as i64)
+            .bind(n as i64)
+            .bind(*sev_num)
+            .bind(*sev_text)
+            .bind(*body)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+    }
+    let s = SqliteStorage::open(&SqliteConfig::new(&path)).await.unwrap();
+    let old = tenant("old");
+    let found = s.search_logs(&old, &text("connection")).await.unwrap();
+    assert_eq!(found.items.len(), 1, "backfilled into the full-text index");
+    let warn = LogQuery { min_severity: Some(otelcontext_domain::SeverityLevel::Warn), ..LogQuery::recent(10) };
+    assert_eq!(s.search_logs(&old, &warn).await.unwrap().items.len(), 2, "levels derived for old rows");
+    assert_eq!(s.tenants().await.unwrap(), vec![old.clone()], "tenants registered from old rows");
+    assert_eq!(s.status().await.unwrap().schema_version, SCHEMA_VERSION);
+    s.close().await;
+}
+
+#[tokio::test]
+async fn search_falls_back_to_like_when_the_full_text_index_is_broken() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir).await;
+    let t = tenant("acme");
+    s.write(&logs_batch(&t, vec![text_log(1, "api", "Connection refused"), text_log(2, "api", "all good")]))
+        .await
+        .unwrap();
+    let raw = rusqlite::Connection::open(dir.path().join("o.db")).unwrap();
+    raw.execute_batch("DROP TABLE logs_fts").unwrap();
+    drop(raw);
+    let found = s.search_logs(&t, &text("connection")).await.unwrap();
+    assert_eq!(found.items.len(), 1);
+    assert_eq!(found.items[0].record.body_text(), "Connection refused");
+    assert!(!s.status().await.unwrap().full_text_indexed);
+    s.close().await;
+}
+
+#[tokio::test]
+async fn the_file_stops_growing_when_retention_frees_space_for_new_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir).await;
+    let t = tenant("acme");
+    let filler = "y".repeat(300);
+    let write_round = |round: i64| {
+        let logs: Vec<_> =
+            (0..3_000).map(|i| text_log(round * 1_000_000 + i, "svc", &format!("{round} {i} {filler}"))).collect();
+        logs_batch(&t, logs)
+    };
+    for round in 0..3 {
+        s.write(&write_round(round)).await.unwrap();
+    }
+    checkpoint(&s).await.unwrap();
+    let full = std::fs::metadata(dir.path().join("o.db")).unwrap().len();
+    // Steady state: every round, retention removes the oldest round and a new one arrives.
+    for round in 3..9 {
+        let cutoff = T0 + (round - 2) * 1_000_000;
+        while s.purge(RetentionTarget::Logs, cutoff, 1_000).await.unwrap() > 0 {}
+        s.write(&write_round(round)).await.unwrap();
+        checkpoint(&s).await.unwrap();
+    }
+    s.optimize().await.unwrap();
+    let after = std::fs::metadata(dir.path().join("o.db")).unwrap().len();
+    assert!(after <= full + full / 10, "file grew from {full} to {after} bytes");
+    assert_eq!(s.counts(&t).await.unwrap().logs, 9_000, "three rounds are kept");
+    s.close().await;
+}
+
+#[tokio::test]
+async fn optimize_returns_freed_pages_to_the_file_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir).await;
+    let t = tenant("acme");
+    let filler = "z".repeat(500);
+    s.write(&logs_batch(&t, (0..5_000).map(|i| text_log(i, "svc", &format!("{i} {filler}"))).collect())).await.unwrap();
+    while s.purge(RetentionTarget::Logs, T0 + 10_000, 2_000).await.unwrap() > 0 {}
+    checkpoint(&s).await.unwrap();
+    let before = std::fs::metadata(dir.path().join("o.db")).unwrap().len();
+    s.optimize().await.unwrap();
+    checkpoint(&s).await.unwrap();
+    let after = std::fs::metadata(dir.path().join("o.db")).unwrap().len();
+    assert!(after < before / 2, "{before} -> {after}");
+    assert_eq!(s.writer_pragma("freelist_count").await.unwrap(), "0");
+    s.close().await;
+}

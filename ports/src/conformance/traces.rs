@@ -1,0 +1,350 @@
+//! Conformance cases of [`crate::TelemetryWriter`] and [`crate::TraceStore`].
+
+use super::fixtures::*;
+use crate::storage::{AttributeFilter, SortOrder, SpanQuery, Storage, TenantBatch, TimeRange, TraceQuery, TraceSort};
+use otelcontext_domain::trace::summarize;
+use otelcontext_domain::{AnyValue, SpanKind, StatusCode, TraceId};
+use std::collections::HashSet;
+
+fn all_traces() -> TraceQuery {
+    TraceQuery { limit: 1_000, ..TraceQuery::default() }
+}
+
+fn trace_ids(page: &[otelcontext_domain::TraceSummary]) -> Vec<TraceId> {
+    page.iter().map(|t| t.trace_id).collect()
+}
+
+/// Every field of every span survives a write and a read.
+pub async fn written_trace_reads_back_field_by_field(st: &dyn Storage) {
+    let t = &tenant("acme");
+    let spans = trace_spans();
+    let summary = st.write(&spans_batch(t, spans.clone())).await.unwrap();
+    assert_eq!(summary.spans, 3);
+    let trace = st.get_trace(t, &tid(1)).await.unwrap().expect("trace stored");
+    assert_eq!(trace.summary, summarize(&spans)[0]);
+    assert_eq!(trace.spans.len(), 3);
+    for (got, want) in trace.spans.iter().zip(spans.iter()) {
+        assert_eq!(got, want, "span {}", want.span_id);
+    }
+}
+
+/// An unknown trace id reads as `None`, not an error.
+pub async fn absent_trace_is_none(st: &dyn Storage) {
+    assert!(st.get_trace(&tenant("acme"), &tid(99)).await.unwrap().is_none());
+}
+
+/// Writing the same spans again stores nothing new and leaves the trace row unchanged.
+pub async fn resent_spans_are_stored_once(st: &dyn Storage) {
+    let t = &tenant("acme");
+    write(st, spans_batch(t, trace_spans())).await;
+    let again = st.write(&spans_batch(t, trace_spans())).await.unwrap();
+    assert_eq!((again.spans, again.duplicates()), (0, 3));
+    // Duplicates inside one batch too.
+    let mut twice = trace_spans();
+    twice.extend(trace_spans());
+    write(st, spans_batch(t, twice)).await;
+    let trace = st.get_trace(t, &tid(1)).await.unwrap().unwrap();
+    assert_eq!(trace.spans.len(), 3);
+    assert_eq!(trace.summary.span_count, 3);
+    assert_eq!(st.counts(t).await.unwrap().spans, 3);
+}
+
+/// Spans written one by one in reverse order give the same trace row as all at once.
+pub async fn trace_row_is_the_same_whatever_the_arrival_order(st: &dyn Storage) {
+    let t = &tenant("acme");
+    let spans = trace_spans();
+    for span in spans.iter().rev() {
+        write(st, spans_batch(t, vec![span.clone()])).await;
+    }
+    let trace = st.get_trace(t, &tid(1)).await.unwrap().unwrap();
+    assert_eq!(trace.summary, summarize(&spans)[0]);
+    assert_eq!((trace.summary.root_service.as_str(), trace.summary.has_root), ("frontend", true));
+    assert_eq!(trace.summary.duration_ns(), 1_200);
+}
+
+/// A trace's status moves up to ERROR and an OK span arriving later does not bring it back.
+pub async fn trace_status_upgrades_to_error_and_never_back(st: &dyn Storage) {
+    let t = &tenant("acme");
+    let spans = trace_spans();
+    write(st, spans_batch(t, vec![spans[0].clone()])).await;
+    assert_eq!(st.get_trace(t, &tid(1)).await.unwrap().unwrap().summary.status, StatusCode::Unset);
+    write(st, spans_batch(t, vec![spans[2].clone()])).await;
+    write(st, spans_batch(t, vec![spans[1].clone()])).await;
+    assert_eq!(st.get_trace(t, &tid(1)).await.unwrap().unwrap().summary.status, StatusCode::Error);
+}
+
+/// The same trace id under two tenants is two independent traces.
+pub async fn same_trace_id_in_two_tenants_is_two_traces(st: &dyn Storage) {
+    let (a, b) = (tenant("a"), tenant("b"));
+    let spans = trace_spans();
+    write(
+        st,
+        vec![
+            TenantBatch { tenant: a.clone(), spans: vec![spans[0].clone()], logs: vec![], metrics: vec![] },
+            TenantBatch {
+                tenant: b.clone(),
+                spans: vec![spans[1].clone(), spans[2].clone()],
+                logs: vec![],
+                metrics: vec![],
+            },
+        ],
+    )
+    .await;
+    let ta = st.get_trace(&a, &tid(1)).await.unwrap().unwrap();
+    let tb = st.get_trace(&b, &tid(1)).await.unwrap().unwrap();
+    assert_eq!((ta.spans.len(), ta.summary.span_count, ta.summary.status), (1, 1, StatusCode::Unset));
+    assert_eq!((tb.spans.len(), tb.summary.span_count, tb.summary.status), (2, 2, StatusCode::Error));
+}
+
+/// Reading a trace also returns the logs correlated with it, oldest first.
+pub async fn trace_includes_its_logs(st: &dyn Storage) {
+    let t = &tenant("acme");
+    write(
+        st,
+        vec![TenantBatch {
+            tenant: t.clone(),
+            spans: trace_spans(),
+            logs: vec![
+                log(300, "payments", Some(s("card declined")), Some((1, 3)), 17),
+                log(100, "frontend", Some(s("request in")), Some((1, 1)), 9),
+                log(200, "other", Some(s("unrelated")), Some((2, 1)), 9),
+            ],
+            metrics: vec![],
+        }],
+    )
+    .await;
+    let trace = st.get_trace(t, &tid(1)).await.unwrap().unwrap();
+    let bodies: Vec<_> = trace.logs.iter().map(|l| l.body_text()).collect();
+    assert_eq!(bodies, vec!["request in", "card declined"]);
+}
+
+/// Three traces: 1 (frontend → checkout → payments, error), 2 (frontend → search, ok, slow),
+/// 3 (search alone, fast); spans carry different attributes.
+async fn write_search_traces(st: &dyn Storage) -> otelcontext_domain::TenantId {
+    let t = tenant("acme");
+    let mut spans = trace_spans();
+    let mut slow_root = plain_span(tid(2), 1, None, "frontend", "GET /search", 2_000, 9_000);
+    slow_root.status.code = otelcontext_domain::StatusCode::Ok;
+    let mut search = plain_span(tid(2), 2, Some(1), "search", "query", 2_100, 8_000);
+    search.attributes.push("db.system", s("elasticsearch"));
+    search.attributes.push("retries", AnyValue::Int(3));
+    let mut lone = plain_span(tid(3), 1, None, "search", "query", 10_000, 10_050);
+    lone.attributes.push("db.system", s("postgresql"));
+    spans.extend([slow_root, search, lone]);
+    write(st, spans_batch(&t, spans)).await;
+    t
+}
+
+/// A trace matches when one of its spans has the service, the operation and every attribute.
+pub async fn trace_search_filters_by_span_service_operation_and_attributes(st: &dyn Storage) {
+    let t = &write_search_traces(st).await;
+    let q = |f: fn(&mut TraceQuery)| {
+        let mut q = all_traces();
+        f(&mut q);
+        q
+    };
+    let found = |q: TraceQuery| async move {
+        let mut ids = trace_ids(&st.search_traces(t, &q).await.unwrap().items);
+        ids.sort();
+        ids
+    };
+    assert_eq!(found(q(|q| q.service = Some("payments".into()))).await, vec![tid(1)]);
+    assert_eq!(found(q(|q| q.service = Some("search".into()))).await, vec![tid(2), tid(3)]);
+    assert_eq!(found(q(|q| q.service = Some("sea".into()))).await, Vec::<TraceId>::new(), "exact, not prefix");
+    assert_eq!(
+        found(q(|q| {
+            q.service = Some("frontend".into());
+            q.operation = Some("GET /search".into());
+        }))
+        .await,
+        vec![tid(2)]
+    );
+    // Operation of another service's span does not count.
+    assert_eq!(
+        found(q(|q| {
+            q.service = Some("search".into());
+            q.operation = Some("GET /search".into());
+        }))
+        .await,
+        Vec::<TraceId>::new()
+    );
+    let attr = |k: &str, v: &str| AttributeFilter { key: k.into(), value: v.into() };
+    let by_attrs = |filters: Vec<AttributeFilter>| TraceQuery { attributes: filters, ..all_traces() };
+    assert_eq!(found(by_attrs(vec![attr("db.system", "postgresql")])).await, vec![tid(3)]);
+    assert_eq!(found(by_attrs(vec![attr("retries", "3")])).await, vec![tid(2)], "integers compare as text");
+    assert_eq!(found(by_attrs(vec![attr("cached", "false")])).await, vec![tid(1)], "booleans compare as text");
+    assert_eq!(found(by_attrs(vec![attr("ratio", "0.25")])).await, vec![tid(1)], "doubles compare as text");
+    assert_eq!(
+        found(by_attrs(vec![attr("db.system", "elasticsearch"), attr("retries", "3")])).await,
+        vec![tid(2)],
+        "all attributes on one span"
+    );
+    assert_eq!(found(by_attrs(vec![attr("db.system", "elasticsearch"), attr("http.method", "GET")])).await, vec![]);
+}
+
+/// Status, duration and start time filter trace rows.
+pub async fn trace_search_filters_by_status_duration_and_time(st: &dyn Storage) {
+    let t = &write_search_traces(st).await;
+    let ids = |q: TraceQuery| async move {
+        let mut v = trace_ids(&st.search_traces(t, &q).await.unwrap().items);
+        v.sort();
+        v
+    };
+    assert_eq!(ids(TraceQuery { status: Some(StatusCode::Error), ..all_traces() }).await, vec![tid(1)]);
+    assert_eq!(ids(TraceQuery { status: Some(StatusCode::Ok), ..all_traces() }).await, vec![tid(2)]);
+    assert_eq!(ids(TraceQuery { min_duration_ns: Some(1_200), ..all_traces() }).await, vec![tid(1), tid(2)]);
+    assert_eq!(ids(TraceQuery { max_duration_ns: Some(1_200), ..all_traces() }).await, vec![tid(1), tid(3)]);
+    let window = TimeRange::between(T0 + 1_000, T0 + 10_000);
+    assert_eq!(ids(TraceQuery { time: window, ..all_traces() }).await, vec![tid(2), tid(3)], "inclusive ends");
+}
+
+/// Every sort order pages through all traces exactly once, in order.
+pub async fn trace_search_pages_in_every_order_without_gaps(st: &dyn Storage) {
+    let t = &tenant("acme");
+    let mut spans = Vec::new();
+    for n in 0..20u16 {
+        // Starts and durations both repeat, so ties must be broken by the cursor too.
+        let start = i64::from(n / 2) * 100;
+        let duration = i64::from(n % 5) * 10 + 1;
+        spans.push(plain_span(tid16(n), 1, None, "svc", "op", start, start + duration));
+    }
+    write(st, spans_batch(t, spans)).await;
+    for sort in [TraceSort::Newest, TraceSort::Oldest, TraceSort::Longest, TraceSort::Shortest] {
+        let got = all_pages(
+            |cursor| {
+                let q = TraceQuery { sort, limit: 3, cursor, ..TraceQuery::default() };
+                async move { st.search_traces(t, &q).await }
+            },
+            nothing,
+        )
+        .await;
+        assert_eq!(got.len(), 20, "{sort:?}");
+        assert_eq!(got.iter().map(|t| t.trace_id).collect::<HashSet<_>>().len(), 20, "{sort:?}: no repeats");
+        let keys: Vec<i64> = got
+            .iter()
+            .map(|t| match sort {
+                TraceSort::Newest | TraceSort::Oldest => t.start_ns,
+                TraceSort::Longest | TraceSort::Shortest => t.duration_ns(),
+            })
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        if matches!(sort, TraceSort::Newest | TraceSort::Longest) {
+            sorted.reverse();
+        }
+        assert_eq!(keys, sorted, "{sort:?}");
+    }
+}
+
+/// Paging newest first while new traces arrive (newer and older than any seen) shows every
+/// trace that existed at the first page exactly once.
+pub async fn trace_pages_neither_skip_nor_repeat_while_writes_continue(st: &dyn Storage) {
+    let t = &tenant("acme");
+    let first: Vec<_> = (0..25u16)
+        .map(|n| plain_span(tid16(n), 1, None, "svc", "op", i64::from(n) * 10, i64::from(n) * 10 + 5))
+        .collect();
+    write(st, spans_batch(t, first)).await;
+    let got = all_pages(
+        |cursor| {
+            let q = TraceQuery { limit: 4, cursor, ..TraceQuery::default() };
+            async move { st.search_traces(t, &q).await }
+        },
+        |page| {
+            let t = t.clone();
+            async move {
+                let n = 1_000 + page as u16;
+                let newer = plain_span(tid16(n), 1, None, "svc", "op", 100_000 + i64::from(n), 100_010 + i64::from(n));
+                let older = plain_span(tid16(n + 500), 1, None, "svc", "op", -100_000 - i64::from(n), -99_990);
+                write(st, spans_batch(&t, vec![newer, older])).await;
+            }
+        },
+    )
+    .await;
+    let ids: Vec<TraceId> = got.iter().map(|t| t.trace_id).collect();
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len(), "no trace repeated");
+    for n in 0..25u16 {
+        assert!(ids.contains(&tid16(n)), "trace {n} skipped");
+    }
+}
+
+/// Span search filters by service, operation, kind, status, attributes and time, and pages.
+pub async fn span_search_filters_and_pages(st: &dyn Storage) {
+    let t = &write_search_traces(st).await;
+    let q = SpanQuery { limit: 100, ..SpanQuery::default() };
+    let names = |q: SpanQuery| async move {
+        let page = st.search_spans(t, &q).await.unwrap();
+        page.items.iter().map(|s| format!("{}:{}", s.service_name(), s.name)).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(SpanQuery { service: Some("search".into()), ..q.clone() }).await,
+        vec!["search:query", "search:query"]
+    );
+    assert_eq!(
+        names(SpanQuery { service: Some("search".into()), sort: SortOrder::OldestFirst, ..q.clone() }).await.len(),
+        2
+    );
+    assert_eq!(names(SpanQuery { status: Some(StatusCode::Error), ..q.clone() }).await, vec!["payments:GET /items/3"]);
+    assert_eq!(names(SpanQuery { kind: Some(SpanKind::Client), ..q.clone() }).await.len(), 3);
+    let attr = vec![AttributeFilter { key: "db.system".into(), value: "elasticsearch".into() }];
+    assert_eq!(names(SpanQuery { attributes: attr, ..q.clone() }).await, vec!["search:query"]);
+    assert_eq!(names(SpanQuery { time: TimeRange::between(T0 + 10_000, T0 + 10_000), ..q.clone() }).await.len(), 1);
+    let q0 = &q;
+    let newest_first = all_pages(
+        |cursor| {
+            let q = SpanQuery { limit: 2, cursor, ..q0.clone() };
+            async move { st.search_spans(t, &q).await }
+        },
+        nothing,
+    )
+    .await;
+    let starts: Vec<i64> = newest_first.iter().map(|s| s.start_ns).collect();
+    assert_eq!(starts.len(), 6);
+    assert!(starts.windows(2).all(|w| w[0] >= w[1]), "{starts:?}");
+}
+
+/// Quotes, newlines, SQL fragments and non-ASCII text are stored verbatim.
+pub async fn awkward_strings_survive(st: &dyn Storage) {
+    let t = &tenant("acme");
+    let nasty = "it's \"quoted\"; DROP TABLE spans; -- ünïcødé 🚀\nline2\t\\ 100% _x_";
+    let mut span = rich_span(9, 1, None, nasty, 0, 10, StatusCode::Error);
+    span.name = nasty.into();
+    span.status.message = nasty.into();
+    span.attributes.push(nasty, s(nasty));
+    write(st, spans_batch(t, vec![span.clone()])).await;
+    let trace = st.get_trace(t, &tid(9)).await.unwrap().unwrap();
+    assert_eq!(trace.spans[0], span);
+    assert_eq!(trace.summary.root_service, nasty);
+    let found = st
+        .search_traces(t, &TraceQuery { service: Some(nasty.into()), operation: Some(nasty.into()), ..all_traces() })
+        .await
+        .unwrap();
+    assert_eq!(found.items.len(), 1);
+    let l = log(1, nasty, Some(s(nasty)), None, 9);
+    write(st, logs_batch(t, vec![l.clone()])).await;
+    let logs = st.search_logs(t, &crate::storage::LogQuery::recent(10)).await.unwrap();
+    assert_eq!(logs.items[0].record, l);
+}
+
+/// One write of 50,000 records (spans, logs and points) is stored completely.
+pub async fn batches_of_fifty_thousand_records_are_written_whole(st: &dyn Storage) {
+    let t = &tenant("bulk");
+    let mut spans = Vec::new();
+    for tr in 0..2_500u16 {
+        for sp in 0..10u8 {
+            let mut span = plain_span(tid16(tr), sp + 1, (sp > 0).then_some(1), "bulk", "op", i64::from(sp), 100);
+            span.attributes.push("n", AnyValue::Int(i64::from(sp)));
+            spans.push(span);
+        }
+    }
+    let logs: Vec<_> = (0..20_000).map(|i| text_log(i, "bulk", &format!("bulk line {i}"))).collect();
+    let points: Vec<_> = (0..5_000)
+        .map(|i| point("bulk.gauge", "bulk", i, otelcontext_domain::PointValue::Gauge { value: i as f64 }))
+        .collect();
+    let batch = TenantBatch { tenant: t.clone(), spans, logs, metrics: points };
+    assert_eq!(batch.items(), 50_000);
+    let summary = st.write(&[batch]).await.unwrap();
+    assert_eq!((summary.spans, summary.logs, summary.metric_points), (25_000, 20_000, 5_000));
+    let c = st.counts(t).await.unwrap();
+    assert_eq!((c.traces, c.spans, c.logs, c.metric_points), (2_500, 25_000, 20_000, 5_000));
+    assert_eq!(st.get_trace(t, &tid16(1_234)).await.unwrap().unwrap().summary.span_count, 10);
+}
