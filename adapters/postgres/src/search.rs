@@ -1,0 +1,364 @@
+//! Searches: traces, spans, logs (substring search with pg_trgm), metric points, buckets,
+//! templates, investigations and snapshots. All tenant-scoped, paged by keyset.
+
+use crate::error::map_sqlx_error;
+use crate::read::{
+    LOG_COLUMNS, POINT_COLUMNS, Resources, SPAN_COLUMNS, TRACE_COLUMNS, attributes, col, corrupt, point_from_row,
+    resource_join, span_from_row, stored_log_from_row, summary_from_row,
+};
+use crate::records::{severity_of, severity_rank, template_from_row};
+use crate::sql::{Bind, Select, wrong_cursor};
+use otelcontext_domain::codec;
+use otelcontext_domain::{
+    GraphSnapshot, Investigation, InvestigationStatus, LogTemplate, MetricBucket, MetricPoint, Span, TemplateId,
+    TenantId, TraceSummary,
+};
+use otelcontext_ports::{
+    BucketQuery, Cursor, InvestigationQuery, LogId, LogQuery, LogSort, MetricQuery, Page, SnapshotQuery, SortOrder,
+    SpanQuery, StorageError, StoredLog, TimeRange, TraceQuery, TraceSort,
+};
+use sqlx::PgPool;
+use sqlx::postgres::PgRow;
+
+fn t(tenant: &TenantId) -> Bind {
+    Bind::Text(tenant.as_str().to_owned())
+}
+
+fn time(sel: &mut Select, column: &str, range: &TimeRange) {
+    sel.and_int(&format!("{column} >= ?"), range.start_ns).and_int(&format!("{column} <= ?"), range.end_ns);
+}
+
+fn keyset_page<T>(
+    rows: &[PgRow],
+    limit: usize,
+    key: &str,
+    id: &str,
+    mut decode: impl FnMut(&PgRow) -> Result<T, StorageError>,
+) -> Result<Page<T>, StorageError> {
+    let items = rows
+        .iter()
+        .map(|r| Ok((col::<i64>(r, key)?, col::<i64>(r, id)?, decode(r)?)))
+        .collect::<Result<Vec<_>, StorageError>>()?;
+    Ok(Page::from_rows(items, limit, |(k, i, _)| Cursor::After { key: *k, id: *i }).map(|(_, _, v)| v))
+}
+
+pub(crate) async fn search_traces(
+    pool: &PgPool,
+    tenant: &TenantId,
+    q: &TraceQuery,
+) -> Result<Page<TraceSummary>, StorageError> {
+    q.validate()?;
+    let mut sel = Select::new(format!("SELECT {TRACE_COLUMNS} FROM traces t WHERE t.tenant_id = ?"), vec![t(tenant)]);
+    time(&mut sel, "t.start_ns", &q.time);
+    sel.and_int("t.status = ?", q.status.map(|s| i64::from(s.as_otlp())))
+        .and_int("t.duration_ns >= ?", q.min_duration_ns)
+        .and_int("t.duration_ns <= ?", q.max_duration_ns);
+    if q.service.is_some() || q.operation.is_some() || !q.attributes.is_empty() {
+        let mut span = Select::new(
+            "EXISTS (SELECT 1 FROM spans s WHERE s.tenant_id = t.tenant_id AND s.trace_id = t.trace_id",
+            vec![],
+        );
+        span.and_text("s.service_name = ?", q.service.as_deref())
+            .and_text("s.name = ?", q.operation.as_deref())
+            .attributes("s.attributes_json", &q.attributes)
+            .tail(")");
+        let (cond, binds) = span.into_parts();
+        sel.and(&cond, binds);
+    }
+    let (key, descending) = match q.sort {
+        TraceSort::Newest => ("t.start_ns", true),
+        TraceSort::Oldest => ("t.start_ns", false),
+        TraceSort::Longest => ("t.duration_ns", true),
+        TraceSort::Shortest => ("t.duration_ns", false),
+    };
+    sel.keyset(key, "t.id", descending, q.cursor)?;
+    let rows = sel.fetch(pool, q.limit, 0).await?;
+    keyset_page(&rows, q.limit, key.trim_start_matches("t."), "id", summary_from_row)
+}
+
+pub(crate) async fn search_spans(pool: &PgPool, tenant: &TenantId, q: &SpanQuery) -> Result<Page<Span>, StorageError> {
+    q.validate()?;
+    let mut sel = Select::new(
+        format!("SELECT {SPAN_COLUMNS} FROM spans s {} WHERE s.tenant_id = ?", resource_join("s")),
+        vec![t(tenant)],
+    );
+    time(&mut sel, "s.start_ns", &q.time);
+    sel.and_text("s.service_name = ?", q.service.as_deref())
+        .and_text("s.name = ?", q.operation.as_deref())
+        .and_int("s.kind = ?", q.kind.map(|k| i64::from(k.as_otlp())))
+        .and_int("s.status_code = ?", q.status.map(|s| i64::from(s.as_otlp())))
+        .attributes("s.attributes_json", &q.attributes)
+        .keyset("s.start_ns", "s.id", q.sort == SortOrder::NewestFirst, q.cursor)?;
+    let rows = sel.fetch(pool, q.limit, 0).await?;
+    let mut resources = Resources::default();
+    keyset_page(&rows, q.limit, "start_ns", "id", |r| span_from_row(r, &mut resources))
+}
+
+/// An `ILIKE` pattern finding `term` anywhere (`%`, `_` and `\` in the term match themselves).
+pub(crate) fn ilike_pattern(term: &str) -> String {
+    let mut out = String::with_capacity(term.len() + 2);
+    out.push('%');
+    for c in term.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// `trigram`: whether pg_trgm is installed (relevance ranks by trigram similarity then).
+pub(crate) async fn search_logs(
+    pool: &PgPool,
+    tenant: &TenantId,
+    q: &LogQuery,
+    trigram: bool,
+) -> Result<Page<StoredLog>, StorageError> {
+    q.validate()?;
+    let mut sel = Select::new(
+        format!("SELECT {LOG_COLUMNS} FROM logs l {} WHERE l.tenant_id = ?", resource_join("l")),
+        vec![t(tenant)],
+    );
+    if let Some(text) = &q.text {
+        for term in text.terms() {
+            let p = ilike_pattern(term);
+            sel.and("(l.body ILIKE ? OR l.service_name ILIKE ?)", [Bind::Text(p.clone()), Bind::Text(p)]);
+        }
+    }
+    time(&mut sel, "l.timestamp_ns", &q.time);
+    sel.and_text("l.service_name = ?", q.service.as_deref())
+        .and_int("l.level >= ?", q.min_severity.map(|s| i64::from(s.number())))
+        .and_text("l.trace_id = ?", q.trace_id.map(|t| t.to_hex()).as_deref())
+        .and_int("l.template_id = ?", q.template_id.map(TemplateId::as_i64))
+        .attributes("l.attributes_json", &q.attributes);
+    let mut resources = Resources::default();
+    if let (LogSort::Relevance, Some(text)) = (q.sort, &q.text) {
+        let offset = match q.cursor {
+            None => 0,
+            Some(Cursor::Skip(n)) => n,
+            Some(Cursor::After { .. }) => return Err(wrong_cursor()),
+        };
+        if trigram {
+            sel.tail(" ORDER BY similarity(coalesce(l.body, ''), ")
+                .and_bind_tail(Bind::Text(text.terms().join(" ")))
+                .tail(") DESC, l.timestamp_ns DESC, l.id DESC");
+        } else {
+            sel.tail(" ORDER BY l.timestamp_ns DESC, l.id DESC");
+        }
+        let rows = sel.fetch(pool, q.limit, offset).await?;
+        let items = rows.iter().map(|r| stored_log_from_row(r, &mut resources)).collect::<Result<Vec<_>, _>>()?;
+        let more = items.len() > q.limit;
+        let mut page = Page::from_rows(items, q.limit, |_| Cursor::Skip(0));
+        page.next = more.then_some(Cursor::Skip(offset + q.limit as u64));
+        return Ok(page);
+    }
+    sel.keyset("l.timestamp_ns", "l.id", q.sort != LogSort::Oldest, q.cursor)?;
+    let rows = sel.fetch(pool, q.limit, 0).await?;
+    keyset_page(&rows, q.limit, "timestamp_ns", "id", |r| stored_log_from_row(r, &mut resources))
+}
+
+pub(crate) async fn get_log(pool: &PgPool, tenant: &TenantId, id: LogId) -> Result<Option<StoredLog>, StorageError> {
+    let mut sel = Select::new(
+        format!("SELECT {LOG_COLUMNS} FROM logs l {} WHERE l.tenant_id = ?", resource_join("l")),
+        vec![t(tenant)],
+    );
+    sel.and("l.id = ?", [Bind::Int(id.0)]);
+    let rows = sel.fetch(pool, 1, 0).await?;
+    let mut resources = Resources::default();
+    rows.first().map(|r| stored_log_from_row(r, &mut resources)).transpose()
+}
+
+pub(crate) async fn search_metric_points(
+    pool: &PgPool,
+    tenant: &TenantId,
+    q: &MetricQuery,
+) -> Result<Page<MetricPoint>, StorageError> {
+    q.validate()?;
+    let mut sel = Select::new(
+        format!("SELECT {POINT_COLUMNS} FROM metric_points m {} WHERE m.tenant_id = ?", resource_join("m")),
+        vec![t(tenant)],
+    );
+    time(&mut sel, "m.time_ns", &q.time);
+    sel.and_text("m.name = ?", q.name.as_deref())
+        .and_text("m.service_name = ?", q.service.as_deref())
+        .attributes("m.attributes_json", &q.attributes)
+        .keyset("m.time_ns", "m.id", q.sort == SortOrder::NewestFirst, q.cursor)?;
+    let rows = sel.fetch(pool, q.limit, 0).await?;
+    let mut resources = Resources::default();
+    keyset_page(&rows, q.limit, "time_ns", "id", |r| point_from_row(r, &mut resources))
+}
+
+fn bucket_from_row(row: &PgRow) -> Result<MetricBucket, StorageError> {
+    let columns = codec::BucketColumns {
+        sum: col(row, "sum")?,
+        min: col(row, "min")?,
+        max: col(row, "max")?,
+        last: col(row, "last")?,
+        data_json: col(row, "data_json")?,
+    };
+    let ([sum, min, max, last], histogram) = codec::bucket_values(&columns)?;
+    let attrs: String = col(row, "attributes_json")?;
+    Ok(MetricBucket {
+        name: col(row, "name")?,
+        service: col(row, "service_name")?,
+        attributes: attributes(Some(&attrs))?,
+        start_ns: col(row, "start_ns")?,
+        width_ns: col(row, "width_ns")?,
+        count: col::<i64>(row, "count")?.max(0) as u64,
+        sum,
+        min,
+        max,
+        last,
+        last_ns: col(row, "last_ns")?,
+        histogram,
+    })
+}
+
+pub(crate) async fn search_buckets(
+    pool: &PgPool,
+    tenant: &TenantId,
+    q: &BucketQuery,
+) -> Result<Page<MetricBucket>, StorageError> {
+    q.validate()?;
+    let mut sel = Select::new(
+        "SELECT id, name, service_name, attributes_json, start_ns, width_ns, count, sum, min, max, last, last_ns, \
+         data_json FROM metric_buckets WHERE tenant_id = ?",
+        vec![t(tenant)],
+    );
+    time(&mut sel, "start_ns", &q.time);
+    sel.and_text("name = ?", q.name.as_deref())
+        .and_text("service_name = ?", q.service.as_deref())
+        .keyset("start_ns", "id", false, q.cursor)?;
+    let rows = sel.fetch(pool, q.limit, 0).await?;
+    keyset_page(&rows, q.limit, "start_ns", "id", bucket_from_row)
+}
+
+const TEMPLATE_COLUMNS: &str = "id, template, count, first_seen_ns, last_seen_ns, sample, service_name";
+
+pub(crate) async fn list_templates(pool: &PgPool, tenant: &TenantId) -> Result<Vec<LogTemplate>, StorageError> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {TEMPLATE_COLUMNS} FROM drain_templates WHERE tenant_id = $1 ORDER BY id"
+    )))
+    .bind(tenant.as_str())
+    .fetch_all(pool)
+    .await
+    .map_err(map_sqlx_error)?
+    .iter()
+    .map(template_from_row)
+    .collect()
+}
+
+pub(crate) async fn get_template(
+    pool: &PgPool,
+    tenant: &TenantId,
+    id: TemplateId,
+) -> Result<Option<LogTemplate>, StorageError> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {TEMPLATE_COLUMNS} FROM drain_templates WHERE tenant_id = $1 AND id = $2"
+    )))
+    .bind(tenant.as_str())
+    .bind(id.as_i64())
+    .fetch_optional(pool)
+    .await
+    .map_err(map_sqlx_error)?
+    .as_ref()
+    .map(template_from_row)
+    .transpose()
+}
+
+const INVESTIGATION_COLUMNS: &str = "seq, id, created_ns, updated_ns, status, severity, kind, trigger_service, \
+    trigger_operation, root_service, root_operation, summary, evidence_json";
+
+fn investigation_from_row(row: &PgRow) -> Result<Investigation, StorageError> {
+    let status: String = col(row, "status")?;
+    let evidence: String = col(row, "evidence_json")?;
+    Ok(Investigation {
+        id: col(row, "id")?,
+        created_ns: col(row, "created_ns")?,
+        updated_ns: col(row, "updated_ns")?,
+        status: InvestigationStatus::parse(&status).ok_or_else(|| corrupt("investigation status", &status))?,
+        severity: severity_of(col(row, "severity")?)?,
+        kind: col(row, "kind")?,
+        trigger_service: col(row, "trigger_service")?,
+        trigger_operation: col(row, "trigger_operation")?,
+        root_service: col(row, "root_service")?,
+        root_operation: col(row, "root_operation")?,
+        summary: col(row, "summary")?,
+        evidence: serde_json::from_str(&evidence).map_err(|e| corrupt("investigation evidence", e))?,
+    })
+}
+
+pub(crate) async fn get_investigation(
+    pool: &PgPool,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<Investigation>, StorageError> {
+    let mut sel =
+        Select::new(format!("SELECT {INVESTIGATION_COLUMNS} FROM investigations WHERE tenant_id = ?"), vec![t(tenant)]);
+    sel.and_text("id = ?", Some(id));
+    sel.fetch(pool, 1, 0).await?.first().map(investigation_from_row).transpose()
+}
+
+pub(crate) async fn search_investigations(
+    pool: &PgPool,
+    tenant: &TenantId,
+    q: &InvestigationQuery,
+) -> Result<Page<Investigation>, StorageError> {
+    q.validate()?;
+    let mut sel =
+        Select::new(format!("SELECT {INVESTIGATION_COLUMNS} FROM investigations WHERE tenant_id = ?"), vec![t(tenant)]);
+    time(&mut sel, "created_ns", &q.time);
+    sel.and_text("status = ?", q.status.map(InvestigationStatus::as_str))
+        .and_int("severity >= ?", q.min_severity.map(|s| i64::from(severity_rank(s))));
+    if let Some(service) = &q.service {
+        sel.and(
+            "(trigger_service = ? OR root_service = ?)",
+            [Bind::Text(service.clone()), Bind::Text(service.clone())],
+        );
+    }
+    sel.keyset("created_ns", "seq", true, q.cursor)?;
+    let rows = sel.fetch(pool, q.limit, 0).await?;
+    keyset_page(&rows, q.limit, "created_ns", "seq", investigation_from_row)
+}
+
+const SNAPSHOT_COLUMNS: &str =
+    "seq, id, created_ns, service_count, edge_count, total_calls, avg_health_score, graph_json";
+
+fn snapshot_from_row(row: &PgRow) -> Result<GraphSnapshot, StorageError> {
+    let graph: String = col(row, "graph_json")?;
+    Ok(GraphSnapshot {
+        id: col(row, "id")?,
+        created_ns: col(row, "created_ns")?,
+        service_count: col::<i64>(row, "service_count")?.max(0) as u64,
+        edge_count: col::<i64>(row, "edge_count")?.max(0) as u64,
+        total_calls: col::<i64>(row, "total_calls")?.max(0) as u64,
+        avg_health_score: col::<Option<f64>>(row, "avg_health_score")?.unwrap_or(f64::NAN),
+        graph: serde_json::from_str(&graph).map_err(|e| corrupt("snapshot graph", e))?,
+    })
+}
+
+pub(crate) async fn get_snapshot(
+    pool: &PgPool,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<GraphSnapshot>, StorageError> {
+    let mut sel =
+        Select::new(format!("SELECT {SNAPSHOT_COLUMNS} FROM graph_snapshots WHERE tenant_id = ?"), vec![t(tenant)]);
+    sel.and_text("id = ?", Some(id));
+    sel.fetch(pool, 1, 0).await?.first().map(snapshot_from_row).transpose()
+}
+
+pub(crate) async fn search_snapshots(
+    pool: &PgPool,
+    tenant: &TenantId,
+    q: &SnapshotQuery,
+) -> Result<Page<GraphSnapshot>, StorageError> {
+    q.validate()?;
+    let mut sel =
+        Select::new(format!("SELECT {SNAPSHOT_COLUMNS} FROM graph_snapshots WHERE tenant_id = ?"), vec![t(tenant)]);
+    time(&mut sel, "created_ns", &q.time);
+    sel.keyset("created_ns", "seq", true, q.cursor)?;
+    let rows = sel.fetch(pool, q.limit, 0).await?;
+    keyset_page(&rows, q.limit, "created_ns", "seq", snapshot_from_row)
+}
