@@ -4,8 +4,8 @@
 use crate::config::Config;
 use crate::http::{self, HttpParts};
 use crate::services::{
-    IngestPolicy, IngestService, Pipeline, PipelineSettings, QueryService, ReadinessService, StaticKeyAuthenticator,
-    SystemClock,
+    IngestPolicy, IngestService, Pipeline, PipelineSettings, QueryService, ReadinessService, RetentionService,
+    RetentionSettings, StaticKeyAuthenticator, SystemClock,
 };
 use crate::storage::{self, RetryPolicy};
 use anyhow::Context;
@@ -183,6 +183,18 @@ impl Server {
             wait_stop(stop_rx.clone()),
         ));
         let health_task = tokio::spawn(db_health_loop(storage.clone(), metrics.clone(), stop_rx.clone()));
+        let retention = Arc::new(RetentionService::new(
+            storage.clone(),
+            Arc::new(SystemClock),
+            metrics.clone(),
+            RetentionSettings {
+                policy: config.retention,
+                batch_size: config.retention_batch_size,
+                batch_sleep: config.retention_batch_sleep,
+                lookahead_days: config.db_partition_lookahead_days,
+            },
+        ));
+        let retention_task = retention.spawn(stop_rx.clone());
 
         tracing::info!(%http_addr, %grpc_addr, driver = storage.backend(), "otelcontext listening");
         let task = tokio::spawn(async move {
@@ -198,6 +210,10 @@ impl Server {
                 );
             }
             let _ = health_task.await;
+            // A purge may be mid-way through a table; each batch is its own transaction, so
+            // stopping between (or inside) batches loses nothing.
+            retention_task.abort();
+            let _ = retention_task.await;
             storage.close().await;
             tracing::info!("otelcontext stopped");
             http.context("HTTP server task")?.context("HTTP server")?;

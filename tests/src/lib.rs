@@ -1,5 +1,6 @@
 //! Support for the end-to-end tests: a real server on ephemeral ports with a temporary SQLite
-//! database (or a given storage), an HTTP client, and the real binary as a child process.
+//! database, a schema of its own in the test PostgreSQL database, or a given storage; an HTTP
+//! client; and the real binary as a child process.
 
 use anyhow::Context;
 use otelcontext::config::{Config, EnvSource};
@@ -15,16 +16,52 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A configuration for tests: ephemeral ports, everything else default.
+/// Retention of test servers: test data carries fixed timestamps (2025-11-24), which the default
+/// 7 days would purge at start.
+pub const TEST_RETENTION_DAYS: &str = "36500";
+
+/// A configuration for tests: ephemeral ports, the longest retention, everything else default.
 pub fn test_config() -> Config {
-    Config { http_port: 0, grpc_port: 0, ..Config::default() }
+    config_from(&[])
 }
 
-/// A configuration from variables (as the binary would read them), with ephemeral ports.
+/// A configuration from variables (as the binary would read them), with ephemeral ports and the
+/// longest retention unless given.
 pub fn config_from(pairs: &[(&str, &str)]) -> Config {
-    let mut all: Vec<(String, String)> = vec![("HTTP_PORT".into(), "0".into()), ("GRPC_PORT".into(), "0".into())];
+    let mut all: Vec<(String, String)> = vec![
+        ("HTTP_PORT".into(), "0".into()),
+        ("GRPC_PORT".into(), "0".into()),
+        ("HOT_RETENTION_DAYS".into(), TEST_RETENTION_DAYS.into()),
+    ];
     all.extend(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     Config::from_source(&EnvSource::from_pairs(all)).expect("valid test configuration")
+}
+
+/// The database a test server stores in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A temporary SQLite file.
+    Sqlite,
+    /// A schema of its own in `OTELCONTEXT_TEST_POSTGRES_URL`.
+    Postgres,
+}
+
+/// Runs `super::$name(backend)` as two tests, `$name::sqlite` and `$name::postgres` (the latter
+/// skips, saying so, when `OTELCONTEXT_TEST_POSTGRES_URL` is unset).
+#[macro_export]
+macro_rules! on_both_databases {
+    ($threads:literal, $name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = $threads)]
+            async fn sqlite() {
+                super::$name($crate::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = $threads)]
+            async fn postgres() {
+                super::$name($crate::Backend::Postgres).await
+            }
+        }
+    };
 }
 
 /// A server running in this process.
@@ -36,6 +73,8 @@ pub struct TestServer {
     pub http: reqwest::Client,
     http_addr: std::net::SocketAddr,
     grpc_addr: std::net::SocketAddr,
+    /// Dropped last: the schema goes after the server's connections.
+    pub pg: Option<otelcontext_postgres::testing::TestSchema>,
 }
 
 impl TestServer {
@@ -53,6 +92,30 @@ impl TestServer {
         s
     }
 
+    /// A default server on `backend`; `None` when that database is not configured.
+    pub async fn on(backend: Backend) -> Option<Self> {
+        Self::on_with(backend, test_config()).await
+    }
+
+    /// A server with `config` on `backend`, its storage opened by the server's own factory from
+    /// `DB_DRIVER`/`DB_DSN`; `None` when that database is not configured.
+    pub async fn on_with(backend: Backend, mut config: Config) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => Some(Self::start_with(config).await),
+            Backend::Postgres => {
+                let schema = otelcontext_postgres::testing::TestSchema::create("e2e").await?;
+                config.db_driver = otelcontext::config::DbDriver::Postgres;
+                config.db_dsn = schema.dsn();
+                config.db_max_open_conns = 8;
+                config.db_max_idle_conns = 0;
+                let storage = otelcontext::storage::open_adapter(&config).await.expect("postgres opens");
+                let mut s = Self::start_on(config, storage).await;
+                s.pg = Some(schema);
+                Some(s)
+            }
+        }
+    }
+
     /// A server with `config` on the given storage.
     pub async fn start_on(config: Config, storage: Arc<dyn Storage>) -> Self {
         let metrics = Arc::new(Metrics::new());
@@ -66,7 +129,16 @@ impl TestServer {
             .await
             .expect("server starts");
         let (http_addr, grpc_addr) = (running.http_addr(), running.grpc_addr());
-        Self { running: Some(running), storage, metrics, dir: None, http: reqwest::Client::new(), http_addr, grpc_addr }
+        Self {
+            running: Some(running),
+            storage,
+            metrics,
+            dir: None,
+            http: reqwest::Client::new(),
+            http_addr,
+            grpc_addr,
+            pg: None,
+        }
     }
 
     /// `http://127.0.0.1:<port><path>`.
@@ -182,7 +254,12 @@ impl Process {
     pub fn start(bin: &str, dir: &Path, env: &[(&str, &str)]) -> anyhow::Result<Self> {
         let mut cmd = Command::new(bin);
         cmd.env_clear()
-            .envs([("HTTP_PORT", "0"), ("GRPC_PORT", "0"), ("LOG_FORMAT", "json")])
+            .envs([
+                ("HTTP_PORT", "0"),
+                ("GRPC_PORT", "0"),
+                ("LOG_FORMAT", "json"),
+                ("HOT_RETENTION_DAYS", TEST_RETENTION_DAYS),
+            ])
             .envs(env.iter().copied())
             .current_dir(dir)
             .stdout(Stdio::piped())

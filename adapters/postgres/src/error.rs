@@ -13,6 +13,8 @@ pub fn map_sqlx_error(e: sqlx::Error) -> StorageError {
                 // 08 connection exception, 53 insufficient resources, 57 operator intervention
                 // (admin shutdown, cannot connect now), 58 system error (I/O).
                 "08" | "53" | "57" | "58" => StorageError::Unavailable(e.to_string()),
+                // 55000 "database is not currently accepting connections", 55P03 lock not available.
+                "55" => StorageError::Unavailable(e.to_string()),
                 // 40001 serialization failure, 40P01 deadlock: the transaction may be retried.
                 "40" => StorageError::Unavailable(e.to_string()),
                 "23" | "22" => StorageError::Rejected(e.to_string()),

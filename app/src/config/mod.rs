@@ -8,7 +8,10 @@ mod vars;
 pub use source::EnvSource;
 pub use vars::{VARIABLES, VarSpec};
 
+use otelcontext_domain::duration::{format_duration, parse_duration};
+use otelcontext_domain::retention::{MAX_RETENTION_DAYS, MIN_RETENTION_DAYS, RetentionPolicy};
 use otelcontext_domain::{SeverityLevel, TenantId};
+use otelcontext_postgres::AzureSettings;
 use std::fmt;
 use std::time::Duration;
 
@@ -17,6 +20,13 @@ use std::time::Duration;
 pub enum DbDriver {
     Sqlite,
     Postgres,
+}
+
+/// How the Postgres logs table is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Partitioning {
+    None,
+    Daily,
 }
 
 /// Log output format.
@@ -37,6 +47,17 @@ pub struct Config {
     pub db_driver: DbDriver,
     pub db_dsn: String,
     pub db_automigrate: bool,
+    pub db_max_open_conns: u32,
+    pub db_max_idle_conns: u32,
+    pub db_conn_max_lifetime: Duration,
+    pub db_azure_auth: bool,
+    pub db_postgres_partitioning: Partitioning,
+    pub db_partition_lookahead_days: u32,
+    /// Where the Azure credential chain looks (`AZURE_*`), used with `DB_AZURE_AUTH=true`.
+    pub azure: AzureSettings,
+    pub retention: RetentionPolicy,
+    pub retention_batch_size: usize,
+    pub retention_batch_sleep: Duration,
     pub allow_sqlite_in_production: bool,
     pub api_key: String,
     pub default_tenant: TenantId,
@@ -152,6 +173,22 @@ impl Reader<'_> {
         }
     }
 
+    fn duration(&mut self, name: &'static str, min: Duration) -> Duration {
+        let default = parse_duration(vars::default_of(name)).expect("duration default");
+        let Some(raw) = self.raw(name) else { return default };
+        match parse_duration(&raw) {
+            Ok(d) if d >= min => d,
+            _ => {
+                self.bad(name, &raw, format!("a duration of at least {} such as 30m, 1h or 90s", format_duration(min)));
+                default
+            }
+        }
+    }
+
+    fn optional(&mut self, name: &'static str) -> Option<String> {
+        self.raw(name)
+    }
+
     fn list(&mut self, name: &'static str) -> Vec<String> {
         self.raw(name)
             .map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
@@ -200,8 +237,28 @@ impl Config {
             "sqlite" => DbDriver::Sqlite,
             _ => DbDriver::Postgres,
         };
-        let db_dsn = r.string("DB_DSN");
+        let dsn_given = r.raw("DB_DSN");
+        let db_dsn = dsn_given.clone().unwrap_or_else(|| vars::default_of("DB_DSN").to_owned());
         let db_automigrate = r.boolean("DB_AUTOMIGRATE");
+        let db_max_open_conns = r.int::<u32>("DB_MAX_OPEN_CONNS", 1, 10_000);
+        let db_max_idle_conns = r.int::<u32>("DB_MAX_IDLE_CONNS", 0, 10_000);
+        let db_conn_max_lifetime = r.duration("DB_CONN_MAX_LIFETIME", Duration::from_secs(1));
+        let db_azure_auth = r.boolean("DB_AZURE_AUTH");
+        let db_postgres_partitioning = match r.one_of("DB_POSTGRES_PARTITIONING", &["", "none", "daily"]).as_str() {
+            "daily" => Partitioning::Daily,
+            _ => Partitioning::None,
+        };
+        let db_partition_lookahead_days = r.int::<u32>("DB_PARTITION_LOOKAHEAD_DAYS", 0, 365);
+        let azure = AzureSettings {
+            tenant_id: r.optional("AZURE_TENANT_ID"),
+            client_id: r.optional("AZURE_CLIENT_ID"),
+            client_secret: r.optional("AZURE_CLIENT_SECRET"),
+            federated_token_file: r.optional("AZURE_FEDERATED_TOKEN_FILE").map(std::path::PathBuf::from),
+        };
+        let retention_days = r.int::<u32>("HOT_RETENTION_DAYS", MIN_RETENTION_DAYS, MAX_RETENTION_DAYS);
+        let retention = RetentionPolicy::new(retention_days).expect("validated range");
+        let retention_batch_size = r.int::<usize>("RETENTION_BATCH_SIZE", 1, 10_000_000);
+        let retention_batch_sleep = Duration::from_millis(r.int::<u64>("RETENTION_BATCH_SLEEP_MS", 0, 60_000));
         let allow_sqlite_in_production = r.boolean("OTELCONTEXT_ALLOW_SQLITE_PROD");
         let api_key = r.raw("API_KEY").unwrap_or_default();
         let default_tenant_raw = r.string("DEFAULT_TENANT");
@@ -236,6 +293,16 @@ impl Config {
             db_driver,
             db_dsn,
             db_automigrate,
+            db_max_open_conns,
+            db_max_idle_conns,
+            db_conn_max_lifetime,
+            db_azure_auth,
+            db_postgres_partitioning,
+            db_partition_lookahead_days,
+            azure,
+            retention,
+            retention_batch_size,
+            retention_batch_sleep,
             allow_sqlite_in_production,
             api_key,
             default_tenant,
@@ -260,8 +327,33 @@ impl Config {
                 "postgres when APP_ENV=production: SQLite has a single writer; set OTELCONTEXT_ALLOW_SQLITE_PROD=true to run SQLite in production anyway",
             );
         }
-        if cfg.db_driver == DbDriver::Postgres {
-            r.bad("DB_DRIVER", "postgres", "sqlite: this build does not include the PostgreSQL adapter yet");
+        match cfg.db_driver {
+            DbDriver::Postgres => match dsn_given.as_deref().map(otelcontext_postgres::parse_dsn) {
+                None => r.bad(
+                    "DB_DSN",
+                    "",
+                    "a PostgreSQL URL (postgres://user@host:5432/db) or key=value pairs when DB_DRIVER=postgres",
+                ),
+                Some(Err(e)) => r.bad("DB_DSN", &otelcontext_postgres::redact_dsn(&cfg.db_dsn), e),
+                Some(Ok(parsed)) if cfg.db_azure_auth => {
+                    if let Err(e) = otelcontext_postgres::validate_entra_dsn(&parsed) {
+                        r.bad("DB_DSN", &otelcontext_postgres::redact_dsn(&cfg.db_dsn), e);
+                    }
+                }
+                Some(Ok(_)) => {}
+            },
+            DbDriver::Sqlite => {
+                if cfg.db_azure_auth {
+                    r.bad(
+                        "DB_AZURE_AUTH",
+                        "true",
+                        "false unless DB_DRIVER=postgres (Entra authentication is for PostgreSQL)",
+                    );
+                }
+                if cfg.db_postgres_partitioning == Partitioning::Daily {
+                    r.bad("DB_POSTGRES_PARTITIONING", "daily", "empty or none unless DB_DRIVER=postgres");
+                }
+            }
         }
         if r.problems.is_empty() { Ok(cfg) } else { Err(ConfigError { problems: r.problems }) }
     }
@@ -284,6 +376,7 @@ impl Config {
             let origin = if value.is_some() { "set" } else { "default" };
             let shown = match (&value, v.secret) {
                 (Some(_), true) => "<redacted>".to_owned(),
+                (Some(s), false) if v.name == "DB_DSN" => otelcontext_postgres::redact_dsn(s),
                 (Some(s), false) => s.clone(),
                 (None, _) => v.default.to_owned(),
             };

@@ -93,9 +93,67 @@ fn sqlite_in_production_is_refused_unless_allowed() {
 }
 
 #[test]
-fn postgres_is_refused_with_a_clear_message_until_its_adapter_ships() {
+fn postgres_needs_a_valid_dsn() {
     let err = cfg(&[("DB_DRIVER", "postgres")]).unwrap_err();
-    assert!(err.problems[0].expected.contains("PostgreSQL adapter"));
+    assert_eq!(err.problems[0].variable, "DB_DSN");
+    let err = cfg(&[("DB_DRIVER", "postgres"), ("DB_DSN", "host=x port=many")]).unwrap_err();
+    assert!(err.problems[0].expected.contains("port"), "{err}");
+    let c = cfg(&[("DB_DRIVER", "postgresql"), ("DB_DSN", "postgres://otel:pw@db/otelcontext")]).unwrap();
+    assert_eq!((c.db_driver, c.db_max_open_conns, c.db_max_idle_conns), (DbDriver::Postgres, 50, 10));
+    assert_eq!(c.db_conn_max_lifetime, Duration::from_secs(3_600));
+}
+
+#[test]
+fn entra_and_partitioning_are_postgres_only_and_entra_checks_the_dsn() {
+    let err = cfg(&[("DB_AZURE_AUTH", "true")]).unwrap_err();
+    assert_eq!(err.problems[0].variable, "DB_AZURE_AUTH");
+    let err = cfg(&[("DB_POSTGRES_PARTITIONING", "daily")]).unwrap_err();
+    assert_eq!(err.problems[0].variable, "DB_POSTGRES_PARTITIONING");
+    let pg = |dsn: &'static str| vec![("DB_DRIVER", "postgres"), ("DB_AZURE_AUTH", "true"), ("DB_DSN", dsn)];
+    let err = cfg(&pg("postgres://me:secret@h/db?sslmode=require")).unwrap_err();
+    assert!(err.problems[0].expected.contains("password") && !err.to_string().contains("secret"), "{err}");
+    let err = cfg(&pg("postgres://me@h/db?sslmode=disable")).unwrap_err();
+    assert!(err.problems[0].expected.contains("sslmode"), "{err}");
+    let c = cfg(&pg("postgres://me@h/db?sslmode=verify-full")).unwrap();
+    assert!(c.db_azure_auth);
+    let c = cfg(&[("DB_DRIVER", "postgres"), ("DB_DSN", "host=h"), ("DB_POSTGRES_PARTITIONING", "Daily")]).unwrap();
+    assert_eq!(c.db_postgres_partitioning, Partitioning::Daily);
+    assert!(cfg(&[("DB_POSTGRES_PARTITIONING", "weekly")]).is_err());
+}
+
+#[test]
+fn retention_and_pool_settings_are_validated() {
+    for (var, value) in [
+        ("HOT_RETENTION_DAYS", "0"),
+        ("HOT_RETENTION_DAYS", "36501"),
+        ("RETENTION_BATCH_SIZE", "0"),
+        ("RETENTION_BATCH_SLEEP_MS", "60001"),
+        ("DB_MAX_OPEN_CONNS", "0"),
+        ("DB_CONN_MAX_LIFETIME", "soon"),
+        ("DB_CONN_MAX_LIFETIME", "0s"),
+        ("DB_PARTITION_LOOKAHEAD_DAYS", "366"),
+    ] {
+        let err = cfg(&[(var, value)]).expect_err(&format!("{var}={value}"));
+        assert_eq!(err.problems[0].variable, var);
+    }
+    let c = cfg(&[("HOT_RETENTION_DAYS", "30"), ("DB_CONN_MAX_LIFETIME", "45m"), ("RETENTION_BATCH_SLEEP_MS", "0")])
+        .unwrap();
+    assert_eq!(c.retention.days, 30);
+    assert_eq!(c.db_conn_max_lifetime, Duration::from_secs(45 * 60));
+    assert_eq!(c.retention_batch_sleep, Duration::ZERO);
+    assert_eq!(Config::default().retention.days, 7);
+}
+
+#[test]
+fn check_config_redacts_the_password_of_a_postgres_dsn() {
+    let source = EnvSource::from_pairs([
+        ("DB_DRIVER", "postgres"),
+        ("DB_DSN", "postgres://u:hunter2@h/db"),
+        ("AZURE_CLIENT_SECRET", "shh"),
+    ]);
+    let text = Config::from_source(&source).unwrap().render_effective(&source);
+    assert!(text.contains("DB_DSN=postgres://u:REDACTED@h/db"), "{text}");
+    assert!(!text.contains("hunter2") && !text.contains("shh"));
 }
 
 #[test]

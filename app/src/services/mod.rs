@@ -7,6 +7,7 @@ pub mod ingest;
 pub mod pipeline;
 pub mod queries;
 pub mod readiness;
+pub mod retention;
 
 pub use auth::StaticKeyAuthenticator;
 pub use clock::SystemClock;
@@ -14,6 +15,7 @@ pub use ingest::{IngestPolicy, IngestService};
 pub use pipeline::{Pipeline, PipelineSettings};
 pub use queries::QueryService;
 pub use readiness::ReadinessService;
+pub use retention::{RetentionService, RetentionSettings};
 
 /// Publishes `otelcontext_ingest_pipeline_queue_depth{signal}`; called on every enqueue and
 /// dequeue so the gauge is current even when the pipeline is idle.

@@ -9,9 +9,10 @@ pub use decorate::OperationKind;
 pub use instrumented::Instrumented;
 pub use retrying::{RetryPolicy, Retrying};
 
-use crate::config::{Config, DbDriver};
+use crate::config::{Config, DbDriver, Partitioning};
 use anyhow::Context;
-use otelcontext_ports::Storage;
+use otelcontext_ports::{Storage, TokenSource};
+use otelcontext_postgres::{AzureTokenSource, PostgresConfig, PostgresStorage};
 use otelcontext_sqlite::{Durability, SqliteConfig, SqliteStorage};
 use otelcontext_telemetry::Metrics;
 use std::sync::Arc;
@@ -25,6 +26,26 @@ pub fn sqlite_config(config: &Config) -> anyhow::Result<SqliteConfig> {
     Ok(sqlite)
 }
 
+/// The PostgreSQL settings of a configuration (with the Azure credential chain when
+/// `DB_AZURE_AUTH=true`).
+pub fn postgres_config(config: &Config) -> anyhow::Result<PostgresConfig> {
+    let token_source: Option<Arc<dyn TokenSource>> = if config.db_azure_auth {
+        Some(Arc::new(AzureTokenSource::new(&config.azure).map_err(anyhow::Error::msg)?))
+    } else {
+        None
+    };
+    Ok(PostgresConfig {
+        dsn: config.db_dsn.clone(),
+        automigrate: config.db_automigrate,
+        max_open: config.db_max_open_conns,
+        max_idle: config.db_max_idle_conns,
+        max_lifetime: config.db_conn_max_lifetime,
+        daily_partitions: config.db_postgres_partitioning == Partitioning::Daily,
+        token_source,
+        ..PostgresConfig::new(config.db_dsn.clone())
+    })
+}
+
 /// Opens the adapter `DB_DRIVER` names (migrating or checking the schema as configured).
 pub async fn open_adapter(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
     match config.db_driver {
@@ -35,7 +56,13 @@ pub async fn open_adapter(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
                 .with_context(|| format!("opening SQLite database {}", sqlite.path.display()))?;
             Ok(Arc::new(storage))
         }
-        DbDriver::Postgres => anyhow::bail!("the PostgreSQL adapter is not part of this build"),
+        DbDriver::Postgres => {
+            let pg = postgres_config(config)?;
+            let storage = PostgresStorage::open(&pg).await.with_context(|| {
+                format!("opening PostgreSQL database {}", otelcontext_postgres::redact_dsn(&pg.dsn))
+            })?;
+            Ok(Arc::new(storage))
+        }
     }
 }
 
@@ -53,6 +80,11 @@ pub async fn migrate(config: &Config) -> anyhow::Result<i64> {
             let sqlite = sqlite_config(config)?;
             SqliteStorage::migrate(&sqlite).await.with_context(|| format!("migrating {}", sqlite.path.display()))
         }
-        DbDriver::Postgres => anyhow::bail!("the PostgreSQL adapter is not part of this build"),
+        DbDriver::Postgres => {
+            let pg = postgres_config(config)?;
+            PostgresStorage::migrate(&pg)
+                .await
+                .with_context(|| format!("migrating {}", otelcontext_postgres::redact_dsn(&pg.dsn)))
+        }
     }
 }

@@ -3,15 +3,16 @@
 use crate::payloads::*;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use otelcontext_domain::TenantId;
-use otelcontext_e2e::{TestServer, config_from, open_sqlite};
+use otelcontext_e2e::{Backend, TestServer, config_from, open_sqlite};
 use prost::Message;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_durable_mode_acknowledged_data_is_in_the_database_when_export_returns() {
-    let s = TestServer::start_with(config_from(&[("INGEST_ASYNC_ENABLED", "false")])).await;
+otelcontext_e2e::on_both_databases!(2, in_durable_mode_acknowledged_data_is_in_the_database_when_export_returns);
+
+async fn in_durable_mode_acknowledged_data_is_in_the_database_when_export_returns(backend: Backend) {
+    let Some(s) = TestServer::on_with(backend, config_from(&[("INGEST_ASYNC_ENABLED", "false")])).await else { return };
     for n in 0..20u64 {
         grpc_traces(&s, healthy_traces(n * 10, 10), &[]).await.unwrap();
         assert_eq!(s.counts("default").await.spans, (n + 1) * 10, "committed before the gRPC answer");

@@ -1,11 +1,12 @@
 //! Re-sent exports are stored once; trace rows do not depend on arrival order.
 
 use crate::payloads::*;
-use otelcontext_e2e::TestServer;
+use otelcontext_e2e::{Backend, TestServer};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_same_export_sent_twice_is_stored_once() {
-    let s = TestServer::start().await;
+otelcontext_e2e::on_both_databases!(2, the_same_export_sent_twice_is_stored_once);
+
+async fn the_same_export_sent_twice_is_stored_once(backend: Backend) {
+    let Some(s) = TestServer::on(backend).await else { return };
     let spans = traces("svc", (0..5).map(|i| span(1, i, i == 4, 1)).collect());
     let records = logs("svc", (0..4).map(|n| log_record(n, 9, &format!("line {n}"))).collect());
     let points = gauge("svc", "queue.depth", &[1.0, 2.0, 3.0]);
@@ -34,9 +35,10 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn spans_arriving_in_reverse_order_give_the_same_trace_row() {
-    let s = TestServer::start().await;
+otelcontext_e2e::on_both_databases!(2, spans_arriving_in_reverse_order_give_the_same_trace_row);
+
+async fn spans_arriving_in_reverse_order_give_the_same_trace_row(backend: Backend) {
+    let Some(s) = TestServer::on(backend).await else { return };
     let shape = |t: u64| -> Vec<_> {
         (0..4)
             .map(|i| {

@@ -15,4 +15,5 @@ mod sampling;
 mod sdk;
 mod sdk_logs_metrics;
 mod sdk_traces;
+mod storage;
 mod tenancy;

@@ -4,7 +4,7 @@
 use crate::payloads::post;
 use otelcontext_domain::metric::ExpBuckets;
 use otelcontext_domain::{AnyValue, KeyValue, PointValue, Temporality, TenantId};
-use otelcontext_e2e::TestServer;
+use otelcontext_e2e::{Backend, TestServer};
 use otelcontext_ports::{LogQuery, MetricQuery};
 
 const TRACES: &str = r#"{
@@ -93,9 +93,10 @@ const METRICS: &str = r#"{
   }]
 }"#;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn spec_json_traces_are_stored_exactly() {
-    let s = TestServer::start().await;
+otelcontext_e2e::on_both_databases!(2, spec_json_traces_are_stored_exactly);
+
+async fn spec_json_traces_are_stored_exactly(backend: Backend) {
+    let Some(s) = TestServer::on(backend).await else { return };
     let a = post(&s, "/v1/traces", &[("content-type", "application/json")], TRACES.as_bytes().to_vec()).await;
     assert_eq!((a.status, a.content_type.as_str(), a.body.as_slice()), (200, "application/json", b"{}".as_slice()));
     let (_, trace) = otelcontext_e2e::eventually(|| async {
@@ -123,9 +124,10 @@ async fn spec_json_traces_are_stored_exactly() {
     assert_eq!(trace["service_name"], "my.service");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn spec_json_logs_keep_every_attribute_type_and_structured_bodies() {
-    let s = TestServer::start().await;
+otelcontext_e2e::on_both_databases!(2, spec_json_logs_keep_every_attribute_type_and_structured_bodies);
+
+async fn spec_json_logs_keep_every_attribute_type_and_structured_bodies(backend: Backend) {
+    let Some(s) = TestServer::on(backend).await else { return };
     let a = post(&s, "/v1/logs", &[("content-type", "application/json")], LOGS.as_bytes().to_vec()).await;
     assert_eq!(a.status, 200);
     s.wait_for("default", |c| c.logs == 2).await;
@@ -161,9 +163,10 @@ async fn spec_json_logs_keep_every_attribute_type_and_structured_bodies() {
     assert!(structured.observed_ns > 0, "observed time is filled in at receipt");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn spec_json_metrics_of_all_five_types_are_stored() {
-    let s = TestServer::start().await;
+otelcontext_e2e::on_both_databases!(2, spec_json_metrics_of_all_five_types_are_stored);
+
+async fn spec_json_metrics_of_all_five_types_are_stored(backend: Backend) {
+    let Some(s) = TestServer::on(backend).await else { return };
     let a = post(&s, "/v1/metrics", &[("content-type", "application/json")], METRICS.as_bytes().to_vec()).await;
     assert_eq!(a.status, 200);
     s.wait_for("default", |c| c.metric_points == 5).await;
@@ -221,9 +224,10 @@ const LOOSE_TRACES: &str = r#"{"resource_spans":[{"resource":{"attributes":[{"ke
   "name":"lenient","kind":"SPAN_KIND_CONSUMER","start_time_unix_nano":"1544712660000000000","end_time_unix_nano":"1544712660100000000",
   "status":{"code":"STATUS_CODE_ERROR","message":"boom"},"attributes":[{"key":"retry_count","value":{"int_value":"2"}}]}]}]}]}"#;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn generic_protobuf_json_with_field_names_enum_names_and_nulls_is_understood() {
-    let s = TestServer::start().await;
+otelcontext_e2e::on_both_databases!(2, generic_protobuf_json_with_field_names_enum_names_and_nulls_is_understood);
+
+async fn generic_protobuf_json_with_field_names_enum_names_and_nulls_is_understood(backend: Backend) {
+    let Some(s) = TestServer::on(backend).await else { return };
     let a = post(&s, "/v1/traces", &[("content-type", "application/json")], LOOSE_TRACES.as_bytes().to_vec()).await;
     assert_eq!(a.status, 200);
     let (_, trace) = otelcontext_e2e::eventually(|| async {

@@ -10,15 +10,16 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use otelcontext_domain::{AnyValue, PointValue, Temporality, TenantId};
-use otelcontext_e2e::TestServer;
+use otelcontext_e2e::{Backend, TestServer};
 use otelcontext_ports::{LogQuery, MetricQuery};
 use std::time::{Duration, UNIX_EPOCH};
 
 const T: u64 = 1_764_000_000_000_000_000;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sdk_logs_over_every_transport_read_back_field_by_field() {
-    let s = TestServer::start().await;
+otelcontext_e2e::on_both_databases!(4, sdk_logs_over_every_transport_read_back_field_by_field);
+
+async fn sdk_logs_over_every_transport_read_back_field_by_field(backend: Backend) {
+    let Some(s) = TestServer::on(backend).await else { return };
     for (i, transport) in sdk::ALL.into_iter().enumerate() {
         let tenant = format!("logs-{i}");
         let target = Target::of(&s).with_header("x-tenant-id", &tenant);
@@ -69,9 +70,10 @@ async fn sdk_logs_over_every_transport_read_back_field_by_field() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sdk_metrics_over_every_transport_read_back_field_by_field() {
-    let s = TestServer::start().await;
+otelcontext_e2e::on_both_databases!(4, sdk_metrics_over_every_transport_read_back_field_by_field);
+
+async fn sdk_metrics_over_every_transport_read_back_field_by_field(backend: Backend) {
+    let Some(s) = TestServer::on(backend).await else { return };
     for (i, transport) in sdk::ALL.into_iter().enumerate() {
         let tenant = format!("metrics-{i}");
         let target = Target::of(&s).with_header("x-tenant-id", &tenant);

@@ -6,7 +6,7 @@ use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer,
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use otelcontext_e2e::TestServer;
+use otelcontext_e2e::{Backend, TestServer};
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -154,9 +154,10 @@ pub async fn read_trace(server: &TestServer, trace_id: &str, tenant: Option<&str
     .unwrap_or_else(|| panic!("trace {trace_id} never became readable"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sdk_traces_over_every_transport_read_back_field_by_field() {
-    let server = TestServer::start().await;
+otelcontext_e2e::on_both_databases!(4, sdk_traces_over_every_transport_read_back_field_by_field);
+
+async fn sdk_traces_over_every_transport_read_back_field_by_field(backend: Backend) {
+    let Some(server) = TestServer::on(backend).await else { return };
     for (i, transport) in sdk::ALL.into_iter().enumerate() {
         let service = ["grpc-svc", "http-proto-svc", "http-json-svc"][i];
         let sent = export_trace(Target::of(&server), transport, service, i as u64 * 1_000_000_000).await;
@@ -165,10 +166,11 @@ async fn sdk_traces_over_every_transport_read_back_field_by_field() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn gzip_compressed_sdk_exports_are_accepted() {
+otelcontext_e2e::on_both_databases!(4, gzip_compressed_sdk_exports_are_accepted);
+
+async fn gzip_compressed_sdk_exports_are_accepted(backend: Backend) {
     use opentelemetry_otlp::{Compression, WithExportConfig, WithTonicConfig};
-    let server = TestServer::start().await;
+    let Some(server) = TestServer::on(backend).await else { return };
     let grpc = server.grpc_endpoint();
     let trace_id = blocking(move || {
         let exporter = opentelemetry_otlp::SpanExporter::builder()

@@ -2,11 +2,12 @@
 
 use crate::sdk::{Target, Transport};
 use crate::sdk_traces::{assert_trace_matches, export_trace, read_trace};
-use otelcontext_e2e::{TestServer, open_sqlite, test_config};
+use otelcontext_e2e::{Backend, TestServer, open_sqlite, test_config};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_trace_written_as_tenant_a_is_404_for_tenant_b() {
-    let server = TestServer::start().await;
+otelcontext_e2e::on_both_databases!(4, a_trace_written_as_tenant_a_is_404_for_tenant_b);
+
+async fn a_trace_written_as_tenant_a_is_404_for_tenant_b(backend: Backend) {
+    let Some(server) = TestServer::on(backend).await else { return };
     for transport in [Transport::Grpc, Transport::HttpProtobuf] {
         let sent = export_trace(Target::of(&server).with_header("x-tenant-id", "a"), transport, "svc", 0).await;
         let trace = read_trace(&server, &sent.trace_id, Some("a")).await;
