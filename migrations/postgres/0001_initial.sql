@@ -16,7 +16,9 @@ CREATE TABLE resources (
     PRIMARY KEY (tenant_id, fingerprint)
 );
 
--- One aggregate row per trace, merged by every batch of its spans.
+-- One aggregate row per trace, merged by every batch of its spans. Spans reference it by its id
+-- (trace_ref): ids grow with arrival, so the span key is append-like instead of random, which
+-- halves the cost of the spans index (docs/benchmarks.md).
 CREATE TABLE traces (
     id             bigserial,
     tenant_id      text     NOT NULL,
@@ -37,6 +39,7 @@ CREATE INDEX traces_tenant_start ON traces (tenant_id, start_ns, id);
 CREATE TABLE spans (
     id                       bigserial,
     tenant_id                text     NOT NULL,
+    trace_ref                bigint   NOT NULL, -- traces.id
     trace_id                 text     NOT NULL,
     span_id                  text     NOT NULL,
     parent_span_id           text,
@@ -58,7 +61,7 @@ CREATE TABLE spans (
     dropped_attributes_count bigint   NOT NULL,
     events_json              text,
     links_json               text,
-    PRIMARY KEY (tenant_id, trace_id, span_id)
+    PRIMARY KEY (tenant_id, trace_ref, span_id)
 );
 CREATE INDEX spans_tenant_start ON spans (tenant_id, start_ns, id);
 

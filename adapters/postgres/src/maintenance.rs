@@ -47,7 +47,7 @@ fn table_of(target: RetentionTarget, partitioned: bool) -> (&'static str, &'stat
         // Partitioned logs lose whole days by DROP; only the default partition is purged row by row.
         RetentionTarget::Logs if partitioned => ("logs_default", "timestamp_ns", &["timestamp_ns", "dedup_key"]),
         RetentionTarget::Logs => ("logs", "timestamp_ns", &["timestamp_ns", "dedup_key"]),
-        RetentionTarget::Traces => ("traces", "start_ns", &["trace_id"]),
+        RetentionTarget::Traces => ("traces", "start_ns", &["trace_id", "id"]),
         RetentionTarget::MetricPoints => ("metric_points", "time_ns", &["time_ns", "series_key"]),
         RetentionTarget::MetricBuckets => ("metric_buckets", "start_ns", &["series_key", "start_ns"]),
         RetentionTarget::GraphSnapshots => ("graph_snapshots", "created_ns", &["id"]),
@@ -76,7 +76,8 @@ pub(crate) async fn purge(
     );
     let sql = if target == RetentionTarget::Traces {
         format!(
-            "{doomed}, gone_spans AS (DELETE FROM spans y USING doomed d WHERE {join}) \
+            "{doomed}, gone_spans AS (DELETE FROM spans y USING doomed d \
+             WHERE y.tenant_id = d.tenant_id AND y.trace_ref = d.id) \
              DELETE FROM traces y USING doomed d WHERE {join}"
         )
     } else {

@@ -211,13 +211,14 @@ pub(crate) async fn get_trace(
         return Ok(None);
     };
     let summary = summary_from_row(&row)?;
+    let trace_ref: i64 = col(&row, "id")?;
     let mut resources = Resources::default();
     let spans = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {SPAN_COLUMNS} FROM spans s {} WHERE s.tenant_id = $1 AND s.trace_id = $2 ORDER BY s.start_ns, s.span_id",
+        "SELECT {SPAN_COLUMNS} FROM spans s {} WHERE s.tenant_id = $1 AND s.trace_ref = $2 ORDER BY s.start_ns, s.span_id",
         resource_join("s")
     )))
     .bind(tenant.as_str())
-    .bind(&hex)
+    .bind(trace_ref)
     .fetch_all(pool)
     .await
     .map_err(map_sqlx_error)?

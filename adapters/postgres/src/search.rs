@@ -54,10 +54,8 @@ pub(crate) async fn search_traces(
         .and_int("t.duration_ns >= ?", q.min_duration_ns)
         .and_int("t.duration_ns <= ?", q.max_duration_ns);
     if q.service.is_some() || q.operation.is_some() || !q.attributes.is_empty() {
-        let mut span = Select::new(
-            "EXISTS (SELECT 1 FROM spans s WHERE s.tenant_id = t.tenant_id AND s.trace_id = t.trace_id",
-            vec![],
-        );
+        let mut span =
+            Select::new("EXISTS (SELECT 1 FROM spans s WHERE s.tenant_id = t.tenant_id AND s.trace_ref = t.id", vec![]);
         span.and_text("s.service_name = ?", q.service.as_deref())
             .and_text("s.name = ?", q.operation.as_deref())
             .attributes("s.attributes_json", &q.attributes)

@@ -18,6 +18,9 @@ use std::sync::Arc;
 /// lock rows in the same order.
 #[derive(Default)]
 struct SpanColumns {
+    /// Index of each span's trace in `Prepared::traces` (its `trace_ref` is known once the trace
+    /// rows are written).
+    trace_idx: Vec<usize>,
     tenant: Vec<String>,
     trace_id: Vec<String>,
     span_id: Vec<String>,
@@ -97,8 +100,9 @@ struct PointColumns {
 pub(crate) struct Prepared {
     tenants: Vec<String>,
     resources: Vec<(String, i64, String, String)>,
-    /// (tenant, summary) of every trace touched, sorted by (tenant, trace id).
-    traces: Vec<(String, TraceSummary)>,
+    /// (tenant, summary, distinct spans in this write) of every trace touched, sorted by
+    /// (tenant, trace id).
+    traces: Vec<(String, TraceSummary, i64)>,
     spans: SpanColumns,
     logs: LogColumns,
     points: PointColumns,
@@ -197,11 +201,22 @@ impl Prepared {
                 points.data.push(c.data_json);
             }
         }
-        traces.sort_by(|a, b| (&a.0, a.1.trace_id).cmp(&(&b.0, b.1.trace_id)));
+        traces.sort_by(|a: &(String, TraceSummary), b| (&a.0, a.1.trace_id).cmp(&(&b.0, b.1.trace_id)));
         span_rows.sort_by(|a, b| (&a.0, a.1.trace_id, a.1.span_id).cmp(&(&b.0, b.1.trace_id, b.1.span_id)));
+        let position: HashMap<(&str, TraceId), usize> =
+            traces.iter().enumerate().map(|(i, (t, s))| ((t.as_str(), s.trace_id), i)).collect();
+        let mut distinct = vec![0i64; traces.len()];
         let mut spans = SpanColumns::default();
-        for (tenant, s) in span_rows {
-            spans.tenant.push(tenant);
+        let mut previous: Option<(&str, TraceId, otelcontext_domain::SpanId)> = None;
+        for (tenant, s) in &span_rows {
+            let idx = position[&(tenant.as_str(), s.trace_id)];
+            // Sorted, so a repeated span follows its first copy.
+            if previous != Some((tenant.as_str(), s.trace_id, s.span_id)) {
+                distinct[idx] += 1;
+            }
+            previous = Some((tenant.as_str(), s.trace_id, s.span_id));
+            spans.trace_idx.push(idx);
+            spans.tenant.push(tenant.clone());
             spans.trace_id.push(s.trace_id.to_hex());
             spans.span_id.push(s.span_id.to_hex());
             spans.parent.push(s.parent_span_id.map(|p| p.to_hex()));
@@ -224,6 +239,7 @@ impl Prepared {
             spans.events.push(codec::events_to_json(&s.events).map(clean_json));
             spans.links.push(codec::links_to_json(&s.links).map(clean_json));
         }
+        let traces = traces.into_iter().zip(distinct).map(|((t, s), n)| (t, s, n)).collect();
         Self { tenants, resources, traces, spans, logs, points }
     }
 
@@ -233,21 +249,23 @@ impl Prepared {
     }
 }
 
-const INSERT_SPANS: &str = "INSERT INTO spans (tenant_id, trace_id, span_id, parent_span_id, name, kind, start_ns, \
-    end_ns, duration_ns, service_name, status_code, status_message, trace_state, flags, resource_fp, scope_name, \
-    scope_version, scope_attributes_json, attributes_json, dropped_attributes_count, events_json, links_json) \
-    SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::bigint[], \
-    $8::bigint[], $9::bigint[], $10::text[], $11::smallint[], $12::text[], $13::text[], $14::bigint[], $15::bigint[], \
-    $16::text[], $17::text[], $18::text[], $19::text[], $20::bigint[], $21::text[], $22::text[]) \
-    ON CONFLICT (tenant_id, trace_id, span_id) DO NOTHING RETURNING tenant_id, trace_id";
+const INSERT_SPANS: &str = "INSERT INTO spans (trace_ref, tenant_id, trace_id, span_id, parent_span_id, name, kind, \
+    start_ns, end_ns, duration_ns, service_name, status_code, status_message, trace_state, flags, resource_fp, \
+    scope_name, scope_version, scope_attributes_json, attributes_json, dropped_attributes_count, events_json, links_json) \
+    SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::smallint[], \
+    $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::smallint[], $13::text[], $14::text[], $15::bigint[], \
+    $16::bigint[], $17::text[], $18::text[], $19::text[], $20::text[], $21::bigint[], $22::text[], $23::text[]) \
+    ON CONFLICT (tenant_id, trace_ref, span_id) DO NOTHING RETURNING trace_ref";
 
+/// New trace rows start with the number of distinct spans of their write (all of which are new:
+/// a span row never outlives its trace row).
 const INSERT_TRACES: &str = "INSERT INTO traces (tenant_id, trace_id, start_ns, end_ns, duration_ns, root_service, \
     root_operation, has_root, root_start_ns, status, span_count) \
     SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], \
     $8::boolean[], $9::bigint[], $10::smallint[], $11::bigint[]) \
-    ON CONFLICT (tenant_id, trace_id) DO NOTHING RETURNING tenant_id, trace_id";
+    ON CONFLICT (tenant_id, trace_id) DO NOTHING RETURNING id, tenant_id, trace_id";
 
-const LOCK_TRACES: &str = "SELECT tenant_id, trace_id, start_ns, end_ns, root_service, root_operation, has_root, \
+const LOCK_TRACES: &str = "SELECT id, tenant_id, trace_id, start_ns, end_ns, root_service, root_operation, has_root, \
     root_start_ns, status FROM traces WHERE (tenant_id, trace_id) IN (SELECT * FROM UNNEST($1::text[], $2::text[])) \
     ORDER BY tenant_id, trace_id FOR UPDATE";
 
@@ -432,11 +450,62 @@ pub(crate) async fn write(tx: &mut Transaction<'_, Postgres>, p: Prepared) -> Re
 async fn write_spans_and_traces(
     tx: &mut Transaction<'_, Postgres>,
     s: SpanColumns,
-    traces: Vec<(String, TraceSummary)>,
+    traces: Vec<(String, TraceSummary, i64)>,
     summary: &mut WriteSummary,
 ) -> Result<(), StorageError> {
+    let get =
+        |r: &sqlx::postgres::PgRow, i: usize| -> Result<String, StorageError> { r.try_get(i).map_err(map_sqlx_error) };
+    // 1. Trace rows: insert the new ones; lock, merge and (below) update the others.
+    let mut new_rows = TraceColumns::default();
+    for (tenant, t, distinct) in &traces {
+        new_rows.push(tenant, t, *distinct);
+    }
+    let mut ids: HashMap<(String, String), i64> = HashMap::new();
+    for r in new_rows.execute(tx, INSERT_TRACES).await? {
+        ids.insert((get(&r, 1)?, get(&r, 2)?), r.try_get(0).map_err(map_sqlx_error)?);
+    }
+    let created = ids.len();
+    let existing: Vec<&(String, TraceSummary, i64)> =
+        traces.iter().filter(|(t, s, _)| !ids.contains_key(&(t.clone(), s.trace_id.to_hex()))).collect();
+    let mut stored_by_key: HashMap<(String, String), TraceSummary> = HashMap::new();
+    if !existing.is_empty() {
+        let (tenants, hexes): (Vec<String>, Vec<String>) =
+            existing.iter().map(|(t, s, _)| (t.clone(), s.trace_id.to_hex())).unzip();
+        let stored =
+            sqlx::query(LOCK_TRACES).bind(tenants).bind(hexes).fetch_all(&mut **tx).await.map_err(map_sqlx_error)?;
+        for r in &stored {
+            let tenant: String = r.try_get("tenant_id").map_err(map_sqlx_error)?;
+            let hex: String = r.try_get("trace_id").map_err(map_sqlx_error)?;
+            let trace_id =
+                TraceId::parse_hex(&hex).map_err(|e| StorageError::Corrupt(format!("trace id {hex:?}: {e}")))?;
+            let summary = TraceSummary {
+                trace_id,
+                start_ns: r.try_get("start_ns").map_err(map_sqlx_error)?,
+                end_ns: r.try_get("end_ns").map_err(map_sqlx_error)?,
+                root_service: r.try_get("root_service").map_err(map_sqlx_error)?,
+                root_operation: r.try_get("root_operation").map_err(map_sqlx_error)?,
+                has_root: r.try_get("has_root").map_err(map_sqlx_error)?,
+                root_start_ns: r.try_get("root_start_ns").map_err(map_sqlx_error)?,
+                status: StatusCode::from_otlp(i32::from(r.try_get::<i16, _>("status").map_err(map_sqlx_error)?)),
+                span_count: 0,
+            };
+            ids.insert((tenant.clone(), hex.clone()), r.try_get("id").map_err(map_sqlx_error)?);
+            stored_by_key.insert((tenant, hex), summary);
+        }
+    }
+    let refs: Vec<i64> = traces
+        .iter()
+        .map(|(t, s, _)| {
+            ids.get(&(t.clone(), s.trace_id.to_hex()))
+                .copied()
+                .ok_or_else(|| StorageError::Other(format!("trace {} vanished during the write", s.trace_id)))
+        })
+        .collect::<Result<_, _>>()?;
+    // 2. Spans, keyed by their trace row's id.
     let total = s.tenant.len() as u64;
+    let trace_refs: Vec<i64> = s.trace_idx.iter().map(|i| refs[*i]).collect();
     let inserted = sqlx::query(INSERT_SPANS)
+        .bind(trace_refs)
         .bind(s.tenant)
         .bind(s.trace_id)
         .bind(s.span_id)
@@ -464,58 +533,20 @@ async fn write_spans_and_traces(
         .map_err(map_sqlx_error)?;
     summary.spans = inserted.len() as u64;
     summary.duplicate_spans = total - summary.spans;
-    // New spans per trace: what the trace rows' span counts grow by.
-    let mut added: HashMap<(String, String), i64> = HashMap::new();
-    for row in &inserted {
-        let key: (String, String) = (row.try_get(0).map_err(map_sqlx_error)?, row.try_get(1).map_err(map_sqlx_error)?);
-        *added.entry(key).or_default() += 1;
-    }
-    let added_to =
-        |tenant: &str, s: &TraceSummary| added.get(&(tenant.to_owned(), s.trace_id.to_hex())).copied().unwrap_or(0);
-    let mut new_rows = TraceColumns::default();
-    for (tenant, s) in &traces {
-        new_rows.push(tenant, s, added_to(tenant, s));
-    }
-    let created: HashSet<(String, String)> = new_rows
-        .execute(tx, INSERT_TRACES)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(map_sqlx_error)?;
-    let existing: Vec<&(String, TraceSummary)> =
-        traces.iter().filter(|(t, s)| !created.contains(&(t.clone(), s.trace_id.to_hex()))).collect();
-    if existing.is_empty() {
+    if created == traces.len() {
         return Ok(());
     }
-    let (tenants, ids): (Vec<String>, Vec<String>) =
-        existing.iter().map(|(t, s)| (t.clone(), s.trace_id.to_hex())).unzip();
-    let stored = sqlx::query(LOCK_TRACES).bind(tenants).bind(ids).fetch_all(&mut **tx).await.map_err(map_sqlx_error)?;
-    let mut stored_by_key: HashMap<(String, String), TraceSummary> = HashMap::new();
-    for r in &stored {
-        let tenant: String = r.try_get("tenant_id").map_err(map_sqlx_error)?;
-        let hex: String = r.try_get("trace_id").map_err(map_sqlx_error)?;
-        let trace_id = TraceId::parse_hex(&hex).map_err(|e| StorageError::Corrupt(format!("trace id {hex:?}: {e}")))?;
-        let summary = TraceSummary {
-            trace_id,
-            start_ns: r.try_get("start_ns").map_err(map_sqlx_error)?,
-            end_ns: r.try_get("end_ns").map_err(map_sqlx_error)?,
-            root_service: r.try_get("root_service").map_err(map_sqlx_error)?,
-            root_operation: r.try_get("root_operation").map_err(map_sqlx_error)?,
-            has_root: r.try_get("has_root").map_err(map_sqlx_error)?,
-            root_start_ns: r.try_get("root_start_ns").map_err(map_sqlx_error)?,
-            status: StatusCode::from_otlp(i32::from(r.try_get::<i16, _>("status").map_err(map_sqlx_error)?)),
-            span_count: 0,
-        };
-        stored_by_key.insert((tenant, hex), summary);
+    // 3. Existing trace rows: merged summary and the spans this write added.
+    let mut added: HashMap<i64, i64> = HashMap::new();
+    for row in &inserted {
+        *added.entry(row.try_get(0).map_err(map_sqlx_error)?).or_default() += 1;
     }
     let mut updates = TraceColumns::default();
-    for (tenant, s) in existing {
-        let key = (tenant.clone(), s.trace_id.to_hex());
-        let Some(current) = stored_by_key.get(&key) else { continue };
+    for ((tenant, s, _), id) in traces.iter().zip(&refs) {
+        let Some(current) = stored_by_key.get(&(tenant.clone(), s.trace_id.to_hex())) else { continue };
         let mut merged = current.clone();
         merged.merge(&TraceSummary { span_count: 0, ..s.clone() });
-        let n = added_to(tenant, s);
+        let n = added.get(id).copied().unwrap_or(0);
         if merged != *current || n > 0 {
             updates.push(tenant, &merged, n);
         }

@@ -74,6 +74,7 @@ pub(crate) fn purge(
     batch: usize,
 ) -> Result<u64, StorageError> {
     let limit = i64::try_from(batch).unwrap_or(i64::MAX);
+    let full_text = state.full_text;
     state.transaction(&[], |tx| {
         let ids: Vec<i64> = {
             let mut stmt = tx.prepare_cached(&expired_ids_sql(target)).map_err(map_err)?;
@@ -90,6 +91,17 @@ pub(crate) fn purge(
             if target == RetentionTarget::Traces {
                 tx.execute(&format!("DELETE FROM spans WHERE trace_ref IN ({marks})"), params_from_iter(chunk))
                     .map_err(map_err)?;
+            }
+            if target == RetentionTarget::Logs && full_text {
+                // The writer keeps the full-text index; rows leave it with their old values.
+                tx.execute(
+                    &format!(
+                        "INSERT INTO logs_fts (logs_fts, rowid, body, service_name) \
+                         SELECT 'delete', id, body, service_name FROM logs WHERE id IN ({marks})"
+                    ),
+                    params_from_iter(chunk),
+                )
+                .map_err(map_err)?;
             }
             tx.execute(&format!("DELETE FROM {table} WHERE {id} IN ({marks})"), params_from_iter(chunk))
                 .map_err(map_err)?;

@@ -250,6 +250,9 @@ const INSERT_LOG: &str = "INSERT INTO logs (tenant_id, timestamp_ns, dedup_key, 
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) \
      ON CONFLICT (tenant_id, timestamp_ns, dedup_key) DO NOTHING";
 
+/// Adds a new log row to the full-text index (the row's id and indexed columns).
+const INDEX_LOG: &str = "INSERT INTO logs_fts (rowid, body, service_name) VALUES (?1, ?2, ?3)";
+
 const INSERT_POINT: &str = "INSERT INTO metric_points (tenant_id, time_ns, series_key, name, description, unit, kind, \
      temporality, is_monotonic, attributes_json, start_ns, flags, value, count, sum, min, max, data_json, \
      service_name, resource_fp, scope_name, scope_version, scope_attributes_json) \
@@ -358,7 +361,8 @@ impl Prepared {
             .into_iter()
             .filter(|(t, r)| !state.known_resources.contains(&(t.clone(), r.fingerprint)))
             .collect();
-        let summary = state.transaction(&p.tenants, |tx| write_rows(tx, &new_resources, &p))?;
+        let fts = state.full_text;
+        let summary = state.transaction(&p.tenants, |tx| write_rows(tx, &new_resources, &p, fts))?;
         if state.known_resources.len() > 100_000 {
             state.known_resources.clear();
         }
@@ -371,6 +375,7 @@ fn write_rows(
     tx: &rusqlite::Transaction<'_>,
     new_resources: &[(Arc<str>, Arc<Resource>)],
     p: &Prepared,
+    full_text: bool,
 ) -> Result<WriteSummary, StorageError> {
     let mut summary = WriteSummary::default();
     {
@@ -464,10 +469,16 @@ fn write_rows(
             stmt.execute(params![n, id]).map_err(map_err)?;
         }
     }
-    {
+    if !p.logs.is_empty() {
         let mut stmt = tx.prepare_cached(INSERT_LOG).map_err(map_err)?;
+        let mut index = if full_text { Some(tx.prepare_cached(INDEX_LOG).map_err(map_err)?) } else { None };
         for r in &p.logs {
             let n = insert_log(&mut stmt, r).map_err(map_err)?;
+            if n > 0
+                && let Some(index) = index.as_mut()
+            {
+                index.execute(params![tx.last_insert_rowid(), &r.body, &r.origin.service]).map_err(map_err)?;
+            }
             tally(n, &mut summary.logs, &mut summary.duplicate_logs);
         }
     }

@@ -61,6 +61,8 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
 /// The writer connection and what it knows is already stored.
 pub(crate) struct WriterState {
     pub conn: Connection,
+    /// Whether the full-text index exists (the writer keeps it in sync).
+    pub full_text: bool,
     pub known_resources: HashSet<(Arc<str>, i64)>,
     pub known_tenants: HashSet<Arc<str>>,
 }
@@ -135,11 +137,21 @@ impl Writer {
         conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(map_err)?;
         conn.pragma_update(None, "journal_size_limit", wal_size_limit as i64).map_err(map_err)?;
         conn.set_prepared_statement_cache_capacity(64);
+        let full_text: bool = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'logs_fts'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n == 1)
+            .map_err(map_err)?;
+        if !full_text {
+            tracing::warn!("the full-text index logs_fts is missing: log search scans with LIKE");
+        }
         let (tx, rx) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
-                let mut state = WriterState { conn, known_resources: HashSet::new(), known_tenants: HashSet::new() };
+                let mut state =
+                    WriterState { conn, full_text, known_resources: HashSet::new(), known_tenants: HashSet::new() };
                 while let Ok(job) = rx.recv() {
                     job(&mut state);
                 }

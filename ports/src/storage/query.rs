@@ -57,6 +57,17 @@ pub fn validate_limit(limit: usize) -> Result<(), StorageError> {
     if limit == 0 { Err(StorageError::InvalidArgument("limit must be at least 1".into())) } else { Ok(()) }
 }
 
+/// Checks that a cursor is of the kind the query's order pages with: keyset (`After`) for time
+/// and value orders, positional (`Skip`) for relevance.
+fn validate_cursor(cursor: Option<Cursor>, positional: bool) -> Result<(), StorageError> {
+    match (cursor, positional) {
+        (Some(Cursor::Skip(_)), false) | (Some(Cursor::After { .. }), true) => {
+            Err(StorageError::InvalidArgument("the cursor does not belong to this query's order".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Order of trace search results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TraceSort {
@@ -86,10 +97,11 @@ pub struct TraceQuery {
 }
 
 impl TraceQuery {
-    /// Checks the range, the duration bounds and the limit.
+    /// Checks the range, the duration bounds, the limit and the cursor's kind.
     pub fn validate(&self) -> Result<(), StorageError> {
         self.time.validate()?;
         validate_limit(self.limit)?;
+        validate_cursor(self.cursor, false)?;
         if let (Some(lo), Some(hi)) = (self.min_duration_ns, self.max_duration_ns)
             && lo > hi
         {
@@ -114,10 +126,11 @@ pub struct SpanQuery {
 }
 
 impl SpanQuery {
-    /// Checks the range, attributes and limit.
+    /// Checks the range, attributes, limit and the cursor's kind.
     pub fn validate(&self) -> Result<(), StorageError> {
         self.time.validate()?;
         validate_limit(self.limit)?;
+        validate_cursor(self.cursor, false)?;
         validate_attributes(&self.attributes)
     }
 }
@@ -151,11 +164,17 @@ pub struct LogQuery {
 }
 
 impl LogQuery {
-    /// Checks the range, attributes and limit.
+    /// Checks the range, attributes, limit and the cursor's kind.
     pub fn validate(&self) -> Result<(), StorageError> {
         self.time.validate()?;
         validate_limit(self.limit)?;
+        validate_cursor(self.cursor, self.ranked())?;
         validate_attributes(&self.attributes)
+    }
+
+    /// Whether results are in relevance order (and page by position).
+    pub fn ranked(&self) -> bool {
+        self.sort == LogSort::Relevance && self.text.is_some()
     }
 
     /// Newest-first search of everything, `limit` records.
@@ -216,10 +235,11 @@ impl Default for MetricQuery {
 }
 
 impl MetricQuery {
-    /// Checks the range, attributes and limit.
+    /// Checks the range, attributes, limit and the cursor's kind.
     pub fn validate(&self) -> Result<(), StorageError> {
         self.time.validate()?;
         validate_limit(self.limit)?;
+        validate_cursor(self.cursor, false)?;
         validate_attributes(&self.attributes)
     }
 }
@@ -235,10 +255,11 @@ pub struct BucketQuery {
 }
 
 impl BucketQuery {
-    /// Checks the range and limit.
+    /// Checks the range, limit and the cursor's kind.
     pub fn validate(&self) -> Result<(), StorageError> {
         self.time.validate()?;
-        validate_limit(self.limit)
+        validate_limit(self.limit)?;
+        validate_cursor(self.cursor, false)
     }
 }
 
@@ -255,10 +276,11 @@ pub struct InvestigationQuery {
 }
 
 impl InvestigationQuery {
-    /// Checks the range and limit.
+    /// Checks the range, limit and the cursor's kind.
     pub fn validate(&self) -> Result<(), StorageError> {
         self.time.validate()?;
-        validate_limit(self.limit)
+        validate_limit(self.limit)?;
+        validate_cursor(self.cursor, false)
     }
 }
 
@@ -271,10 +293,11 @@ pub struct SnapshotQuery {
 }
 
 impl SnapshotQuery {
-    /// Checks the range and limit.
+    /// Checks the range, limit and the cursor's kind.
     pub fn validate(&self) -> Result<(), StorageError> {
         self.time.validate()?;
-        validate_limit(self.limit)
+        validate_limit(self.limit)?;
+        validate_cursor(self.cursor, false)
     }
 }
 
