@@ -51,6 +51,25 @@ impl InvestigationSeverity {
         }
     }
 
+    /// The stored rank (0 info, 1 warning, 2 critical), so lists can filter "at least".
+    pub fn rank(self) -> i64 {
+        match self {
+            Self::Info => 0,
+            Self::Warning => 1,
+            Self::Critical => 2,
+        }
+    }
+
+    /// The severity of a stored rank.
+    pub fn from_rank(rank: i64) -> Option<Self> {
+        match rank {
+            0 => Some(Self::Info),
+            1 => Some(Self::Warning),
+            2 => Some(Self::Critical),
+            _ => None,
+        }
+    }
+
     /// Parses a stored or user-supplied name (case-insensitive).
     pub fn parse(s: &str) -> Option<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
@@ -111,7 +130,9 @@ mod tests {
         }
         for s in [InvestigationSeverity::Info, InvestigationSeverity::Warning, InvestigationSeverity::Critical] {
             assert_eq!(InvestigationSeverity::parse(&s.as_str().to_uppercase()), Some(s));
+            assert_eq!(InvestigationSeverity::from_rank(s.rank()), Some(s));
         }
+        assert_eq!(InvestigationSeverity::from_rank(3), None);
         assert_eq!(InvestigationStatus::parse("open"), None);
     }
 }

@@ -3,9 +3,11 @@
 //! transaction with one statement per step.
 
 use crate::error::map_sqlx_error;
+use crate::read::Stored;
 use crate::text::{clean, clean_json};
 use otelcontext_domain::codec;
-use otelcontext_domain::{GraphSnapshot, Investigation, InvestigationSeverity, LogTemplate, MetricBucket, TemplateId};
+use otelcontext_domain::codec::rows;
+use otelcontext_domain::{GraphSnapshot, Investigation, LogTemplate, MetricBucket};
 use otelcontext_ports::StorageError;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
@@ -60,14 +62,7 @@ pub(crate) async fn write_buckets(pool: &PgPool, tenant: &str, buckets: &[Metric
     for row in &stored {
         let key = (get::<i64>(row, "series_key")?, get::<i64>(row, "start_ns")?);
         let Some(&i) = index.get(&key) else { continue };
-        let columns = codec::BucketColumns {
-            sum: get(row, "sum")?,
-            min: get(row, "min")?,
-            max: get(row, "max")?,
-            last: get(row, "last")?,
-            data_json: get(row, "data_json")?,
-        };
-        let ([sum, min, max, last], histogram) = codec::bucket_values(&columns)?;
+        let ([sum, min, max, last], histogram) = codec::bucket_values(&rows::bucket_columns_of(&Stored(row))?)?;
         let incoming = merged[i].2.clone();
         let mut current = MetricBucket {
             count: get::<i64>(row, "count")?.max(0) as u64,
@@ -146,19 +141,6 @@ async fn register_tenant(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, tenant:
     Ok(())
 }
 
-/// Decodes a template row.
-pub(crate) fn template_from_row(row: &PgRow) -> Result<LogTemplate, StorageError> {
-    Ok(LogTemplate {
-        id: TemplateId::from_i64(get(row, "id")?),
-        template: get(row, "template")?,
-        count: get::<i64>(row, "count")?.max(0) as u64,
-        first_seen_ns: get(row, "first_seen_ns")?,
-        last_seen_ns: get(row, "last_seen_ns")?,
-        sample: get(row, "sample")?,
-        service: get(row, "service_name")?,
-    })
-}
-
 /// Upserts templates of one tenant, merging with stored ones.
 pub(crate) async fn upsert_templates(
     pool: &PgPool,
@@ -187,7 +169,7 @@ pub(crate) async fn upsert_templates(
     .await
     .map_err(map_sqlx_error)?;
     for row in &stored {
-        let mut current = template_from_row(row)?;
+        let mut current = rows::template(&Stored(row))?;
         if let Some(m) = merged.iter_mut().find(|m| m.id == current.id) {
             current.merge(m);
             *m = current;
@@ -214,25 +196,6 @@ pub(crate) async fn upsert_templates(
     tx.commit().await.map_err(map_sqlx_error)
 }
 
-/// Severity as stored (an integer, so lists can filter "at least").
-pub(crate) fn severity_rank(s: InvestigationSeverity) -> i16 {
-    match s {
-        InvestigationSeverity::Info => 0,
-        InvestigationSeverity::Warning => 1,
-        InvestigationSeverity::Critical => 2,
-    }
-}
-
-/// The severity of a stored rank.
-pub(crate) fn severity_of(rank: i16) -> Result<InvestigationSeverity, StorageError> {
-    match rank {
-        0 => Ok(InvestigationSeverity::Info),
-        1 => Ok(InvestigationSeverity::Warning),
-        2 => Ok(InvestigationSeverity::Critical),
-        other => Err(StorageError::Corrupt(format!("investigation severity {other}"))),
-    }
-}
-
 /// Inserts or replaces an investigation.
 pub(crate) async fn save_investigation(pool: &PgPool, tenant: &str, i: &Investigation) -> Result<(), StorageError> {
     let mut tx = pool.begin().await.map_err(map_sqlx_error)?;
@@ -252,7 +215,7 @@ pub(crate) async fn save_investigation(pool: &PgPool, tenant: &str, i: &Investig
     .bind(i.created_ns)
     .bind(i.updated_ns)
     .bind(i.status.as_str())
-    .bind(severity_rank(i.severity))
+    .bind(i.severity.rank() as i16)
     .bind(clean(&i.kind))
     .bind(clean(&i.trigger_service))
     .bind(clean(&i.trigger_operation))

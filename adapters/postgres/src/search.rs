@@ -3,12 +3,11 @@
 
 use crate::error::map_sqlx_error;
 use crate::read::{
-    LOG_COLUMNS, POINT_COLUMNS, Resources, SPAN_COLUMNS, TRACE_COLUMNS, attributes, col, corrupt, point_from_row,
-    resource_join, span_from_row, stored_log_from_row, summary_from_row,
+    LOG_COLUMNS, POINT_COLUMNS, SPAN_COLUMNS, Stored, TRACE_COLUMNS, col, resource_join, stored_log_from_row,
+    summary_from_row,
 };
-use crate::records::{severity_of, severity_rank, template_from_row};
 use crate::sql::{Bind, Select, wrong_cursor};
-use otelcontext_domain::codec;
+use otelcontext_domain::codec::rows::{self, ResourceCache};
 use otelcontext_domain::{
     GraphSnapshot, Investigation, InvestigationStatus, LogTemplate, MetricBucket, MetricPoint, Span, TemplateId,
     TenantId, TraceSummary,
@@ -88,8 +87,8 @@ pub(crate) async fn search_spans(pool: &PgPool, tenant: &TenantId, q: &SpanQuery
         .attributes("s.attributes_json", &q.attributes)
         .keyset("s.start_ns", "s.id", q.sort == SortOrder::NewestFirst, q.cursor)?;
     let rows = sel.fetch(pool, q.limit, 0).await?;
-    let mut resources = Resources::default();
-    keyset_page(&rows, q.limit, "start_ns", "id", |r| span_from_row(r, &mut resources))
+    let mut resources = ResourceCache::default();
+    keyset_page(&rows, q.limit, "start_ns", "id", |r| Ok(rows::span(&Stored(r), &mut resources)?))
 }
 
 /// An `ILIKE` pattern finding `term` anywhere (`%`, `_` and `\` in the term match themselves).
@@ -130,7 +129,7 @@ pub(crate) async fn search_logs(
         .and_text("l.trace_id = ?", q.trace_id.map(|t| t.to_hex()).as_deref())
         .and_int("l.template_id = ?", q.template_id.map(TemplateId::as_i64))
         .attributes("l.attributes_json", &q.attributes);
-    let mut resources = Resources::default();
+    let mut resources = ResourceCache::default();
     if let (LogSort::Relevance, Some(text)) = (q.sort, &q.text) {
         let offset = match q.cursor {
             None => 0,
@@ -163,7 +162,7 @@ pub(crate) async fn get_log(pool: &PgPool, tenant: &TenantId, id: LogId) -> Resu
     );
     sel.and("l.id = ?", [Bind::Int(id.0)]);
     let rows = sel.fetch(pool, 1, 0).await?;
-    let mut resources = Resources::default();
+    let mut resources = ResourceCache::default();
     rows.first().map(|r| stored_log_from_row(r, &mut resources)).transpose()
 }
 
@@ -183,34 +182,8 @@ pub(crate) async fn search_metric_points(
         .attributes("m.attributes_json", &q.attributes)
         .keyset("m.time_ns", "m.id", q.sort == SortOrder::NewestFirst, q.cursor)?;
     let rows = sel.fetch(pool, q.limit, 0).await?;
-    let mut resources = Resources::default();
-    keyset_page(&rows, q.limit, "time_ns", "id", |r| point_from_row(r, &mut resources))
-}
-
-fn bucket_from_row(row: &PgRow) -> Result<MetricBucket, StorageError> {
-    let columns = codec::BucketColumns {
-        sum: col(row, "sum")?,
-        min: col(row, "min")?,
-        max: col(row, "max")?,
-        last: col(row, "last")?,
-        data_json: col(row, "data_json")?,
-    };
-    let ([sum, min, max, last], histogram) = codec::bucket_values(&columns)?;
-    let attrs: String = col(row, "attributes_json")?;
-    Ok(MetricBucket {
-        name: col(row, "name")?,
-        service: col(row, "service_name")?,
-        attributes: attributes(Some(&attrs))?,
-        start_ns: col(row, "start_ns")?,
-        width_ns: col(row, "width_ns")?,
-        count: col::<i64>(row, "count")?.max(0) as u64,
-        sum,
-        min,
-        max,
-        last,
-        last_ns: col(row, "last_ns")?,
-        histogram,
-    })
+    let mut resources = ResourceCache::default();
+    keyset_page(&rows, q.limit, "time_ns", "id", |r| Ok(rows::point(&Stored(r), &mut resources)?))
 }
 
 pub(crate) async fn search_buckets(
@@ -229,7 +202,7 @@ pub(crate) async fn search_buckets(
         .and_text("service_name = ?", q.service.as_deref())
         .keyset("start_ns", "id", false, q.cursor)?;
     let rows = sel.fetch(pool, q.limit, 0).await?;
-    keyset_page(&rows, q.limit, "start_ns", "id", bucket_from_row)
+    keyset_page(&rows, q.limit, "start_ns", "id", |r| Ok(rows::bucket(&Stored(r))?))
 }
 
 const TEMPLATE_COLUMNS: &str = "id, template, count, first_seen_ns, last_seen_ns, sample, service_name";
@@ -243,7 +216,7 @@ pub(crate) async fn list_templates(pool: &PgPool, tenant: &TenantId) -> Result<V
     .await
     .map_err(map_sqlx_error)?
     .iter()
-    .map(template_from_row)
+    .map(|r| Ok(rows::template(&Stored(r))?))
     .collect()
 }
 
@@ -261,31 +234,12 @@ pub(crate) async fn get_template(
     .await
     .map_err(map_sqlx_error)?
     .as_ref()
-    .map(template_from_row)
+    .map(|r| Ok(rows::template(&Stored(r))?))
     .transpose()
 }
 
 const INVESTIGATION_COLUMNS: &str = "seq, id, created_ns, updated_ns, status, severity, kind, trigger_service, \
     trigger_operation, root_service, root_operation, summary, evidence_json";
-
-fn investigation_from_row(row: &PgRow) -> Result<Investigation, StorageError> {
-    let status: String = col(row, "status")?;
-    let evidence: String = col(row, "evidence_json")?;
-    Ok(Investigation {
-        id: col(row, "id")?,
-        created_ns: col(row, "created_ns")?,
-        updated_ns: col(row, "updated_ns")?,
-        status: InvestigationStatus::parse(&status).ok_or_else(|| corrupt("investigation status", &status))?,
-        severity: severity_of(col(row, "severity")?)?,
-        kind: col(row, "kind")?,
-        trigger_service: col(row, "trigger_service")?,
-        trigger_operation: col(row, "trigger_operation")?,
-        root_service: col(row, "root_service")?,
-        root_operation: col(row, "root_operation")?,
-        summary: col(row, "summary")?,
-        evidence: serde_json::from_str(&evidence).map_err(|e| corrupt("investigation evidence", e))?,
-    })
-}
 
 pub(crate) async fn get_investigation(
     pool: &PgPool,
@@ -295,7 +249,7 @@ pub(crate) async fn get_investigation(
     let mut sel =
         Select::new(format!("SELECT {INVESTIGATION_COLUMNS} FROM investigations WHERE tenant_id = ?"), vec![t(tenant)]);
     sel.and_text("id = ?", Some(id));
-    sel.fetch(pool, 1, 0).await?.first().map(investigation_from_row).transpose()
+    sel.fetch(pool, 1, 0).await?.first().map(|r| Ok(rows::investigation(&Stored(r))?)).transpose()
 }
 
 pub(crate) async fn search_investigations(
@@ -308,7 +262,7 @@ pub(crate) async fn search_investigations(
         Select::new(format!("SELECT {INVESTIGATION_COLUMNS} FROM investigations WHERE tenant_id = ?"), vec![t(tenant)]);
     time(&mut sel, "created_ns", &q.time);
     sel.and_text("status = ?", q.status.map(InvestigationStatus::as_str))
-        .and_int("severity >= ?", q.min_severity.map(|s| i64::from(severity_rank(s))));
+        .and_int("severity >= ?", q.min_severity.map(otelcontext_domain::InvestigationSeverity::rank));
     if let Some(service) = &q.service {
         sel.and(
             "(trigger_service = ? OR root_service = ?)",
@@ -317,24 +271,11 @@ pub(crate) async fn search_investigations(
     }
     sel.keyset("created_ns", "seq", true, q.cursor)?;
     let rows = sel.fetch(pool, q.limit, 0).await?;
-    keyset_page(&rows, q.limit, "created_ns", "seq", investigation_from_row)
+    keyset_page(&rows, q.limit, "created_ns", "seq", |r| Ok(rows::investigation(&Stored(r))?))
 }
 
 const SNAPSHOT_COLUMNS: &str =
     "seq, id, created_ns, service_count, edge_count, total_calls, avg_health_score, graph_json";
-
-fn snapshot_from_row(row: &PgRow) -> Result<GraphSnapshot, StorageError> {
-    let graph: String = col(row, "graph_json")?;
-    Ok(GraphSnapshot {
-        id: col(row, "id")?,
-        created_ns: col(row, "created_ns")?,
-        service_count: col::<i64>(row, "service_count")?.max(0) as u64,
-        edge_count: col::<i64>(row, "edge_count")?.max(0) as u64,
-        total_calls: col::<i64>(row, "total_calls")?.max(0) as u64,
-        avg_health_score: col::<Option<f64>>(row, "avg_health_score")?.unwrap_or(f64::NAN),
-        graph: serde_json::from_str(&graph).map_err(|e| corrupt("snapshot graph", e))?,
-    })
-}
 
 pub(crate) async fn get_snapshot(
     pool: &PgPool,
@@ -344,7 +285,7 @@ pub(crate) async fn get_snapshot(
     let mut sel =
         Select::new(format!("SELECT {SNAPSHOT_COLUMNS} FROM graph_snapshots WHERE tenant_id = ?"), vec![t(tenant)]);
     sel.and_text("id = ?", Some(id));
-    sel.fetch(pool, 1, 0).await?.first().map(snapshot_from_row).transpose()
+    sel.fetch(pool, 1, 0).await?.first().map(|r| Ok(rows::snapshot(&Stored(r))?)).transpose()
 }
 
 pub(crate) async fn search_snapshots(
@@ -358,5 +299,5 @@ pub(crate) async fn search_snapshots(
     time(&mut sel, "created_ns", &q.time);
     sel.keyset("created_ns", "seq", true, q.cursor)?;
     let rows = sel.fetch(pool, q.limit, 0).await?;
-    keyset_page(&rows, q.limit, "created_ns", "seq", snapshot_from_row)
+    keyset_page(&rows, q.limit, "created_ns", "seq", |r| Ok(rows::snapshot(&Stored(r))?))
 }

@@ -3,11 +3,34 @@
 //! stored is read, merged with the domain's rule, and written back.
 
 use crate::writer::{WriterState, map_err};
-use otelcontext_domain::codec;
+use otelcontext_domain::codec::rows::{self, StoredRow};
+use otelcontext_domain::codec::{self, CodecError};
 use otelcontext_domain::{GraphSnapshot, Investigation, LogTemplate, MetricBucket};
 use otelcontext_ports::StorageError;
 use rusqlite::{OptionalExtension, params};
 use std::sync::Arc;
+
+/// Rows the writer reads back (to merge), read by the shared decoders.
+struct Writer<'a, 'r>(&'a rusqlite::Row<'r>);
+
+fn codec_error(e: rusqlite::Error) -> CodecError {
+    CodecError { what: "column", message: e.to_string() }
+}
+
+impl StoredRow for Writer<'_, '_> {
+    fn text(&self, column: &str) -> Result<Option<String>, CodecError> {
+        self.0.get(column).map_err(codec_error)
+    }
+    fn int(&self, column: &str) -> Result<Option<i64>, CodecError> {
+        self.0.get(column).map_err(codec_error)
+    }
+    fn float(&self, column: &str) -> Result<Option<f64>, CodecError> {
+        self.0.get(column).map_err(codec_error)
+    }
+    fn flag(&self, column: &str) -> Result<Option<bool>, CodecError> {
+        self.0.get(column).map_err(codec_error)
+    }
+}
 
 /// Prepared bucket row (attributes serialised on the caller's task).
 pub(crate) struct BucketRow {
@@ -46,22 +69,12 @@ pub(crate) fn write_buckets(
             let mut b = row.bucket;
             let stored = select
                 .query_row(params![&*tenant, row.series_key, b.start_ns], |r| {
-                    Ok((
-                        r.get::<_, i64>(1)?,
-                        codec::BucketColumns {
-                            sum: r.get(2)?,
-                            min: r.get(3)?,
-                            max: r.get(4)?,
-                            last: r.get(5)?,
-                            data_json: r.get(7)?,
-                        },
-                        r.get::<_, i64>(6)?,
-                    ))
+                    Ok((r.get::<_, i64>("count")?, rows::bucket_columns_of(&Writer(r)), r.get::<_, i64>("last_ns")?))
                 })
                 .optional()
                 .map_err(map_err)?;
             if let Some((count, columns, last_ns)) = stored {
-                let ([sum, min, max, last], histogram) = codec::bucket_values(&columns)?;
+                let ([sum, min, max, last], histogram) = codec::bucket_values(&columns?)?;
                 let mut merged =
                     MetricBucket { count: count.max(0) as u64, sum, min, max, last, last_ns, histogram, ..b.clone() };
                 merged.merge(&b);
@@ -91,7 +104,7 @@ pub(crate) fn write_buckets(
     })
 }
 
-const SELECT_TEMPLATE: &str = "SELECT template, count, first_seen_ns, last_seen_ns, sample, service_name \
+const SELECT_TEMPLATE: &str = "SELECT id, template, count, first_seen_ns, last_seen_ns, sample, service_name \
      FROM drain_templates WHERE tenant_id = ?1 AND id = ?2";
 
 const UPSERT_TEMPLATE: &str = "INSERT INTO drain_templates (tenant_id, id, template, count, first_seen_ns, \
@@ -99,19 +112,6 @@ const UPSERT_TEMPLATE: &str = "INSERT INTO drain_templates (tenant_id, id, templ
      ON CONFLICT (tenant_id, id) DO UPDATE SET template = excluded.template, count = excluded.count, \
      first_seen_ns = excluded.first_seen_ns, last_seen_ns = excluded.last_seen_ns, sample = excluded.sample, \
      service_name = excluded.service_name";
-
-/// Decodes a template row whose columns are (template, count, first, last, sample, service).
-pub(crate) fn template_from(id: i64, r: &rusqlite::Row<'_>) -> rusqlite::Result<LogTemplate> {
-    Ok(LogTemplate {
-        id: otelcontext_domain::TemplateId::from_i64(id),
-        template: r.get(0)?,
-        count: r.get::<_, i64>(1)?.max(0) as u64,
-        first_seen_ns: r.get(2)?,
-        last_seen_ns: r.get(3)?,
-        sample: r.get(4)?,
-        service: r.get(5)?,
-    })
-}
 
 /// Upserts templates of one tenant in one transaction.
 pub(crate) fn upsert_templates(
@@ -124,9 +124,11 @@ pub(crate) fn upsert_templates(
         let mut upsert = tx.prepare_cached(UPSERT_TEMPLATE).map_err(map_err)?;
         for t in templates {
             let id = t.id.as_i64();
-            let stored =
-                select.query_row(params![&*tenant, id], |r| template_from(id, r)).optional().map_err(map_err)?;
-            let merged = match stored {
+            let stored = select
+                .query_row(params![&*tenant, id], |r| Ok(rows::template(&Writer(r))))
+                .optional()
+                .map_err(map_err)?;
+            let merged = match stored.transpose()? {
                 Some(mut s) => {
                     s.merge(&t);
                     s
@@ -148,27 +150,6 @@ pub(crate) fn upsert_templates(
         }
         Ok(())
     })
-}
-
-/// Severity as stored (an integer, so lists can filter "at least").
-pub(crate) fn severity_rank(s: otelcontext_domain::InvestigationSeverity) -> i64 {
-    use otelcontext_domain::InvestigationSeverity::*;
-    match s {
-        Info => 0,
-        Warning => 1,
-        Critical => 2,
-    }
-}
-
-/// The severity of a stored rank.
-pub(crate) fn severity_of(rank: i64) -> Result<otelcontext_domain::InvestigationSeverity, StorageError> {
-    use otelcontext_domain::InvestigationSeverity::*;
-    match rank {
-        0 => Ok(Info),
-        1 => Ok(Warning),
-        2 => Ok(Critical),
-        other => Err(StorageError::Corrupt(format!("investigation severity {other}"))),
-    }
 }
 
 const UPSERT_INVESTIGATION: &str = "INSERT INTO investigations (tenant_id, id, created_ns, updated_ns, status, severity, \
@@ -195,7 +176,7 @@ pub(crate) fn save_investigation(
                     i.created_ns,
                     i.updated_ns,
                     i.status.as_str(),
-                    severity_rank(i.severity),
+                    i.severity.rank(),
                     i.kind,
                     i.trigger_service,
                     i.trigger_operation,

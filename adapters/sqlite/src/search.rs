@@ -4,12 +4,10 @@
 use crate::error::map_sqlx_error;
 use crate::fts;
 use crate::read::{
-    LOG_COLUMNS, POINT_COLUMNS, Resources, SPAN_COLUMNS, TRACE_COLUMNS, col, corrupt, point_from_row, span_from_row,
-    stored_log_from_row, summary_from_row,
+    LOG_COLUMNS, POINT_COLUMNS, SPAN_COLUMNS, Stored, TRACE_COLUMNS, col, stored_log_from_row, summary_from_row,
 };
-use crate::records::{severity_of, severity_rank};
 use crate::sql::{Bind, Select, wrong_cursor};
-use otelcontext_domain::codec;
+use otelcontext_domain::codec::rows::{self, ResourceCache};
 use otelcontext_domain::{
     GraphSnapshot, Investigation, InvestigationStatus, LogTemplate, MetricBucket, MetricPoint, Span, TemplateId,
     TenantId, TraceSummary,
@@ -98,8 +96,8 @@ pub(crate) async fn search_spans(
         .attributes("s.attributes_json", &q.attributes)
         .keyset("s.start_ns", "s.id", q.sort == SortOrder::NewestFirst, q.cursor)?;
     let rows = sel.fetch(pool, q.limit, 0).await?;
-    let mut resources = Resources::default();
-    keyset_page(&rows, q.limit, "start_ns", "id", |r| span_from_row(r, &mut resources))
+    let mut resources = ResourceCache::default();
+    keyset_page(&rows, q.limit, "start_ns", "id", |r| Ok(rows::span(&Stored(r), &mut resources)?))
 }
 
 /// How text terms are matched.
@@ -174,7 +172,7 @@ async fn search_logs_with(
         .and_text("l.trace_id = ?", q.trace_id.map(|t| t.to_hex()).as_deref())
         .and_int("l.template_id = ?", q.template_id.map(TemplateId::as_i64))
         .attributes("l.attributes_json", &q.attributes);
-    let mut resources = Resources::default();
+    let mut resources = ResourceCache::default();
     if ranked {
         let offset = match q.cursor {
             None => 0,
@@ -213,7 +211,7 @@ pub(crate) async fn get_log(
     );
     sel.and("l.id = ?", [Bind::Int(id.0)]);
     let rows = sel.fetch(pool, 1, 0).await?;
-    let mut resources = Resources::default();
+    let mut resources = ResourceCache::default();
     rows.first().map(|r| stored_log_from_row(r, &mut resources)).transpose()
 }
 
@@ -236,34 +234,8 @@ pub(crate) async fn search_metric_points(
         .attributes("m.attributes_json", &q.attributes)
         .keyset("m.time_ns", "m.id", q.sort == SortOrder::NewestFirst, q.cursor)?;
     let rows = sel.fetch(pool, q.limit, 0).await?;
-    let mut resources = Resources::default();
-    keyset_page(&rows, q.limit, "time_ns", "id", |r| point_from_row(r, &mut resources))
-}
-
-fn bucket_from_row(row: &SqliteRow) -> Result<MetricBucket, StorageError> {
-    let columns = codec::BucketColumns {
-        sum: col(row, "sum")?,
-        min: col(row, "min")?,
-        max: col(row, "max")?,
-        last: col(row, "last")?,
-        data_json: col(row, "data_json")?,
-    };
-    let ([sum, min, max, last], histogram) = codec::bucket_values(&columns)?;
-    let attrs: String = col(row, "attributes_json")?;
-    Ok(MetricBucket {
-        name: col(row, "name")?,
-        service: col(row, "service_name")?,
-        attributes: crate::read::attributes(Some(&attrs))?,
-        start_ns: col(row, "start_ns")?,
-        width_ns: col(row, "width_ns")?,
-        count: col::<i64>(row, "count")?.max(0) as u64,
-        sum,
-        min,
-        max,
-        last,
-        last_ns: col(row, "last_ns")?,
-        histogram,
-    })
+    let mut resources = ResourceCache::default();
+    keyset_page(&rows, q.limit, "time_ns", "id", |r| Ok(rows::point(&Stored(r), &mut resources)?))
 }
 
 pub(crate) async fn search_buckets(
@@ -282,22 +254,10 @@ pub(crate) async fn search_buckets(
         .and_text("service_name = ?", q.service.as_deref())
         .keyset("start_ns", "id", false, q.cursor)?;
     let rows = sel.fetch(pool, q.limit, 0).await?;
-    keyset_page(&rows, q.limit, "start_ns", "id", bucket_from_row)
+    keyset_page(&rows, q.limit, "start_ns", "id", |r| Ok(rows::bucket(&Stored(r))?))
 }
 
 const TEMPLATE_COLUMNS: &str = "id, template, count, first_seen_ns, last_seen_ns, sample, service_name";
-
-fn template_from_row(row: &SqliteRow) -> Result<LogTemplate, StorageError> {
-    Ok(LogTemplate {
-        id: TemplateId::from_i64(col(row, "id")?),
-        template: col(row, "template")?,
-        count: col::<i64>(row, "count")?.max(0) as u64,
-        first_seen_ns: col(row, "first_seen_ns")?,
-        last_seen_ns: col(row, "last_seen_ns")?,
-        sample: col(row, "sample")?,
-        service: col(row, "service_name")?,
-    })
-}
 
 pub(crate) async fn list_templates(pool: &SqlitePool, tenant: &TenantId) -> Result<Vec<LogTemplate>, StorageError> {
     let sql = format!("SELECT {TEMPLATE_COLUMNS} FROM drain_templates WHERE tenant_id = ? ORDER BY id");
@@ -307,7 +267,7 @@ pub(crate) async fn list_templates(pool: &SqlitePool, tenant: &TenantId) -> Resu
         .await
         .map_err(map_sqlx_error)?
         .iter()
-        .map(template_from_row)
+        .map(|r| Ok(rows::template(&Stored(r))?))
         .collect()
 }
 
@@ -324,31 +284,12 @@ pub(crate) async fn get_template(
         .await
         .map_err(map_sqlx_error)?
         .as_ref()
-        .map(template_from_row)
+        .map(|r| Ok(rows::template(&Stored(r))?))
         .transpose()
 }
 
 const INVESTIGATION_COLUMNS: &str = "seq, id, created_ns, updated_ns, status, severity, kind, trigger_service, \
     trigger_operation, root_service, root_operation, summary, evidence_json";
-
-fn investigation_from_row(row: &SqliteRow) -> Result<Investigation, StorageError> {
-    let status: String = col(row, "status")?;
-    let evidence: String = col(row, "evidence_json")?;
-    Ok(Investigation {
-        id: col(row, "id")?,
-        created_ns: col(row, "created_ns")?,
-        updated_ns: col(row, "updated_ns")?,
-        status: InvestigationStatus::parse(&status).ok_or_else(|| corrupt("investigation status", &status))?,
-        severity: severity_of(col(row, "severity")?)?,
-        kind: col(row, "kind")?,
-        trigger_service: col(row, "trigger_service")?,
-        trigger_operation: col(row, "trigger_operation")?,
-        root_service: col(row, "root_service")?,
-        root_operation: col(row, "root_operation")?,
-        summary: col(row, "summary")?,
-        evidence: serde_json::from_str(&evidence).map_err(|e| corrupt("investigation evidence", e))?,
-    })
-}
 
 pub(crate) async fn get_investigation(
     pool: &SqlitePool,
@@ -358,7 +299,7 @@ pub(crate) async fn get_investigation(
     let mut sel =
         Select::new(format!("SELECT {INVESTIGATION_COLUMNS} FROM investigations WHERE tenant_id = ?"), vec![t(tenant)]);
     sel.and_text("id = ?", Some(id));
-    sel.fetch(pool, 1, 0).await?.first().map(investigation_from_row).transpose()
+    sel.fetch(pool, 1, 0).await?.first().map(|r| Ok(rows::investigation(&Stored(r))?)).transpose()
 }
 
 pub(crate) async fn search_investigations(
@@ -371,7 +312,7 @@ pub(crate) async fn search_investigations(
         Select::new(format!("SELECT {INVESTIGATION_COLUMNS} FROM investigations WHERE tenant_id = ?"), vec![t(tenant)]);
     time(&mut sel, "created_ns", &q.time);
     sel.and_text("status = ?", q.status.map(InvestigationStatus::as_str))
-        .and_int("severity >= ?", q.min_severity.map(severity_rank));
+        .and_int("severity >= ?", q.min_severity.map(otelcontext_domain::InvestigationSeverity::rank));
     if let Some(service) = &q.service {
         sel.and(
             "(trigger_service = ? OR root_service = ?)",
@@ -380,24 +321,11 @@ pub(crate) async fn search_investigations(
     }
     sel.keyset("created_ns", "seq", true, q.cursor)?;
     let rows = sel.fetch(pool, q.limit, 0).await?;
-    keyset_page(&rows, q.limit, "created_ns", "seq", investigation_from_row)
+    keyset_page(&rows, q.limit, "created_ns", "seq", |r| Ok(rows::investigation(&Stored(r))?))
 }
 
 const SNAPSHOT_COLUMNS: &str =
     "seq, id, created_ns, service_count, edge_count, total_calls, avg_health_score, graph_json";
-
-fn snapshot_from_row(row: &SqliteRow) -> Result<GraphSnapshot, StorageError> {
-    let graph: String = col(row, "graph_json")?;
-    Ok(GraphSnapshot {
-        id: col(row, "id")?,
-        created_ns: col(row, "created_ns")?,
-        service_count: col::<i64>(row, "service_count")?.max(0) as u64,
-        edge_count: col::<i64>(row, "edge_count")?.max(0) as u64,
-        total_calls: col::<i64>(row, "total_calls")?.max(0) as u64,
-        avg_health_score: col::<Option<f64>>(row, "avg_health_score")?.unwrap_or(f64::NAN),
-        graph: serde_json::from_str(&graph).map_err(|e| corrupt("snapshot graph", e))?,
-    })
-}
 
 pub(crate) async fn get_snapshot(
     pool: &SqlitePool,
@@ -407,7 +335,7 @@ pub(crate) async fn get_snapshot(
     let mut sel =
         Select::new(format!("SELECT {SNAPSHOT_COLUMNS} FROM graph_snapshots WHERE tenant_id = ?"), vec![t(tenant)]);
     sel.and_text("id = ?", Some(id));
-    sel.fetch(pool, 1, 0).await?.first().map(snapshot_from_row).transpose()
+    sel.fetch(pool, 1, 0).await?.first().map(|r| Ok(rows::snapshot(&Stored(r))?)).transpose()
 }
 
 pub(crate) async fn search_snapshots(
@@ -421,5 +349,5 @@ pub(crate) async fn search_snapshots(
     time(&mut sel, "created_ns", &q.time);
     sel.keyset("created_ns", "seq", true, q.cursor)?;
     let rows = sel.fetch(pool, q.limit, 0).await?;
-    keyset_page(&rows, q.limit, "created_ns", "seq", snapshot_from_row)
+    keyset_page(&rows, q.limit, "created_ns", "seq", |r| Ok(rows::snapshot(&Stored(r))?))
 }

@@ -7,6 +7,10 @@
 //! SQL columns that cannot hold NaN (SQLite stores it as NULL) are backed by a `nan` list in
 //! the document naming the fields that are NaN.
 
+pub mod rows;
+
+pub use rows::{ResourceCache, StoredRow};
+
 use crate::bucket::BucketHistogram;
 use crate::ids::{SpanId, TraceId};
 use crate::metric::{ExpBuckets, PointValue, Temporality};
