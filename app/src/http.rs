@@ -3,9 +3,9 @@
 //! errors for unknown routes and methods).
 
 use otelcontext_api::QueryApi;
-use otelcontext_otlp::OtlpHttp;
+use otelcontext_otlp::{OtlpHttp, OtlpMetrics, Transport};
 use otelcontext_ports::{Authenticator, CheckStatus, Readiness};
-use otelcontext_telemetry::Metrics;
+use otelcontext_telemetry::{Counter, Histogram, KeyValue, Telemetry, counter, histogram};
 use poem::http::{StatusCode, header};
 use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get};
@@ -19,7 +19,34 @@ pub struct HttpParts {
     pub api: QueryApi,
     pub readiness: Arc<dyn Readiness>,
     pub auth: Arc<dyn Authenticator>,
-    pub metrics: Arc<Metrics>,
+    /// Where every component's metrics are rendered from, and the HTTP side's meter.
+    pub telemetry: Arc<Telemetry>,
+    /// The OTLP receivers' metrics (a refused `/v1` request is a refused payload).
+    pub otlp_metrics: Arc<OtlpMetrics>,
+}
+
+/// The HTTP side's metrics.
+struct HttpMetrics {
+    requests: Counter<u64>,
+    duration: Histogram<f64>,
+    auth_failures: Counter<u64>,
+    panics: Counter<u64>,
+}
+
+impl HttpMetrics {
+    fn new(meter: &otelcontext_telemetry::Meter) -> Self {
+        Self {
+            requests: counter(meter, "otelcontext_http_requests_total", "HTTP requests handled."),
+            duration: histogram(
+                meter,
+                "otelcontext_http_request_duration_seconds",
+                "HTTP request latency.",
+                otelcontext_telemetry::LATENCY_BUCKETS,
+            ),
+            auth_failures: otelcontext_telemetry::auth_failures(meter),
+            panics: otelcontext_telemetry::panics_recovered(meter),
+        }
+    }
 }
 
 /// Paths that require the API key when one is configured.
@@ -39,11 +66,14 @@ pub fn route_label(path: &str) -> &'static str {
         "/v1/logs" => "/v1/logs",
         "/v1/metrics" => "/v1/metrics",
         "/api/stats" => "/api/stats",
+        "/api/logs" => "/api/logs",
+        "/api/storage" => "/api/storage",
         "/live" => "/live",
         "/ready" => "/ready",
         "/metrics/prometheus" => "/metrics/prometheus",
         "/openapi.yaml" => "/openapi.yaml",
         p if p.starts_with("/api/traces/") && !p["/api/traces/".len()..].contains('/') => "/api/traces/{trace_id}",
+        p if p.starts_with("/api/logs/") && !p["/api/logs/".len()..].contains('/') => "/api/logs/{id}",
         _ => "unmatched",
     }
 }
@@ -61,10 +91,11 @@ fn is_json(resp: &Response) -> bool {
 
 /// Builds the HTTP endpoint.
 pub fn app(parts: HttpParts) -> impl Endpoint<Output = Response> + 'static {
-    let HttpParts { otlp, api, readiness, auth, metrics } = parts;
+    let HttpParts { otlp, api, readiness, auth, telemetry, otlp_metrics } = parts;
+    let metrics = Arc::new(HttpMetrics::new(&telemetry.meter()));
     let api_service = otelcontext_api::service(api);
     let spec = api_service.spec_yaml();
-    let prom_metrics = metrics.clone();
+    let prom_metrics = telemetry;
     let routes = Route::new()
         .nest("/v1", otlp.routes())
         .nest("/api", api_service)
@@ -111,6 +142,7 @@ pub fn app(parts: HttpParts) -> impl Endpoint<Output = Response> + 'static {
         .around(move |ep, mut req: Request| {
             let auth = auth.clone();
             let metrics = auth_metrics.clone();
+            let otlp_metrics = otlp_metrics.clone();
             async move {
                 if is_protected(req.uri().path()) {
                     let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
@@ -119,9 +151,10 @@ pub fn app(parts: HttpParts) -> impl Endpoint<Output = Response> + 'static {
                             req.extensions_mut().insert(identity);
                         }
                         Err(e) => {
-                            metrics.auth_failures.with_label_values(&["http", e.reason()]).inc();
+                            let labels = [KeyValue::new("surface", "http"), KeyValue::new("reason", e.reason())];
+                            metrics.auth_failures.add(1, &labels);
                             if req.uri().path().starts_with("/v1/") {
-                                metrics.otlp_payload_rejected.with_label_values(&["http", "unauthorized"]).inc();
+                                otlp_metrics.payload_rejected(Transport::Http, "unauthorized");
                             }
                             let mut resp = json_response(StatusCode::UNAUTHORIZED, json!({"error": "unauthorized"}));
                             resp.headers_mut()
@@ -147,7 +180,7 @@ pub fn app(parts: HttpParts) -> impl Endpoint<Output = Response> + 'static {
             })
         })
         .with(CatchPanic::new().with_handler(move |_| {
-            panic_metrics.panics_recovered.with_label_values(&["http"]).inc();
+            panic_metrics.panics.add(1, &[KeyValue::new("subsystem", "http")]);
             json_response(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": "internal"}))
         }))
         // Outermost: request metrics (every answer, including 401/404/500, is counted).
@@ -158,12 +191,13 @@ pub fn app(parts: HttpParts) -> impl Endpoint<Output = Response> + 'static {
                 let method = req.method().as_str().to_owned();
                 let route = route_label(req.uri().path());
                 let resp = ep.get_response(req).await;
-                let status = resp.status().as_u16().to_string();
-                metrics.http_requests.with_label_values(&[&method, route, &status]).inc();
-                metrics
-                    .http_request_duration
-                    .with_label_values(&[&method, route, &status])
-                    .observe(started.elapsed().as_secs_f64());
+                let labels = [
+                    KeyValue::new("method", method),
+                    KeyValue::new("route", route),
+                    KeyValue::new("status", i64::from(resp.status().as_u16())),
+                ];
+                metrics.requests.add(1, &labels);
+                metrics.duration.record(started.elapsed().as_secs_f64(), &labels);
                 Ok(resp.into_response())
             }
         })

@@ -4,35 +4,41 @@
 use crate::config::Config;
 use crate::http::{self, HttpParts};
 use crate::services::{
-    IngestPolicy, IngestService, Pipeline, PipelineSettings, QueryService, ReadinessService, RetentionService,
-    RetentionSettings, StaticKeyAuthenticator, SystemClock,
+    DeadLetterService, IngestPolicy, IngestService, Pipeline, PipelineSettings, QueryService, ReadinessService,
+    RetentionService, RetentionSettings, StaticKeyAuthenticator, SystemClock,
 };
 use crate::storage::{self, RetryPolicy};
 use anyhow::Context;
 use otelcontext_api::QueryApi;
+use otelcontext_dlq_fs::FsDeadLetterQueue;
 use otelcontext_domain::admission::{AdmissionPolicy, SOFT_THRESHOLD};
+use otelcontext_domain::dlq::{Caps, ReplayPolicy};
 use otelcontext_domain::filter::{ServiceFilter, SeverityFilter};
 use otelcontext_domain::sampling::SamplingPolicy;
 use otelcontext_memory::MemoryQueue;
-use otelcontext_otlp::{GrpcLimits, HttpLimits, OtlpGrpc, OtlpHttp, Receiver, TenantPolicy};
-use otelcontext_ports::{Authenticator, Clock, IngestQueue, Storage};
-use otelcontext_telemetry::Metrics;
+use otelcontext_otlp::{GrpcLimits, HttpLimits, OtlpGrpc, OtlpHttp, OtlpMetrics, Receiver, TenantPolicy};
+use otelcontext_ports::{Authenticator, Clock, DeadLetterQueue, IngestQueue, Storage};
+use otelcontext_telemetry::{Gauge, KeyValue, Meter, Telemetry, gauge};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// How long in-flight requests may take to finish at shutdown.
-pub const REQUEST_GRACE: Duration = Duration::from_secs(10);
-/// How long the pipeline may take to commit what is queued at shutdown.
-pub const DRAIN_GRACE: Duration = Duration::from_secs(15);
+/// The whole shutdown — in-flight requests, committing what is queued — takes at most this long
+/// from the stop signal; what is still not stored then goes to the dead-letter queue.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
+/// The end of the grace kept for moving unstored records to the dead-letter queue.
+const SPILL_RESERVE: Duration = Duration::from_secs(2);
+/// How long in-flight HTTP requests may take to finish (within the grace).
+const REQUEST_GRACE: Duration = Duration::from_secs(10);
 
 /// Builds a [`Server`]; lets a caller plug in its own storage adapter.
 pub struct ServerBuilder {
     config: Config,
     storage: Option<Arc<dyn Storage>>,
-    metrics: Option<Arc<Metrics>>,
+    telemetry: Option<Arc<Telemetry>>,
+    dead_letters: Option<Arc<dyn DeadLetterQueue>>,
     retry: RetryPolicy,
 }
 
@@ -50,22 +56,43 @@ impl ServerBuilder {
         self
     }
 
-    /// Uses this metrics registry (to read metrics from a test).
-    pub fn metrics(mut self, metrics: Arc<Metrics>) -> Self {
-        self.metrics = Some(metrics);
+    /// Records metrics into this telemetry (to read them from a test, or to add push exporters).
+    pub fn telemetry(mut self, telemetry: Arc<Telemetry>) -> Self {
+        self.telemetry = Some(telemetry);
         self
     }
 
-    /// Opens the storage (running migrations as configured) and assembles the services.
+    /// Uses this dead-letter queue instead of the one in `DLQ_PATH`.
+    pub fn dead_letter_queue(mut self, dlq: Arc<dyn DeadLetterQueue>) -> Self {
+        self.dead_letters = Some(dlq);
+        self
+    }
+
+    /// Opens the storage (running migrations as configured) and the dead-letter queue, and
+    /// assembles the services.
     pub async fn build(self) -> anyhow::Result<Server> {
         let config = self.config;
-        let metrics = self.metrics.unwrap_or_else(|| Arc::new(Metrics::new()));
+        let telemetry = self.telemetry.unwrap_or_else(|| Arc::new(Telemetry::new()));
+        let dead_letters: Arc<dyn DeadLetterQueue> = match self.dead_letters {
+            Some(d) => d,
+            None => {
+                let caps = Caps {
+                    max_files: config.dlq_max_files,
+                    max_bytes: config.dlq_max_disk_mb.saturating_mul(1024 * 1024),
+                };
+                let dir = config.dlq_path.clone();
+                let dlq = tokio::task::spawn_blocking(move || FsDeadLetterQueue::open(dir, caps)).await?.with_context(
+                    || format!("opening the dead-letter queue in DLQ_PATH {}", config.dlq_path.display()),
+                )?;
+                Arc::new(dlq)
+            }
+        };
         let adapter: Arc<dyn Storage> = match self.storage {
             Some(s) => s,
             None => storage::open_adapter(&config).await?,
         };
-        let storage = storage::decorate(adapter, metrics.clone(), self.retry);
-        Ok(Server { metrics, config, storage })
+        let storage = storage::decorate(adapter, &telemetry.meter(), self.retry);
+        Ok(Server { telemetry, config, storage, dead_letters })
     }
 }
 
@@ -73,7 +100,8 @@ impl ServerBuilder {
 pub struct Server {
     config: Config,
     storage: Arc<dyn Storage>,
-    metrics: Arc<Metrics>,
+    telemetry: Arc<Telemetry>,
+    dead_letters: Arc<dyn DeadLetterQueue>,
 }
 
 /// A listening server.
@@ -82,23 +110,24 @@ pub struct RunningServer {
     grpc_addr: SocketAddr,
     stop: watch::Sender<bool>,
     task: JoinHandle<anyhow::Result<()>>,
-    metrics: Arc<Metrics>,
+    telemetry: Arc<Telemetry>,
 }
 
 impl Server {
     /// Starts building a server from a configuration.
     pub fn builder(config: Config) -> ServerBuilder {
-        ServerBuilder { config, storage: None, metrics: None, retry: RetryPolicy::default() }
+        ServerBuilder { config, storage: None, telemetry: None, dead_letters: None, retry: RetryPolicy::default() }
     }
 
-    /// The metrics registry.
-    pub fn metrics(&self) -> Arc<Metrics> {
-        self.metrics.clone()
+    /// The server's metrics.
+    pub fn telemetry(&self) -> Arc<Telemetry> {
+        self.telemetry.clone()
     }
 
     /// Binds the HTTP and gRPC ports and starts serving.
     pub async fn start(self) -> anyhow::Result<RunningServer> {
-        let Server { config, storage, metrics } = self;
+        let Server { config, storage, telemetry, dead_letters } = self;
+        let meter = telemetry.meter();
         let http_listener = tokio::net::TcpListener::bind(("0.0.0.0", config.http_port))
             .await
             .with_context(|| format!("binding HTTP_PORT {}", config.http_port))?;
@@ -116,12 +145,20 @@ impl Server {
             soft_threshold: SOFT_THRESHOLD,
             soft_drop: config.ingest_async,
         }));
-        let pipeline = Pipeline::start(
+        let dead_letters = Arc::new(DeadLetterService::new(
+            dead_letters,
+            storage.clone(),
+            Arc::new(SystemClock),
+            ReplayPolicy { interval: config.dlq_replay_interval, max_retries: config.dlq_max_retries },
+            &meter,
+        ));
+        let pipeline = Pipeline::start_with(
             queue.clone(),
             storage.clone(),
             storage.backend(),
-            metrics.clone(),
+            &meter,
             PipelineSettings { workers: config.pipeline_workers, commit_items: config.pipeline_commit_items },
+            Some(dead_letters.clone()),
         );
         let ingest = Arc::new(IngestService::new(
             queue.clone(),
@@ -136,14 +173,15 @@ impl Server {
                 },
                 durable: !config.ingest_async,
             },
-            metrics.clone(),
+            &meter,
         ));
         let auth: Arc<dyn Authenticator> = Arc::new(StaticKeyAuthenticator::new(&config.api_key));
         let clock = Arc::new(SystemClock);
+        let otlp_metrics = Arc::new(OtlpMetrics::new(&meter));
         let receiver = Receiver {
             ingest,
             auth: auth.clone(),
-            metrics: metrics.clone(),
+            metrics: otlp_metrics.clone(),
             tenants: TenantPolicy {
                 default_tenant: config.default_tenant.clone(),
                 trust_resource_attribute: config.trust_resource_tenant,
@@ -151,13 +189,29 @@ impl Server {
             now_ns: Arc::new(move || clock.now_ns()),
         };
         let queries = Arc::new(QueryService::over(storage.clone()));
-        let readiness = Arc::new(ReadinessService::new(storage.clone(), queue.clone()));
+        let retention = Arc::new(RetentionService::new(
+            storage.clone(),
+            Arc::new(SystemClock),
+            &meter,
+            RetentionSettings {
+                policy: config.retention,
+                batch_size: config.retention_batch_size,
+                batch_sleep: config.retention_batch_sleep,
+                lookahead_days: config.db_partition_lookahead_days,
+            },
+        ));
+        let readiness = Arc::new(
+            ReadinessService::new(storage.clone(), queue.clone())
+                .with_dead_letters(dead_letters.clone())
+                .with_retention(retention.clone()),
+        );
         let endpoint = http::app(HttpParts {
             otlp: OtlpHttp::new(receiver.clone(), HttpLimits::default()),
             api: QueryApi::new(queries, config.default_tenant.clone()),
             readiness,
             auth,
-            metrics: metrics.clone(),
+            telemetry: telemetry.clone(),
+            otlp_metrics,
         });
         let grpc = OtlpGrpc::new(receiver).into_router(&GrpcLimits {
             max_recv_bytes: config.grpc_max_recv_mb * 1024 * 1024,
@@ -165,13 +219,6 @@ impl Server {
         });
 
         let (stop, stop_rx) = watch::channel(false);
-        let wait_stop = |mut rx: watch::Receiver<bool>| async move {
-            while !*rx.borrow_and_update() {
-                if rx.changed().await.is_err() {
-                    return;
-                }
-            }
-        };
         let acceptor = poem::listener::TcpAcceptor::from_tokio(http_listener)?;
         let http_task = tokio::spawn(poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
             endpoint,
@@ -182,66 +229,118 @@ impl Server {
             tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
             wait_stop(stop_rx.clone()),
         ));
-        let health_task = tokio::spawn(db_health_loop(storage.clone(), metrics.clone(), stop_rx.clone()));
-        let retention = Arc::new(RetentionService::new(
-            storage.clone(),
-            Arc::new(SystemClock),
-            metrics.clone(),
-            RetentionSettings {
-                policy: config.retention,
-                batch_size: config.retention_batch_size,
-                batch_sleep: config.retention_batch_sleep,
-                lookahead_days: config.db_partition_lookahead_days,
-            },
-        ));
+        let health = DbHealthMetrics::new(&meter);
+        let health_task = tokio::spawn(db_health_loop(storage.clone(), health, stop_rx.clone()));
         let retention_task = retention.spawn(stop_rx.clone());
+        let replay_task = dead_letters.clone().spawn(stop_rx.clone());
 
         tracing::info!(%http_addr, %grpc_addr, driver = storage.backend(), "otelcontext listening");
+        let stop_seen = wait_stop(stop_rx.clone());
         let task = tokio::spawn(async move {
-            let http = http_task.await;
-            let grpc = grpc_task.await;
-            // Intake has stopped: commit whatever was accepted, then close the database.
+            stop_seen.await;
+            let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+            let intake_deadline = deadline - SPILL_RESERVE;
+            let http = finish(http_task, intake_deadline, "HTTP").await;
+            let grpc = finish(grpc_task, intake_deadline, "gRPC").await;
+            // Intake has stopped: commit whatever was accepted; what cannot be committed within
+            // the grace goes to the dead-letter queue. Then close the database.
             queue.close();
-            if tokio::time::timeout(DRAIN_GRACE, pipeline.drain()).await.is_err() {
-                let left: usize = otelcontext_ports::Signal::ALL.iter().map(|s| queue.depth(*s)).sum();
-                tracing::error!(
-                    queued = left,
-                    "pipeline did not drain within {DRAIN_GRACE:?}; queued records are lost"
-                );
+            if !pipeline.drain_until(intake_deadline).await {
+                tracing::warn!("records not stored within the shutdown grace were moved to the dead-letter queue");
             }
             let _ = health_task.await;
             // A purge may be mid-way through a table; each batch is its own transaction, so
-            // stopping between (or inside) batches loses nothing.
+            // stopping between (or inside) batches loses nothing. A replay in progress is
+            // repeated at the next start (idempotent writes).
             retention_task.abort();
+            replay_task.abort();
             let _ = retention_task.await;
+            let _ = replay_task.await;
             storage.close().await;
             tracing::info!("otelcontext stopped");
-            http.context("HTTP server task")?.context("HTTP server")?;
-            grpc.context("gRPC server task")?.context("gRPC server")?;
+            http?;
+            grpc?;
             Ok(())
         });
-        Ok(RunningServer { http_addr, grpc_addr, stop, task, metrics })
+        Ok(RunningServer { http_addr, grpc_addr, stop, task, telemetry })
+    }
+}
+
+/// Waits for a listener task to finish its graceful shutdown, aborting it at `deadline`.
+async fn finish<E>(
+    mut task: JoinHandle<Result<(), E>>,
+    deadline: tokio::time::Instant,
+    what: &'static str,
+) -> anyhow::Result<()>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    match tokio::time::timeout_at(deadline, &mut task).await {
+        Ok(joined) => {
+            joined.with_context(|| format!("{what} server task"))?.with_context(|| format!("{what} server"))?;
+        }
+        Err(_) => {
+            tracing::warn!("{what} requests still running at the end of the shutdown grace were cut off");
+            task.abort();
+        }
+    }
+    Ok(())
+}
+
+/// Resolves once `true` is sent (or the sender is gone).
+async fn wait_stop(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|v| *v).await;
+}
+
+/// The database health gauges.
+struct DbHealthMetrics {
+    up: Gauge<i64>,
+    pool_open: Gauge<i64>,
+    pool_idle: Gauge<i64>,
+    pool_in_use: Gauge<i64>,
+    pool_max_open: Gauge<i64>,
+    size_bytes: Gauge<i64>,
+}
+
+impl DbHealthMetrics {
+    fn new(meter: &Meter) -> Self {
+        Self {
+            up: gauge(meter, "otelcontext_db_up", "1 when the database answers a ping, 0 otherwise."),
+            pool_open: gauge(meter, "otelcontext_db_pool_open_connections", "Open connections of the storage pool."),
+            pool_idle: gauge(meter, "otelcontext_db_pool_idle", "Idle connections of the storage pool."),
+            pool_in_use: gauge(meter, "otelcontext_db_pool_in_use", "Connections of the storage pool in use."),
+            pool_max_open: gauge(
+                meter,
+                "otelcontext_db_pool_max_open",
+                "Most connections the storage pool opens (DB_MAX_OPEN_CONNS; the reader pool on SQLite).",
+            ),
+            size_bytes: gauge(
+                meter,
+                "otelcontext_hot_db_size_bytes",
+                "Bytes the database takes on disk (SQLite file and WAL, or the Postgres database).",
+            ),
+        }
     }
 }
 
 /// Keeps `otelcontext_db_up`, the pool gauges and the database size current (every 5 s, 2 s
 /// ping timeout).
-async fn db_health_loop(storage: Arc<dyn Storage>, metrics: Arc<Metrics>, mut stop: watch::Receiver<bool>) {
-    let gauge = metrics.db_up.with_label_values(&[storage.backend()]);
+async fn db_health_loop(storage: Arc<dyn Storage>, metrics: DbHealthMetrics, mut stop: watch::Receiver<bool>) {
+    let driver = [KeyValue::new("driver", storage.backend())];
     loop {
         let up = matches!(tokio::time::timeout(Duration::from_secs(2), storage.ping()).await, Ok(Ok(())));
-        gauge.set(i64::from(up));
+        metrics.up.record(i64::from(up), &driver);
         if let Some(p) = storage.pool_stats() {
-            metrics.db_pool_open.set(i64::from(p.open));
-            metrics.db_pool_idle.set(i64::from(p.idle));
-            metrics.db_pool_in_use.set(i64::from(p.in_use));
-            metrics.db_pool_max_open.set(i64::from(p.max_open));
+            metrics.pool_open.record(i64::from(p.open), &[]);
+            metrics.pool_idle.record(i64::from(p.idle), &[]);
+            metrics.pool_in_use.record(i64::from(p.in_use), &[]);
+            metrics.pool_max_open.record(i64::from(p.max_open), &[]);
         }
         if up
             && let Ok(Ok(status)) = tokio::time::timeout(Duration::from_secs(2), storage.status()).await
             && let Some(bytes) = status.size_bytes
         {
-            metrics.db_size_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+            metrics.size_bytes.record(i64::try_from(bytes).unwrap_or(i64::MAX), &[]);
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
@@ -264,9 +363,9 @@ impl RunningServer {
         self.grpc_addr
     }
 
-    /// The metrics registry.
-    pub fn metrics(&self) -> Arc<Metrics> {
-        self.metrics.clone()
+    /// The server's metrics.
+    pub fn telemetry(&self) -> Arc<Telemetry> {
+        self.telemetry.clone()
     }
 
     /// A handle that triggers graceful shutdown.

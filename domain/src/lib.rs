@@ -10,6 +10,7 @@
 pub mod admission;
 pub mod bucket;
 pub mod codec;
+pub mod dlq;
 pub mod duration;
 pub mod filter;
 pub mod hash;

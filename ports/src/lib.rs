@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod clock;
 pub mod credentials;
+pub mod dlq;
 pub mod ingest;
 pub mod queries;
 pub mod queue;
@@ -19,6 +20,7 @@ pub mod conformance;
 pub use auth::{AuthError, Authenticator, Identity};
 pub use clock::Clock;
 pub use credentials::{AccessToken, TokenSource};
+pub use dlq::{DeadLetter, DeadLetterQueue, DlqError, DlqStats, Enqueued};
 pub use ingest::{Ingest, IngestError, IngestReceipt, Signal, TenantLogs, TenantMetrics, TenantSpans};
 pub use queries::{CheckStatus, Queries, QueryError, Readiness, ReadinessReport};
 pub use queue::{CommitNotifier, IngestQueue, QueueItem, SubmitOutcome};
@@ -35,6 +37,8 @@ pub use auth::MockAuthenticator;
 pub use clock::MockClock;
 #[cfg(any(test, feature = "mocks"))]
 pub use credentials::MockTokenSource;
+#[cfg(any(test, feature = "mocks"))]
+pub use dlq::MockDeadLetterQueue;
 #[cfg(any(test, feature = "mocks"))]
 pub use ingest::MockIngest;
 #[cfg(any(test, feature = "mocks"))]

@@ -8,7 +8,7 @@ use otelcontext::{RunningServer, Server};
 use otelcontext_domain::TenantId;
 use otelcontext_ports::{SignalCounts, Storage};
 use otelcontext_sqlite::{SqliteConfig, SqliteStorage};
-use otelcontext_telemetry::Metrics;
+use otelcontext_telemetry::Telemetry;
 use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -68,11 +68,13 @@ macro_rules! on_both_databases {
 pub struct TestServer {
     running: Option<RunningServer>,
     pub storage: Arc<dyn Storage>,
-    pub metrics: Arc<Metrics>,
+    pub metrics: Arc<Telemetry>,
     pub dir: Option<tempfile::TempDir>,
     pub http: reqwest::Client,
     http_addr: std::net::SocketAddr,
     grpc_addr: std::net::SocketAddr,
+    /// Holds the dead-letter queue (`DLQ_PATH`) when the configuration names none of its own.
+    pub dlq_dir: Option<tempfile::TempDir>,
     /// Dropped last: the schema goes after the server's connections.
     pub pg: Option<otelcontext_postgres::testing::TestSchema>,
 }
@@ -117,11 +119,17 @@ impl TestServer {
     }
 
     /// A server with `config` on the given storage.
-    pub async fn start_on(config: Config, storage: Arc<dyn Storage>) -> Self {
-        let metrics = Arc::new(Metrics::new());
+    pub async fn start_on(mut config: Config, storage: Arc<dyn Storage>) -> Self {
+        let metrics = Arc::new(Telemetry::new());
+        // Each server its own dead-letter queue, unless the test chose one.
+        let dlq_dir = (config.dlq_path == Config::default().dlq_path).then(|| {
+            let d = tempfile::tempdir().expect("temp dir");
+            config.dlq_path = d.path().join("dlq");
+            d
+        });
         let running = Server::builder(config)
             .storage(storage.clone())
-            .metrics(metrics.clone())
+            .telemetry(metrics.clone())
             .build()
             .await
             .expect("server builds")
@@ -137,6 +145,7 @@ impl TestServer {
             http: reqwest::Client::new(),
             http_addr,
             grpc_addr,
+            dlq_dir,
             pg: None,
         }
     }

@@ -1,6 +1,6 @@
 //! OTLP/gRPC: `TraceService`, `LogsService` and `MetricsService` `Export`.
 
-use crate::{ExportError, Receiver, Transport};
+use crate::{ExportError, OtlpMetrics, Receiver, Transport};
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
 use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
@@ -10,14 +10,18 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceReq
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use otelcontext_ports::{Identity, IngestError};
+use otelcontext_telemetry::KeyValue;
 use prost::Message;
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::MetadataMap;
 use tonic::transport::Server;
 use tonic::transport::server::Router;
 use tonic::{Code, Request, Response, Status};
+use tower::layer::util::{Identity as NoLayer, Stack};
 
 /// Limits of the gRPC server.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +30,99 @@ pub struct GrpcLimits {
     pub max_recv_bytes: usize,
     /// HTTP/2 concurrent streams per connection.
     pub max_concurrent_streams: u32,
+}
+
+/// The router [`OtlpGrpc::into_router`] builds.
+pub type GrpcRouter = Router<Stack<OversizeLayer, NoLayer>>;
+
+/// Answers an oversize request with RESOURCE_EXHAUSTED (no RetryInfo) instead of tonic's
+/// OUT_OF_RANGE: the OTLP specification lists OUT_OF_RANGE as retryable, so exporters would resend
+/// the same oversize batch until they give up; RESOURCE_EXHAUSTED without RetryInfo is not retried.
+#[derive(Clone)]
+pub struct OversizeLayer {
+    metrics: Arc<OtlpMetrics>,
+    limit: usize,
+}
+
+impl<S> tower::Layer<S> for OversizeLayer {
+    type Service = Oversize<S>;
+    fn layer(&self, inner: S) -> Oversize<S> {
+        Oversize { inner, layer: self.clone() }
+    }
+}
+
+/// The service of [`OversizeLayer`].
+#[derive(Clone)]
+pub struct Oversize<S> {
+    inner: S,
+    layer: OversizeLayer,
+}
+
+impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for Oversize<S>
+where
+    S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
+        let fut = self.inner.call(req);
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let mut resp = fut.await?;
+            layer.rewrite(resp.headers_mut());
+            Ok(resp)
+        })
+    }
+}
+
+impl OversizeLayer {
+    fn rewrite(&self, h: &mut http::HeaderMap) {
+        let oversize = h.get("grpc-status").is_some_and(|v| v.as_bytes() == b"11")
+            && h.get("grpc-message")
+                .is_some_and(|v| percent_decode(v.as_bytes()).contains("decoded message length too large"));
+        if !oversize {
+            return;
+        }
+        let found = h.get("grpc-message").map(|v| percent_decode(v.as_bytes())).unwrap_or_default();
+        let size = found.split("found ").nth(1).and_then(|r| r.split(' ').next()).unwrap_or("?").to_owned();
+        let message = format!(
+            "request message of {size} bytes is larger than the limit of {} bytes (GRPC_MAX_RECV_MB); split the batch",
+            self.limit
+        );
+        h.insert("grpc-status", http::HeaderValue::from_static("8"));
+        if let Ok(v) = http::HeaderValue::from_str(&message) {
+            h.insert("grpc-message", v);
+        }
+        h.remove("grpc-status-details-bin");
+        self.metrics.payload_rejected(Transport::Grpc, "too_large");
+    }
+}
+
+/// Decodes gRPC's percent-encoding of `grpc-message`.
+fn percent_decode(raw: &[u8]) -> String {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if raw[i] == b'%'
+            && i + 2 < raw.len()
+            && let (Some(a), Some(b)) = (hex(raw[i + 1]), hex(raw[i + 2]))
+        {
+            out.push((a * 16 + b) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(raw[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The three OTLP gRPC services over one [`Receiver`].
@@ -88,8 +185,10 @@ impl OtlpGrpc {
     }
 
     /// A tonic router with the three services, gzip, the size limit and the keepalive policy.
-    pub fn into_router(self, limits: &GrpcLimits) -> Router {
+    pub fn into_router(self, limits: &GrpcLimits) -> GrpcRouter {
+        let oversize = OversizeLayer { metrics: self.receiver.metrics.clone(), limit: limits.max_recv_bytes };
         Server::builder()
+            .layer(oversize)
             .max_concurrent_streams(limits.max_concurrent_streams)
             .http2_keepalive_interval(Some(Duration::from_secs(60)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
@@ -119,14 +218,17 @@ impl OtlpGrpc {
     fn authenticate(&self, md: &MetadataMap) -> Result<Identity, Status> {
         let header = md.get("authorization").and_then(|v| v.to_str().ok());
         self.receiver.auth.authenticate(header).map_err(|e| {
-            self.receiver.metrics.auth_failures.with_label_values(&["grpc", e.reason()]).inc();
+            self.receiver
+                .metrics
+                .auth_failures
+                .add(1, &[KeyValue::new("surface", "grpc"), KeyValue::new("reason", e.reason())]);
             self.reject("unauthorized");
             Status::unauthenticated(e.to_string())
         })
     }
 
-    fn reject(&self, reason: &str) {
-        self.receiver.metrics.otlp_payload_rejected.with_label_values(&["grpc", reason]).inc();
+    fn reject(&self, reason: &'static str) {
+        self.receiver.metrics.payload_rejected(Transport::Grpc, reason);
     }
 
     fn to_status(&self, e: ExportError) -> Status {
@@ -165,7 +267,7 @@ impl OtlpGrpc {
                     Ok(Err(e)) => Err(self.to_status(e)),
                     Err(join) => {
                         tracing::error!(method, error = %join, "OTLP gRPC handler panicked");
-                        self.receiver.metrics.panics_recovered.with_label_values(&["grpc"]).inc();
+                        self.receiver.metrics.panics.add(1, &[KeyValue::new("subsystem", "grpc")]);
                         Err(Status::internal("internal error"))
                     }
                 }
@@ -176,8 +278,8 @@ impl OtlpGrpc {
             Err(s) => s.code(),
         };
         let m = &self.receiver.metrics;
-        m.grpc_requests.with_label_values(&[method, &format!("{code:?}")]).inc();
-        m.grpc_request_duration.with_label_values(&[method]).observe(started.elapsed().as_secs_f64());
+        m.grpc_requests.add(1, &[KeyValue::new("method", method), KeyValue::new("code", format!("{code:?}"))]);
+        m.grpc_duration.record(started.elapsed().as_secs_f64(), &[KeyValue::new("method", method)]);
         result
     }
 }

@@ -8,6 +8,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use otelcontext_ports::{Identity, IngestError, Signal};
+use otelcontext_telemetry::KeyValue;
 use poem::http::{StatusCode, header};
 use poem::{Request, Response, Route, post};
 use std::io::Read;
@@ -154,9 +155,9 @@ impl OtlpHttp {
     }
 
     fn failure_response(&self, signal: Signal, encoding: Encoding, f: Failure) -> Response {
-        self.receiver.metrics.otlp_payload_rejected.with_label_values(&["http", f.reason]).inc();
+        self.receiver.metrics.payload_rejected(Transport::Http, f.reason);
         if f.status == StatusCode::TOO_MANY_REQUESTS {
-            self.receiver.metrics.http_otlp_throttled.with_label_values(&[signal.as_str()]).inc();
+            self.receiver.metrics.http_throttled.add(1, &[KeyValue::new("signal", signal.as_str())]);
         }
         let mut builder = Response::builder().status(f.status).content_type(encoding.content_type());
         if f.retry_after {

@@ -18,7 +18,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceReq
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use otelcontext_domain::TenantId;
 use otelcontext_ports::{Authenticator, Identity, Ingest, IngestError, IngestReceipt, Signal};
-use otelcontext_telemetry::Metrics;
+use otelcontext_telemetry::{Counter, Histogram, KeyValue, Meter, counter, histogram};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -27,10 +27,77 @@ use std::time::Instant;
 pub struct Receiver {
     pub ingest: Arc<dyn Ingest>,
     pub auth: Arc<dyn Authenticator>,
-    pub metrics: Arc<Metrics>,
+    pub metrics: Arc<OtlpMetrics>,
     pub tenants: TenantPolicy,
     /// Receive-time clock (unix ns) for log records that carry no timestamp.
     pub now_ns: Arc<dyn Fn() -> i64 + Send + Sync>,
+}
+
+/// The receivers' metrics.
+pub struct OtlpMetrics {
+    received: Counter<u64>,
+    rejected: Counter<u64>,
+    duration: Histogram<f64>,
+    pub(crate) payload_rejected: Counter<u64>,
+    pub(crate) http_throttled: Counter<u64>,
+    pub(crate) grpc_requests: Counter<u64>,
+    pub(crate) grpc_duration: Histogram<f64>,
+    pub(crate) auth_failures: Counter<u64>,
+    pub(crate) panics: Counter<u64>,
+}
+
+impl OtlpMetrics {
+    /// Registers the instruments.
+    pub fn new(meter: &Meter) -> Self {
+        let m = Self {
+            received: counter(
+                meter,
+                "otelcontext_ingest_received_total",
+                "Records (spans, log records, metric points) received by the OTLP receivers.",
+            ),
+            rejected: otelcontext_telemetry::ingest_rejected(meter),
+            duration: histogram(
+                meter,
+                "otelcontext_ingest_duration_seconds",
+                "Time to handle one OTLP Export call.",
+                otelcontext_telemetry::LATENCY_BUCKETS,
+            ),
+            payload_rejected: counter(
+                meter,
+                "otelcontext_otlp_payload_rejected_total",
+                "Whole OTLP payloads refused, by reason (too_large, invalid_content_type, decode_error, bad_encoding, invalid_tenant, unauthorized, throttled, unavailable).",
+            ),
+            http_throttled: counter(
+                meter,
+                "otelcontext_http_otlp_throttled_total",
+                "OTLP/HTTP requests answered 429 because the pipeline was full.",
+            ),
+            grpc_requests: counter(meter, "otelcontext_grpc_requests_total", "gRPC requests handled."),
+            grpc_duration: histogram(
+                meter,
+                "otelcontext_grpc_request_duration_seconds",
+                "gRPC request latency.",
+                otelcontext_telemetry::LATENCY_BUCKETS,
+            ),
+            auth_failures: otelcontext_telemetry::auth_failures(meter),
+            panics: otelcontext_telemetry::panics_recovered(meter),
+        };
+        for transport in ["grpc", "http"] {
+            for reason in ["too_large", "decode_error", "invalid_tenant", "unauthorized", "throttled", "unavailable"] {
+                m.payload_rejected.add(0, &[KeyValue::new("transport", transport), KeyValue::new("reason", reason)]);
+            }
+        }
+        for signal in Signal::ALL {
+            m.http_throttled.add(0, &[KeyValue::new("signal", signal.as_str())]);
+        }
+        m
+    }
+
+    /// Counts a refused payload.
+    pub fn payload_rejected(&self, transport: Transport, reason: &'static str) {
+        self.payload_rejected
+            .add(1, &[KeyValue::new("transport", transport.as_str()), KeyValue::new("reason", reason)]);
+    }
 }
 
 /// Why an export failed as a whole.
@@ -80,11 +147,12 @@ impl Receiver {
 
     fn account(&self, signal: Signal, transport: Transport, received: u64, rejected: u64, started: Instant) {
         let m = &self.metrics;
-        m.ingest_received.with_label_values(&[signal.as_str(), transport.as_str()]).inc_by(received);
+        let sig = KeyValue::new("signal", signal.as_str());
+        m.received.add(received, &[sig.clone(), KeyValue::new("transport", transport.as_str())]);
         if rejected > 0 {
-            m.ingest_rejected.with_label_values(&[signal.as_str(), "invalid"]).inc_by(rejected);
+            m.rejected.add(rejected, &[sig.clone(), KeyValue::new("reason", "invalid")]);
         }
-        m.ingest_duration.with_label_values(&[signal.as_str()]).observe(started.elapsed().as_secs_f64());
+        m.duration.record(started.elapsed().as_secs_f64(), &[sig]);
     }
 
     /// Handles a trace export.

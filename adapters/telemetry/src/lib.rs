@@ -1,335 +1,150 @@
-//! Prometheus metrics of otelcontext.
+//! Self-observability of otelcontext: one instrumentation, two outputs.
 //!
-//! One [`Metrics`] value per server instance (no global registry), so two servers can run in one
-//! process. Every name is lowercase `otelcontext_*`; process metrics (`process_*`) come from the
-//! standard process collector.
+//! Every component records its own metrics through the OpenTelemetry metrics API (it registers
+//! its instruments on a [`Meter`] it is handed; no struct lists every metric of the server). One
+//! [`Telemetry`] per server owns the SDK meter provider, which feeds two readers: a Prometheus
+//! registry rendered at `/metrics/prometheus`, and — when self-instrumentation is on — an OTLP
+//! push exporter the caller adds with [`TelemetryBuilder::with_reader`].
+//!
+//! Names are written out in full and exported as written: lowercase `otelcontext_*`, with
+//! `_total` on counters and the unit (`_seconds`, `_bytes`) in the name. The Prometheus exporter
+//! is configured to add no unit or counter suffix, no `otel_scope_*` labels and no `target_info`,
+//! so the exposition matches the names here exactly. The `process_*` metrics come from the
+//! standard process collector on the same registry.
 
-use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
-};
+pub use opentelemetry::KeyValue;
+pub use opentelemetry::metrics::{Counter, Gauge, Histogram, Meter, MeterProvider as _};
+
+use opentelemetry::metrics::MeterProvider;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::metrics::reader::MetricReader;
+use prometheus::{Encoder, Registry, TextEncoder};
 
 /// Latency buckets for request handling, in seconds (0.5 ms … 10 s).
-const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+pub const LATENCY_BUCKETS: &[f64] =
+    &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 /// Buckets for slow maintenance work, in seconds (10 ms … ~11 min).
-const MAINTENANCE_BUCKETS: &[f64] =
+pub const MAINTENANCE_BUCKETS: &[f64] =
     &[0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92, 163.84, 655.36];
 /// Item-count buckets for batch sizes.
-const SIZE_BUCKETS: &[f64] =
+pub const SIZE_BUCKETS: &[f64] =
     &[1.0, 10.0, 50.0, 100.0, 500.0, 1_000.0, 5_000.0, 10_000.0, 25_000.0, 50_000.0, 100_000.0];
 
-/// All metric handles of a server.
-pub struct Metrics {
-    registry: Registry,
-    /// 1 when the database answers, 0 otherwise.
-    pub db_up: IntGaugeVec,
-    /// Records received by the OTLP receivers, by signal and transport.
-    pub ingest_received: IntCounterVec,
-    /// Records refused or dropped at receive time, by signal and reason.
-    pub ingest_rejected: IntCounterVec,
-    /// Records committed to storage, by signal.
-    pub ingest_stored: IntCounterVec,
-    /// Re-sent records that storage already had, by signal.
-    pub ingest_duplicates: IntCounterVec,
-    /// Whole OTLP payloads refused, by transport and reason.
-    pub otlp_payload_rejected: IntCounterVec,
-    /// Time to handle one Export call, by signal.
-    pub ingest_duration: HistogramVec,
-    /// Items queued in the pipeline, by signal (updated on every enqueue and dequeue).
-    pub pipeline_queue_depth: IntGaugeVec,
-    /// Pipeline capacity in items.
-    pub pipeline_queue_capacity: IntGauge,
-    /// Records dropped by the pipeline, by signal and reason.
-    pub pipeline_dropped: IntCounterVec,
-    /// HTTP OTLP requests answered 429, by signal.
-    pub http_otlp_throttled: IntCounterVec,
-    /// Records per group commit, by backend.
-    pub storage_write_items: HistogramVec,
-    /// Duration of every storage operation, by backend and operation.
-    pub db_operation_duration: HistogramVec,
-    /// Failed storage operations, by backend, operation and error kind.
-    pub db_operation_errors: IntCounterVec,
-    /// Retries of transient storage failures, by backend, operation and outcome (retry, gave_up).
-    pub db_operation_retries: IntCounterVec,
-    /// Connections of the storage pool: open, idle, in use, and the maximum.
-    pub db_pool_open: IntGauge,
-    pub db_pool_idle: IntGauge,
-    pub db_pool_in_use: IntGauge,
-    pub db_pool_max_open: IntGauge,
-    /// Bytes the database takes on disk.
-    pub db_size_bytes: IntGauge,
-    /// Rows deleted by retention, by table and backend.
-    pub retention_rows_purged: IntCounterVec,
-    /// Rows older than the retention cutoff still stored, by table and backend.
-    pub retention_rows_behind: IntGaugeVec,
-    /// Duration of one purge pass, by backend.
-    pub retention_purge_duration: HistogramVec,
-    /// Duration of the daily maintenance (ANALYZE, vacuum), by backend and table.
-    pub retention_vacuum_duration: HistogramVec,
-    /// Consecutive failed runs, by job (purge, maintenance, partitions).
-    pub retention_consecutive_failures: IntGaugeVec,
-    /// Unix seconds of the last successful run, by job.
-    pub retention_last_success: IntGaugeVec,
-    /// Daily log partitions dropped by the partition scheduler.
-    pub partitions_dropped: IntCounter,
-    /// Daily log partitions attached to `logs` (including the default one).
-    pub partitions_active: IntGauge,
-    /// Spans seen by the sampler, by decision and reason.
-    pub sampler_spans: IntCounterVec,
-    /// HTTP requests, by method, route and status.
-    pub http_requests: IntCounterVec,
-    /// HTTP request latency, by method, route and status.
-    pub http_request_duration: HistogramVec,
-    /// gRPC requests, by method and status code.
-    pub grpc_requests: IntCounterVec,
-    /// gRPC request latency, by method.
-    pub grpc_request_duration: HistogramVec,
-    /// Authentication failures, by surface (http, grpc) and reason.
-    pub auth_failures: IntCounterVec,
-    /// Panics caught and turned into errors, by subsystem.
-    pub panics_recovered: IntCounterVec,
+/// The instrumentation scope of every meter of the server. One scope for all components means
+/// an instrument two components both register (same name and description) is one series.
+pub const SCOPE: &str = "otelcontext";
+
+/// The content type of [`Telemetry::render`].
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// A monotonic counter.
+pub fn counter(meter: &Meter, name: &'static str, help: &'static str) -> Counter<u64> {
+    meter.u64_counter(name).with_description(help).build()
 }
 
-fn counter(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid counter");
-    reg.register(Box::new(c.clone())).expect("unique counter");
-    c
+/// A gauge (the last recorded value per attribute set).
+pub fn gauge(meter: &Meter, name: &'static str, help: &'static str) -> Gauge<i64> {
+    meter.i64_gauge(name).with_description(help).build()
 }
 
-fn gauge(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
-    let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid gauge");
-    reg.register(Box::new(g.clone())).expect("unique gauge");
-    g
+/// A histogram with explicit bucket boundaries.
+pub fn histogram(meter: &Meter, name: &'static str, help: &'static str, buckets: &[f64]) -> Histogram<f64> {
+    meter.f64_histogram(name).with_description(help).with_boundaries(buckets.to_vec()).build()
 }
 
-fn int_gauge(reg: &Registry, name: &str, help: &str) -> IntGauge {
-    let g = IntGauge::new(name, help).expect("valid gauge");
-    reg.register(Box::new(g.clone())).expect("unique gauge");
-    g
+/// `otelcontext_api_auth_failures_total{surface, reason}`, shared by the HTTP and gRPC sides.
+pub fn auth_failures(meter: &Meter) -> Counter<u64> {
+    counter(
+        meter,
+        "otelcontext_api_auth_failures_total",
+        "Requests refused by authentication (reason: missing_header, bad_scheme, bad_key).",
+    )
 }
 
-fn histogram(reg: &Registry, name: &str, help: &str, labels: &[&str], buckets: &[f64]) -> HistogramVec {
-    let h =
-        HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets.to_vec()), labels).expect("valid histogram");
-    reg.register(Box::new(h.clone())).expect("unique histogram");
-    h
+/// `otelcontext_panics_recovered_total{subsystem}`, recorded wherever a panic is caught.
+pub fn panics_recovered(meter: &Meter) -> Counter<u64> {
+    counter(meter, "otelcontext_panics_recovered_total", "Panics caught and answered as internal errors.")
 }
 
-impl Metrics {
-    /// A fresh registry with every metric registered.
-    pub fn new() -> Self {
-        let reg = Registry::new();
-        let m = Self {
-            db_up: gauge(&reg, "otelcontext_db_up", "1 when the database answers a ping, 0 otherwise.", &["driver"]),
-            ingest_received: counter(
-                &reg,
-                "otelcontext_ingest_received_total",
-                "Records (spans, log records, metric points) received by the OTLP receivers.",
-                &["signal", "transport"],
-            ),
-            ingest_rejected: counter(
-                &reg,
-                "otelcontext_ingest_rejected_total",
-                "Records not kept at receive time, by reason (invalid, service_filtered, severity_filtered, sampled_out, soft_backpressure, queue_full, unavailable).",
-                &["signal", "reason"],
-            ),
-            ingest_stored: counter(
-                &reg,
-                "otelcontext_ingest_stored_total",
-                "Records committed to storage.",
-                &["signal"],
-            ),
-            ingest_duplicates: counter(
-                &reg,
-                "otelcontext_ingest_duplicates_total",
-                "Re-sent records already in storage (not stored again).",
-                &["signal"],
-            ),
-            otlp_payload_rejected: counter(
-                &reg,
-                "otelcontext_otlp_payload_rejected_total",
-                "Whole OTLP payloads refused, by reason (too_large, invalid_content_type, decode_error, bad_encoding, invalid_tenant, unauthorized, throttled, unavailable).",
-                &["transport", "reason"],
-            ),
-            ingest_duration: histogram(
-                &reg,
-                "otelcontext_ingest_duration_seconds",
-                "Time to handle one OTLP Export call.",
-                &["signal"],
-                LATENCY_BUCKETS,
-            ),
-            pipeline_queue_depth: gauge(
-                &reg,
-                "otelcontext_ingest_pipeline_queue_depth",
-                "Records waiting in the ingest pipeline.",
-                &["signal"],
-            ),
-            pipeline_queue_capacity: int_gauge(
-                &reg,
-                "otelcontext_ingest_pipeline_queue_capacity",
-                "Capacity of the ingest pipeline in records.",
-            ),
-            pipeline_dropped: counter(
-                &reg,
-                "otelcontext_ingest_pipeline_dropped_total",
-                "Records dropped by the ingest pipeline (soft_backpressure, queue_full, write_failed).",
-                &["signal", "reason"],
-            ),
-            http_otlp_throttled: counter(
-                &reg,
-                "otelcontext_http_otlp_throttled_total",
-                "OTLP/HTTP requests answered 429 because the pipeline was full.",
-                &["signal"],
-            ),
-            storage_write_items: histogram(
-                &reg,
-                "otelcontext_storage_write_items",
-                "Records per group-commit write transaction.",
-                &["driver"],
-                SIZE_BUCKETS,
-            ),
-            db_operation_duration: histogram(
-                &reg,
-                "otelcontext_db_operation_duration_seconds",
-                "Duration of each storage operation (every attempt).",
-                &["driver", "operation"],
-                LATENCY_BUCKETS,
-            ),
-            db_operation_errors: counter(
-                &reg,
-                "otelcontext_db_operation_errors_total",
-                "Failed storage operation attempts, by error kind (unavailable, invalid_argument, rejected, corrupt, schema, other).",
-                &["driver", "operation", "kind"],
-            ),
-            db_operation_retries: counter(
-                &reg,
-                "otelcontext_db_operation_retries_total",
-                "Transient storage failures: retried (outcome=retry) or given up after the last retry (outcome=gave_up).",
-                &["driver", "operation", "outcome"],
-            ),
-            db_pool_open: int_gauge(
-                &reg,
-                "otelcontext_db_pool_open_connections",
-                "Open connections of the storage pool.",
-            ),
-            db_pool_idle: int_gauge(&reg, "otelcontext_db_pool_idle", "Idle connections of the storage pool."),
-            db_pool_in_use: int_gauge(&reg, "otelcontext_db_pool_in_use", "Connections of the storage pool in use."),
-            db_pool_max_open: int_gauge(
-                &reg,
-                "otelcontext_db_pool_max_open",
-                "Most connections the storage pool opens (DB_MAX_OPEN_CONNS; the reader pool on SQLite).",
-            ),
-            db_size_bytes: int_gauge(
-                &reg,
-                "otelcontext_hot_db_size_bytes",
-                "Bytes the database takes on disk (SQLite file and WAL, or the Postgres database).",
-            ),
-            retention_rows_purged: counter(
-                &reg,
-                "otelcontext_retention_rows_purged_total",
-                "Rows deleted by retention.",
-                &["table", "driver"],
-            ),
-            retention_rows_behind: gauge(
-                &reg,
-                "otelcontext_retention_rows_behind",
-                "Rows older than the retention cutoff still stored (measured before each purge).",
-                &["table", "driver"],
-            ),
-            retention_purge_duration: histogram(
-                &reg,
-                "otelcontext_retention_purge_duration_seconds",
-                "Duration of one retention purge pass over every table.",
-                &["driver"],
-                MAINTENANCE_BUCKETS,
-            ),
-            retention_vacuum_duration: histogram(
-                &reg,
-                "otelcontext_retention_vacuum_duration_seconds",
-                "Duration of the daily maintenance (statistics and vacuum).",
-                &["driver", "table"],
-                MAINTENANCE_BUCKETS,
-            ),
-            retention_consecutive_failures: gauge(
-                &reg,
-                "otelcontext_retention_consecutive_failures",
-                "Consecutive failed runs of a storage job (purge, maintenance, partitions); 0 after a success.",
-                &["job"],
-            ),
-            retention_last_success: gauge(
-                &reg,
-                "otelcontext_retention_last_success_timestamp",
-                "Unix seconds of the last successful run of a storage job.",
-                &["job"],
-            ),
-            partitions_dropped: {
-                let c = IntCounter::new(
-                    "otelcontext_partitions_dropped_total",
-                    "Daily log partitions dropped because they were wholly older than the retention.",
-                )
-                .expect("valid counter");
-                reg.register(Box::new(c.clone())).expect("unique counter");
-                c
-            },
-            partitions_active: int_gauge(
-                &reg,
-                "otelcontext_partitions_active",
-                "Partitions attached to the partitioned logs table (daily ones and the default one).",
-            ),
-            sampler_spans: counter(
-                &reg,
-                "otelcontext_sampler_spans_total",
-                "Spans seen by the trace sampler, by decision (kept, dropped) and reason.",
-                &["decision", "reason"],
-            ),
-            http_requests: counter(
-                &reg,
-                "otelcontext_http_requests_total",
-                "HTTP requests handled.",
-                &["method", "route", "status"],
-            ),
-            http_request_duration: histogram(
-                &reg,
-                "otelcontext_http_request_duration_seconds",
-                "HTTP request latency.",
-                &["method", "route", "status"],
-                LATENCY_BUCKETS,
-            ),
-            grpc_requests: counter(
-                &reg,
-                "otelcontext_grpc_requests_total",
-                "gRPC requests handled.",
-                &["method", "code"],
-            ),
-            grpc_request_duration: histogram(
-                &reg,
-                "otelcontext_grpc_request_duration_seconds",
-                "gRPC request latency.",
-                &["method"],
-                LATENCY_BUCKETS,
-            ),
-            auth_failures: counter(
-                &reg,
-                "otelcontext_api_auth_failures_total",
-                "Requests refused by authentication (reason: missing_header, bad_scheme, bad_key).",
-                &["surface", "reason"],
-            ),
-            panics_recovered: counter(
-                &reg,
-                "otelcontext_panics_recovered_total",
-                "Panics caught and answered as internal errors.",
-                &["subsystem"],
-            ),
-            registry: reg,
-        };
-        let build = gauge(&m.registry, "otelcontext_build_info", "Build information (always 1).", &["version"]);
-        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+/// `otelcontext_ingest_rejected_total{signal, reason}`: records not kept at receive time, by the
+/// receivers (invalid) and by the ingest service (filters, sampling, back-pressure).
+pub fn ingest_rejected(meter: &Meter) -> Counter<u64> {
+    counter(
+        meter,
+        "otelcontext_ingest_rejected_total",
+        "Records not kept at receive time, by reason (invalid, service_filtered, severity_filtered, sampled_out, soft_backpressure, queue_full, unavailable).",
+    )
+}
+
+/// Builds a [`Telemetry`].
+#[derive(Default)]
+pub struct TelemetryBuilder {
+    provider: opentelemetry_sdk::metrics::MeterProviderBuilder,
+    resource: Option<opentelemetry_sdk::Resource>,
+}
+
+impl TelemetryBuilder {
+    /// Adds a reader, e.g. a periodic OTLP exporter.
+    pub fn with_reader<R: MetricReader>(mut self, reader: R) -> Self {
+        self.provider = self.provider.with_reader(reader);
+        self
+    }
+
+    /// The resource pushed readers describe the server with.
+    pub fn with_resource(mut self, resource: opentelemetry_sdk::Resource) -> Self {
+        self.resource = Some(resource);
+        self
+    }
+
+    /// Creates the registry and the provider; registers the build info and process metrics.
+    pub fn build(self) -> Telemetry {
+        let registry = Registry::new();
+        let exporter = opentelemetry_prometheus::exporter()
+            .with_registry(registry.clone())
+            .without_units()
+            .without_counter_suffixes()
+            .without_target_info()
+            .scope_info_enabled(false)
+            .build()
+            .expect("a fresh registry takes the exporter");
+        let mut provider = self.provider.with_reader(exporter);
+        if let Some(r) = self.resource {
+            provider = provider.with_resource(r);
+        }
+        let provider = provider.build();
         #[cfg(target_os = "linux")]
         {
             let pc = prometheus::process_collector::ProcessCollector::for_self();
             // Registration only fails on a duplicate; a fresh registry has none.
-            let _ = m.registry.register(Box::new(pc));
+            let _ = registry.register(Box::new(pc));
         }
-        m
+        let t = Telemetry { provider, registry };
+        gauge(&t.meter(), "otelcontext_build_info", "Build information (always 1).")
+            .record(1, &[KeyValue::new("version", env!("CARGO_PKG_VERSION"))]);
+        t
+    }
+}
+
+/// The metrics of one server instance (no global state: two servers can run in one process).
+pub struct Telemetry {
+    provider: SdkMeterProvider,
+    registry: Registry,
+}
+
+impl Telemetry {
+    /// Prometheus output only.
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// A builder, to add push readers.
+    pub fn builder() -> TelemetryBuilder {
+        TelemetryBuilder::default()
+    }
+
+    /// The meter components register their instruments on.
+    pub fn meter(&self) -> Meter {
+        self.provider.meter(SCOPE)
     }
 
     /// The Prometheus text exposition of every metric.
@@ -339,34 +154,50 @@ impl Metrics {
         String::from_utf8(buf).expect("exposition is UTF-8")
     }
 
-    /// The underlying registry (to register more collectors).
+    /// The registry behind [`Telemetry::render`] (to register more collectors).
     pub fn registry(&self) -> &Registry {
         &self.registry
     }
+
+    /// Pushes what push readers hold and stops them (the Prometheus side keeps working).
+    pub fn shutdown(&self) {
+        if let Err(e) = self.provider.force_flush() {
+            eprintln!("otelcontext: flushing self-metrics failed: {e}");
+        }
+        let _ = self.provider.shutdown();
+    }
 }
 
-impl Default for Metrics {
+impl Default for Telemetry {
     fn default() -> Self {
         Self::new()
     }
 }
-
-/// The content type of [`Metrics::render`].
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn renders_lowercase_otelcontext_names_with_help_and_type() {
-        let m = Metrics::new();
-        m.db_up.with_label_values(&["sqlite"]).set(1);
-        m.ingest_received.with_label_values(&["traces", "grpc"]).inc_by(3);
-        let text = m.render();
-        assert!(text.contains("# TYPE otelcontext_db_up gauge"));
-        assert!(text.contains("otelcontext_db_up{driver=\"sqlite\"} 1"));
-        assert!(text.contains("otelcontext_ingest_received_total{signal=\"traces\",transport=\"grpc\"} 3"));
+    fn names_are_exported_exactly_as_written() {
+        let t = Telemetry::new();
+        let m = t.meter();
+        let up = gauge(&m, "otelcontext_db_up", "1 when the database answers a ping, 0 otherwise.");
+        up.record(1, &[KeyValue::new("driver", "sqlite")]);
+        let received = counter(&m, "otelcontext_ingest_received_total", "Records received.");
+        received.add(3, &[KeyValue::new("signal", "traces"), KeyValue::new("transport", "grpc")]);
+        let h = histogram(&m, "otelcontext_ingest_duration_seconds", "Export time.", LATENCY_BUCKETS);
+        h.record(0.002, &[KeyValue::new("signal", "logs")]);
+        let text = t.render();
+        assert!(text.contains("# TYPE otelcontext_db_up gauge"), "{text}");
+        assert!(text.contains("otelcontext_db_up{driver=\"sqlite\"} 1"), "{text}");
+        assert!(text.contains("# TYPE otelcontext_ingest_received_total counter"), "{text}");
+        assert!(text.contains("otelcontext_ingest_received_total{signal=\"traces\",transport=\"grpc\"} 3"), "{text}");
+        assert!(text.contains("otelcontext_ingest_duration_seconds_bucket{signal=\"logs\",le=\"0.0025\"} 1"), "{text}");
+        assert!(text.contains("otelcontext_build_info{version=\""), "{text}");
+        assert!(!text.contains("otel_scope"), "{text}");
+        assert!(!text.contains("target_info"), "{text}");
+        assert!(!text.contains("_total_total"), "{text}");
         for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
             let name = line.split(['{', ' ']).next().unwrap();
             assert!(name.starts_with("otelcontext_") || name.starts_with("process_"), "unexpected metric {name}");
@@ -375,10 +206,20 @@ mod tests {
     }
 
     #[test]
+    fn two_components_registering_one_instrument_share_its_series() {
+        let t = Telemetry::new();
+        auth_failures(&t.meter()).add(1, &[KeyValue::new("surface", "http"), KeyValue::new("reason", "bad_key")]);
+        auth_failures(&t.meter()).add(2, &[KeyValue::new("surface", "http"), KeyValue::new("reason", "bad_key")]);
+        let text = t.render();
+        assert!(text.contains("otelcontext_api_auth_failures_total{reason=\"bad_key\",surface=\"http\"} 3"), "{text}");
+        assert_eq!(text.matches("# TYPE otelcontext_api_auth_failures_total").count(), 1, "{text}");
+    }
+
+    #[test]
     fn two_instances_are_independent() {
-        let (a, b) = (Metrics::new(), Metrics::new());
-        a.ingest_stored.with_label_values(&["logs"]).inc();
+        let (a, b) = (Telemetry::new(), Telemetry::new());
+        counter(&a.meter(), "otelcontext_ingest_stored_total", "Stored.").add(1, &[KeyValue::new("signal", "logs")]);
         assert!(a.render().contains("otelcontext_ingest_stored_total{signal=\"logs\"} 1"));
-        assert!(!b.render().contains("otelcontext_ingest_stored_total{signal=\"logs\"}"));
+        assert!(!b.render().contains("otelcontext_ingest_stored_total"));
     }
 }

@@ -58,6 +58,11 @@ pub struct Config {
     pub retention: RetentionPolicy,
     pub retention_batch_size: usize,
     pub retention_batch_sleep: Duration,
+    pub dlq_path: std::path::PathBuf,
+    pub dlq_replay_interval: Duration,
+    pub dlq_max_files: usize,
+    pub dlq_max_disk_mb: u64,
+    pub dlq_max_retries: u32,
     pub allow_sqlite_in_production: bool,
     pub api_key: String,
     pub default_tenant: TenantId,
@@ -259,6 +264,11 @@ impl Config {
         let retention = RetentionPolicy::new(retention_days).expect("validated range");
         let retention_batch_size = r.int::<usize>("RETENTION_BATCH_SIZE", 1, 10_000_000);
         let retention_batch_sleep = Duration::from_millis(r.int::<u64>("RETENTION_BATCH_SLEEP_MS", 0, 60_000));
+        let dlq_path = std::path::PathBuf::from(r.string("DLQ_PATH"));
+        let dlq_replay_interval = r.duration("DLQ_REPLAY_INTERVAL", Duration::from_millis(1));
+        let dlq_max_files = r.int::<usize>("DLQ_MAX_FILES", 0, 10_000_000);
+        let dlq_max_disk_mb = r.int::<u64>("DLQ_MAX_DISK_MB", 0, 100_000_000);
+        let dlq_max_retries = r.int::<u32>("DLQ_MAX_RETRIES", 0, 1_000_000);
         let allow_sqlite_in_production = r.boolean("OTELCONTEXT_ALLOW_SQLITE_PROD");
         let api_key = r.raw("API_KEY").unwrap_or_default();
         let default_tenant_raw = r.string("DEFAULT_TENANT");
@@ -303,6 +313,11 @@ impl Config {
             retention,
             retention_batch_size,
             retention_batch_sleep,
+            dlq_path,
+            dlq_replay_interval,
+            dlq_max_files,
+            dlq_max_disk_mb,
+            dlq_max_retries,
             allow_sqlite_in_production,
             api_key,
             default_tenant,

@@ -64,6 +64,19 @@ pub const VARIABLES: &[VarSpec] = &[
     var("HOT_RETENTION_DAYS", "7", "Days logs, traces, spans and metrics are kept (1-36500); purged hourly."),
     var("RETENTION_BATCH_SIZE", "50000", "Rows one retention DELETE removes (1-10000000)."),
     var("RETENTION_BATCH_SLEEP_MS", "1", "Pause between retention batches in milliseconds (0-60000)."),
+    var("DLQ_PATH", "./data/dlq", "Directory of the dead-letter queue: batches that failed to store, replayed later."),
+    var(
+        "DLQ_REPLAY_INTERVAL",
+        "5m",
+        "Time between replay passes and the backoff base (doubling per failure, capped at 30m); must be > 0.",
+    ),
+    var("DLQ_MAX_FILES", "1000", "Most batches kept; the oldest is evicted beyond it (0 = unlimited)."),
+    var(
+        "DLQ_MAX_DISK_MB",
+        "500",
+        "Most MiB the queue takes; the oldest batches are evicted beyond it (0 = unlimited).",
+    ),
+    var("DLQ_MAX_RETRIES", "10", "Failed replays after which a batch is deleted and counted as dropped (0 = never)."),
     VarSpec {
         name: "API_KEY",
         default: "",

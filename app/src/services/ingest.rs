@@ -11,7 +11,7 @@ use otelcontext_ports::{
     Ingest, IngestError, IngestQueue, IngestReceipt, QueueItem, Signal, SubmitOutcome, TenantBatch, TenantLogs,
     TenantMetrics, TenantSpans,
 };
-use otelcontext_telemetry::Metrics;
+use otelcontext_telemetry::{Counter, KeyValue, Meter, counter};
 use parking_lot::Mutex;
 use std::sync::Arc;
 
@@ -30,7 +30,9 @@ pub struct IngestService {
     queue: Arc<dyn IngestQueue>,
     policy: IngestPolicy,
     sampler: Mutex<TraceSampler>,
-    metrics: Arc<Metrics>,
+    queue_metrics: super::QueueMetrics,
+    rejected: Counter<u64>,
+    sampler_spans: Counter<u64>,
 }
 
 /// Records turned away for reasons the sender should hear about (`partial_success`).
@@ -55,20 +57,34 @@ impl Rejections {
 
 impl IngestService {
     /// A service submitting to `queue`.
-    pub fn new(queue: Arc<dyn IngestQueue>, policy: IngestPolicy, metrics: Arc<Metrics>) -> Self {
+    pub fn new(queue: Arc<dyn IngestQueue>, policy: IngestPolicy, meter: &Meter) -> Self {
         let sampler = Mutex::new(TraceSampler::new(policy.sampling.clone()));
-        Self { queue, policy, sampler, metrics }
+        let queue_metrics = super::QueueMetrics::new(meter);
+        queue_metrics.zero();
+        let sampler_spans = counter(
+            meter,
+            "otelcontext_sampler_spans_total",
+            "Spans seen by the trace sampler, by decision (kept, dropped) and reason.",
+        );
+        Self {
+            queue,
+            policy,
+            sampler,
+            queue_metrics,
+            rejected: otelcontext_telemetry::ingest_rejected(meter),
+            sampler_spans,
+        }
     }
 
-    fn count_rejected(&self, signal: Signal, reason: &str, n: usize) {
+    fn count_rejected(&self, signal: Signal, reason: &'static str, n: usize) {
         if n > 0 {
-            self.metrics.ingest_rejected.with_label_values(&[signal.as_str(), reason]).inc_by(n as u64);
+            self.rejected.add(n as u64, &[KeyValue::new("signal", signal.as_str()), KeyValue::new("reason", reason)]);
         }
     }
 
     /// Counts records the pipeline turned away for `reason` (client records, not derived logs).
-    fn count_dropped(&self, signal: Signal, reason: &str, records: u64) {
-        self.metrics.pipeline_dropped.with_label_values(&[signal.as_str(), reason]).inc_by(records);
+    fn count_dropped(&self, signal: Signal, reason: &'static str, records: u64) {
+        self.queue_metrics.dropped(signal, reason, records);
         self.count_rejected(signal, reason, records as usize);
     }
 
@@ -79,7 +95,7 @@ impl IngestService {
     }
 
     fn update_depth(&self) {
-        super::publish_queue_depth(&*self.queue, &self.metrics);
+        self.queue_metrics.publish_depth(&*self.queue);
     }
 
     /// Drops records of filtered services; returns how many were dropped.
@@ -167,13 +183,12 @@ impl Ingest for IngestService {
                 } else {
                     let outcome = sampler.sample(&tenant, spans);
                     for (reason, n) in &outcome.kept_by_reason {
-                        self.metrics.sampler_spans.with_label_values(&["kept", reason.as_str()]).inc_by(*n as u64);
+                        let labels = [KeyValue::new("decision", "kept"), KeyValue::new("reason", reason.as_str())];
+                        self.sampler_spans.add(*n as u64, &labels);
                     }
                     if outcome.dropped > 0 {
-                        self.metrics
-                            .sampler_spans
-                            .with_label_values(&["dropped", "ratio"])
-                            .inc_by(outcome.dropped as u64);
+                        let labels = [KeyValue::new("decision", "dropped"), KeyValue::new("reason", "ratio")];
+                        self.sampler_spans.add(outcome.dropped as u64, &labels);
                     }
                     outcome.kept
                 }

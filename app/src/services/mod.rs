@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod clock;
+pub mod dead_letters;
 pub mod ingest;
 pub mod pipeline;
 pub mod queries;
@@ -11,19 +12,59 @@ pub mod retention;
 
 pub use auth::StaticKeyAuthenticator;
 pub use clock::SystemClock;
+pub use dead_letters::{DeadLetterService, DlqMetrics, ReplayPass};
 pub use ingest::{IngestPolicy, IngestService};
 pub use pipeline::{Pipeline, PipelineSettings};
 pub use queries::QueryService;
 pub use readiness::ReadinessService;
 pub use retention::{RetentionService, RetentionSettings};
 
-/// Publishes `otelcontext_ingest_pipeline_queue_depth{signal}`; called on every enqueue and
-/// dequeue so the gauge is current even when the pipeline is idle.
-pub(crate) fn publish_queue_depth(
-    queue: &dyn otelcontext_ports::IngestQueue,
-    metrics: &otelcontext_telemetry::Metrics,
-) {
-    for s in otelcontext_ports::Signal::ALL {
-        metrics.pipeline_queue_depth.with_label_values(&[s.as_str()]).set(queue.depth(s) as i64);
+/// The ingest queue's instruments, registered by both sides of the queue (the ingest service
+/// and the pipeline): one meter makes them one set of series.
+pub(crate) struct QueueMetrics {
+    depth: otelcontext_telemetry::Gauge<i64>,
+    pub(crate) capacity: otelcontext_telemetry::Gauge<i64>,
+    dropped: otelcontext_telemetry::Counter<u64>,
+}
+
+impl QueueMetrics {
+    pub(crate) fn new(meter: &otelcontext_telemetry::Meter) -> Self {
+        use otelcontext_telemetry::{counter, gauge};
+        Self {
+            depth: gauge(meter, "otelcontext_ingest_pipeline_queue_depth", "Records waiting in the ingest pipeline."),
+            capacity: gauge(
+                meter,
+                "otelcontext_ingest_pipeline_queue_capacity",
+                "Capacity of the ingest pipeline in records.",
+            ),
+            dropped: counter(
+                meter,
+                "otelcontext_ingest_pipeline_dropped_total",
+                "Records dropped by the ingest pipeline (soft_backpressure, queue_full, write_failed).",
+            ),
+        }
+    }
+
+    /// Publishes `otelcontext_ingest_pipeline_queue_depth{signal}`; called on every enqueue and
+    /// dequeue so the gauge is current even when the pipeline is idle.
+    pub(crate) fn publish_depth(&self, queue: &dyn otelcontext_ports::IngestQueue) {
+        for s in otelcontext_ports::Signal::ALL {
+            self.depth.record(queue.depth(s) as i64, &[otelcontext_telemetry::KeyValue::new("signal", s.as_str())]);
+        }
+    }
+
+    /// Counts records the pipeline lost or refused.
+    pub(crate) fn dropped(&self, signal: otelcontext_ports::Signal, reason: &'static str, records: u64) {
+        use otelcontext_telemetry::KeyValue;
+        self.dropped.add(records, &[KeyValue::new("signal", signal.as_str()), KeyValue::new("reason", reason)]);
+    }
+
+    /// Makes every (signal, reason) series visible at 0 before anything is dropped.
+    pub(crate) fn zero(&self) {
+        for s in otelcontext_ports::Signal::ALL {
+            for reason in ["soft_backpressure", "queue_full", "write_failed"] {
+                self.dropped(s, reason, 0);
+            }
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! Readiness checks behind `/ready`.
 
+use super::{DeadLetterService, RetentionService};
 use async_trait::async_trait;
 use otelcontext_ports::{CheckStatus, IngestQueue, Maintenance, Readiness, ReadinessReport, Signal};
 use std::sync::Arc;
@@ -7,17 +8,34 @@ use std::time::Duration;
 
 /// Fraction of the ingest queue above which the server reports itself not ready.
 pub const PIPELINE_NOT_READY_FULLNESS: f64 = 0.95;
+/// Fraction of the dead-letter queue's caps above which the server reports itself not ready.
+pub const DLQ_NOT_READY_FULLNESS: f64 = 0.95;
 
-/// Database answers within 2 s; ingest queue below 95 % full.
+/// Database answers within 2 s; ingest queue and dead-letter queue below 95 % full; retention
+/// purging on schedule.
 pub struct ReadinessService {
     storage: Arc<dyn Maintenance>,
     queue: Arc<dyn IngestQueue>,
+    dead_letters: Option<Arc<DeadLetterService>>,
+    retention: Option<Arc<RetentionService>>,
 }
 
 impl ReadinessService {
     /// Checks over these ports.
     pub fn new(storage: Arc<dyn Maintenance>, queue: Arc<dyn IngestQueue>) -> Self {
-        Self { storage, queue }
+        Self { storage, queue, dead_letters: None, retention: None }
+    }
+
+    /// Also checks how full the dead-letter queue is.
+    pub fn with_dead_letters(mut self, dl: Arc<DeadLetterService>) -> Self {
+        self.dead_letters = Some(dl);
+        self
+    }
+
+    /// Also checks that retention keeps up.
+    pub fn with_retention(mut self, r: Arc<RetentionService>) -> Self {
+        self.retention = Some(r);
+        self
     }
 }
 
@@ -36,7 +54,23 @@ impl Readiness for ReadinessService {
         } else {
             CheckStatus::Ok
         };
-        ReadinessReport { checks: vec![("database".into(), database), ("pipeline".into(), pipeline)] }
+        let mut checks = vec![("database".into(), database), ("pipeline".into(), pipeline)];
+        if let Some(dl) = &self.dead_letters {
+            let fullness = dl.fullness();
+            let status = if fullness >= DLQ_NOT_READY_FULLNESS {
+                CheckStatus::Failed(format!(
+                    "dead-letter queue {:.0}% full: replays are failing (see otelcontext_dlq_replay_failure_total)",
+                    fullness * 100.0
+                ))
+            } else {
+                CheckStatus::Ok
+            };
+            checks.push(("dead_letter_queue".into(), status));
+        }
+        if let Some(r) = &self.retention {
+            checks.push(("retention".into(), r.freshness().map_or_else(CheckStatus::Failed, |()| CheckStatus::Ok)));
+        }
+        ReadinessReport { checks }
     }
 }
 

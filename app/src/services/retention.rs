@@ -6,7 +6,7 @@
 
 use otelcontext_domain::retention::{DAY_NS, RetentionPolicy, partition_days};
 use otelcontext_ports::{Clock, Maintenance, RetentionTarget, StorageError};
-use otelcontext_telemetry::Metrics;
+use otelcontext_telemetry::{Counter, Gauge, Histogram, KeyValue, Meter, counter, gauge, histogram};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,14 +36,84 @@ pub struct RetentionSettings {
 /// Rows deleted per table by one purge pass.
 pub type PurgeReport = BTreeMap<&'static str, u64>;
 
+/// The storage jobs' metrics.
+struct RetentionMetrics {
+    rows_purged: Counter<u64>,
+    rows_behind: Gauge<i64>,
+    purge_duration: Histogram<f64>,
+    vacuum_duration: Histogram<f64>,
+    consecutive_failures: Gauge<i64>,
+    last_success: Gauge<i64>,
+    partitions_dropped: Counter<u64>,
+    partitions_active: Gauge<i64>,
+}
+
+impl RetentionMetrics {
+    fn new(meter: &Meter) -> Self {
+        let buckets = otelcontext_telemetry::MAINTENANCE_BUCKETS;
+        let m = Self {
+            rows_purged: counter(meter, "otelcontext_retention_rows_purged_total", "Rows deleted by retention."),
+            rows_behind: gauge(
+                meter,
+                "otelcontext_retention_rows_behind",
+                "Rows older than the retention cutoff still stored (measured before each purge).",
+            ),
+            purge_duration: histogram(
+                meter,
+                "otelcontext_retention_purge_duration_seconds",
+                "Duration of one retention purge pass over every table.",
+                buckets,
+            ),
+            vacuum_duration: histogram(
+                meter,
+                "otelcontext_retention_vacuum_duration_seconds",
+                "Duration of the daily maintenance (statistics and vacuum).",
+                buckets,
+            ),
+            consecutive_failures: gauge(
+                meter,
+                "otelcontext_retention_consecutive_failures",
+                "Consecutive failed runs of a storage job (purge, maintenance, partitions); 0 after a success.",
+            ),
+            last_success: gauge(
+                meter,
+                "otelcontext_retention_last_success_timestamp",
+                "Unix seconds of the last successful run of a storage job.",
+            ),
+            partitions_dropped: counter(
+                meter,
+                "otelcontext_partitions_dropped_total",
+                "Daily log partitions dropped because they were wholly older than the retention.",
+            ),
+            partitions_active: gauge(
+                meter,
+                "otelcontext_partitions_active",
+                "Partitions attached to the partitioned logs table (daily ones and the default one).",
+            ),
+        };
+        m.partitions_dropped.add(0, &[]);
+        m
+    }
+}
+
 /// The scheduled storage jobs.
 pub struct RetentionService {
     storage: Arc<dyn Maintenance>,
     clock: Arc<dyn Clock>,
-    metrics: Arc<Metrics>,
+    metrics: RetentionMetrics,
     settings: RetentionSettings,
     busy: AtomicBool,
+    /// Consecutive failures by job.
+    failures: parking_lot::Mutex<BTreeMap<&'static str, i64>>,
+    /// When the service was made, and when the purge last succeeded (unix ns).
+    started_ns: i64,
+    last_purge_ns: std::sync::atomic::AtomicI64,
 }
+
+/// Retention is stale when the purge has not succeeded for this long (two hourly runs).
+pub const RETENTION_STALE_AFTER: Duration = Duration::from_secs(2 * 3600);
+/// …or has failed this many times in a row.
+pub const RETENTION_MAX_FAILURES: i64 = 3;
 
 /// Marks the service busy for the duration of one job.
 struct Busy<'a>(&'a AtomicBool);
@@ -59,10 +129,32 @@ impl RetentionService {
     pub fn new(
         storage: Arc<dyn Maintenance>,
         clock: Arc<dyn Clock>,
-        metrics: Arc<Metrics>,
+        meter: &Meter,
         settings: RetentionSettings,
     ) -> Self {
-        Self { storage, clock, metrics, settings, busy: AtomicBool::new(false) }
+        let metrics = RetentionMetrics::new(meter);
+        let failures = parking_lot::Mutex::new(BTreeMap::new());
+        let started_ns = clock.now_ns();
+        let last_purge_ns = std::sync::atomic::AtomicI64::new(0);
+        Self { storage, clock, metrics, settings, busy: AtomicBool::new(false), failures, started_ns, last_purge_ns }
+    }
+
+    /// `Err` with the reason when retention is falling behind: the purge failed more than
+    /// [`RETENTION_MAX_FAILURES`] times in a row, or has not succeeded for
+    /// [`RETENTION_STALE_AFTER`] (counted from the start while it never has).
+    pub fn freshness(&self) -> Result<(), String> {
+        let failures = self.failures.lock().get("purge").copied().unwrap_or(0);
+        if failures > RETENTION_MAX_FAILURES {
+            return Err(format!("retention purge failed {failures} times in a row"));
+        }
+        let last = self.last_purge_ns.load(Ordering::SeqCst);
+        let since = if last == 0 { self.started_ns } else { last };
+        let age = Duration::from_nanos(self.clock.now_ns().saturating_sub(since).max(0) as u64);
+        if age > RETENTION_STALE_AFTER {
+            let what = if last == 0 { "since start" } else { "for" };
+            return Err(format!("retention purge has not succeeded {what} {}", format_age(age)));
+        }
+        Ok(())
     }
 
     fn begin(&self, job: &str) -> Option<Busy<'_>> {
@@ -73,19 +165,26 @@ impl RetentionService {
         Some(Busy(&self.busy))
     }
 
-    fn record<T>(&self, job: &str, result: &Result<T, StorageError>) {
-        let failures = self.metrics.retention_consecutive_failures.with_label_values(&[job]);
+    fn record<T>(&self, job: &'static str, result: &Result<T, StorageError>) {
+        let label = [KeyValue::new("job", job)];
+        let mut failures = self.failures.lock();
+        let count = failures.entry(job).or_insert(0);
         match result {
             Ok(_) => {
-                failures.set(0);
-                let now_s = self.clock.now_ns() / 1_000_000_000;
-                self.metrics.retention_last_success.with_label_values(&[job]).set(now_s);
+                *count = 0;
+                let now = self.clock.now_ns();
+                if job == "purge" {
+                    self.last_purge_ns.store(now.max(1), Ordering::SeqCst);
+                }
+                let now_s = now / 1_000_000_000;
+                self.metrics.last_success.record(now_s, &label);
             }
             Err(e) => {
-                failures.inc();
+                *count += 1;
                 tracing::error!(job, error = %e, "storage job failed");
             }
         }
+        self.metrics.consecutive_failures.record(*count, &label);
     }
 
     /// One purge pass over every table; `None` when another job was running.
@@ -94,7 +193,7 @@ impl RetentionService {
         let started = Instant::now();
         let result = self.purge().await;
         let driver = self.storage.backend();
-        self.metrics.retention_purge_duration.with_label_values(&[driver]).observe(started.elapsed().as_secs_f64());
+        self.metrics.purge_duration.record(started.elapsed().as_secs_f64(), &[KeyValue::new("driver", driver)]);
         self.record("purge", &result);
         Some(result)
     }
@@ -109,21 +208,19 @@ impl RetentionService {
             RetentionTarget::HOT.into_iter().map(|t| (t, hot)).chain([(RetentionTarget::GraphSnapshots, snapshots)]);
         for (target, cutoff) in targets {
             let behind = self.storage.count_older_than(target, cutoff).await?;
-            self.metrics.retention_rows_behind.with_label_values(&[target.as_str(), driver]).set(behind as i64);
+            let labels = [KeyValue::new("table", target.as_str()), KeyValue::new("driver", driver)];
+            self.metrics.rows_behind.record(behind as i64, &labels);
             let mut deleted = 0;
             loop {
                 let n = self.storage.purge(target, cutoff, self.settings.batch_size).await?;
                 deleted += n;
-                self.metrics.retention_rows_purged.with_label_values(&[target.as_str(), driver]).inc_by(n);
+                self.metrics.rows_purged.add(n, &labels);
                 if n < self.settings.batch_size as u64 {
                     break;
                 }
                 tokio::time::sleep(self.settings.batch_sleep).await;
             }
-            self.metrics
-                .retention_rows_behind
-                .with_label_values(&[target.as_str(), driver])
-                .set(behind.saturating_sub(deleted) as i64);
+            self.metrics.rows_behind.record(behind.saturating_sub(deleted) as i64, &labels);
             report.insert(target.as_str(), deleted);
         }
         Ok(report)
@@ -154,8 +251,8 @@ impl RetentionService {
                 dropped.push(p.name);
             }
         }
-        self.metrics.partitions_dropped.inc_by(dropped.len() as u64);
-        self.metrics.partitions_active.set(self.storage.log_partitions().await?.len() as i64);
+        self.metrics.partitions_dropped.add(dropped.len() as u64, &[]);
+        self.metrics.partitions_active.record(self.storage.log_partitions().await?.len() as i64, &[]);
         if !dropped.is_empty() {
             tracing::info!(dropped = ?dropped, "dropped expired log partitions");
         }
@@ -168,10 +265,8 @@ impl RetentionService {
         let started = Instant::now();
         let result = self.storage.optimize().await;
         let driver = self.storage.backend();
-        self.metrics
-            .retention_vacuum_duration
-            .with_label_values(&[driver, "all"])
-            .observe(started.elapsed().as_secs_f64());
+        let labels = [KeyValue::new("driver", driver), KeyValue::new("table", "all")];
+        self.metrics.vacuum_duration.record(started.elapsed().as_secs_f64(), &labels);
         self.record("maintenance", &result);
         Some(result)
     }
@@ -202,6 +297,10 @@ impl RetentionService {
             }
         })
     }
+}
+
+fn format_age(d: Duration) -> String {
+    otelcontext_domain::duration::format_duration(Duration::from_secs(d.as_secs()))
 }
 
 #[cfg(test)]

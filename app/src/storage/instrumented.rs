@@ -2,7 +2,7 @@
 
 use super::decorate::{OperationKind, decorate_storage};
 use otelcontext_ports::Storage;
-use otelcontext_telemetry::Metrics;
+use otelcontext_telemetry::{Counter, Histogram, KeyValue, Meter, counter, histogram};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,13 +11,27 @@ use std::time::Instant;
 /// failures are counted in `otelcontext_db_operation_errors_total`.
 pub struct Instrumented {
     inner: Arc<dyn Storage>,
-    metrics: Arc<Metrics>,
+    duration: Histogram<f64>,
+    errors: Counter<u64>,
 }
 
 impl Instrumented {
     /// Wraps `inner`.
-    pub fn new(inner: Arc<dyn Storage>, metrics: Arc<Metrics>) -> Self {
-        Self { inner, metrics }
+    pub fn new(inner: Arc<dyn Storage>, meter: &Meter) -> Self {
+        Self {
+            inner,
+            duration: histogram(
+                meter,
+                "otelcontext_db_operation_duration_seconds",
+                "Duration of each storage operation (every attempt).",
+                otelcontext_telemetry::LATENCY_BUCKETS,
+            ),
+            errors: counter(
+                meter,
+                "otelcontext_db_operation_errors_total",
+                "Failed storage operation attempts, by error kind (unavailable, invalid_argument, rejected, corrupt, schema, other).",
+            ),
+        }
     }
 
     async fn around<T, F, Fut>(&self, op: &'static str, _kind: OperationKind, call: F) -> Result<T, StorageError>
@@ -28,9 +42,11 @@ impl Instrumented {
         let driver = self.inner.backend();
         let started = Instant::now();
         let result = call().await;
-        self.metrics.db_operation_duration.with_label_values(&[driver, op]).observe(started.elapsed().as_secs_f64());
+        let labels = [KeyValue::new("driver", driver), KeyValue::new("operation", op)];
+        self.duration.record(started.elapsed().as_secs_f64(), &labels);
         if let Err(e) = &result {
-            self.metrics.db_operation_errors.with_label_values(&[driver, op, e.kind()]).inc();
+            let [d, o] = labels;
+            self.errors.add(1, &[d, o, KeyValue::new("kind", e.kind())]);
         }
         result
     }
@@ -46,8 +62,8 @@ mod tests {
     #[tokio::test]
     async fn every_call_is_timed_and_failures_are_counted_by_kind() {
         let memory = Arc::new(MemoryStorage::new());
-        let metrics = Arc::new(Metrics::new());
-        let s = Instrumented::new(memory.clone(), metrics.clone());
+        let metrics = otelcontext_telemetry::Telemetry::new();
+        let s = Instrumented::new(memory.clone(), &metrics.meter());
         let t = TenantId::parse("t").unwrap();
         s.counts(&t).await.unwrap();
         memory.set_failing(true);

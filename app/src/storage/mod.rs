@@ -14,7 +14,7 @@ use anyhow::Context;
 use otelcontext_ports::{Storage, TokenSource};
 use otelcontext_postgres::{AzureTokenSource, PostgresConfig, PostgresStorage};
 use otelcontext_sqlite::{Durability, SqliteConfig, SqliteStorage};
-use otelcontext_telemetry::Metrics;
+use otelcontext_telemetry::Meter;
 use std::sync::Arc;
 
 /// The SQLite settings of a configuration.
@@ -68,9 +68,9 @@ pub async fn open_adapter(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
 
 /// Wraps any storage in the decorators every call goes through: retries of transient failures
 /// outside, timing of each attempt inside.
-pub fn decorate(storage: Arc<dyn Storage>, metrics: Arc<Metrics>, retry: RetryPolicy) -> Arc<dyn Storage> {
-    let instrumented: Arc<dyn Storage> = Arc::new(Instrumented::new(storage, metrics.clone()));
-    Arc::new(Retrying::new(instrumented, retry, metrics))
+pub fn decorate(storage: Arc<dyn Storage>, meter: &Meter, retry: RetryPolicy) -> Arc<dyn Storage> {
+    let instrumented: Arc<dyn Storage> = Arc::new(Instrumented::new(storage, meter));
+    Arc::new(Retrying::new(instrumented, retry, meter))
 }
 
 /// Applies pending migrations on the configured database; returns the schema version.

@@ -4,7 +4,7 @@
 
 use super::decorate::{OperationKind, decorate_storage};
 use otelcontext_ports::Storage;
-use otelcontext_telemetry::Metrics;
+use otelcontext_telemetry::{Counter, KeyValue, Meter, counter};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,13 +42,24 @@ impl RetryPolicy {
 pub struct Retrying {
     inner: Arc<dyn Storage>,
     policy: RetryPolicy,
-    metrics: Arc<Metrics>,
+    retries: Counter<u64>,
 }
 
 impl Retrying {
     /// Wraps `inner`.
-    pub fn new(inner: Arc<dyn Storage>, policy: RetryPolicy, metrics: Arc<Metrics>) -> Self {
-        Self { inner, policy, metrics }
+    pub fn new(inner: Arc<dyn Storage>, policy: RetryPolicy, meter: &Meter) -> Self {
+        let retries = counter(
+            meter,
+            "otelcontext_db_operation_retries_total",
+            "Transient storage failures: retried (outcome=retry) or given up after the last retry (outcome=gave_up).",
+        );
+        Self { inner, policy, retries }
+    }
+
+    fn count(&self, driver: &'static str, op: &'static str, outcome: &'static str) {
+        let labels =
+            [KeyValue::new("driver", driver), KeyValue::new("operation", op), KeyValue::new("outcome", outcome)];
+        self.retries.add(1, &labels);
     }
 
     async fn around<T, F, Fut>(&self, op: &'static str, kind: OperationKind, call: F) -> Result<T, StorageError>
@@ -62,14 +73,14 @@ impl Retrying {
         loop {
             match call().await {
                 Err(e) if e.is_transient() && attempt < delays.len() => {
-                    self.metrics.db_operation_retries.with_label_values(&[driver, op, "retry"]).inc();
+                    self.count(driver, op, "retry");
                     tracing::warn!(operation = op, error = %e, attempt = attempt + 1, "storage operation failed, retrying");
                     tokio::time::sleep(delays[attempt]).await;
                     attempt += 1;
                 }
                 Err(e) => {
                     if e.is_transient() && !delays.is_empty() {
-                        self.metrics.db_operation_retries.with_label_values(&[driver, op, "gave_up"]).inc();
+                        self.count(driver, op, "gave_up");
                     }
                     return Err(e);
                 }
@@ -101,11 +112,11 @@ mod tests {
     async fn a_write_that_fails_transiently_is_retried_until_it_succeeds() {
         let memory = Arc::new(MemoryStorage::new());
         memory.set_failing(true);
-        let metrics = Arc::new(Metrics::new());
+        let metrics = otelcontext_telemetry::Telemetry::new();
         let s = Arc::new(Retrying::new(
             memory.clone(),
             RetryPolicy { writes: vec![Duration::from_millis(30); 3], ..quick() },
-            metrics.clone(),
+            &metrics.meter(),
         ));
         let writing = tokio::spawn({
             let s = s.clone();
@@ -126,8 +137,8 @@ mod tests {
     async fn after_the_last_retry_the_error_is_returned_and_counted() {
         let memory = Arc::new(MemoryStorage::new());
         memory.set_failing(true);
-        let metrics = Arc::new(Metrics::new());
-        let s = Retrying::new(memory, quick(), metrics.clone());
+        let metrics = otelcontext_telemetry::Telemetry::new();
+        let s = Retrying::new(memory, quick(), &metrics.meter());
         assert!(matches!(s.write(&batch()).await, Err(StorageError::Unavailable(_))));
         let text = metrics.render();
         assert!(text.contains(
@@ -141,8 +152,8 @@ mod tests {
     #[tokio::test]
     async fn probes_and_client_errors_are_not_retried() {
         let memory = Arc::new(MemoryStorage::new());
-        let metrics = Arc::new(Metrics::new());
-        let s = Retrying::new(memory.clone(), quick(), metrics.clone());
+        let metrics = otelcontext_telemetry::Telemetry::new();
+        let s = Retrying::new(memory.clone(), quick(), &metrics.meter());
         assert!(matches!(
             s.search_logs(&TenantId::parse("t").unwrap(), &LogQuery::recent(0)).await,
             Err(StorageError::InvalidArgument(_))

@@ -198,7 +198,16 @@ async fn grpc_rejects_invalid_tenants_and_oversize_messages() {
     let mut huge = span(1, 0, false, 1);
     huge.attributes = vec![kv("blob", &"x".repeat(2 * 1024 * 1024))];
     let err = grpc_traces(&server, traces("svc", vec![huge]), &[]).await.unwrap_err();
-    assert!(matches!(err.code(), tonic::Code::ResourceExhausted | tonic::Code::OutOfRange), "{err:?}");
+    // RESOURCE_EXHAUSTED without RetryInfo: OTLP exporters do not resend it (OUT_OF_RANGE, tonic's
+    // own answer, is retryable in the OTLP specification).
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
+    assert!(err.details().is_empty(), "no RetryInfo: {err:?}");
+    assert!(err.message().contains("GRPC_MAX_RECV_MB"), "{}", err.message());
+    assert!(
+        server
+            .metrics_text()
+            .contains(r#"otelcontext_otlp_payload_rejected_total{reason="too_large",transport="grpc"} 1"#)
+    );
     // Still healthy.
     grpc_traces(&server, healthy_traces(2, 1), &[]).await.unwrap();
     server.wait_for("default", |c| c.spans == 1).await;

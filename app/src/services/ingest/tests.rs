@@ -87,10 +87,13 @@ fn queue(outcome: fn(QueueItem) -> SubmitOutcome, seen: Seen) -> MockIngestQueue
     q
 }
 
-fn service(policy: IngestPolicy, outcome: fn(QueueItem) -> SubmitOutcome) -> (IngestService, Seen, Arc<Metrics>) {
+fn service(
+    policy: IngestPolicy,
+    outcome: fn(QueueItem) -> SubmitOutcome,
+) -> (IngestService, Seen, Arc<otelcontext_telemetry::Telemetry>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let metrics = Arc::new(Metrics::new());
-    (IngestService::new(Arc::new(queue(outcome, seen.clone())), policy, metrics.clone()), seen, metrics)
+    let metrics = Arc::new(otelcontext_telemetry::Telemetry::new());
+    (IngestService::new(Arc::new(queue(outcome, seen.clone())), policy, &metrics.meter()), seen, metrics)
 }
 
 fn accepted(_: QueueItem) -> SubmitOutcome {
@@ -254,7 +257,7 @@ async fn capacity_check_refuses_only_when_the_queue_is_completely_full() {
             };
             assert!(matches!(q.try_submit(item), SubmitOutcome::Accepted));
         }
-        let svc = IngestService::new(Arc::new(q), policy(), Arc::new(Metrics::new()));
+        let svc = IngestService::new(Arc::new(q), policy(), &otelcontext_telemetry::Telemetry::new().meter());
         assert_eq!(svc.check_capacity(Signal::Logs, 1), want, "depth {depth}");
     }
 }

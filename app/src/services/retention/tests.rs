@@ -30,8 +30,8 @@ async fn a_purge_deletes_what_is_older_than_the_retention_in_batches_and_reports
     let logs = (0..10).map(|i| text_log(i * DAY_NS / 4, "svc", &format!("line {i}"))).collect();
     storage.write(&logs_batch(&t, logs)).await.unwrap();
     let clock = Arc::new(FakeClock(AtomicI64::new(T0 + 2 * DAY_NS)));
-    let metrics = Arc::new(Metrics::new());
-    let service = RetentionService::new(storage.clone(), clock.clone(), metrics.clone(), settings(2));
+    let metrics = Arc::new(otelcontext_telemetry::Telemetry::new());
+    let service = RetentionService::new(storage.clone(), clock.clone(), &metrics.meter(), settings(2));
     // Cutoff = T0 + 1 day: lines 0..3 (at 0, 6 h, 12 h, 18 h) are older.
     let report = service.purge_once().await.unwrap().unwrap();
     assert_eq!(report["logs"], 4);
@@ -52,9 +52,9 @@ async fn a_purge_deletes_what_is_older_than_the_retention_in_batches_and_reports
 #[tokio::test]
 async fn failures_are_counted_until_a_run_succeeds() {
     let storage = Arc::new(MemoryStorage::new());
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(otelcontext_telemetry::Telemetry::new());
     let clock = Arc::new(FakeClock(AtomicI64::new(T0)));
-    let service = RetentionService::new(storage.clone(), clock, metrics.clone(), settings(10));
+    let service = RetentionService::new(storage.clone(), clock, &metrics.meter(), settings(10));
     storage.set_failing(true);
     assert!(service.purge_once().await.unwrap().is_err());
     assert!(service.purge_once().await.unwrap().is_err());
@@ -95,9 +95,9 @@ async fn partitions_are_created_ahead_and_wholly_expired_ones_dropped() {
     let also_expired = format!("logs_{}", today.plus(-2).suffix());
     m.expect_drop_log_partition().withf(move |n| n == dropped_name || n == also_expired).times(2).returning(|_| Ok(()));
     m.expect_log_partitions().times(1).in_sequence(&mut seq).returning(move || Ok(after_drop.clone()));
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(otelcontext_telemetry::Telemetry::new());
     let clock = Arc::new(FakeClock(AtomicI64::new(today.start_ns() + DAY_NS / 2)));
-    let service = RetentionService::new(Arc::new(m), clock, metrics.clone(), settings(10));
+    let service = RetentionService::new(Arc::new(m), clock, &metrics.meter(), settings(10));
     let dropped = service.partitions_once().await.unwrap().unwrap();
     assert_eq!(dropped.len(), 2);
     let text = metrics.render();
@@ -108,8 +108,12 @@ async fn partitions_are_created_ahead_and_wholly_expired_ones_dropped() {
 #[tokio::test]
 async fn without_partitions_the_partition_job_does_nothing() {
     let storage = Arc::new(MemoryStorage::new());
-    let service =
-        RetentionService::new(storage, Arc::new(FakeClock(AtomicI64::new(T0))), Arc::new(Metrics::new()), settings(10));
+    let service = RetentionService::new(
+        storage,
+        Arc::new(FakeClock(AtomicI64::new(T0))),
+        &otelcontext_telemetry::Telemetry::new().meter(),
+        settings(10),
+    );
     assert_eq!(service.partitions_once().await.unwrap().unwrap(), Vec::<String>::new());
 }
 
@@ -118,9 +122,9 @@ async fn maintenance_runs_the_storage_optimisation_and_is_measured() {
     let mut m = MockMaintenance::new();
     m.expect_backend().return_const("mock");
     m.expect_optimize().times(1).returning(|| Ok(()));
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(otelcontext_telemetry::Telemetry::new());
     let service =
-        RetentionService::new(Arc::new(m), Arc::new(FakeClock(AtomicI64::new(T0))), metrics.clone(), settings(10));
+        RetentionService::new(Arc::new(m), Arc::new(FakeClock(AtomicI64::new(T0))), &metrics.meter(), settings(10));
     service.maintain_once().await.unwrap().unwrap();
     let text = metrics.render();
     assert!(text.contains(r#"otelcontext_retention_vacuum_duration_seconds_count{driver="mock",table="all"} 1"#));
@@ -132,7 +136,7 @@ async fn a_tick_during_a_running_job_is_skipped() {
     let service = RetentionService::new(
         Arc::new(MemoryStorage::new()),
         Arc::new(FakeClock(AtomicI64::new(T0))),
-        Arc::new(Metrics::new()),
+        &otelcontext_telemetry::Telemetry::new().meter(),
         settings(10),
     );
     let busy = service.begin("test").unwrap();
@@ -165,7 +169,7 @@ async fn the_schedule_purges_hourly_and_maintains_daily() {
     let service = Arc::new(RetentionService::new(
         Arc::new(m),
         Arc::new(FakeClock(AtomicI64::new(T0))),
-        Arc::new(Metrics::new()),
+        &otelcontext_telemetry::Telemetry::new().meter(),
         settings(10),
     ));
     let (stop, rx) = watch::channel(false);
