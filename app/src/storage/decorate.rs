@@ -16,7 +16,10 @@ pub enum OperationKind {
 
 /// `decorate_storage!(Type)`: `Type` has a field `inner: Arc<dyn Storage>` and an inherent
 /// `async fn around<T, F, Fut>(&self, op: &'static str, kind: OperationKind, call: F) -> Result<T, StorageError>`
-/// where `F: Fn() -> Fut`.
+/// where `F: Fn() -> Fut`. Exported so that users (and tests) can write their own decorators
+/// around any storage; the calling crate needs `async-trait`, `otelcontext-domain` and
+/// `otelcontext-ports` as dependencies.
+#[macro_export]
 macro_rules! decorate_storage {
     ($ty:ty) => {
         use otelcontext_domain::retention::Day;
@@ -162,4 +165,4 @@ macro_rules! decorate_storage {
     };
 }
 
-pub(crate) use decorate_storage;
+pub use decorate_storage;

@@ -1,7 +1,7 @@
 //! Storage composition: the adapter `DB_DRIVER` names, wrapped in the retrying and instrumented
 //! decorators; and the backend-neutral `migrate` command.
 
-mod decorate;
+pub mod decorate;
 mod instrumented;
 mod retrying;
 

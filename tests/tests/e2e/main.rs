@@ -5,6 +5,7 @@
 mod auth;
 mod backpressure;
 mod bad_inputs;
+mod dead_letters;
 mod durability;
 mod idempotency;
 mod otlp_json;
