@@ -11,6 +11,7 @@ pub mod http;
 pub mod server;
 pub mod services;
 pub mod storage;
+pub mod tls;
 
 pub use config::Config;
 pub use server::{RunningServer, Server, ServerBuilder};

@@ -8,6 +8,7 @@ use crate::services::{
     RetentionService, RetentionSettings, StaticKeyAuthenticator, SystemClock,
 };
 use crate::storage::{self, RetryPolicy};
+use crate::tls::{PoemTlsAcceptor, TlsMetrics, accept_tls};
 use anyhow::Context;
 use otelcontext_api::QueryApi;
 use otelcontext_dlq_fs::FsDeadLetterQueue;
@@ -19,6 +20,8 @@ use otelcontext_memory::MemoryQueue;
 use otelcontext_otlp::{GrpcLimits, HttpLimits, OtlpGrpc, OtlpHttp, OtlpMetrics, Receiver, TenantPolicy};
 use otelcontext_ports::{Authenticator, Clock, DeadLetterQueue, IngestQueue, Storage};
 use otelcontext_telemetry::{Gauge, KeyValue, Meter, Telemetry, gauge};
+use otelcontext_tls::{Tls, TlsSource};
+use poem::listener::{AcceptorExt, BoxAcceptor};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -137,6 +140,28 @@ impl Server {
         let http_addr = http_listener.local_addr()?;
         let grpc_addr = grpc_listener.local_addr()?;
 
+        let tls = match &config.tls {
+            Some(source) => {
+                if config.tls_auto_selfsigned && matches!(source, TlsSource::Files { .. }) {
+                    tracing::info!(
+                        "TLS_CERT_FILE and TLS_KEY_FILE are set: serving them, not a self-signed certificate"
+                    );
+                }
+                let source = source.clone();
+                let loaded = tokio::task::spawn_blocking(move || Tls::load(source, std::time::SystemTime::now()))
+                    .await?
+                    .context("loading the TLS certificate")?;
+                let info = loaded.info();
+                tracing::info!(sans = ?info.subject_alt_names, not_after = info.not_after_unix, "TLS on: HTTP and gRPC serve TLS only");
+                Some(Arc::new(loaded))
+            }
+            None => {
+                tracing::warn!(
+                    "TLS is off: HTTP and gRPC serve plaintext (set TLS_CERT_FILE/TLS_KEY_FILE or TLS_AUTO_SELFSIGNED)"
+                );
+                None
+            }
+        };
         if config.api_key.is_empty() {
             tracing::warn!("API_KEY is empty: OTLP ingest and the query API accept unauthenticated requests");
         }
@@ -219,16 +244,37 @@ impl Server {
         });
 
         let (stop, stop_rx) = watch::channel(false);
-        let acceptor = poem::listener::TcpAcceptor::from_tokio(http_listener)?;
+        let tls_metrics = Arc::new(TlsMetrics::new(&meter));
+        let acceptor: BoxAcceptor = match &tls {
+            Some(t) => {
+                let incoming =
+                    accept_tls(http_listener, t.server_config(&[b"h2", b"http/1.1"]), tls_metrics.clone(), "http");
+                PoemTlsAcceptor::new(incoming, http_addr).boxed()
+            }
+            None => poem::listener::TcpAcceptor::from_tokio(http_listener)?.boxed(),
+        };
         let http_task = tokio::spawn(poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
             endpoint,
             wait_stop(stop_rx.clone()),
             Some(REQUEST_GRACE),
         ));
-        let grpc_task = tokio::spawn(grpc.serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
-            wait_stop(stop_rx.clone()),
-        ));
+        let grpc_task = match &tls {
+            Some(t) => {
+                let incoming = accept_tls(grpc_listener, t.server_config(&[b"h2"]), tls_metrics.clone(), "grpc");
+                let incoming =
+                    tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(incoming), |c| {
+                        Ok::<_, std::io::Error>(c)
+                    });
+                tokio::spawn(grpc.serve_with_incoming_shutdown(incoming, wait_stop(stop_rx.clone())))
+            }
+            None => tokio::spawn(grpc.serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
+                wait_stop(stop_rx.clone()),
+            )),
+        };
+        let reload_task = tls
+            .clone()
+            .map(|t| crate::tls::spawn_reloader(t, config.tls_reload_interval, tls_metrics, stop_rx.clone()));
         let health = DbHealthMetrics::new(&meter);
         let health_task = tokio::spawn(db_health_loop(storage.clone(), health, stop_rx.clone()));
         let retention_task = retention.spawn(stop_rx.clone());
@@ -254,6 +300,9 @@ impl Server {
             // repeated at the next start (idempotent writes).
             retention_task.abort();
             replay_task.abort();
+            if let Some(t) = reload_task {
+                t.abort();
+            }
             let _ = retention_task.await;
             let _ = replay_task.await;
             storage.close().await;

@@ -58,6 +58,11 @@ pub struct Config {
     pub retention: RetentionPolicy,
     pub retention_batch_size: usize,
     pub retention_batch_sleep: Duration,
+    /// TLS on both listeners, when set.
+    pub tls: Option<otelcontext_tls::TlsSource>,
+    /// `TLS_AUTO_SELFSIGNED` was set (with files it is overridden, and a notice says so).
+    pub tls_auto_selfsigned: bool,
+    pub tls_reload_interval: Duration,
     pub dlq_path: std::path::PathBuf,
     pub dlq_replay_interval: Duration,
     pub dlq_max_files: usize,
@@ -264,6 +269,36 @@ impl Config {
         let retention = RetentionPolicy::new(retention_days).expect("validated range");
         let retention_batch_size = r.int::<usize>("RETENTION_BATCH_SIZE", 1, 10_000_000);
         let retention_batch_sleep = Duration::from_millis(r.int::<u64>("RETENTION_BATCH_SLEEP_MS", 0, 60_000));
+        let tls_cert = r.optional("TLS_CERT_FILE");
+        let tls_key = r.optional("TLS_KEY_FILE");
+        let tls_auto_selfsigned = r.boolean("TLS_AUTO_SELFSIGNED");
+        let tls_cache_dir = std::path::PathBuf::from(r.string("TLS_CACHE_DIR"));
+        let tls_extra_sans = r.list("TLS_EXTRA_SANS");
+        let tls_reload_interval = r.duration("TLS_RELOAD_INTERVAL", Duration::from_millis(100));
+        let mut readable = |var: &'static str, path: &str| {
+            if let Err(e) = std::fs::File::open(path) {
+                r.bad(var, path, format!("a readable file ({e})"));
+            }
+        };
+        let tls = match (tls_cert, tls_key) {
+            (Some(cert), Some(key)) => {
+                readable("TLS_CERT_FILE", &cert);
+                readable("TLS_KEY_FILE", &key);
+                Some(otelcontext_tls::TlsSource::Files { cert: cert.into(), key: key.into() })
+            }
+            (Some(_), None) => {
+                r.bad("TLS_KEY_FILE", "", "set together with TLS_CERT_FILE (both or neither)");
+                None
+            }
+            (None, Some(_)) => {
+                r.bad("TLS_CERT_FILE", "", "set together with TLS_KEY_FILE (both or neither)");
+                None
+            }
+            (None, None) if tls_auto_selfsigned => {
+                Some(otelcontext_tls::TlsSource::SelfSigned { cache_dir: tls_cache_dir, extra_sans: tls_extra_sans })
+            }
+            (None, None) => None,
+        };
         let dlq_path = std::path::PathBuf::from(r.string("DLQ_PATH"));
         let dlq_replay_interval = r.duration("DLQ_REPLAY_INTERVAL", Duration::from_millis(1));
         let dlq_max_files = r.int::<usize>("DLQ_MAX_FILES", 0, 10_000_000);
@@ -313,6 +348,9 @@ impl Config {
             retention,
             retention_batch_size,
             retention_batch_sleep,
+            tls,
+            tls_auto_selfsigned,
+            tls_reload_interval,
             dlq_path,
             dlq_replay_interval,
             dlq_max_files,

@@ -64,6 +64,28 @@ pub const VARIABLES: &[VarSpec] = &[
     var("HOT_RETENTION_DAYS", "7", "Days logs, traces, spans and metrics are kept (1-36500); purged hourly."),
     var("RETENTION_BATCH_SIZE", "50000", "Rows one retention DELETE removes (1-10000000)."),
     var("RETENTION_BATCH_SLEEP_MS", "1", "Pause between retention batches in milliseconds (0-60000)."),
+    var(
+        "TLS_CERT_FILE",
+        "",
+        "PEM certificate chain; with TLS_KEY_FILE turns on TLS for HTTP and gRPC (both or neither).",
+    ),
+    var("TLS_KEY_FILE", "", "PEM private key of TLS_CERT_FILE."),
+    var(
+        "TLS_AUTO_SELFSIGNED",
+        "false",
+        "Serve TLS with a generated self-signed ECDSA P-256 certificate (when no TLS_CERT_FILE/TLS_KEY_FILE).",
+    ),
+    var(
+        "TLS_CACHE_DIR",
+        "./data/tls",
+        "Where the self-signed certificate is kept (cert.pem, key.pem mode 0600, tls.lock).",
+    ),
+    var("TLS_EXTRA_SANS", "", "Comma-separated extra DNS names or IPs of the self-signed certificate."),
+    var(
+        "TLS_RELOAD_INTERVAL",
+        "30s",
+        "How often certificate files are checked for changes (and a self-signed one for expiry); reloaded without a restart.",
+    ),
     var("DLQ_PATH", "./data/dlq", "Directory of the dead-letter queue: batches that failed to store, replayed later."),
     var(
         "DLQ_REPLAY_INTERVAL",

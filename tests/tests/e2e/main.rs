@@ -18,3 +18,4 @@ mod sdk_logs_metrics;
 mod sdk_traces;
 mod storage;
 mod tenancy;
+mod tls;
