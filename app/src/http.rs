@@ -35,7 +35,7 @@ struct HttpMetrics {
 
 impl HttpMetrics {
     fn new(meter: &otelcontext_telemetry::Meter) -> Self {
-        Self {
+        let m = Self {
             requests: counter(meter, "otelcontext_http_requests_total", "HTTP requests handled."),
             duration: histogram(
                 meter,
@@ -45,7 +45,9 @@ impl HttpMetrics {
             ),
             auth_failures: otelcontext_telemetry::auth_failures(meter),
             panics: otelcontext_telemetry::panics_recovered(meter),
-        }
+        };
+        m.panics.add(0, &[KeyValue::new("subsystem", "http")]);
+        m
     }
 }
 

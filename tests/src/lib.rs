@@ -199,6 +199,22 @@ impl TestServer {
         .unwrap_or_else(|| panic!("tenant {tenant} never reached the expected counts; last {:?}", last.lock().unwrap()))
     }
 
+    /// The sum of every sample of the metric `name` (its series with any labels); `None` when the
+    /// exposition has no sample of it.
+    pub fn metric_sum(&self, name: &str) -> Option<f64> {
+        let text = self.metrics_text();
+        let values: Vec<f64> = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let rest = l.strip_prefix(name)?;
+                let rest = if rest.starts_with('{') { &rest[rest.find('}')? + 1..] } else { rest };
+                rest.strip_prefix(' ')?.trim().parse().ok()
+            })
+            .collect();
+        (!values.is_empty()).then(|| values.iter().sum())
+    }
+
     /// The Prometheus exposition.
     pub fn metrics_text(&self) -> String {
         self.metrics.render()

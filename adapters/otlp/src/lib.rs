@@ -90,6 +90,7 @@ impl OtlpMetrics {
         for signal in Signal::ALL {
             m.http_throttled.add(0, &[KeyValue::new("signal", signal.as_str())]);
         }
+        m.panics.add(0, &[KeyValue::new("subsystem", "grpc")]);
         m
     }
 

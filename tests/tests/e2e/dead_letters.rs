@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-mod flaky {
+pub(crate) mod flaky {
     use otelcontext::storage::decorate::OperationKind;
     use std::future::Future;
     use std::sync::Arc;
@@ -44,7 +44,7 @@ mod flaky {
 
     otelcontext::decorate_storage!(Flaky);
 }
-use flaky::Flaky;
+pub(crate) use flaky::Flaky;
 
 /// The value of an unlabelled metric (0 when absent).
 fn metric(s: &TestServer, name: &str) -> f64 {

@@ -73,6 +73,7 @@ async fn postgres_daily_partitions_are_created_at_start_and_hold_the_logs() {
     .await
     .expect("partitions created at start");
     assert_eq!(partitions["logs_partitioned"], true);
+    assert_eq!(s.metric_sum("otelcontext_partitions_dropped_total"), Some(0.0), "present before anything expires");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
     let mut records = vec![log_record(0, 9, "today")];
     records[0].time_unix_nano = now;
