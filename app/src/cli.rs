@@ -1,6 +1,7 @@
 //! The `otelcontext` command line.
 
 use crate::config::{Config, EnvSource, LogFormat};
+use crate::self_telemetry::SelfTelemetry;
 use crate::server::Server;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -53,15 +54,21 @@ pub fn main() -> ExitCode {
             Ok(())
         }),
         Command::Serve => with_runtime(config, |c| async move {
-            init_logging(&c);
-            let running = Server::builder(c).build().await?.start().await?;
+            let own = SelfTelemetry::from_config(&c)?;
+            init_logging(&c, &own);
+            if own.exporting() {
+                tracing::info!(endpoint = ?c.otel_endpoint, "exporting the server's own traces and metrics");
+            }
+            let running = Server::builder(c).telemetry(own.telemetry.clone()).build().await?.start().await?;
             let stopper = running.stopper();
             tokio::spawn(async move {
                 wait_for_signal().await;
                 tracing::info!("shutdown requested");
                 let _ = stopper.send(true);
             });
-            running.wait().await
+            let result = running.wait().await;
+            own.shutdown();
+            result
         }),
     }
 }
@@ -94,18 +101,22 @@ where
     }
 }
 
-fn init_logging(config: &Config) {
+fn init_logging(config: &Config, own: &SelfTelemetry) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_new(format!(
         "{level},h2=warn,hyper=warn,tower=warn,sqlx=warn",
         level = config.log_level
     ))
     .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi);
-    let _ = match config.log_format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
+    let fmt = tracing_subscriber::fmt::layer().with_target(false).with_ansi(ansi);
+    let fmt = match config.log_format {
+        LogFormat::Json => fmt.json().boxed(),
+        LogFormat::Text => fmt.boxed(),
     };
+    use tracing_subscriber::Layer;
+    let _ = tracing_subscriber::registry().with(fmt.with_filter(filter)).with(own.tracing_layer()).try_init();
 }
 
 async fn wait_for_signal() {

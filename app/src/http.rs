@@ -192,7 +192,21 @@ pub fn app(parts: HttpParts) -> impl Endpoint<Output = Response> + 'static {
                 let started = Instant::now();
                 let method = req.method().as_str().to_owned();
                 let route = route_label(req.uri().path());
-                let resp = ep.get_response(req).await;
+                // Exports of the server's own telemetry are not traced (no feedback loop).
+                let span = if req.headers().contains_key(otelcontext_otlp::SELF_TELEMETRY_HEADER) {
+                    tracing::Span::none()
+                } else {
+                    tracing::info_span!(
+                        "otelcontext.http",
+                        otel.name = format!("{method} {route}"),
+                        otel.kind = "server",
+                        http.request.method = %method,
+                        http.route = route,
+                        http.response.status_code = tracing::field::Empty,
+                    )
+                };
+                let resp = tracing::Instrument::instrument(ep.get_response(req), span.clone()).await;
+                span.record("http.response.status_code", resp.status().as_u16());
                 let labels = [
                     KeyValue::new("method", method),
                     KeyValue::new("route", route),

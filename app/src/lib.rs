@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod self_telemetry;
 pub mod server;
 pub mod services;
 pub mod storage;

@@ -22,6 +22,7 @@ use tonic::transport::Server;
 use tonic::transport::server::Router;
 use tonic::{Code, Request, Response, Status};
 use tower::layer::util::{Identity as NoLayer, Stack};
+use tracing::Instrument;
 
 /// Limits of the gRPC server.
 #[derive(Debug, Clone, PartialEq)]
@@ -257,7 +258,37 @@ impl OtlpGrpc {
         Fut: Future<Output = Result<T, ExportError>> + Send + 'static,
     {
         let started = Instant::now();
-        let result = match self.authenticate(md) {
+        let span = if md.contains_key(crate::SELF_TELEMETRY_HEADER) {
+            tracing::Span::none()
+        } else {
+            tracing::info_span!(
+                "otelcontext.grpc",
+                otel.name = method,
+                otel.kind = "server",
+                rpc.system = "grpc",
+                rpc.method = method,
+                rpc.grpc.status_code = tracing::field::Empty,
+            )
+        };
+        let result = self.call(method, md, f).instrument(span.clone()).await;
+        let code = match &result {
+            Ok(_) => Code::Ok,
+            Err(s) => s.code(),
+        };
+        span.record("rpc.grpc.status_code", code as i32);
+        let m = &self.receiver.metrics;
+        m.grpc_requests.add(1, &[KeyValue::new("method", method), KeyValue::new("code", format!("{code:?}"))]);
+        m.grpc_duration.record(started.elapsed().as_secs_f64(), &[KeyValue::new("method", method)]);
+        result
+    }
+
+    async fn call<T, F, Fut>(&self, method: &'static str, md: &MetadataMap, f: F) -> Result<Response<T>, Status>
+    where
+        T: Send + 'static,
+        F: FnOnce(Identity, Option<String>) -> Fut,
+        Fut: Future<Output = Result<T, ExportError>> + Send + 'static,
+    {
+        match self.authenticate(md) {
             Err(status) => Err(status),
             Ok(identity) => {
                 // A present but unreadable value must be refused, not treated as absent.
@@ -272,15 +303,7 @@ impl OtlpGrpc {
                     }
                 }
             }
-        };
-        let code = match &result {
-            Ok(_) => Code::Ok,
-            Err(s) => s.code(),
-        };
-        let m = &self.receiver.metrics;
-        m.grpc_requests.add(1, &[KeyValue::new("method", method), KeyValue::new("code", format!("{code:?}"))]);
-        m.grpc_duration.record(started.elapsed().as_secs_f64(), &[KeyValue::new("method", method)]);
-        result
+        }
     }
 }
 

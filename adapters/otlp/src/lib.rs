@@ -22,6 +22,11 @@ use otelcontext_telemetry::{Counter, Histogram, KeyValue, Meter, counter, histog
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Header (HTTP) or metadata key (gRPC) marking an export of otelcontext's own telemetry: such
+/// requests are not traced, so a server that exports to itself makes no spans about storing its
+/// own spans (no feedback loop).
+pub const SELF_TELEMETRY_HEADER: &str = "x-otelcontext-self";
+
 /// Everything both receivers need.
 #[derive(Clone)]
 pub struct Receiver {

@@ -63,6 +63,12 @@ pub struct Config {
     /// `TLS_AUTO_SELFSIGNED` was set (with files it is overridden, and a notice says so).
     pub tls_auto_selfsigned: bool,
     pub tls_reload_interval: Duration,
+    /// Self-instrumentation endpoint (`OTEL_EXPORTER_OTLP_ENDPOINT`); `None` = off.
+    pub otel_endpoint: Option<String>,
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL` is http/protobuf (else gRPC).
+    pub otel_http: bool,
+    pub otel_service_name: String,
+    pub otel_metric_export_interval: Duration,
     pub dlq_path: std::path::PathBuf,
     pub dlq_replay_interval: Duration,
     pub dlq_max_files: usize,
@@ -299,6 +305,16 @@ impl Config {
             }
             (None, None) => None,
         };
+        let otel_endpoint = r.optional("OTEL_EXPORTER_OTLP_ENDPOINT");
+        if let Some(e) = &otel_endpoint
+            && !(e.starts_with("http://") || e.starts_with("https://"))
+        {
+            r.bad("OTEL_EXPORTER_OTLP_ENDPOINT", e, "a URL starting with http:// or https://");
+        }
+        let otel_http = r.one_of("OTEL_EXPORTER_OTLP_PROTOCOL", &["grpc", "http/protobuf"]) == "http/protobuf";
+        let otel_service_name = r.string("OTEL_SERVICE_NAME");
+        let otel_metric_export_interval =
+            Duration::from_millis(r.int::<u64>("OTEL_METRIC_EXPORT_INTERVAL", 100, 3_600_000));
         let dlq_path = std::path::PathBuf::from(r.string("DLQ_PATH"));
         let dlq_replay_interval = r.duration("DLQ_REPLAY_INTERVAL", Duration::from_millis(1));
         let dlq_max_files = r.int::<usize>("DLQ_MAX_FILES", 0, 10_000_000);
@@ -351,6 +367,10 @@ impl Config {
             tls,
             tls_auto_selfsigned,
             tls_reload_interval,
+            otel_endpoint,
+            otel_http,
+            otel_service_name,
+            otel_metric_export_interval,
             dlq_path,
             dlq_replay_interval,
             dlq_max_files,

@@ -86,6 +86,18 @@ pub const VARIABLES: &[VarSpec] = &[
         "30s",
         "How often certificate files are checked for changes (and a self-signed one for expiry); reloaded without a restart.",
     ),
+    var(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "",
+        "Self-instrumentation: export the server's own traces and metrics over OTLP to this endpoint (e.g. http://localhost:4317); empty = off.",
+    ),
+    var("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", "Self-instrumentation protocol: grpc or http/protobuf."),
+    var("OTEL_SERVICE_NAME", "otelcontext", "Self-instrumentation: service.name of the server's own telemetry."),
+    var(
+        "OTEL_METRIC_EXPORT_INTERVAL",
+        "60000",
+        "Self-instrumentation: milliseconds between pushes of the server's own metrics (100-3600000).",
+    ),
     var("DLQ_PATH", "./data/dlq", "Directory of the dead-letter queue: batches that failed to store, replayed later."),
     var(
         "DLQ_REPLAY_INTERVAL",

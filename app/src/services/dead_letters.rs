@@ -162,14 +162,23 @@ impl DeadLetterService {
     /// Replays every batch that is due, oldest first. A failure that says the database is
     /// unavailable ends the pass (the others would fail the same way and burn their retries).
     pub async fn replay_once(&self) -> ReplayPass {
-        let mut pass = ReplayPass::default();
         let entries = match self.queue.list().await {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!(error = %e, "cannot list the dead-letter queue");
-                return pass;
+                return ReplayPass::default();
             }
         };
+        if entries.is_empty() {
+            self.publish_stats();
+            return ReplayPass::default();
+        }
+        let span = tracing::info_span!("otelcontext.dlq.replay", batches = entries.len());
+        tracing::Instrument::instrument(self.replay(entries), span).await
+    }
+
+    async fn replay(&self, entries: Vec<otelcontext_ports::DeadLetter>) -> ReplayPass {
+        let mut pass = ReplayPass::default();
         for entry in entries {
             let now = self.clock.now_ns();
             if !self.policy.is_due(entry.failures, entry.last_attempt_ns, now) {

@@ -191,7 +191,8 @@ impl RetentionService {
     pub async fn purge_once(&self) -> Option<Result<PurgeReport, StorageError>> {
         let _busy = self.begin("purge")?;
         let started = Instant::now();
-        let result = self.purge().await;
+        let result =
+            tracing::Instrument::instrument(self.purge(), tracing::info_span!("otelcontext.retention.purge")).await;
         let driver = self.storage.backend();
         self.metrics.purge_duration.record(started.elapsed().as_secs_f64(), &[KeyValue::new("driver", driver)]);
         self.record("purge", &result);

@@ -5,6 +5,7 @@ use crate::payloads::healthy_traces;
 use otelcontext_domain::TenantId;
 use otelcontext_e2e::{Process, open_sqlite, run_binary};
 use prost::Message;
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_otelcontext-under-test");
 
@@ -140,5 +141,70 @@ async fn in_durable_mode_kill_9_loses_nothing_acknowledged() {
     tokio::task::spawn_blocking(move || p.kill_hard()).await.unwrap();
     let storage = open_sqlite(&dir.path().join("otelcontext.db")).await;
     assert_eq!(storage.counts(&TenantId::parse("default").unwrap()).await.unwrap().spans, acknowledged);
+    storage.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pointed_at_itself_over_grpc_the_server_stores_its_own_spans_once_and_no_loop_grows() {
+    exports_to_itself("grpc").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pointed_at_itself_over_http_the_server_stores_its_own_spans_once_and_no_loop_grows() {
+    exports_to_itself("http/protobuf").await;
+}
+
+async fn exports_to_itself(protocol: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let (grpc_port, http_port) = (free(), free());
+    let port = if protocol == "grpc" { &grpc_port } else { &http_port };
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let p = Process::start(
+        BIN,
+        dir.path(),
+        &[
+            ("GRPC_PORT", &grpc_port),
+            ("HTTP_PORT", &http_port),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "300"),
+        ],
+    )
+    .expect("server starts");
+    let client = reqwest::Client::new();
+    for _ in 0..5 {
+        assert_eq!(client.get(p.url("/live")).send().await.unwrap().status(), 200);
+    }
+    let stats = || async {
+        let v: serde_json::Value = client.get(p.url("/api/stats")).send().await.unwrap().json().await.unwrap();
+        (v["span_count"].as_u64().unwrap(), v["metric_point_count"].as_u64().unwrap())
+    };
+    let arrived = otelcontext_e2e::eventually(|| async {
+        let (spans, points) = stats().await;
+        (spans >= 5 && points > 0).then_some(())
+    })
+    .await;
+    assert!(arrived.is_some(), "the server's own spans and metrics arrive: {:?}", stats().await);
+    // Quiet: between two reads only the span of the first read may arrive. A feedback loop
+    // (spans about storing spans) would keep adding spans with every export.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (a, _) = stats().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (b, _) = stats().await;
+    assert!(b <= a + 1, "spans grew from {a} to {b} without requests: a loop");
+    let (code, log) = tokio::task::spawn_blocking(move || p.terminate()).await.unwrap();
+    assert_eq!(code, 0, "{log:?}");
+
+    let storage = open_sqlite(&dir.path().join("otelcontext.db")).await;
+    let query = otelcontext_ports::SpanQuery { service: Some("otelcontext".into()), limit: 1000, ..Default::default() };
+    let spans = storage.search_spans(&TenantId::parse("default").unwrap(), &query).await.unwrap().items;
+    let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names.iter().filter(|n| **n == "GET /live").count(), 5, "each request traced once: {names:?}");
+    assert!(
+        names.iter().all(|n| !n.contains("Export") && !n.starts_with("POST /v1/")),
+        "the server's own exports are not traced: {names:?}"
+    );
     storage.close().await;
 }
