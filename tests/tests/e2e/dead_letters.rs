@@ -3,10 +3,10 @@
 //! quarantined — on SQLite (a storage wrapper failing writes as a full disk does) and on
 //! Postgres (the database refusing connections).
 
+use crate::outage::OutageDatabase;
 use crate::payloads::*;
 use otelcontext_e2e::{TestServer, config_from, eventually, open_sqlite};
 use otelcontext_ports::Storage;
-use sqlx::Connection;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -164,14 +164,8 @@ async fn the_oldest_batches_are_evicted_at_the_cap_and_counted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_postgres_outage_under_asynchronous_ingest_loses_nothing_acknowledged() {
-    let Some(url) = otelcontext_postgres::testing::test_url() else { return };
-    let db = format!("otelcontext_dlq_{}", std::process::id());
-    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
-    let run = |sql: String| sqlx::query(sqlx::AssertSqlSafe(sql));
-    run(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&mut admin).await.unwrap();
-    run(format!("CREATE DATABASE {db}")).execute(&mut admin).await.unwrap();
-    let (base, _) = url.rsplit_once('/').unwrap();
-    let dsn = format!("{base}/{db}");
+    let Some(mut db) = OutageDatabase::create("otelcontext_dlq").await else { return };
+    let dsn = db.dsn.clone();
     let dir = tempfile::tempdir().unwrap();
     let config = config_from(&[
         ("DB_DRIVER", "postgres"),
@@ -199,16 +193,12 @@ async fn a_postgres_outage_under_asynchronous_ingest_loses_nothing_acknowledged(
     });
     eventually(|| async { (acked.load(Ordering::Relaxed) >= 200).then_some(()) }).await.expect("load acknowledged");
 
-    run(format!("ALTER DATABASE {db} ALLOW_CONNECTIONS false")).execute(&mut admin).await.unwrap();
-    run(format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    db.take_away().await;
     eventually(|| async { (metric(&s, "otelcontext_dlq_enqueued_total") >= 1.0).then_some(()) })
         .await
         .expect("batches acknowledged during the outage are dead-lettered");
 
-    run(format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true")).execute(&mut admin).await.unwrap();
+    db.give_back().await;
     let during = acked.load(Ordering::Relaxed);
     eventually(|| async { (acked.load(Ordering::Relaxed) >= during + 200).then_some(()) }).await.expect("load goes on");
     stop.store(true, Ordering::Relaxed);
@@ -223,5 +213,5 @@ async fn a_postgres_outage_under_asynchronous_ingest_loses_nothing_acknowledged(
     assert_eq!(stored, Some(acked), "stored = acknowledged once the dead-letter queue is replayed");
     assert!(metric(&s, "otelcontext_dlq_replay_success_total") >= 1.0);
     drop(s);
-    run(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+    db.drop_database().await;
 }

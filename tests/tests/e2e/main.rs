@@ -10,6 +10,7 @@ mod durability;
 mod idempotency;
 mod metrics;
 mod otlp_json;
+mod outage;
 mod payloads;
 mod probes;
 mod process;

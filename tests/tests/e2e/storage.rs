@@ -2,9 +2,9 @@
 //! partitions on Postgres, and a Postgres outage that the server rides out without losing
 //! anything it acknowledged.
 
+use crate::outage::OutageDatabase;
 use crate::payloads::*;
 use otelcontext_e2e::{Backend, TestServer, config_from, eventually};
-use sqlx::Connection;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -104,14 +104,8 @@ async fn ready_status(s: &TestServer) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_postgres_outage_turns_ready_off_and_on_and_loses_nothing_acknowledged() {
-    let Some(url) = otelcontext_postgres::testing::test_url() else { return };
-    let db = format!("otelcontext_outage_{}", std::process::id());
-    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
-    let run = |sql: String| sqlx::query(sqlx::AssertSqlSafe(sql));
-    run(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&mut admin).await.unwrap();
-    run(format!("CREATE DATABASE {db}")).execute(&mut admin).await.unwrap();
-    let (base, _) = url.rsplit_once('/').unwrap();
-    let dsn = format!("{base}/{db}");
+    let Some(mut db) = OutageDatabase::create("otelcontext_outage").await else { return };
+    let dsn = db.dsn.clone();
     let config = config_from(&[
         ("INGEST_ASYNC_ENABLED", "false"),
         ("DB_DRIVER", "postgres"),
@@ -129,11 +123,7 @@ async fn a_postgres_outage_turns_ready_off_and_on_and_loses_nothing_acknowledged
     eventually(|| async { (acked.load(Ordering::Relaxed) >= 200).then_some(()) }).await.expect("load acknowledged");
 
     // The database goes away: no new connections, existing ones killed.
-    run(format!("ALTER DATABASE {db} ALLOW_CONNECTIONS false")).execute(&mut admin).await.unwrap();
-    run(format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    db.take_away().await;
     eventually(|| async { (ready_status(&s).await == 503).then_some(()) }).await.expect("/ready turns 503");
     eventually(|| async { s.metrics_text().contains(r#"otelcontext_db_up{driver="postgres"} 0"#).then_some(()) })
         .await
@@ -141,7 +131,7 @@ async fn a_postgres_outage_turns_ready_off_and_on_and_loses_nothing_acknowledged
     let acked_during = acked.load(Ordering::Relaxed);
 
     // It comes back.
-    run(format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true")).execute(&mut admin).await.unwrap();
+    db.give_back().await;
     eventually(|| async { (ready_status(&s).await == 200).then_some(()) }).await.expect("/ready turns 200 again");
     eventually(|| async { db_up(&s).then_some(()) }).await.expect("db_up is 1 again");
     eventually(|| async { (acked.load(Ordering::Relaxed) >= acked_during + 200).then_some(()) })
@@ -155,5 +145,5 @@ async fn a_postgres_outage_turns_ready_off_and_on_and_loses_nothing_acknowledged
     assert!(stored >= acked, "stored {stored} < acknowledged {acked}: acknowledged data was lost");
     assert!(stored <= sent, "stored {stored} > sent {sent}");
     drop(s);
-    run(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+    db.drop_database().await;
 }
