@@ -41,6 +41,15 @@ fn invalid_values_name_the_variable_the_value_and_the_range() {
         ("LOG_FORMAT", "xml", "one of text, json"),
         ("DB_DRIVER", "mysql", "one of sqlite, postgres, postgresql"),
         ("DEFAULT_TENANT", "acme corp", "1-64 characters"),
+        ("DLQ_REPLAY_INTERVAL", "0s", "a duration of at least 1ms"),
+        ("DLQ_REPLAY_INTERVAL", "soon", "a duration of at least 1ms"),
+        ("DLQ_MAX_FILES", "-1", "an integer from 0 to 10000000"),
+        ("DLQ_MAX_RETRIES", "many", "an integer from 0 to 1000000"),
+        ("TLS_AUTO_SELFSIGNED", "perhaps", "true or false"),
+        ("TLS_RELOAD_INTERVAL", "0s", "a duration of at least 100ms"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4317", "a URL starting with http:// or https://"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json", "one of grpc, http/protobuf"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "10", "an integer from 100 to 3600000"),
     ];
     for (var, value, expected) in cases {
         let err = cfg(&[(var, value)]).expect_err(&format!("{var}={value} must be rejected"));
@@ -202,4 +211,34 @@ fn every_variable_read_is_catalogued_and_listed_in_env_example() {
     assert!(missing.is_empty(), ".env.example lacks {missing:?}");
     let stale: Vec<_> = listed.difference(&catalogued).collect();
     assert!(stale.is_empty(), ".env.example lists variables the server does not read: {stale:?}");
+}
+
+#[test]
+fn tls_needs_both_files_or_neither_and_self_signed_is_the_fallback() {
+    use otelcontext_tls::TlsSource;
+    assert_eq!(cfg(&[]).unwrap().tls, None);
+    let c = cfg(&[("TLS_AUTO_SELFSIGNED", "true"), ("TLS_EXTRA_SANS", "a.example, 10.0.0.1")]).unwrap();
+    assert_eq!(
+        c.tls,
+        Some(TlsSource::SelfSigned {
+            cache_dir: "./data/tls".into(),
+            extra_sans: vec!["a.example".to_owned(), "10.0.0.1".to_owned()]
+        })
+    );
+    let err = cfg(&[("TLS_CERT_FILE", "/etc/hostname")]).unwrap_err();
+    assert_eq!(err.problems[0].variable, "TLS_KEY_FILE");
+    let err = cfg(&[("TLS_KEY_FILE", "/etc/hostname")]).unwrap_err();
+    assert_eq!(err.problems[0].variable, "TLS_CERT_FILE");
+    let err = cfg(&[("TLS_CERT_FILE", "/nonexistent/cert.pem"), ("TLS_KEY_FILE", "/nonexistent/key.pem")]).unwrap_err();
+    let vars: Vec<_> = err.problems.iter().map(|p| p.variable).collect();
+    assert_eq!(vars, vec!["TLS_CERT_FILE", "TLS_KEY_FILE"]);
+    assert!(err.to_string().contains("/nonexistent/cert.pem"));
+}
+
+#[test]
+fn dlq_defaults_follow_the_operations_guide() {
+    let c = cfg(&[]).unwrap();
+    assert_eq!(c.dlq_path, std::path::PathBuf::from("./data/dlq"));
+    assert_eq!(c.dlq_replay_interval, std::time::Duration::from_secs(300));
+    assert_eq!((c.dlq_max_files, c.dlq_max_disk_mb, c.dlq_max_retries), (1000, 500, 10));
 }
