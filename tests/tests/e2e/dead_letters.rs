@@ -18,16 +18,25 @@ pub(crate) mod flaky {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    /// Storage whose writes fail, as SQLite's do on a full disk, while `failing` is set.
+    /// Storage whose writes fail, as SQLite's do on a full disk, while `failing` is set, and
+    /// never return (a database that hangs) while `hanging` is.
     pub struct Flaky {
         pub inner: Arc<dyn otelcontext_ports::Storage>,
         pub failing: AtomicBool,
+        pub hanging: AtomicBool,
+    }
+
+    impl Flaky {
+        /// Over `inner`, failing from the start when `failing`.
+        pub fn new(inner: Arc<dyn otelcontext_ports::Storage>, failing: bool) -> Self {
+            Self { inner, failing: AtomicBool::new(failing), hanging: AtomicBool::new(false) }
+        }
     }
 
     impl Flaky {
         async fn around<T, F, Fut>(
             &self,
-            _op: &'static str,
+            op: &'static str,
             kind: OperationKind,
             call: F,
         ) -> Result<T, otelcontext_ports::StorageError>
@@ -35,6 +44,9 @@ pub(crate) mod flaky {
             F: Fn() -> Fut,
             Fut: Future<Output = Result<T, otelcontext_ports::StorageError>>,
         {
+            if op == "write" && self.hanging.load(Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
             if kind == OperationKind::Write && self.failing.load(Ordering::SeqCst) {
                 return Err(otelcontext_ports::StorageError::Unavailable("database or disk is full".into()));
             }
@@ -66,7 +78,7 @@ fn dlq_config(dlq: &Path) -> otelcontext::Config {
 }
 
 async fn flaky_server(db: &Path, dlq: &Path, failing: bool) -> (TestServer, Arc<Flaky>) {
-    let flaky = Arc::new(Flaky { inner: open_sqlite(db).await, failing: AtomicBool::new(failing) });
+    let flaky = Arc::new(Flaky::new(open_sqlite(db).await, failing));
     (TestServer::start_on(dlq_config(dlq), flaky.clone()).await, flaky)
 }
 
@@ -145,7 +157,7 @@ async fn a_restart_in_the_middle_of_replay_stores_each_batch_once_and_an_unreada
 async fn the_oldest_batches_are_evicted_at_the_cap_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let dlq = dir.path().join("dlq");
-    let flaky = Arc::new(Flaky { inner: open_sqlite(&dir.path().join("o.db")).await, failing: AtomicBool::new(true) });
+    let flaky = Arc::new(Flaky::new(open_sqlite(&dir.path().join("o.db")).await, true));
     let config =
         config_from(&[("DLQ_PATH", dlq.to_str().unwrap()), ("DLQ_MAX_FILES", "2"), ("INGEST_PIPELINE_WORKERS", "4")]);
     let s = TestServer::start_on(config, flaky).await;
@@ -214,4 +226,24 @@ async fn a_postgres_outage_under_asynchronous_ingest_loses_nothing_acknowledged(
     assert!(metric(&s, "otelcontext_dlq_replay_success_total") >= 1.0);
     drop(s);
     db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_is_bounded_by_the_grace_and_what_a_hung_database_never_took_is_replayed_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, dlq) = (dir.path().join("otelcontext.db"), dir.path().join("dlq"));
+    let (mut s, flaky) = flaky_server(&db, &dlq, false).await;
+    flaky.hanging.store(true, Ordering::SeqCst);
+    for n in 0..3 {
+        grpc_traces(&s, healthy_traces(n * 10, 10), &[]).await.expect("acknowledged");
+    }
+    let started = std::time::Instant::now();
+    s.shutdown().await;
+    let took = started.elapsed();
+    assert!(took <= otelcontext::server::SHUTDOWN_GRACE + Duration::from_secs(2), "shutdown took {took:?}");
+    assert!(metric(&s, "otelcontext_dlq_enqueued_records_total") == 30.0, "{}", s.metrics_text());
+    assert!(!queued_files(&dlq).is_empty());
+    // The next start, with a database that answers, stores them.
+    let (s, _) = flaky_server(&db, &dlq, false).await;
+    s.wait_for("default", |c| c.spans == 30).await;
 }

@@ -7,7 +7,7 @@ use crate::dead_letters::Flaky;
 use crate::payloads::*;
 use otelcontext_e2e::{TestServer, config_from, eventually, open_sqlite};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// What a metric must show after the workload.
@@ -94,7 +94,7 @@ fn check_with_promtool(args: &[&str], input: Option<&str>) {
 async fn every_seed_metric_exists_and_moves_and_the_exposition_passes_promtool() {
     let dir = tempfile::tempdir().unwrap();
     let dlq = dir.path().join("dlq");
-    let flaky = Arc::new(Flaky { inner: open_sqlite(&dir.path().join("o.db")).await, failing: AtomicBool::new(false) });
+    let flaky = Arc::new(Flaky::new(open_sqlite(&dir.path().join("o.db")).await, false));
     let config = config_from(&[
         ("API_KEY", "secret"),
         ("DLQ_PATH", dlq.to_str().unwrap()),
