@@ -11,6 +11,7 @@ pub mod admission;
 pub mod bucket;
 pub mod codec;
 pub mod dlq;
+pub mod drain;
 pub mod duration;
 pub mod filter;
 pub mod hash;
