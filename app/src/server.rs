@@ -4,8 +4,8 @@
 use crate::config::Config;
 use crate::http::{self, HttpParts};
 use crate::services::{
-    DeadLetterService, IngestPolicy, IngestService, Pipeline, PipelineSettings, QueryService, ReadinessService,
-    RetentionService, RetentionSettings, StaticKeyAuthenticator, SystemClock,
+    DeadLetterService, IngestPolicy, IngestService, Pipeline, PipelineSettings, PipelineStages, QueryService,
+    ReadinessService, RetentionService, RetentionSettings, StaticKeyAuthenticator, SystemClock, TemplateService,
 };
 use crate::storage::{self, RetryPolicy};
 use crate::tls::{PoemTlsAcceptor, TlsMetrics, accept_tls};
@@ -14,6 +14,7 @@ use otelcontext_api::QueryApi;
 use otelcontext_dlq_fs::FsDeadLetterQueue;
 use otelcontext_domain::admission::{AdmissionPolicy, SOFT_THRESHOLD};
 use otelcontext_domain::dlq::{Caps, ReplayPolicy};
+use otelcontext_domain::drain::DrainConfig;
 use otelcontext_domain::filter::{ServiceFilter, SeverityFilter};
 use otelcontext_domain::sampling::SamplingPolicy;
 use otelcontext_memory::MemoryQueue;
@@ -177,13 +178,23 @@ impl Server {
             ReplayPolicy { interval: config.dlq_replay_interval, max_retries: config.dlq_max_retries },
             &meter,
         ));
+        let templates = Arc::new(TemplateService::new(storage.clone(), DrainConfig::default(), &meter));
+        // Before any log is mined, so ids and counts continue where the last run left them.
+        let restore_started = std::time::Instant::now();
+        match storage.tenants().await {
+            Ok(tenants) => match templates.restore(&tenants).await {
+                Ok(n) => tracing::info!(templates = n, took = ?restore_started.elapsed(), "log templates restored"),
+                Err(e) => tracing::error!(error = %e, "restoring log templates failed; mining starts afresh"),
+            },
+            Err(e) => tracing::error!(error = %e, "listing tenants failed; log templates start afresh"),
+        }
         let pipeline = Pipeline::start_with(
             queue.clone(),
             storage.clone(),
             storage.backend(),
             &meter,
             PipelineSettings { workers: config.pipeline_workers, commit_items: config.pipeline_commit_items },
-            Some(dead_letters.clone()),
+            PipelineStages { dead_letters: Some(dead_letters.clone()), templates: Some(templates.clone()) },
         );
         let ingest = Arc::new(IngestService::new(
             queue.clone(),
@@ -279,6 +290,7 @@ impl Server {
         let health_task = tokio::spawn(db_health_loop(storage.clone(), health, stop_rx.clone()));
         let retention_task = retention.spawn(stop_rx.clone());
         let replay_task = dead_letters.clone().spawn(stop_rx.clone());
+        let template_task = templates.clone().spawn(stop_rx.clone());
 
         tracing::info!(%http_addr, %grpc_addr, driver = storage.backend(), "otelcontext listening");
         let stop_seen = wait_stop(stop_rx.clone());
@@ -293,6 +305,11 @@ impl Server {
             queue.close();
             if !pipeline.drain_until(intake_deadline).await {
                 tracing::warn!("records not stored within the shutdown grace were moved to the dead-letter queue");
+            }
+            template_task.abort();
+            let _ = template_task.await;
+            if let Err(e) = templates.flush().await {
+                tracing::error!(error = %e, "writing log templates at shutdown failed; their counts restart from the last flush");
             }
             let _ = health_task.await;
             // A purge may be mid-way through a table; each batch is its own transaction, so

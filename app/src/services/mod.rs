@@ -9,15 +9,17 @@ pub mod pipeline;
 pub mod queries;
 pub mod readiness;
 pub mod retention;
+pub mod templates;
 
 pub use auth::StaticKeyAuthenticator;
 pub use clock::SystemClock;
 pub use dead_letters::{DeadLetterService, DlqMetrics, ReplayPass};
 pub use ingest::{IngestPolicy, IngestService};
-pub use pipeline::{Pipeline, PipelineSettings};
+pub use pipeline::{Pipeline, PipelineSettings, PipelineStages};
 pub use queries::QueryService;
 pub use readiness::ReadinessService;
 pub use retention::{RetentionService, RetentionSettings};
+pub use templates::TemplateService;
 
 /// The ingest queue's instruments, registered by both sides of the queue (the ingest service
 /// and the pipeline): one meter makes them one set of series.

@@ -7,7 +7,7 @@
 //! with the error, so their senders retry. At shutdown, what the workers have not stored when
 //! the grace period runs out is dead-lettered the same way ([`Pipeline::drain_until`]).
 
-use super::{DeadLetterService, QueueMetrics};
+use super::{DeadLetterService, QueueMetrics, TemplateService};
 use otelcontext_ports::{IngestQueue, QueueItem, Signal, StorageError, TelemetryWriter, TenantBatch, WriteSummary};
 use otelcontext_telemetry::{Counter, Histogram, KeyValue, Meter, counter, histogram};
 use std::sync::Arc;
@@ -27,6 +27,15 @@ impl Default for PipelineSettings {
     fn default() -> Self {
         Self { workers: 8, commit_items: 10_000 }
     }
+}
+
+/// What the workers do besides writing.
+#[derive(Clone, Default)]
+pub struct PipelineStages {
+    /// Where acknowledged records that cannot be written go (without it they are counted lost).
+    pub dead_letters: Option<Arc<DeadLetterService>>,
+    /// Gives every log record its template id before the write.
+    pub templates: Option<Arc<TemplateService>>,
 }
 
 /// The running workers.
@@ -74,12 +83,14 @@ struct Worker {
     metrics: Arc<PipelineMetrics>,
     settings: PipelineSettings,
     dead_letters: Option<Arc<DeadLetterService>>,
+    templates: Option<Arc<TemplateService>>,
     spill: watch::Receiver<bool>,
 }
 
 impl Pipeline {
-    /// Starts the workers on the current runtime, without a dead-letter queue (records that
-    /// cannot be written are counted as lost). `driver` labels the metrics.
+    /// Starts the workers on the current runtime with no stages: no template mining, and no
+    /// dead-letter queue (records that cannot be written are counted as lost). `driver` labels
+    /// the metrics.
     pub fn start(
         queue: Arc<dyn IngestQueue>,
         storage: Arc<dyn TelemetryWriter>,
@@ -87,17 +98,17 @@ impl Pipeline {
         meter: &Meter,
         settings: PipelineSettings,
     ) -> Self {
-        Self::start_with(queue, storage, driver, meter, settings, None)
+        Self::start_with(queue, storage, driver, meter, settings, PipelineStages::default())
     }
 
-    /// Starts the workers; acknowledged records that cannot be written go to `dead_letters`.
+    /// Starts the workers with these stages.
     pub fn start_with(
         queue: Arc<dyn IngestQueue>,
         storage: Arc<dyn TelemetryWriter>,
         driver: &'static str,
         meter: &Meter,
         settings: PipelineSettings,
-        dead_letters: Option<Arc<DeadLetterService>>,
+        stages: PipelineStages,
     ) -> Self {
         let metrics = Arc::new(PipelineMetrics::new(meter));
         metrics.queue.capacity.record(queue.capacity() as i64, &[]);
@@ -110,7 +121,8 @@ impl Pipeline {
                     driver,
                     metrics: metrics.clone(),
                     settings: settings.clone(),
-                    dead_letters: dead_letters.clone(),
+                    dead_letters: stages.dead_letters.clone(),
+                    templates: stages.templates.clone(),
                     spill: spill_rx.clone(),
                 };
                 tokio::spawn(async move { w.run().await })
@@ -235,7 +247,10 @@ impl Worker {
 
     async fn commit(&self, mut group: Vec<QueueItem>) {
         let counts: Vec<usize> = group.iter().map(|i| i.batches.len()).collect();
-        let batches: Vec<TenantBatch> = group.iter_mut().flat_map(|i| std::mem::take(&mut i.batches)).collect();
+        let mut batches: Vec<TenantBatch> = group.iter_mut().flat_map(|i| std::mem::take(&mut i.batches)).collect();
+        if let Some(t) = &self.templates {
+            t.assign(&mut batches);
+        }
         let per_item = |group: Vec<QueueItem>| -> Vec<(QueueItem, &[TenantBatch])> {
             let mut offset = 0;
             group

@@ -73,6 +73,18 @@ pub fn mask_token(token: &str, out: &mut String) -> bool {
     masked
 }
 
+/// Masks a line into `buf` (tokens one after another) and records each token's byte range in
+/// `ranges`; both are cleared first, so they can be reused from line to line.
+pub fn mask_into(line: &str, buf: &mut String, ranges: &mut Vec<(usize, usize)>) {
+    buf.clear();
+    ranges.clear();
+    for t in line.split_ascii_whitespace() {
+        let start = buf.len();
+        mask_token(t, buf);
+        ranges.push((start, buf.len()));
+    }
+}
+
 /// The masked tokens of a line (split on any whitespace).
 pub fn mask_line(line: &str) -> Vec<String> {
     line.split_ascii_whitespace()

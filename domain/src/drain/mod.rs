@@ -101,6 +101,11 @@ pub struct Drain {
     tail: Option<usize>,
     live: usize,
     evicted: u64,
+    /// Ids evicted since the last [`Drain::take_evicted`].
+    evicted_ids: Vec<TemplateId>,
+    /// Reused masking buffers.
+    buf: String,
+    ranges: Vec<(usize, usize)>,
 }
 
 fn is_variable(token: &str) -> bool {
@@ -126,6 +131,9 @@ impl Drain {
             tail: None,
             live: 0,
             evicted: 0,
+            evicted_ids: Vec::new(),
+            buf: String::new(),
+            ranges: Vec::new(),
         }
     }
 
@@ -142,6 +150,12 @@ impl Drain {
     /// Clusters evicted by the cap so far.
     pub fn evicted(&self) -> u64 {
         self.evicted
+    }
+
+    /// The ids of the clusters evicted since the last call (so a caller can drop what it keeps
+    /// about them).
+    pub fn take_evicted(&mut self) -> Vec<TemplateId> {
+        std::mem::take(&mut self.evicted_ids)
     }
 
     /// A cluster by id.
@@ -163,16 +177,22 @@ impl Drain {
 
     /// Adds a line; `None` when it has no tokens.
     pub fn add(&mut self, line: &str) -> Option<Matched> {
-        let tokens = mask::mask_line(line);
-        if tokens.is_empty() {
-            return None;
-        }
-        Some(self.add_tokens(tokens))
+        let (mut buf, mut ranges) = (std::mem::take(&mut self.buf), std::mem::take(&mut self.ranges));
+        mask::mask_into(line, &mut buf, &mut ranges);
+        let matched = if ranges.is_empty() {
+            None
+        } else {
+            let tokens: Vec<&str> = ranges.iter().map(|&(a, b)| &buf[a..b]).collect();
+            Some(self.add_tokens(&tokens))
+        };
+        (self.buf, self.ranges) = (buf, ranges);
+        matched
     }
 
     /// The cluster a line would join, without changing anything.
     pub fn find(&self, line: &str) -> Option<TemplateId> {
-        let tokens = mask::mask_line(line);
+        let owned = mask::mask_line(line);
+        let tokens: Vec<&str> = owned.iter().map(String::as_str).collect();
         let leaf = self.leaf(&tokens)?;
         self.best(leaf, &tokens).map(|(i, _)| self.slots[i].as_ref().expect("live").cluster.id)
     }
@@ -184,17 +204,18 @@ impl Drain {
         }
         let tokens = cluster.tokens.clone();
         let idx = self.insert_slot(cluster);
-        self.leaf_mut(&tokens).clusters.push(idx);
+        let refs: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        self.leaf_mut(&refs).clusters.push(idx);
         self.enforce_cap();
     }
 
-    fn add_tokens(&mut self, tokens: Vec<String>) -> Matched {
-        let found = self.leaf(&tokens).and_then(|leaf| self.best(leaf, &tokens));
+    fn add_tokens(&mut self, tokens: &[&str]) -> Matched {
+        let found = self.leaf(tokens).and_then(|leaf| self.best(leaf, tokens));
         match found {
             Some((idx, _)) => {
                 let slot = self.slots[idx].as_mut().expect("live");
                 let mut generalised = false;
-                for (t, l) in slot.cluster.tokens.iter_mut().zip(&tokens) {
+                for (t, l) in slot.cluster.tokens.iter_mut().zip(tokens) {
                     if t != l && t != WILDCARD {
                         *t = WILDCARD.to_owned();
                         generalised = true;
@@ -206,7 +227,8 @@ impl Drain {
                 Matched { id, created: false, generalised }
             }
             None => {
-                let mut id = template_id(&tokens);
+                let owned: Vec<String> = tokens.iter().map(|t| (*t).to_owned()).collect();
+                let mut id = template_id(&owned);
                 // Another template first seen with the same tokens (it generalised since):
                 // derive a distinct id deterministically.
                 let mut salt = 0u64;
@@ -216,9 +238,9 @@ impl Drain {
                     h.u64(id.0).u64(salt);
                     id = TemplateId(h.finish());
                 }
-                let cluster = Cluster { id, tokens: tokens.clone(), count: 1 };
+                let cluster = Cluster { id, tokens: owned, count: 1 };
                 let idx = self.insert_slot(cluster);
-                self.leaf_mut(&tokens).clusters.push(idx);
+                self.leaf_mut(tokens).clusters.push(idx);
                 self.enforce_cap();
                 Matched { id, created: true, generalised: false }
             }
@@ -229,10 +251,10 @@ impl Drain {
         (self.config.depth - 2).min(n)
     }
 
-    fn leaf(&self, tokens: &[String]) -> Option<&Node> {
+    fn leaf(&self, tokens: &[&str]) -> Option<&Node> {
         let mut node = self.roots.get(&tokens.len())?;
         for t in &tokens[..self.prefix_len(tokens.len())] {
-            node = match (is_variable(t), node.children.get(t.as_str())) {
+            node = match (is_variable(t), node.children.get(*t)) {
                 (false, Some(child)) => child,
                 _ => node.wildcard.as_deref()?,
             };
@@ -240,15 +262,14 @@ impl Drain {
         Some(node)
     }
 
-    fn leaf_mut(&mut self, tokens: &[String]) -> &mut Node {
+    fn leaf_mut(&mut self, tokens: &[&str]) -> &mut Node {
         let max_children = self.config.max_children;
         let depth = self.prefix_len(tokens.len());
         let mut node = self.roots.entry(tokens.len()).or_default();
         for t in &tokens[..depth] {
-            let literal =
-                !is_variable(t) && (node.children.contains_key(t.as_str()) || node.children.len() < max_children);
+            let literal = !is_variable(t) && (node.children.contains_key(*t) || node.children.len() < max_children);
             node = if literal {
-                node.children.entry(t.clone()).or_default()
+                node.children.entry((*t).to_owned()).or_default()
             } else {
                 node.wildcard.get_or_insert_with(Default::default)
             };
@@ -257,7 +278,7 @@ impl Drain {
     }
 
     /// The most similar cluster of a leaf at or above the threshold: (slot, similarity).
-    fn best(&self, leaf: &Node, tokens: &[String]) -> Option<(usize, f64)> {
+    fn best(&self, leaf: &Node, tokens: &[&str]) -> Option<(usize, f64)> {
         let mut best: Option<(usize, f64, usize)> = None;
         for &idx in &leaf.clusters {
             let c = &self.slots[idx].as_ref().expect("live").cluster;
@@ -265,7 +286,7 @@ impl Drain {
             for (t, l) in c.tokens.iter().zip(tokens) {
                 if t == WILDCARD {
                     wild += 1;
-                } else if t == l {
+                } else if t == *l {
                     same += 1;
                 }
             }
@@ -347,6 +368,7 @@ impl Drain {
             self.unlink(victim);
             let slot = self.slots[victim].take().expect("live");
             self.by_id.remove(&slot.cluster.id);
+            self.evicted_ids.push(slot.cluster.id);
             self.free.push(victim);
             self.live -= 1;
             self.evicted += 1;

@@ -48,6 +48,8 @@ fn the_cap_evicts_the_least_recently_matched_cluster() {
     assert_eq!(d.len(), 3);
     assert_eq!(d.evicted(), 1);
     assert!(d.get(b).is_none(), "b was the least recently matched");
+    assert_eq!(d.take_evicted(), vec![b]);
+    assert!(d.take_evicted().is_empty());
     assert!(d.get(a).is_some() && d.get(e).is_some());
     // A line of the evicted shape starts a new cluster with the same id again.
     assert_eq!(d.add("beta two words here").unwrap().id, b);

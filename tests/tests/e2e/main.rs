@@ -19,5 +19,6 @@ mod sdk;
 mod sdk_logs_metrics;
 mod sdk_traces;
 mod storage;
+mod templates;
 mod tenancy;
 mod tls;

@@ -152,6 +152,10 @@ async fn drain_finishes_everything_queued_before_close() {
     assert_eq!(counts.logs, 500);
 }
 
+fn stages(dead_letters: Arc<DeadLetterService>) -> PipelineStages {
+    PipelineStages { dead_letters: Some(dead_letters), templates: None }
+}
+
 fn dead_letter_service(
     dlq: otelcontext_ports::MockDeadLetterQueue,
     meter: &otelcontext_telemetry::Meter,
@@ -186,7 +190,7 @@ async fn acknowledged_records_that_fail_to_store_go_to_the_dead_letter_queue() {
         .returning(|_, _| Ok(otelcontext_ports::Enqueued::default()));
     let metrics = Arc::new(otelcontext_telemetry::Telemetry::new());
     let dl = dead_letter_service(dlq, &metrics.meter());
-    Pipeline::start_with(q, Arc::new(s), "mock", &metrics.meter(), settings(1), Some(dl)).drain().await;
+    Pipeline::start_with(q, Arc::new(s), "mock", &metrics.meter(), settings(1), stages(dl)).drain().await;
     assert!(results.lock()[0].as_ref().unwrap_err().contains("disk full"));
     let text = metrics.render();
     assert!(text.contains("otelcontext_dlq_enqueued_records_total 5"), "{text}");
@@ -209,7 +213,7 @@ async fn without_room_in_the_dead_letter_queue_the_loss_is_counted() {
     dlq.expect_enqueue().returning(|_, _| Err(otelcontext_ports::DlqError::Io("no space left on device".into())));
     let metrics = Arc::new(otelcontext_telemetry::Telemetry::new());
     let dl = dead_letter_service(dlq, &metrics.meter());
-    Pipeline::start_with(q, Arc::new(s), "mock", &metrics.meter(), settings(1), Some(dl)).drain().await;
+    Pipeline::start_with(q, Arc::new(s), "mock", &metrics.meter(), settings(1), stages(dl)).drain().await;
     let text = metrics.render();
     assert!(
         text.contains(r#"otelcontext_ingest_pipeline_dropped_total{reason="write_failed",signal="logs"} 4"#),
@@ -243,7 +247,7 @@ async fn at_the_end_of_the_grace_what_is_not_stored_is_dead_lettered() {
         "mock",
         &metrics.meter(),
         PipelineSettings { workers: 1, commit_items: 2 },
-        Some(dl),
+        stages(dl),
     );
     let done = p.drain_until(tokio::time::Instant::now() + std::time::Duration::from_secs(5)).await;
     assert!(!done, "the grace ran out");

@@ -1,0 +1,250 @@
+//! Log templates: every log record the pipeline writes gets the id of its Drain template, mined
+//! per tenant from its body in the pipeline's batches (not on the request path). Templates are
+//! persisted in batches (`drain_templates`) every [`FLUSH_EVERY`] and at shutdown, and restored
+//! at start, so ids and counts continue across restarts. Each tenant's miner is capped
+//! (`DrainConfig::max_clusters`); evictions are counted.
+
+use otelcontext_domain::drain::{Cluster, Drain, DrainConfig};
+use otelcontext_domain::{LogTemplate, TemplateId, TenantId};
+use otelcontext_ports::{IntelligenceStore, StorageError, TenantBatch};
+use otelcontext_telemetry::{Counter, Gauge, Meter, counter, gauge};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// How often changed templates are written.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(10);
+/// Longest sample kept per template, in bytes.
+const SAMPLE_BYTES: usize = 2_048;
+
+/// What is known of a template besides its cluster.
+#[derive(Debug, Clone)]
+struct Seen {
+    first_ns: i64,
+    last_ns: i64,
+    sample: String,
+    service: String,
+}
+
+struct TenantMiner {
+    drain: Drain,
+    seen: HashMap<TemplateId, Seen>,
+    /// Changed since the last flush.
+    dirty: std::collections::HashSet<TemplateId>,
+}
+
+impl TenantMiner {
+    fn template(&self, id: TemplateId) -> Option<LogTemplate> {
+        let c = self.drain.get(id)?;
+        let s = self.seen.get(&id)?;
+        Some(LogTemplate {
+            id,
+            template: c.template(),
+            count: c.count,
+            first_seen_ns: s.first_ns,
+            last_seen_ns: s.last_ns,
+            sample: s.sample.clone(),
+            service: s.service.clone(),
+        })
+    }
+
+    fn forget_evicted(&mut self) -> u64 {
+        let evicted = self.drain.take_evicted();
+        for id in &evicted {
+            self.seen.remove(id);
+            self.dirty.remove(id);
+        }
+        evicted.len() as u64
+    }
+}
+
+struct TemplateMetrics {
+    templates: Gauge<i64>,
+    evicted: Counter<u64>,
+    mined: Counter<u64>,
+    flush_failures: Counter<u64>,
+}
+
+/// Mines, persists and restores log templates.
+pub struct TemplateService {
+    store: Arc<dyn IntelligenceStore>,
+    config: DrainConfig,
+    miners: Mutex<HashMap<TenantId, Arc<Mutex<TenantMiner>>>>,
+    metrics: TemplateMetrics,
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+impl TemplateService {
+    /// A service with no templates yet (see [`TemplateService::restore`]).
+    pub fn new(store: Arc<dyn IntelligenceStore>, config: DrainConfig, meter: &Meter) -> Self {
+        let metrics = TemplateMetrics {
+            templates: gauge(meter, "otelcontext_drain_templates", "Log templates held by the miners (all tenants)."),
+            evicted: counter(
+                meter,
+                "otelcontext_drain_templates_evicted_total",
+                "Least recently matched templates dropped at the per-tenant cap.",
+            ),
+            mined: counter(meter, "otelcontext_drain_lines_total", "Log records given a template id."),
+            flush_failures: counter(
+                meter,
+                "otelcontext_drain_flush_failures_total",
+                "Failed writes of changed templates (retried at the next flush).",
+            ),
+        };
+        metrics.evicted.add(0, &[]);
+        metrics.flush_failures.add(0, &[]);
+        metrics.templates.record(0, &[]);
+        Self { store, config, miners: Mutex::new(HashMap::new()), metrics }
+    }
+
+    fn miner(&self, tenant: &TenantId) -> Arc<Mutex<TenantMiner>> {
+        self.miners
+            .lock()
+            .entry(tenant.clone())
+            .or_insert_with(|| {
+                Arc::new(Mutex::new(TenantMiner {
+                    drain: Drain::new(self.config),
+                    seen: HashMap::new(),
+                    dirty: Default::default(),
+                }))
+            })
+            .clone()
+    }
+
+    fn publish_size(&self) {
+        let miners: Vec<_> = self.miners.lock().values().cloned().collect();
+        let total: usize = miners.iter().map(|m| m.lock().drain.len()).sum();
+        self.metrics.templates.record(i64::try_from(total).unwrap_or(i64::MAX), &[]);
+    }
+
+    /// Gives every log record of the batches the id of its template (records with an empty
+    /// body get none).
+    pub fn assign(&self, batches: &mut [TenantBatch]) {
+        let mut mined = 0u64;
+        let mut evicted = 0u64;
+        for batch in batches.iter_mut().filter(|b| !b.logs.is_empty()) {
+            let miner = self.miner(&batch.tenant);
+            let mut m = miner.lock();
+            for log in &mut batch.logs {
+                let body = log.body_text();
+                let Some(matched) = m.drain.add(&body) else {
+                    log.template_id = None;
+                    continue;
+                };
+                log.template_id = Some(matched.id);
+                mined += 1;
+                let at = log.timestamp_ns;
+                match m.seen.get_mut(&matched.id) {
+                    Some(s) => {
+                        s.first_ns = s.first_ns.min(at);
+                        s.last_ns = s.last_ns.max(at);
+                    }
+                    None => {
+                        let seen = Seen {
+                            first_ns: at,
+                            last_ns: at,
+                            sample: truncate(&body, SAMPLE_BYTES),
+                            service: log.service_name().to_owned(),
+                        };
+                        m.seen.insert(matched.id, seen);
+                    }
+                }
+                m.dirty.insert(matched.id);
+            }
+            evicted += m.forget_evicted();
+        }
+        self.metrics.mined.add(mined, &[]);
+        if evicted > 0 {
+            self.metrics.evicted.add(evicted, &[]);
+        }
+        self.publish_size();
+    }
+
+    /// Writes the templates changed since the last flush; a tenant whose write fails keeps its
+    /// changes for the next one. Returns how many templates were written.
+    pub async fn flush(&self) -> Result<usize, StorageError> {
+        let miners: Vec<(TenantId, Arc<Mutex<TenantMiner>>)> =
+            self.miners.lock().iter().map(|(t, m)| (t.clone(), m.clone())).collect();
+        let mut written = 0;
+        let mut failure = None;
+        for (tenant, miner) in miners {
+            let templates: Vec<LogTemplate> = {
+                let mut m = miner.lock();
+                let ids: Vec<TemplateId> = m.dirty.drain().collect();
+                ids.into_iter().filter_map(|id| m.template(id)).collect()
+            };
+            if templates.is_empty() {
+                continue;
+            }
+            match self.store.upsert_templates(&tenant, &templates).await {
+                Ok(()) => written += templates.len(),
+                Err(e) => {
+                    self.metrics.flush_failures.add(1, &[]);
+                    tracing::warn!(tenant = tenant.as_str(), error = %e, "writing log templates failed; retrying later");
+                    let mut m = miner.lock();
+                    m.dirty.extend(templates.iter().map(|t| t.id));
+                    failure = Some(e);
+                }
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(written),
+        }
+    }
+
+    /// Loads the stored templates of every tenant (oldest first, so the cap keeps the newest).
+    pub async fn restore(&self, tenants: &[TenantId]) -> Result<usize, StorageError> {
+        let mut restored = 0;
+        for tenant in tenants {
+            let mut stored = self.store.list_templates(tenant).await?;
+            stored.sort_by_key(|t| t.last_seen_ns);
+            let miner = self.miner(tenant);
+            let mut m = miner.lock();
+            for t in stored {
+                let tokens: Vec<String> = t.template.split(' ').map(str::to_owned).collect();
+                m.drain.restore(Cluster { id: t.id, tokens, count: t.count });
+                m.seen.insert(
+                    t.id,
+                    Seen { first_ns: t.first_seen_ns, last_ns: t.last_seen_ns, sample: t.sample, service: t.service },
+                );
+                restored += 1;
+            }
+            m.forget_evicted();
+        }
+        self.publish_size();
+        Ok(restored)
+    }
+
+    /// Flushes every [`FLUSH_EVERY`] until `stop` fires (the last flush, after the pipeline has
+    /// drained, is the server's).
+    pub fn spawn(self: Arc<Self>, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(FLUSH_EVERY) => {}
+                    _ = stop.wait_for(|v| *v) => return,
+                }
+                if let Err(e) = self.flush().await {
+                    tracing::debug!(error = %e, "template flush incomplete");
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
