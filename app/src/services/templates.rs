@@ -73,6 +73,8 @@ pub struct TemplateService {
     store: Arc<dyn IntelligenceStore>,
     config: DrainConfig,
     miners: Mutex<HashMap<TenantId, Arc<Mutex<TenantMiner>>>>,
+    /// Templates held over all tenants (kept by deltas, so no pass over every tenant per batch).
+    held: std::sync::atomic::AtomicI64,
     metrics: TemplateMetrics,
 }
 
@@ -107,7 +109,7 @@ impl TemplateService {
         metrics.evicted.add(0, &[]);
         metrics.flush_failures.add(0, &[]);
         metrics.templates.record(0, &[]);
-        Self { store, config, miners: Mutex::new(HashMap::new()), metrics }
+        Self { store, config, miners: Mutex::new(HashMap::new()), held: Default::default(), metrics }
     }
 
     fn miner(&self, tenant: &TenantId) -> Arc<Mutex<TenantMiner>> {
@@ -124,10 +126,10 @@ impl TemplateService {
             .clone()
     }
 
-    fn publish_size(&self) {
-        let miners: Vec<_> = self.miners.lock().values().cloned().collect();
-        let total: usize = miners.iter().map(|m| m.lock().drain.len()).sum();
-        self.metrics.templates.record(i64::try_from(total).unwrap_or(i64::MAX), &[]);
+    /// Adds `delta` templates to the total and publishes it.
+    fn publish_size(&self, delta: i64) {
+        let total = self.held.fetch_add(delta, std::sync::atomic::Ordering::Relaxed) + delta;
+        self.metrics.templates.record(total, &[]);
     }
 
     /// Gives every log record of the batches the id of its template (records with an empty
@@ -135,9 +137,11 @@ impl TemplateService {
     pub fn assign(&self, batches: &mut [TenantBatch]) {
         let mut mined = 0u64;
         let mut evicted = 0u64;
+        let mut delta = 0i64;
         for batch in batches.iter_mut().filter(|b| !b.logs.is_empty()) {
             let miner = self.miner(&batch.tenant);
             let mut m = miner.lock();
+            let before = m.drain.len() as i64;
             for log in &mut batch.logs {
                 let body = log.body_text();
                 let Some(matched) = m.drain.add(&body) else {
@@ -165,12 +169,13 @@ impl TemplateService {
                 m.dirty.insert(matched.id);
             }
             evicted += m.forget_evicted();
+            delta += m.drain.len() as i64 - before;
         }
         self.metrics.mined.add(mined, &[]);
         if evicted > 0 {
             self.metrics.evicted.add(evicted, &[]);
         }
-        self.publish_size();
+        self.publish_size(delta);
     }
 
     /// Writes the templates changed since the last flush; a tenant whose write fails keeps its
@@ -209,11 +214,13 @@ impl TemplateService {
     /// Loads the stored templates of every tenant (oldest first, so the cap keeps the newest).
     pub async fn restore(&self, tenants: &[TenantId]) -> Result<usize, StorageError> {
         let mut restored = 0;
+        let mut delta = 0i64;
         for tenant in tenants {
             let mut stored = self.store.list_templates(tenant).await?;
             stored.sort_by_key(|t| t.last_seen_ns);
             let miner = self.miner(tenant);
             let mut m = miner.lock();
+            let before = m.drain.len() as i64;
             for t in stored {
                 let tokens: Vec<String> = t.template.split(' ').map(str::to_owned).collect();
                 m.drain.restore(Cluster { id: t.id, tokens, count: t.count });
@@ -224,8 +231,9 @@ impl TemplateService {
                 restored += 1;
             }
             m.forget_evicted();
+            delta += m.drain.len() as i64 - before;
         }
-        self.publish_size();
+        self.publish_size(delta);
         Ok(restored)
     }
 
