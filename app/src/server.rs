@@ -6,6 +6,7 @@ use crate::http::{self, HttpParts};
 use crate::services::{
     DeadLetterService, IngestPolicy, IngestService, Pipeline, PipelineSettings, PipelineStages, QueryService,
     ReadinessService, RetentionService, RetentionSettings, StaticKeyAuthenticator, SystemClock, TemplateService,
+    TsdbService, tsdb_config,
 };
 use crate::storage::{self, RetryPolicy};
 use crate::tls::{PoemTlsAcceptor, TlsMetrics, accept_tls};
@@ -19,7 +20,7 @@ use otelcontext_domain::filter::{ServiceFilter, SeverityFilter};
 use otelcontext_domain::sampling::SamplingPolicy;
 use otelcontext_memory::MemoryQueue;
 use otelcontext_otlp::{GrpcLimits, HttpLimits, OtlpGrpc, OtlpHttp, OtlpMetrics, Receiver, TenantPolicy};
-use otelcontext_ports::{Authenticator, Clock, DeadLetterQueue, IngestQueue, Storage};
+use otelcontext_ports::{Authenticator, Clock, CommitObserver, DeadLetterQueue, IngestQueue, Storage};
 use otelcontext_telemetry::{Gauge, KeyValue, Meter, Telemetry, gauge};
 use otelcontext_tls::{Tls, TlsSource};
 use poem::listener::{AcceptorExt, BoxAcceptor};
@@ -171,14 +172,25 @@ impl Server {
             soft_threshold: SOFT_THRESHOLD,
             soft_drop: config.ingest_async,
         }));
-        let dead_letters = Arc::new(DeadLetterService::new(
-            dead_letters,
+        let tsdb = Arc::new(TsdbService::new(
             storage.clone(),
             Arc::new(SystemClock),
-            ReplayPolicy { interval: config.dlq_replay_interval, max_retries: config.dlq_max_retries },
+            tsdb_config(config.metric_max_cardinality, config.metric_max_cardinality_per_tenant),
             &meter,
         ));
-        let templates = Arc::new(TemplateService::new(storage.clone(), DrainConfig::default(), &meter));
+        let observers: Vec<Arc<dyn CommitObserver>> = vec![tsdb.clone()];
+        let dead_letters = Arc::new(
+            DeadLetterService::new(
+                dead_letters,
+                storage.clone(),
+                Arc::new(SystemClock),
+                ReplayPolicy { interval: config.dlq_replay_interval, max_retries: config.dlq_max_retries },
+                &meter,
+            )
+            .with_observers(observers.clone()),
+        );
+        let templates =
+            Arc::new(TemplateService::new(storage.clone(), Arc::new(SystemClock), DrainConfig::default(), &meter));
         // Before any log is mined, so ids and counts continue where the last run left them.
         let restore_started = std::time::Instant::now();
         match storage.tenants().await {
@@ -194,7 +206,7 @@ impl Server {
             storage.backend(),
             &meter,
             PipelineSettings { workers: config.pipeline_workers, commit_items: config.pipeline_commit_items },
-            PipelineStages { dead_letters: Some(dead_letters.clone()), templates: Some(templates.clone()) },
+            PipelineStages { dead_letters: Some(dead_letters.clone()), templates: Some(templates.clone()), observers },
         );
         let ingest = Arc::new(IngestService::new(
             queue.clone(),
@@ -291,6 +303,7 @@ impl Server {
         let retention_task = retention.spawn(stop_rx.clone());
         let replay_task = dead_letters.clone().spawn(stop_rx.clone());
         let template_task = templates.clone().spawn(stop_rx.clone());
+        let tsdb_task = tsdb.clone().spawn(stop_rx.clone());
 
         tracing::info!(%http_addr, %grpc_addr, driver = storage.backend(), "otelcontext listening");
         let stop_seen = wait_stop(stop_rx.clone());
@@ -306,22 +319,25 @@ impl Server {
             if !pipeline.drain_until(intake_deadline).await {
                 tracing::warn!("records not stored within the shutdown grace were moved to the dead-letter queue");
             }
+            // A replay in progress is repeated at the next start (idempotent writes); stopping it
+            // first means nothing commits after the final flushes below.
+            replay_task.abort();
+            let _ = replay_task.await;
             template_task.abort();
             let _ = template_task.await;
             if let Err(e) = templates.flush().await {
                 tracing::error!(error = %e, "writing log templates at shutdown failed; their counts restart from the last flush");
             }
+            let _ = tsdb_task.await;
+            tsdb.finish().await;
             let _ = health_task.await;
             // A purge may be mid-way through a table; each batch is its own transaction, so
-            // stopping between (or inside) batches loses nothing. A replay in progress is
-            // repeated at the next start (idempotent writes).
+            // stopping between (or inside) batches loses nothing.
             retention_task.abort();
-            replay_task.abort();
             if let Some(t) = reload_task {
                 t.abort();
             }
             let _ = retention_task.await;
-            let _ = replay_task.await;
             storage.close().await;
             tracing::info!("otelcontext stopped");
             http?;

@@ -5,6 +5,7 @@
 //! not depend on the order of flushes.
 
 use crate::hash::StableHasher;
+use crate::metric::ExpBuckets;
 use crate::value::Attributes;
 
 /// Bucket width the TSDB uses.
@@ -23,8 +24,216 @@ pub enum BucketHistogram {
     None,
     /// Per-bucket counts for `bounds` (`counts.len() == bounds.len() + 1`).
     Buckets { bounds: Vec<f64>, counts: Vec<u64> },
-    /// Points with different bounds were merged; only count, sum, min and max are meaningful.
+    /// Exponential-bucket histogram points, merged at the coarser scale of the two.
+    Exponential(ExpHistogram),
+    /// Points with different bounds (or explicit with exponential) were merged; only count,
+    /// sum, min and max are meaningful.
     Conflict,
+}
+
+/// Most buckets an exponential histogram keeps per sign; a wider merge is downscaled until it
+/// fits (the same rule OTel SDKs apply, so memory stays bounded whatever the inputs).
+pub const MAX_EXP_BUCKETS: usize = 320;
+
+/// An exponential histogram: bucket `i` of scale `s` holds values in `(b^i, b^(i+1)]` where
+/// `b = 2^(2^-s)`; negative values mirror it; `zero_count` values are (near) zero.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExpHistogram {
+    pub scale: i32,
+    pub zero_count: u64,
+    pub positive: ExpBuckets,
+    pub negative: ExpBuckets,
+}
+
+/// One sign's buckets at a scale `by` steps coarser (index `i` becomes `i >> by`).
+fn downscale_side(b: &ExpBuckets, by: u32) -> ExpBuckets {
+    if by == 0 || b.counts.is_empty() {
+        return b.clone();
+    }
+    let shift = by.min(63);
+    let new_index = |i: i64| i >> shift;
+    let first = new_index(i64::from(b.offset));
+    let last = new_index(i64::from(b.offset) + b.counts.len() as i64 - 1);
+    let mut counts = vec![0u64; (last - first + 1) as usize];
+    for (k, c) in b.counts.iter().enumerate() {
+        let i = new_index(i64::from(b.offset) + k as i64);
+        let slot = &mut counts[(i - first) as usize];
+        *slot = slot.saturating_add(*c);
+    }
+    ExpBuckets { offset: first as i32, counts }
+}
+
+/// The index range (first, last) of the non-empty sides, `None` when both are empty.
+fn span(a: &ExpBuckets, b: &ExpBuckets) -> Option<(i64, i64)> {
+    let range = |x: &ExpBuckets| {
+        (!x.counts.is_empty()).then(|| (i64::from(x.offset), i64::from(x.offset) + x.counts.len() as i64 - 1))
+    };
+    match (range(a), range(b)) {
+        (None, None) => None,
+        (Some(r), None) | (None, Some(r)) => Some(r),
+        (Some((a0, a1)), Some((b0, b1))) => Some((a0.min(b0), a1.max(b1))),
+    }
+}
+
+/// Combines two sides at the same scale index by index.
+fn combine_sides(a: &ExpBuckets, b: &ExpBuckets, f: impl Fn(u64, u64) -> u64) -> ExpBuckets {
+    let Some((first, last)) = span(a, b) else { return ExpBuckets::default() };
+    let at = |x: &ExpBuckets, i: i64| {
+        let k = i - i64::from(x.offset);
+        if k >= 0 { x.counts.get(k as usize).copied().unwrap_or(0) } else { 0 }
+    };
+    let counts = (first..=last).map(|i| f(at(a, i), at(b, i))).collect();
+    ExpBuckets { offset: first as i32, counts }
+}
+
+impl ExpHistogram {
+    /// A histogram, downscaled if a side is wider than [`MAX_EXP_BUCKETS`].
+    pub fn new(scale: i32, zero_count: u64, positive: ExpBuckets, negative: ExpBuckets) -> Self {
+        let h = Self { scale, zero_count, positive, negative };
+        let by = h.downscale_needed(&Self::default());
+        h.downscaled(by)
+    }
+
+    /// The same histogram `by` scale steps coarser.
+    pub fn downscaled(&self, by: u32) -> Self {
+        Self {
+            scale: self.scale - by as i32,
+            zero_count: self.zero_count,
+            positive: downscale_side(&self.positive, by),
+            negative: downscale_side(&self.negative, by),
+        }
+    }
+
+    /// Extra steps needed so that both sides of `self` and `other` (at `self`'s scale) fit.
+    fn downscale_needed(&self, other: &Self) -> u32 {
+        let mut by = 0u32;
+        loop {
+            let fits = [(&self.positive, &other.positive), (&self.negative, &other.negative)].iter().all(|(a, b)| {
+                span(&downscale_side(a, by), &downscale_side(b, by))
+                    .is_none_or(|(f, l)| (l - f + 1) as usize <= MAX_EXP_BUCKETS)
+            });
+            if fits || by >= 63 {
+                return by;
+            }
+            by += 1;
+        }
+    }
+
+    /// Both histograms at one common scale that fits.
+    fn aligned(&self, other: &Self) -> (Self, Self) {
+        let scale = self.scale.min(other.scale);
+        let a = self.downscaled((self.scale - scale) as u32);
+        let b = other.downscaled((other.scale - scale) as u32);
+        let by = a.downscale_needed(&b);
+        (a.downscaled(by), b.downscaled(by))
+    }
+
+    /// The sum of two histograms.
+    pub fn merge(&self, other: &Self) -> Self {
+        let (a, b) = self.aligned(other);
+        Self {
+            scale: a.scale,
+            zero_count: a.zero_count.saturating_add(b.zero_count),
+            positive: combine_sides(&a.positive, &b.positive, u64::saturating_add),
+            negative: combine_sides(&a.negative, &b.negative, u64::saturating_add),
+        }
+    }
+
+    /// `self − earlier` (counts never below zero): the observations since `earlier`.
+    pub fn minus(&self, earlier: &Self) -> Self {
+        let (a, b) = self.aligned(earlier);
+        Self {
+            scale: a.scale,
+            zero_count: a.zero_count.saturating_sub(b.zero_count),
+            positive: combine_sides(&a.positive, &b.positive, u64::saturating_sub),
+            negative: combine_sides(&a.negative, &b.negative, u64::saturating_sub),
+        }
+    }
+
+    /// Observations in the histogram.
+    pub fn total(&self) -> u64 {
+        self.positive.counts.iter().chain(&self.negative.counts).fold(self.zero_count, |a, c| a.saturating_add(*c))
+    }
+
+    /// The `q` quantile (0..=1), interpolated linearly inside its bucket; `None` when empty.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let total = self.total();
+        if total == 0 {
+            return None;
+        }
+        let base = 2f64.powf(2f64.powi(-self.scale));
+        let bound = |i: i64| base.powf(i as f64);
+        // Buckets in ascending value order: (lower, upper, count).
+        let mut ordered: Vec<(f64, f64, u64)> = Vec::new();
+        for (k, c) in self.negative.counts.iter().enumerate().rev() {
+            let i = i64::from(self.negative.offset) + k as i64;
+            ordered.push((-bound(i + 1), -bound(i), *c));
+        }
+        ordered.push((0.0, 0.0, self.zero_count));
+        for (k, c) in self.positive.counts.iter().enumerate() {
+            let i = i64::from(self.positive.offset) + k as i64;
+            ordered.push((bound(i), bound(i + 1), *c));
+        }
+        interpolate(&ordered, total, q)
+    }
+}
+
+/// The value at rank `q·total` over buckets `(lower, upper, count)` in ascending order.
+fn interpolate(ordered: &[(f64, f64, u64)], total: u64, q: f64) -> Option<f64> {
+    let rank = q.clamp(0.0, 1.0) * total as f64;
+    let mut before = 0f64;
+    let mut last_nonempty = None;
+    for &(lo, hi, c) in ordered {
+        if c == 0 {
+            continue;
+        }
+        let after = before + c as f64;
+        if rank <= after {
+            let within = ((rank - before) / c as f64).clamp(0.0, 1.0);
+            return Some(lo + (hi - lo) * within);
+        }
+        before = after;
+        last_nonempty = Some(hi);
+    }
+    last_nonempty
+}
+
+impl BucketHistogram {
+    /// The `q` quantile (0..=1) of the distribution; `min` and `max` (NaN when unknown) close
+    /// the open-ended first and last explicit buckets and clamp the answer. `None` when the
+    /// bucket holds no distribution (gauges, sums, conflicting bounds) or is empty.
+    pub fn quantile(&self, q: f64, min: f64, max: f64) -> Option<f64> {
+        let value = match self {
+            BucketHistogram::None | BucketHistogram::Conflict => return None,
+            BucketHistogram::Exponential(h) => h.quantile(q)?,
+            BucketHistogram::Buckets { bounds, counts } => {
+                let total = counts.iter().fold(0u64, |a, c| a.saturating_add(*c));
+                if total == 0 {
+                    return None;
+                }
+                let ordered: Vec<(f64, f64, u64)> = counts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        let lower = match i {
+                            0 if min.is_finite() => min,
+                            0 => bounds.first().map_or(0.0, |b| if *b > 0.0 { 0.0 } else { *b }),
+                            _ => bounds[i - 1],
+                        };
+                        let upper = match bounds.get(i) {
+                            Some(b) => *b,
+                            None if max.is_finite() => max,
+                            None => bounds.last().copied().unwrap_or(lower),
+                        };
+                        (lower, upper.max(lower), *c)
+                    })
+                    .collect();
+                interpolate(&ordered, total, q)?
+            }
+        };
+        let value = if min.is_finite() { value.max(min) } else { value };
+        Some(if max.is_finite() { value.min(max) } else { value })
+    }
 }
 
 impl BucketHistogram {
@@ -33,6 +242,11 @@ impl BucketHistogram {
         match (self, other) {
             (BucketHistogram::None, x) | (x, BucketHistogram::None) => x.clone(),
             (BucketHistogram::Conflict, _) | (_, BucketHistogram::Conflict) => BucketHistogram::Conflict,
+            (BucketHistogram::Exponential(a), BucketHistogram::Exponential(b)) => {
+                BucketHistogram::Exponential(a.merge(b))
+            }
+            (BucketHistogram::Exponential(_), BucketHistogram::Buckets { .. })
+            | (BucketHistogram::Buckets { .. }, BucketHistogram::Exponential(_)) => BucketHistogram::Conflict,
             (
                 BucketHistogram::Buckets { bounds: b1, counts: c1 },
                 BucketHistogram::Buckets { bounds: b2, counts: c2 },
@@ -83,6 +297,11 @@ impl MetricBucket {
             .field(self.service.as_bytes())
             .field(attributes_json.as_bytes())
             .finish_i64()
+    }
+
+    /// The `q` quantile (0..=1) of a histogram bucket (see [`BucketHistogram::quantile`]).
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        self.histogram.quantile(q, self.min, self.max)
     }
 
     /// Average of the observations, `None` when empty.

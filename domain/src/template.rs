@@ -1,10 +1,11 @@
 //! Log templates (Drain clusters) as stored: a stable id, the template text, counts and a sample.
 
+use crate::pattern::{self, Activity, PatternFlags, SeverityMix};
 use std::fmt;
 
 /// Identity of a log template: a stable 64-bit hash of the tenant's first version of the
 /// template (never an insertion counter), so ids survive restarts. Shown as 16 hex characters.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct TemplateId(pub u64);
 
 impl TemplateId {
@@ -40,8 +41,8 @@ impl fmt::Debug for TemplateId {
     }
 }
 
-/// A stored log template of one tenant.
-#[derive(Debug, Clone, PartialEq)]
+/// A stored log template of one tenant: the pattern its records share and what is known of them.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct LogTemplate {
     pub id: TemplateId,
     /// The template text, variable parts shown as `<*>`.
@@ -54,11 +55,20 @@ pub struct LogTemplate {
     pub sample: String,
     /// Service of the sample.
     pub service: String,
+    /// Services the template appeared in (sorted, at most [`pattern::MAX_SERVICES`]).
+    pub services: Vec<String>,
+    /// Records per severity level.
+    pub severities: SeverityMix,
+    /// Records per minute over the last hour (for the `spiking` flag).
+    pub activity: Activity,
+    /// Whether the template was spiking when it was last evaluated (see [`pattern::is_spiking`]).
+    pub spiking: bool,
 }
 
 impl LogTemplate {
     /// Folds a later state of the same template into this stored one: the later template text,
-    /// count and sample win; first seen is the earliest, last seen the latest.
+    /// sample, activity and spiking flag win; first seen is the earliest, last seen the latest;
+    /// counters (count, severity mix) only grow, so the larger wins; services are united.
     pub fn merge(&mut self, later: &LogTemplate) {
         debug_assert_eq!(self.id, later.id);
         self.first_seen_ns = self.first_seen_ns.min(later.first_seen_ns);
@@ -66,9 +76,18 @@ impl LogTemplate {
             self.template.clone_from(&later.template);
             self.sample.clone_from(&later.sample);
             self.service.clone_from(&later.service);
+            self.activity.clone_from(&later.activity);
+            self.spiking = later.spiking;
         }
         self.last_seen_ns = self.last_seen_ns.max(later.last_seen_ns);
         self.count = self.count.max(later.count);
+        self.severities.merge(&later.severities);
+        self.services = pattern::merge_services(&self.services, &later.services);
+    }
+
+    /// The `new` flag at `now_ns` and the `spiking` flag as last evaluated.
+    pub fn flags(&self, now_ns: i64) -> PatternFlags {
+        PatternFlags { new: pattern::is_new(self.first_seen_ns, now_ns), spiking: self.spiking }
     }
 }
 
@@ -85,6 +104,8 @@ mod tests {
             last_seen_ns: last,
             sample: format!("sample {text}"),
             service: "svc".into(),
+            services: vec!["svc".into()],
+            ..Default::default()
         }
     }
 

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod credentials;
 pub mod dlq;
 pub mod ingest;
+pub mod observer;
 pub mod queries;
 pub mod queue;
 pub mod storage;
@@ -22,13 +23,14 @@ pub use clock::Clock;
 pub use credentials::{AccessToken, TokenSource};
 pub use dlq::{DeadLetter, DeadLetterQueue, DlqError, DlqStats, Enqueued};
 pub use ingest::{Ingest, IngestError, IngestReceipt, Signal, TenantLogs, TenantMetrics, TenantSpans};
+pub use observer::CommitObserver;
 pub use queries::{CheckStatus, Queries, QueryError, Readiness, ReadinessReport};
 pub use queue::{CommitNotifier, IngestQueue, QueueItem, SubmitOutcome};
 pub use storage::{
     AttributeFilter, BucketQuery, Cursor, IntelligenceStore, InvestigationQuery, LogId, LogPartition, LogQuery,
     LogSort, LogStore, Maintenance, MetricQuery, MetricStore, Page, PoolStats, RetentionTarget, SignalCounts,
-    SnapshotQuery, SortOrder, SpanQuery, Storage, StorageError, StorageStatus, StoredLog, TelemetryWriter, TenantBatch,
-    TimeRange, TraceQuery, TraceSort, TraceStore, WriteSummary,
+    SnapshotQuery, SortOrder, SpanQuery, Storage, StorageError, StorageStatus, StoredLog, TelemetryWriter,
+    TemplateQuery, TemplateSort, TenantBatch, TimeRange, TraceQuery, TraceSort, TraceStore, WriteSummary,
 };
 
 #[cfg(any(test, feature = "mocks"))]
@@ -41,6 +43,8 @@ pub use credentials::MockTokenSource;
 pub use dlq::MockDeadLetterQueue;
 #[cfg(any(test, feature = "mocks"))]
 pub use ingest::MockIngest;
+#[cfg(any(test, feature = "mocks"))]
+pub use observer::MockCommitObserver;
 #[cfg(any(test, feature = "mocks"))]
 pub use queries::{MockQueries, MockReadiness};
 #[cfg(any(test, feature = "mocks"))]

@@ -34,7 +34,8 @@ use otelcontext_domain::{
 use otelcontext_ports::{
     BucketQuery, IntelligenceStore, InvestigationQuery, LogId, LogPartition, LogQuery, LogStore, Maintenance,
     MetricQuery, MetricStore, Page, PoolStats, RetentionTarget, SignalCounts, SnapshotQuery, SpanQuery, StorageError,
-    StorageStatus, StoredLog, TelemetryWriter, TenantBatch, TokenSource, TraceQuery, TraceStore, WriteSummary,
+    StorageStatus, StoredLog, TelemetryWriter, TemplateQuery, TenantBatch, TokenSource, TraceQuery, TraceStore,
+    WriteSummary,
 };
 use parking_lot::Mutex;
 use sqlx::PgPool;
@@ -257,6 +258,10 @@ impl IntelligenceStore for PostgresStorage {
 
     async fn get_template(&self, tenant: &TenantId, id: TemplateId) -> Result<Option<LogTemplate>, StorageError> {
         search::get_template(&self.pool, tenant, id).await
+    }
+
+    async fn search_templates(&self, tenant: &TenantId, q: &TemplateQuery) -> Result<Page<LogTemplate>, StorageError> {
+        search::search_templates(&self.pool, tenant, q).await
     }
 
     async fn save_investigation(&self, tenant: &TenantId, investigation: &Investigation) -> Result<(), StorageError> {

@@ -159,10 +159,10 @@ pub(crate) async fn upsert_templates(
     }
     merged.sort_by_key(|t| t.id.as_i64());
     let ids: Vec<i64> = merged.iter().map(|t| t.id.as_i64()).collect();
-    let stored = sqlx::query(
-        "SELECT id, template, count, first_seen_ns, last_seen_ns, sample, service_name FROM drain_templates \
-         WHERE tenant_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE",
-    )
+    let stored = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM drain_templates WHERE tenant_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE",
+        rows::TEMPLATE_COLUMNS
+    )))
     .bind(tenant)
     .bind(&ids)
     .fetch_all(&mut *tx)
@@ -175,12 +175,17 @@ pub(crate) async fn upsert_templates(
             *m = current;
         }
     }
+    let json: Vec<[String; 3]> = merged.iter().map(rows::template_json_columns).collect();
+    let json_column = |i: usize| json.iter().map(|c| c[i].clone()).collect::<Vec<_>>();
     sqlx::query(
-        "INSERT INTO drain_templates (tenant_id, id, template, count, first_seen_ns, last_seen_ns, sample, service_name) \
-         SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::text[]) \
+        "INSERT INTO drain_templates (tenant_id, id, template, count, first_seen_ns, last_seen_ns, sample, service_name, \
+         services_json, severity_json, activity_json, spiking) \
+         SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], \
+         $9::text[], $10::text[], $11::text[], $12::smallint[]) \
          ON CONFLICT (tenant_id, id) DO UPDATE SET template = excluded.template, count = excluded.count, \
          first_seen_ns = excluded.first_seen_ns, last_seen_ns = excluded.last_seen_ns, sample = excluded.sample, \
-         service_name = excluded.service_name",
+         service_name = excluded.service_name, services_json = excluded.services_json, \
+         severity_json = excluded.severity_json, activity_json = excluded.activity_json, spiking = excluded.spiking",
     )
     .bind(tenant)
     .bind(ids)
@@ -190,6 +195,10 @@ pub(crate) async fn upsert_templates(
     .bind(merged.iter().map(|t| t.last_seen_ns).collect::<Vec<_>>())
     .bind(merged.iter().map(|t| clean(&t.sample)).collect::<Vec<_>>())
     .bind(merged.iter().map(|t| clean(&t.service)).collect::<Vec<_>>())
+    .bind(json_column(0).into_iter().map(clean_json).collect::<Vec<_>>())
+    .bind(json_column(1))
+    .bind(json_column(2))
+    .bind(merged.iter().map(|t| i16::from(t.spiking)).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await
     .map_err(map_sqlx_error)?;

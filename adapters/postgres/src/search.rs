@@ -14,7 +14,7 @@ use otelcontext_domain::{
 };
 use otelcontext_ports::{
     BucketQuery, Cursor, InvestigationQuery, LogId, LogQuery, LogSort, MetricQuery, Page, SnapshotQuery, SortOrder,
-    SpanQuery, StorageError, StoredLog, TimeRange, TraceQuery, TraceSort,
+    SpanQuery, StorageError, StoredLog, TemplateQuery, TemplateSort, TimeRange, TraceQuery, TraceSort,
 };
 use sqlx::PgPool;
 use sqlx::postgres::PgRow;
@@ -205,7 +205,7 @@ pub(crate) async fn search_buckets(
     keyset_page(&rows, q.limit, "start_ns", "id", |r| Ok(rows::bucket(&Stored(r))?))
 }
 
-const TEMPLATE_COLUMNS: &str = "id, template, count, first_seen_ns, last_seen_ns, sample, service_name";
+use otelcontext_domain::codec::rows::TEMPLATE_COLUMNS;
 
 pub(crate) async fn list_templates(pool: &PgPool, tenant: &TenantId) -> Result<Vec<LogTemplate>, StorageError> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -236,6 +236,32 @@ pub(crate) async fn get_template(
     .as_ref()
     .map(|r| Ok(rows::template(&Stored(r))?))
     .transpose()
+}
+
+pub(crate) async fn search_templates(
+    pool: &PgPool,
+    tenant: &TenantId,
+    q: &TemplateQuery,
+) -> Result<Page<LogTemplate>, StorageError> {
+    q.validate()?;
+    let key = match q.sort {
+        TemplateSort::Count => "count",
+        TemplateSort::LastSeen => "last_seen_ns",
+    };
+    let mut sel = Select::new(
+        format!("SELECT {TEMPLATE_COLUMNS}, {key} AS sort_key FROM drain_templates WHERE tenant_id = ?"),
+        vec![t(tenant)],
+    );
+    sel.and_int("last_seen_ns >= ?", q.time.start_ns)
+        .and_int("first_seen_ns <= ?", q.time.end_ns)
+        .and_text("services_json::jsonb @> jsonb_build_array(?::text)", q.service.as_deref())
+        .and_int("first_seen_ns >= ?", q.first_seen_since_ns);
+    if q.spiking_only {
+        sel.and("spiking = 1", []);
+    }
+    sel.keyset(key, "id", true, q.cursor)?;
+    let rows = sel.fetch(pool, q.limit, 0).await?;
+    keyset_page(&rows, q.limit, "sort_key", "id", |r| Ok(rows::template(&Stored(r))?))
 }
 
 const INVESTIGATION_COLUMNS: &str = "seq, id, created_ns, updated_ns, status, severity, kind, trigger_service, \

@@ -26,7 +26,7 @@ use otelcontext_domain::{
 use otelcontext_ports::{
     BucketQuery, IntelligenceStore, InvestigationQuery, LogId, LogPartition, LogQuery, LogStore, Maintenance,
     MetricQuery, MetricStore, Page, PoolStats, RetentionTarget, SignalCounts, SnapshotQuery, SpanQuery, StorageError,
-    StorageStatus, StoredLog, TelemetryWriter, TenantBatch, TraceQuery, TraceStore, WriteSummary,
+    StorageStatus, StoredLog, TelemetryWriter, TemplateQuery, TenantBatch, TraceQuery, TraceStore, WriteSummary,
 };
 use sqlx::sqlite::{
     SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -260,6 +260,10 @@ impl IntelligenceStore for SqliteStorage {
 
     async fn get_template(&self, tenant: &TenantId, id: TemplateId) -> Result<Option<LogTemplate>, StorageError> {
         search::get_template(&self.readers, tenant, id).await
+    }
+
+    async fn search_templates(&self, tenant: &TenantId, q: &TemplateQuery) -> Result<Page<LogTemplate>, StorageError> {
+        search::search_templates(&self.readers, tenant, q).await
     }
 
     async fn save_investigation(&self, tenant: &TenantId, investigation: &Investigation) -> Result<(), StorageError> {

@@ -104,14 +104,13 @@ pub(crate) fn write_buckets(
     })
 }
 
-const SELECT_TEMPLATE: &str = "SELECT id, template, count, first_seen_ns, last_seen_ns, sample, service_name \
-     FROM drain_templates WHERE tenant_id = ?1 AND id = ?2";
-
 const UPSERT_TEMPLATE: &str = "INSERT INTO drain_templates (tenant_id, id, template, count, first_seen_ns, \
-     last_seen_ns, sample, service_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+     last_seen_ns, sample, service_name, services_json, severity_json, activity_json, spiking) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
      ON CONFLICT (tenant_id, id) DO UPDATE SET template = excluded.template, count = excluded.count, \
      first_seen_ns = excluded.first_seen_ns, last_seen_ns = excluded.last_seen_ns, sample = excluded.sample, \
-     service_name = excluded.service_name";
+     service_name = excluded.service_name, services_json = excluded.services_json, \
+     severity_json = excluded.severity_json, activity_json = excluded.activity_json, spiking = excluded.spiking";
 
 /// Upserts templates of one tenant in one transaction.
 pub(crate) fn upsert_templates(
@@ -120,7 +119,9 @@ pub(crate) fn upsert_templates(
     templates: Vec<LogTemplate>,
 ) -> Result<(), StorageError> {
     state.transaction(std::slice::from_ref(&tenant), |tx| {
-        let mut select = tx.prepare_cached(SELECT_TEMPLATE).map_err(map_err)?;
+        let select_sql =
+            format!("SELECT {} FROM drain_templates WHERE tenant_id = ?1 AND id = ?2", rows::TEMPLATE_COLUMNS);
+        let mut select = tx.prepare_cached(&select_sql).map_err(map_err)?;
         let mut upsert = tx.prepare_cached(UPSERT_TEMPLATE).map_err(map_err)?;
         for t in templates {
             let id = t.id.as_i64();
@@ -135,6 +136,7 @@ pub(crate) fn upsert_templates(
                 }
                 None => t,
             };
+            let [services, severities, activity] = rows::template_json_columns(&merged);
             upsert
                 .execute(params![
                     &*tenant,
@@ -144,7 +146,11 @@ pub(crate) fn upsert_templates(
                     merged.first_seen_ns,
                     merged.last_seen_ns,
                     merged.sample,
-                    merged.service
+                    merged.service,
+                    services,
+                    severities,
+                    activity,
+                    i64::from(merged.spiking)
                 ])
                 .map_err(map_err)?;
         }

@@ -14,7 +14,7 @@ use otelcontext_domain::{
 };
 use otelcontext_ports::{
     BucketQuery, Cursor, InvestigationQuery, LogId, LogQuery, LogSort, MetricQuery, Page, SnapshotQuery, SortOrder,
-    SpanQuery, StorageError, StoredLog, TimeRange, TraceQuery, TraceSort,
+    SpanQuery, StorageError, StoredLog, TemplateQuery, TemplateSort, TimeRange, TraceQuery, TraceSort,
 };
 use sqlx::SqlitePool;
 use sqlx::sqlite::SqliteRow;
@@ -257,7 +257,7 @@ pub(crate) async fn search_buckets(
     keyset_page(&rows, q.limit, "start_ns", "id", |r| Ok(rows::bucket(&Stored(r))?))
 }
 
-const TEMPLATE_COLUMNS: &str = "id, template, count, first_seen_ns, last_seen_ns, sample, service_name";
+use otelcontext_domain::codec::rows::TEMPLATE_COLUMNS;
 
 pub(crate) async fn list_templates(pool: &SqlitePool, tenant: &TenantId) -> Result<Vec<LogTemplate>, StorageError> {
     let sql = format!("SELECT {TEMPLATE_COLUMNS} FROM drain_templates WHERE tenant_id = ? ORDER BY id");
@@ -286,6 +286,35 @@ pub(crate) async fn get_template(
         .as_ref()
         .map(|r| Ok(rows::template(&Stored(r))?))
         .transpose()
+}
+
+pub(crate) async fn search_templates(
+    pool: &SqlitePool,
+    tenant: &TenantId,
+    q: &TemplateQuery,
+) -> Result<Page<LogTemplate>, StorageError> {
+    q.validate()?;
+    let mut sel = Select::new(
+        format!("SELECT {TEMPLATE_COLUMNS}, {} AS sort_key FROM drain_templates WHERE tenant_id = ?", template_key(q)),
+        vec![t(tenant)],
+    );
+    sel.and_int("last_seen_ns >= ?", q.time.start_ns)
+        .and_int("first_seen_ns <= ?", q.time.end_ns)
+        .and_text("EXISTS (SELECT 1 FROM json_each(services_json) s WHERE s.value = ?)", q.service.as_deref())
+        .and_int("first_seen_ns >= ?", q.first_seen_since_ns);
+    if q.spiking_only {
+        sel.and("spiking = 1", []);
+    }
+    sel.keyset(template_key(q), "id", true, q.cursor)?;
+    let rows = sel.fetch(pool, q.limit, 0).await?;
+    keyset_page(&rows, q.limit, "sort_key", "id", |r| Ok(rows::template(&Stored(r))?))
+}
+
+fn template_key(q: &TemplateQuery) -> &'static str {
+    match q.sort {
+        TemplateSort::Count => "count",
+        TemplateSort::LastSeen => "last_seen_ns",
+    }
 }
 
 const INVESTIGATION_COLUMNS: &str = "seq, id, created_ns, updated_ns, status, severity, kind, trigger_service, \

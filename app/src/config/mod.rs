@@ -74,6 +74,12 @@ pub struct Config {
     pub dlq_max_files: usize,
     pub dlq_max_disk_mb: u64,
     pub dlq_max_retries: u32,
+    /// TSDB series per window over all tenants (0 = unlimited).
+    pub metric_max_cardinality: usize,
+    /// TSDB series per window of one tenant (0 = unlimited).
+    pub metric_max_cardinality_per_tenant: usize,
+    /// Similar-log index entries per tenant.
+    pub vector_index_max_entries: usize,
     pub allow_sqlite_in_production: bool,
     pub api_key: String,
     pub default_tenant: TenantId,
@@ -320,6 +326,9 @@ impl Config {
         let dlq_max_files = r.int::<usize>("DLQ_MAX_FILES", 0, 10_000_000);
         let dlq_max_disk_mb = r.int::<u64>("DLQ_MAX_DISK_MB", 0, 100_000_000);
         let dlq_max_retries = r.int::<u32>("DLQ_MAX_RETRIES", 0, 1_000_000);
+        let metric_max_cardinality = r.int::<usize>("METRIC_MAX_CARDINALITY", 0, 100_000_000);
+        let metric_max_cardinality_per_tenant = r.int::<usize>("METRIC_MAX_CARDINALITY_PER_TENANT", 0, 100_000_000);
+        let vector_index_max_entries = r.int::<usize>("VECTOR_INDEX_MAX_ENTRIES", 1, 100_000_000);
         let allow_sqlite_in_production = r.boolean("OTELCONTEXT_ALLOW_SQLITE_PROD");
         let api_key = r.raw("API_KEY").unwrap_or_default();
         let default_tenant_raw = r.string("DEFAULT_TENANT");
@@ -374,6 +383,9 @@ impl Config {
             dlq_path,
             dlq_replay_interval,
             dlq_max_files,
+            metric_max_cardinality,
+            metric_max_cardinality_per_tenant,
+            vector_index_max_entries,
             dlq_max_disk_mb,
             dlq_max_retries,
             allow_sqlite_in_production,

@@ -111,6 +111,21 @@ pub const VARIABLES: &[VarSpec] = &[
         "Most MiB the queue takes; the oldest batches are evicted beyond it (0 = unlimited).",
     ),
     var("DLQ_MAX_RETRIES", "10", "Failed replays after which a batch is deleted and counted as dropped (0 = never)."),
+    var(
+        "METRIC_MAX_CARDINALITY",
+        "10000",
+        "Most metric series per 30 s window over all tenants; new series past it go to the tenant's __overflow__ series (0 = unlimited).",
+    ),
+    var(
+        "METRIC_MAX_CARDINALITY_PER_TENANT",
+        "0",
+        "Most metric series of one tenant per 30 s window, checked first; past it, to __overflow__ (0 = unlimited).",
+    ),
+    var(
+        "VECTOR_INDEX_MAX_ENTRIES",
+        "100000",
+        "Most WARN-and-above log records per tenant in the similar-log (TF-IDF) index; the oldest are evicted.",
+    ),
     VarSpec {
         name: "API_KEY",
         default: "",

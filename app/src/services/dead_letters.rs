@@ -104,6 +104,8 @@ pub struct DeadLetterService {
     clock: Arc<dyn Clock>,
     policy: ReplayPolicy,
     metrics: DlqMetrics,
+    /// Told what a replay stored.
+    observers: Vec<Arc<dyn otelcontext_ports::CommitObserver>>,
 }
 
 impl DeadLetterService {
@@ -115,9 +117,15 @@ impl DeadLetterService {
         policy: ReplayPolicy,
         meter: &Meter,
     ) -> Self {
-        let s = Self { queue, storage, clock, policy, metrics: DlqMetrics::new(meter) };
+        let s = Self { queue, storage, clock, policy, metrics: DlqMetrics::new(meter), observers: Vec::new() };
         s.publish_stats();
         s
+    }
+
+    /// The same service, telling `observers` what each replay stored.
+    pub fn with_observers(mut self, observers: Vec<Arc<dyn otelcontext_ports::CommitObserver>>) -> Self {
+        self.observers = observers;
+        self
     }
 
     /// The replay schedule.
@@ -208,6 +216,9 @@ impl DeadLetterService {
             };
             match self.storage.write(&batches).await {
                 Ok(_) => {
+                    for o in &self.observers {
+                        o.committed(&batches);
+                    }
                     if let Err(e) = self.queue.remove(&entry.id).await {
                         // Replayed again later: idempotent writes store it once.
                         tracing::error!(batch = %entry.id, error = %e, "replayed a dead-letter batch but cannot delete it");

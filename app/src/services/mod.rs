@@ -10,6 +10,7 @@ pub mod queries;
 pub mod readiness;
 pub mod retention;
 pub mod templates;
+pub mod tsdb;
 
 pub use auth::StaticKeyAuthenticator;
 pub use clock::SystemClock;
@@ -20,6 +21,7 @@ pub use queries::QueryService;
 pub use readiness::ReadinessService;
 pub use retention::{RetentionService, RetentionSettings};
 pub use templates::TemplateService;
+pub use tsdb::{TsdbService, tsdb_config};
 
 /// The ingest queue's instruments, registered by both sides of the queue (the ingest service
 /// and the pipeline): one meter makes them one set of series.

@@ -8,7 +8,9 @@
 //! the grace period runs out is dead-lettered the same way ([`Pipeline::drain_until`]).
 
 use super::{DeadLetterService, QueueMetrics, TemplateService};
-use otelcontext_ports::{IngestQueue, QueueItem, Signal, StorageError, TelemetryWriter, TenantBatch, WriteSummary};
+use otelcontext_ports::{
+    CommitObserver, IngestQueue, QueueItem, Signal, StorageError, TelemetryWriter, TenantBatch, WriteSummary,
+};
 use otelcontext_telemetry::{Counter, Histogram, KeyValue, Meter, counter, histogram};
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -36,6 +38,8 @@ pub struct PipelineStages {
     pub dead_letters: Option<Arc<DeadLetterService>>,
     /// Gives every log record its template id before the write.
     pub templates: Option<Arc<TemplateService>>,
+    /// Told what each commit stored (the TSDB, the similar-log index).
+    pub observers: Vec<Arc<dyn CommitObserver>>,
 }
 
 /// The running workers.
@@ -84,6 +88,7 @@ struct Worker {
     settings: PipelineSettings,
     dead_letters: Option<Arc<DeadLetterService>>,
     templates: Option<Arc<TemplateService>>,
+    observers: Vec<Arc<dyn CommitObserver>>,
     spill: watch::Receiver<bool>,
 }
 
@@ -123,6 +128,7 @@ impl Pipeline {
                     settings: settings.clone(),
                     dead_letters: stages.dead_letters.clone(),
                     templates: stages.templates.clone(),
+                    observers: stages.observers.clone(),
                     spill: spill_rx.clone(),
                 };
                 tokio::spawn(async move { w.run().await })
@@ -194,6 +200,9 @@ impl Worker {
     /// Writes one group; counts its size when it succeeds.
     async fn write(&self, batches: &[TenantBatch]) -> Result<WriteSummary, StorageError> {
         let summary = self.storage.write(batches).await?;
+        for o in &self.observers {
+            o.committed(batches);
+        }
         let items: usize = batches.iter().map(TenantBatch::items).sum();
         self.metrics.write_items.record(items as f64, &[KeyValue::new("driver", self.driver)]);
         Ok(summary)

@@ -1,21 +1,24 @@
-//! Log templates: every log record the pipeline writes gets the id of its Drain template, mined
-//! per tenant from its body in the pipeline's batches (not on the request path). Templates are
-//! persisted in batches (`drain_templates`) every [`FLUSH_EVERY`] and at shutdown, and restored
-//! at start, so ids and counts continue across restarts. Each tenant's miner is capped
-//! (`DrainConfig::max_clusters`); evictions are counted.
+//! Log templates and patterns: every log record the pipeline writes gets the id of its Drain
+//! template, mined per tenant from its body in the pipeline's batches (not on the request path).
+//! Besides the count, each template keeps the services it appears in, its severity mix and its
+//! activity over the last hour, from which the `spiking` flag is evaluated at every flush.
+//! Templates are persisted in batches (`drain_templates`) every [`FLUSH_EVERY`] and at shutdown,
+//! and restored at start, so ids and counts continue across restarts. Each tenant's miner is
+//! capped (`DrainConfig::max_clusters`); evictions are counted.
 
 use otelcontext_domain::drain::{Cluster, Drain, DrainConfig};
+use otelcontext_domain::pattern::{self, Activity, SeverityMix};
 use otelcontext_domain::{LogTemplate, TemplateId, TenantId};
-use otelcontext_ports::{IntelligenceStore, StorageError, TenantBatch};
+use otelcontext_ports::{Clock, IntelligenceStore, StorageError, TenantBatch};
 use otelcontext_telemetry::{Counter, Gauge, Meter, counter, gauge};
 use parking_lot::Mutex;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// How often changed templates are written.
+/// How often changed templates are written (and the `spiking` flags evaluated).
 pub const FLUSH_EVERY: Duration = Duration::from_secs(10);
 /// Longest sample kept per template, in bytes.
 const SAMPLE_BYTES: usize = 2_048;
@@ -27,13 +30,35 @@ struct Seen {
     last_ns: i64,
     sample: String,
     service: String,
+    services: Vec<String>,
+    severities: SeverityMix,
+    activity: Activity,
+    spiking: bool,
+}
+
+impl Seen {
+    fn restored(t: LogTemplate) -> Self {
+        Seen {
+            first_ns: t.first_seen_ns,
+            last_ns: t.last_seen_ns,
+            sample: t.sample,
+            service: t.service,
+            services: t.services,
+            severities: t.severities,
+            activity: t.activity,
+            spiking: t.spiking,
+        }
+    }
 }
 
 struct TenantMiner {
     drain: Drain,
     seen: HashMap<TemplateId, Seen>,
     /// Changed since the last flush.
-    dirty: std::collections::HashSet<TemplateId>,
+    dirty: HashSet<TemplateId>,
+    /// Templates whose `spiking` flag is set (re-evaluated at every flush even when unchanged,
+    /// so a spike that ends is written as ended).
+    spiking: HashSet<TemplateId>,
 }
 
 impl TenantMiner {
@@ -48,6 +73,10 @@ impl TenantMiner {
             last_seen_ns: s.last_ns,
             sample: s.sample.clone(),
             service: s.service.clone(),
+            services: s.services.clone(),
+            severities: s.severities,
+            activity: s.activity.clone(),
+            spiking: s.spiking,
         })
     }
 
@@ -56,8 +85,37 @@ impl TenantMiner {
         for id in &evicted {
             self.seen.remove(id);
             self.dirty.remove(id);
+            self.spiking.remove(id);
         }
         evicted.len() as u64
+    }
+
+    /// The templates to write at `now_ns`: the changed ones and those whose flag flipped, with
+    /// their `spiking` flag evaluated now.
+    fn take_changes(&mut self, now_ns: i64) -> Vec<LogTemplate> {
+        let changed: HashSet<TemplateId> = std::mem::take(&mut self.dirty);
+        let mut ids: Vec<TemplateId> = changed.iter().chain(self.spiking.iter()).copied().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Some(seen) = self.seen.get_mut(&id) else { continue };
+            seen.activity.prune(now_ns);
+            let spiking = pattern::is_spiking(&seen.activity, seen.first_ns, now_ns);
+            let flipped = spiking != seen.spiking;
+            seen.spiking = spiking;
+            if spiking {
+                self.spiking.insert(id);
+            } else {
+                self.spiking.remove(&id);
+            }
+            if (changed.contains(&id) || flipped)
+                && let Some(t) = self.template(id)
+            {
+                out.push(t);
+            }
+        }
+        out
     }
 }
 
@@ -71,6 +129,7 @@ struct TemplateMetrics {
 /// Mines, persists and restores log templates.
 pub struct TemplateService {
     store: Arc<dyn IntelligenceStore>,
+    clock: Arc<dyn Clock>,
     config: DrainConfig,
     miners: Mutex<HashMap<TenantId, Arc<Mutex<TenantMiner>>>>,
     /// Templates held over all tenants (kept by deltas, so no pass over every tenant per batch).
@@ -91,7 +150,7 @@ fn truncate(s: &str, max: usize) -> String {
 
 impl TemplateService {
     /// A service with no templates yet (see [`TemplateService::restore`]).
-    pub fn new(store: Arc<dyn IntelligenceStore>, config: DrainConfig, meter: &Meter) -> Self {
+    pub fn new(store: Arc<dyn IntelligenceStore>, clock: Arc<dyn Clock>, config: DrainConfig, meter: &Meter) -> Self {
         let metrics = TemplateMetrics {
             templates: gauge(meter, "otelcontext_drain_templates", "Log templates held by the miners (all tenants)."),
             evicted: counter(
@@ -109,7 +168,7 @@ impl TemplateService {
         metrics.evicted.add(0, &[]);
         metrics.flush_failures.add(0, &[]);
         metrics.templates.record(0, &[]);
-        Self { store, config, miners: Mutex::new(HashMap::new()), held: Default::default(), metrics }
+        Self { store, clock, config, miners: Mutex::new(HashMap::new()), held: Default::default(), metrics }
     }
 
     fn miner(&self, tenant: &TenantId) -> Arc<Mutex<TenantMiner>> {
@@ -121,6 +180,7 @@ impl TemplateService {
                     drain: Drain::new(self.config),
                     seen: HashMap::new(),
                     dirty: Default::default(),
+                    spiking: Default::default(),
                 }))
             })
             .clone()
@@ -138,6 +198,7 @@ impl TemplateService {
         let mut mined = 0u64;
         let mut evicted = 0u64;
         let mut delta = 0i64;
+        let now = self.clock.now_ns();
         for batch in batches.iter_mut().filter(|b| !b.logs.is_empty()) {
             let miner = self.miner(&batch.tenant);
             let mut m = miner.lock();
@@ -151,21 +212,23 @@ impl TemplateService {
                 log.template_id = Some(matched.id);
                 mined += 1;
                 let at = log.timestamp_ns;
-                match m.seen.get_mut(&matched.id) {
-                    Some(s) => {
-                        s.first_ns = s.first_ns.min(at);
-                        s.last_ns = s.last_ns.max(at);
-                    }
-                    None => {
-                        let seen = Seen {
-                            first_ns: at,
-                            last_ns: at,
-                            sample: truncate(&body, SAMPLE_BYTES),
-                            service: log.service_name().to_owned(),
-                        };
-                        m.seen.insert(matched.id, seen);
-                    }
-                }
+                let service = log.service_name();
+                let level = log.level();
+                let seen = m.seen.entry(matched.id).or_insert_with(|| Seen {
+                    first_ns: at,
+                    last_ns: at,
+                    sample: truncate(&body, SAMPLE_BYTES),
+                    service: service.to_owned(),
+                    services: Vec::new(),
+                    severities: SeverityMix::default(),
+                    activity: Activity::default(),
+                    spiking: false,
+                });
+                seen.first_ns = seen.first_ns.min(at);
+                seen.last_ns = seen.last_ns.max(at);
+                pattern::add_service(&mut seen.services, service);
+                seen.severities.add(level, 1);
+                seen.activity.record(at, 1, now);
                 m.dirty.insert(matched.id);
             }
             evicted += m.forget_evicted();
@@ -185,12 +248,9 @@ impl TemplateService {
             self.miners.lock().iter().map(|(t, m)| (t.clone(), m.clone())).collect();
         let mut written = 0;
         let mut failure = None;
+        let now = self.clock.now_ns();
         for (tenant, miner) in miners {
-            let templates: Vec<LogTemplate> = {
-                let mut m = miner.lock();
-                let ids: Vec<TemplateId> = m.dirty.drain().collect();
-                ids.into_iter().filter_map(|id| m.template(id)).collect()
-            };
+            let templates: Vec<LogTemplate> = miner.lock().take_changes(now);
             if templates.is_empty() {
                 continue;
             }
@@ -224,10 +284,11 @@ impl TemplateService {
             for t in stored {
                 let tokens: Vec<String> = t.template.split(' ').map(str::to_owned).collect();
                 m.drain.restore(Cluster { id: t.id, tokens, count: t.count });
-                m.seen.insert(
-                    t.id,
-                    Seen { first_ns: t.first_seen_ns, last_ns: t.last_seen_ns, sample: t.sample, service: t.service },
-                );
+                if t.spiking {
+                    // Re-evaluated at the next flush, which writes it back if the spike ended.
+                    m.spiking.insert(t.id);
+                }
+                m.seen.insert(t.id, Seen::restored(t));
                 restored += 1;
             }
             m.forget_evicted();

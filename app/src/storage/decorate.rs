@@ -30,7 +30,8 @@ macro_rules! decorate_storage {
         use otelcontext_ports::{
             BucketQuery, IntelligenceStore, InvestigationQuery, LogId, LogPartition, LogQuery, LogStore, Maintenance,
             MetricQuery, MetricStore, Page, PoolStats, RetentionTarget, SignalCounts, SnapshotQuery, SpanQuery,
-            StorageError, StorageStatus, StoredLog, TelemetryWriter, TenantBatch, TraceQuery, TraceStore, WriteSummary,
+            StorageError, StorageStatus, StoredLog, TelemetryWriter, TemplateQuery, TenantBatch, TraceQuery,
+            TraceStore, WriteSummary,
         };
         use $crate::storage::decorate::OperationKind::{Probe, Read, Write};
 
@@ -91,6 +92,13 @@ macro_rules! decorate_storage {
             }
             async fn get_template(&self, t: &TenantId, id: TemplateId) -> Result<Option<LogTemplate>, StorageError> {
                 self.around("get_template", Read, || self.inner.get_template(t, id)).await
+            }
+            async fn search_templates(
+                &self,
+                t: &TenantId,
+                q: &TemplateQuery,
+            ) -> Result<Page<LogTemplate>, StorageError> {
+                self.around("search_templates", Read, || self.inner.search_templates(t, q)).await
             }
             async fn save_investigation(&self, t: &TenantId, i: &Investigation) -> Result<(), StorageError> {
                 self.around("save_investigation", Write, || self.inner.save_investigation(t, i)).await

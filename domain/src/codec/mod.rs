@@ -413,10 +413,22 @@ pub struct BucketColumns {
 struct BucketData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     histogram: Option<HistogramCounts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    exponential: Option<ExponentialCounts>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     histogram_conflict: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     nan: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ExponentialCounts {
+    scale: i32,
+    zero_count: u64,
+    positive_offset: i32,
+    positive: Vec<u64>,
+    negative_offset: i32,
+    negative: Vec<u64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -435,13 +447,24 @@ pub fn bucket_columns(sum: f64, min: f64, max: f64, last: f64, histogram: &Bucke
         BucketHistogram::Buckets { bounds, counts } => {
             data.histogram = Some(HistogramCounts { bounds: bounds.clone(), counts: counts.clone() })
         }
+        BucketHistogram::Exponential(h) => {
+            data.exponential = Some(ExponentialCounts {
+                scale: h.scale,
+                zero_count: h.zero_count,
+                positive_offset: h.positive.offset,
+                positive: h.positive.counts.clone(),
+                negative_offset: h.negative.offset,
+                negative: h.negative.counts.clone(),
+            })
+        }
     }
     data.nan = [("sum", sum), ("min", min), ("max", max), ("last", last)]
         .into_iter()
         .filter(|(_, v)| v.is_nan())
         .map(|(n, _)| n.to_owned())
         .collect();
-    let empty = data.histogram.is_none() && !data.histogram_conflict && data.nan.is_empty();
+    let empty =
+        data.histogram.is_none() && data.exponential.is_none() && !data.histogram_conflict && data.nan.is_empty();
     BucketColumns {
         sum: Some(sum),
         min: Some(min),
@@ -460,10 +483,16 @@ pub fn bucket_values(c: &BucketColumns) -> Result<([f64; 4], BucketHistogram), C
     // A NULL column is a NaN the database could not store.
     let value = |col: Option<f64>, name: &str| restore(col, name, &data.nan).unwrap_or(f64::NAN);
     let floats = [value(c.sum, "sum"), value(c.min, "min"), value(c.max, "max"), value(c.last, "last")];
-    let histogram = match (data.histogram, data.histogram_conflict) {
-        (_, true) => BucketHistogram::Conflict,
-        (Some(h), false) => BucketHistogram::Buckets { bounds: h.bounds, counts: h.counts },
-        (None, false) => BucketHistogram::None,
+    let histogram = match (data.histogram, data.exponential, data.histogram_conflict) {
+        (_, _, true) => BucketHistogram::Conflict,
+        (Some(h), _, false) => BucketHistogram::Buckets { bounds: h.bounds, counts: h.counts },
+        (None, Some(e), false) => BucketHistogram::Exponential(crate::bucket::ExpHistogram {
+            scale: e.scale,
+            zero_count: e.zero_count,
+            positive: ExpBuckets { offset: e.positive_offset, counts: e.positive },
+            negative: ExpBuckets { offset: e.negative_offset, counts: e.negative },
+        }),
+        (None, None, false) => BucketHistogram::None,
     };
     Ok((floats, histogram))
 }
@@ -546,6 +575,13 @@ mod tests {
         assert_eq!(&floats[1..], &[1.0, f64::INFINITY, 2.0]);
         assert_eq!(back, h);
         assert_eq!(bucket_columns(1.0, 1.0, 1.0, 1.0, &BucketHistogram::None).data_json, None);
+        let e = BucketHistogram::Exponential(crate::bucket::ExpHistogram {
+            scale: 3,
+            zero_count: 2,
+            positive: ExpBuckets { offset: -4, counts: vec![1, 0, 5] },
+            negative: ExpBuckets { offset: 7, counts: vec![9] },
+        });
+        assert_eq!(bucket_values(&bucket_columns(1.0, 1.0, 1.0, 1.0, &e)).unwrap().1, e);
         let c = bucket_columns(1.0, 1.0, 1.0, 1.0, &BucketHistogram::Conflict);
         assert_eq!(bucket_values(&c).unwrap().1, BucketHistogram::Conflict);
     }

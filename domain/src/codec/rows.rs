@@ -235,7 +235,28 @@ pub fn template(row: &impl StoredRow) -> Result<LogTemplate, CodecError> {
         last_seen_ns: int(row, "last_seen_ns")?,
         sample: text(row, "sample")?,
         service: text(row, "service_name")?,
+        services: typed_json(row, "services_json")?,
+        severities: typed_json(row, "severity_json")?,
+        activity: typed_json(row, "activity_json")?,
+        spiking: int(row, "spiking")? != 0,
     })
+}
+
+/// The JSON columns of a template row, in write order: services, severity mix, activity.
+pub fn template_json_columns(t: &LogTemplate) -> [String; 3] {
+    [
+        serde_json::to_string(&t.services).expect("strings serialise"),
+        serde_json::to_string(&t.severities).expect("counters serialise"),
+        serde_json::to_string(&t.activity).expect("counters serialise"),
+    ]
+}
+
+/// The columns a template row is read from, in the order the SQL adapters select them.
+pub const TEMPLATE_COLUMNS: &str = "id, template, count, first_seen_ns, last_seen_ns, sample, service_name, \
+     services_json, severity_json, activity_json, spiking";
+
+fn typed_json<T: serde::de::DeserializeOwned>(row: &impl StoredRow, column: &str) -> Result<T, CodecError> {
+    serde_json::from_str(&text(row, column)?).map_err(|e| corrupt("json column", e))
 }
 
 /// An investigation row.
@@ -301,14 +322,28 @@ mod tests {
     #[test]
     fn a_template_row_decodes_and_a_null_required_column_is_corrupt() {
         let mut row = MapRow::default();
-        for (k, v) in [("template", "user <*> logged in"), ("sample", "user 7 logged in"), ("service_name", "api")] {
+        for (k, v) in [
+            ("template", "user <*> logged in"),
+            ("sample", "user 7 logged in"),
+            ("service_name", "api"),
+            ("services_json", r#"["api","web"]"#),
+            ("severity_json", r#"{"info":3}"#),
+            ("activity_json", "[[100,3]]"),
+        ] {
             row.text.insert(k, v.into());
         }
-        for (k, v) in [("id", -1), ("count", 3), ("first_seen_ns", 1), ("last_seen_ns", 2)] {
+        for (k, v) in [("id", -1), ("count", 3), ("first_seen_ns", 1), ("last_seen_ns", 2), ("spiking", 1)] {
             row.int.insert(k, v);
         }
         let t = template(&row).unwrap();
         assert_eq!((t.id, t.count, t.template.as_str()), (TemplateId(u64::MAX), 3, "user <*> logged in"));
+        assert_eq!(
+            (t.services.len(), t.severities.info, t.activity.minutes(), t.spiking),
+            (2, 3, &[(100, 3)][..], true)
+        );
+        row.text.insert("activity_json", "{not json".into());
+        assert!(template(&row).is_err(), "a corrupt JSON column is an error");
+        row.text.insert("activity_json", "[]".into());
         row.text.remove("sample");
         let err = template(&row).unwrap_err();
         assert!(err.message.contains("sample"), "{err}");

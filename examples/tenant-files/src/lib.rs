@@ -17,7 +17,7 @@ use otelcontext_domain::{
 use otelcontext_ports::{
     BucketQuery, IntelligenceStore, InvestigationQuery, LogId, LogPartition, LogQuery, LogStore, Maintenance,
     MetricQuery, MetricStore, Page, PoolStats, RetentionTarget, SignalCounts, SnapshotQuery, SpanQuery, StorageError,
-    StorageStatus, StoredLog, TelemetryWriter, TenantBatch, TraceQuery, TraceStore, WriteSummary,
+    StorageStatus, StoredLog, TelemetryWriter, TemplateQuery, TenantBatch, TraceQuery, TraceStore, WriteSummary,
 };
 use otelcontext_sqlite::{SqliteConfig, SqliteStorage};
 use std::collections::BTreeMap;
@@ -180,6 +180,13 @@ impl IntelligenceStore for TenantFiles {
         match self.existing(t).await {
             Some(s) => s.get_template(t, id).await,
             None => Ok(None),
+        }
+    }
+
+    async fn search_templates(&self, t: &TenantId, q: &TemplateQuery) -> Result<Page<LogTemplate>, StorageError> {
+        match self.existing(t).await {
+            Some(s) => s.search_templates(t, q).await,
+            None => q.validate().map(|()| Page::empty()),
         }
     }
 

@@ -1,9 +1,10 @@
 //! Conformance cases of [`crate::IntelligenceStore`].
 
 use super::fixtures::*;
-use crate::storage::{InvestigationQuery, SnapshotQuery, Storage, TimeRange};
+use crate::storage::{InvestigationQuery, SnapshotQuery, Storage, TemplateQuery, TemplateSort, TimeRange};
 use otelcontext_domain::{
-    GraphSnapshot, Investigation, InvestigationSeverity, InvestigationStatus, LogTemplate, TemplateId,
+    Activity, GraphSnapshot, Investigation, InvestigationSeverity, InvestigationStatus, LogTemplate, SeverityMix,
+    TemplateId,
 };
 use serde_json::json;
 use std::collections::HashSet;
@@ -17,6 +18,8 @@ fn template(id: u64, count: u64, first: i64, last: i64, text: &str) -> LogTempla
         last_seen_ns: T0 + last,
         sample: format!("{text} (sample)"),
         service: "api".into(),
+        services: vec!["api".into()],
+        ..LogTemplate::default()
     }
 }
 
@@ -38,6 +41,91 @@ pub async fn templates_are_upserted_merged_and_listed(st: &dyn Storage) {
     assert_eq!(st.list_templates(&a).await.unwrap().len(), 2);
     assert!(st.list_templates(&b).await.unwrap().is_empty());
     assert_eq!(st.get_template(&b, TemplateId(1)).await.unwrap(), None);
+}
+
+/// A template's pattern fields (services, severity mix, activity, spiking) round-trip and merge:
+/// counters keep the larger value, services are united, the later activity and flag win.
+pub async fn template_pattern_fields_round_trip_and_merge(st: &dyn Storage) {
+    let a = tenant("a");
+    let mut first = template(9, 10, 0, 100, "GET <*> took <*> ms");
+    first.services = vec!["api".into(), "web\u{0}\"quoted\"".into()];
+    first.severities = SeverityMix { info: 7, error: 3, ..Default::default() };
+    first.activity = Activity::from_minutes([(28_000_000, 4), (28_000_001, 6)]);
+    first.spiking = true;
+    st.upsert_templates(&a, std::slice::from_ref(&first)).await.unwrap();
+    let got = st.get_template(&a, first.id).await.unwrap().unwrap();
+    assert_eq!(got.severities, first.severities);
+    assert_eq!(got.activity, first.activity);
+    assert!(got.spiking);
+    assert_eq!(got.services.len(), 2);
+    let mut later = template(9, 12, 10, 200, "GET <*> took <*> ms");
+    later.services = vec!["worker".into()];
+    later.severities = SeverityMix { info: 9, warn: 1, ..Default::default() };
+    later.activity = Activity::from_minutes([(28_000_002, 2)]);
+    later.spiking = false;
+    st.upsert_templates(&a, std::slice::from_ref(&later)).await.unwrap();
+    let got = st.get_template(&a, first.id).await.unwrap().unwrap();
+    assert_eq!(got.severities, SeverityMix { info: 9, warn: 1, error: 3, ..Default::default() });
+    assert_eq!(got.activity, later.activity);
+    assert!(!got.spiking);
+    assert_eq!(got.services.len(), 3);
+    assert!(got.services.contains(&"worker".to_owned()) && got.services.contains(&"api".to_owned()));
+    assert_eq!((got.count, got.first_seen_ns, got.last_seen_ns), (12, T0, T0 + 200));
+}
+
+/// Pattern search filters by service, time, first seen and the spiking flag, orders by count or
+/// last seen, and pages without gaps — the same answer as [`TemplateQuery::matches`].
+pub async fn template_search_filters_orders_and_pages(st: &dyn Storage) {
+    let (a, b) = (tenant("a"), tenant("b"));
+    let mut all = Vec::new();
+    for n in 0..30u64 {
+        let mut t = template(n + 1, 100 - n % 7, n as i64 * 10, n as i64 * 10 + 50, &format!("event {n} <*>"));
+        t.services = match n % 3 {
+            0 => vec!["api".into()],
+            1 => vec!["api".into(), "worker".into()],
+            _ => vec!["worker".into()],
+        };
+        t.spiking = n % 5 == 0;
+        all.push(t);
+    }
+    st.upsert_templates(&a, &all).await.unwrap();
+    st.upsert_templates(&b, &all[..3]).await.unwrap();
+    let queries = [
+        TemplateQuery { limit: 100, ..Default::default() },
+        TemplateQuery { service: Some("worker".into()), limit: 100, ..Default::default() },
+        TemplateQuery { service: Some("nope".into()), limit: 100, ..Default::default() },
+        TemplateQuery { spiking_only: true, limit: 100, ..Default::default() },
+        TemplateQuery { first_seen_since_ns: Some(T0 + 200), limit: 100, ..Default::default() },
+        TemplateQuery { time: TimeRange::between(T0 + 100, T0 + 120), limit: 100, ..Default::default() },
+        TemplateQuery { sort: TemplateSort::LastSeen, service: Some("api".into()), limit: 100, ..Default::default() },
+    ];
+    for q in queries {
+        let got: Vec<TemplateId> = st.search_templates(&a, &q).await.unwrap().items.iter().map(|t| t.id).collect();
+        let mut want: Vec<&LogTemplate> = all.iter().filter(|t| q.matches(t)).collect();
+        want.sort_by_key(|t| std::cmp::Reverse((q.sort_key(t), t.id.as_i64())));
+        assert_eq!(got, want.iter().map(|t| t.id).collect::<Vec<_>>(), "{q:?}");
+    }
+    let counts: Vec<u64> = st
+        .search_templates(&a, &TemplateQuery { limit: 5, ..Default::default() })
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|t| t.count)
+        .collect();
+    assert_eq!(counts, [100, 100, 100, 100, 100], "most records first");
+    let paged = all_pages(
+        |cursor| {
+            let q = TemplateQuery { limit: 7, cursor, ..Default::default() };
+            let a = &a;
+            async move { st.search_templates(a, &q).await }
+        },
+        nothing,
+    )
+    .await;
+    assert_eq!(paged.iter().map(|t| t.id).collect::<HashSet<_>>().len(), 30);
+    let in_b = st.search_templates(&b, &TemplateQuery { limit: 100, ..Default::default() }).await.unwrap();
+    assert_eq!(in_b.items.len(), 3, "another tenant's templates stay out");
 }
 
 fn investigation(n: i64, service: &str, status: InvestigationStatus, severity: InvestigationSeverity) -> Investigation {

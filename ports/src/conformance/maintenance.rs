@@ -63,6 +63,7 @@ async fn write_everything(st: &dyn Storage, a: &TenantId) {
         last_seen_ns: T0,
         sample: "hello world".into(),
         service: "svc".into(),
+        ..LogTemplate::default()
     };
     st.upsert_templates(a, &[tpl]).await.unwrap();
     let inv = Investigation {
@@ -238,6 +239,15 @@ pub async fn invalid_queries_are_invalid_arguments(st: &dyn Storage) {
     assert!(invalid(st.search_metric_points(t, &MetricQuery::default()).await.map(drop)));
     assert!(invalid(st.search_buckets(t, &BucketQuery::default()).await.map(drop)));
     assert!(invalid(st.search_investigations(t, &InvestigationQuery::default()).await.map(drop)));
+    assert!(invalid(st.search_templates(t, &crate::storage::TemplateQuery::default()).await.map(drop)));
+    assert!(invalid(
+        st.search_templates(
+            t,
+            &crate::storage::TemplateQuery { limit: 5, cursor: Some(Cursor::Skip(1)), ..Default::default() }
+        )
+        .await
+        .map(drop)
+    ));
     assert!(invalid(
         st.search_snapshots(t, &SnapshotQuery { limit: 1, time: reversed, ..Default::default() }).await.map(drop)
     ));

@@ -78,6 +78,8 @@ macro_rules! storage_conformance_tests {
             bucket_search_filters_and_pages,
             // intelligence
             templates_are_upserted_merged_and_listed,
+            template_pattern_fields_round_trip_and_merge,
+            template_search_filters_orders_and_pages,
             investigations_round_trip_filter_and_page,
             snapshots_round_trip_and_page,
             // maintenance and tenancy

@@ -13,7 +13,8 @@ pub use maintenance::{LogPartition, PoolStats, RetentionTarget, StorageStatus};
 pub use page::{Cursor, Page};
 pub use query::{
     AttributeFilter, BucketQuery, InvestigationQuery, LogId, LogQuery, LogSort, MAX_ATTRIBUTE_FILTERS, MetricQuery,
-    SnapshotQuery, SortOrder, SpanQuery, StoredLog, TimeRange, TraceQuery, TraceSort, validate_limit,
+    SnapshotQuery, SortOrder, SpanQuery, StoredLog, TemplateQuery, TemplateSort, TimeRange, TraceQuery, TraceSort,
+    validate_limit,
 };
 
 use async_trait::async_trait;
@@ -199,6 +200,14 @@ pub trait IntelligenceStore: Send + Sync {
 
     /// One template; `None` when absent.
     async fn get_template(&self, tenant: &TenantId, id: TemplateId) -> Result<Option<LogTemplate>, StorageError>;
+
+    /// Templates (log patterns) matching the query's filters ([`TemplateQuery::matches`]), in its
+    /// order (largest first, ties by id descending), one page at a time.
+    async fn search_templates(
+        &self,
+        tenant: &TenantId,
+        query: &TemplateQuery,
+    ) -> Result<Page<LogTemplate>, StorageError>;
 
     /// Inserts or replaces an investigation (by id).
     async fn save_investigation(&self, tenant: &TenantId, investigation: &Investigation) -> Result<(), StorageError>;

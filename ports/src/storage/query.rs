@@ -263,6 +263,59 @@ impl BucketQuery {
     }
 }
 
+/// How log templates are ordered (both largest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TemplateSort {
+    /// Most records first.
+    #[default]
+    Count,
+    /// Most recently seen first.
+    LastSeen,
+}
+
+/// A log template (pattern) search.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TemplateQuery {
+    /// Templates seen in the range: first seen at or before its end, last seen at or after its start.
+    pub time: TimeRange,
+    /// Templates that appeared in this service.
+    pub service: Option<String>,
+    /// Only templates first seen at or after this time (the `new` flag is "first seen in the
+    /// last hour": pass now − 1 h).
+    pub first_seen_since_ns: Option<i64>,
+    /// Only templates whose `spiking` flag is set.
+    pub spiking_only: bool,
+    pub sort: TemplateSort,
+    pub limit: usize,
+    pub cursor: Option<Cursor>,
+}
+
+impl TemplateQuery {
+    /// Checks the range, limit and the cursor's kind.
+    pub fn validate(&self) -> Result<(), StorageError> {
+        self.time.validate()?;
+        validate_limit(self.limit)?;
+        validate_cursor(self.cursor, false)
+    }
+
+    /// Whether a template matches every filter (the reference the adapters' SQL must agree with).
+    pub fn matches(&self, t: &otelcontext_domain::LogTemplate) -> bool {
+        self.time.start_ns.is_none_or(|s| t.last_seen_ns >= s)
+            && self.time.end_ns.is_none_or(|e| t.first_seen_ns <= e)
+            && self.service.as_ref().is_none_or(|s| t.services.iter().any(|x| x == s))
+            && self.first_seen_since_ns.is_none_or(|since| t.first_seen_ns >= since)
+            && (!self.spiking_only || t.spiking)
+    }
+
+    /// The sort key of a template in this query's order.
+    pub fn sort_key(&self, t: &otelcontext_domain::LogTemplate) -> i64 {
+        match self.sort {
+            TemplateSort::Count => i64::try_from(t.count).unwrap_or(i64::MAX),
+            TemplateSort::LastSeen => t.last_seen_ns,
+        }
+    }
+}
+
 /// An investigation search (time is the creation time), newest first.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct InvestigationQuery {

@@ -10,8 +10,8 @@ use otelcontext_domain::{
 };
 use otelcontext_ports::{
     AttributeFilter, BucketQuery, IntelligenceStore, InvestigationQuery, LogId, LogQuery, LogSort, LogStore,
-    MetricQuery, MetricStore, Page, SnapshotQuery, SortOrder, SpanQuery, StorageError, StoredLog, TraceQuery,
-    TraceSort, TraceStore,
+    MetricQuery, MetricStore, Page, SnapshotQuery, SortOrder, SpanQuery, StorageError, StoredLog, TemplateQuery,
+    TraceQuery, TraceSort, TraceStore,
 };
 
 fn has_all(attributes: &Attributes, filters: &[AttributeFilter]) -> bool {
@@ -208,6 +208,18 @@ impl IntelligenceStore for MemoryStorage {
 
     async fn get_template(&self, tenant: &TenantId, id: TemplateId) -> Result<Option<LogTemplate>, StorageError> {
         self.read(tenant, |data| data.templates.get(&id).cloned())
+    }
+
+    async fn search_templates(&self, tenant: &TenantId, q: &TemplateQuery) -> Result<Page<LogTemplate>, StorageError> {
+        q.validate()?;
+        let rows = self.read(tenant, |data| {
+            data.templates
+                .values()
+                .filter(|t| q.matches(t))
+                .map(|t| (q.sort_key(t), t.id.as_i64(), t.clone()))
+                .collect::<Vec<_>>()
+        })?;
+        keyset(rows, true, q.cursor, q.limit)
     }
 
     async fn save_investigation(&self, tenant: &TenantId, inv: &Investigation) -> Result<(), StorageError> {

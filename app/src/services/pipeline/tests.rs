@@ -153,7 +153,7 @@ async fn drain_finishes_everything_queued_before_close() {
 }
 
 fn stages(dead_letters: Arc<DeadLetterService>) -> PipelineStages {
-    PipelineStages { dead_letters: Some(dead_letters), templates: None }
+    PipelineStages { dead_letters: Some(dead_letters), ..PipelineStages::default() }
 }
 
 fn dead_letter_service(

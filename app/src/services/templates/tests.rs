@@ -13,8 +13,19 @@ fn batch(t: &str, bodies: &[&str]) -> TenantBatch {
     b
 }
 
+/// A clock at `T0 + offset`, adjustable by the test.
+fn clock_at(now: Arc<std::sync::atomic::AtomicI64>) -> Arc<dyn Clock> {
+    let mut c = otelcontext_ports::MockClock::new();
+    c.expect_now_ns().returning(move || now.load(std::sync::atomic::Ordering::Relaxed));
+    Arc::new(c)
+}
+
+fn fixed_clock() -> Arc<dyn Clock> {
+    clock_at(Arc::new(std::sync::atomic::AtomicI64::new(T0 + 1_000)))
+}
+
 fn service(store: MockIntelligenceStore, t: &Telemetry) -> TemplateService {
-    TemplateService::new(Arc::new(store), DrainConfig::default(), &t.meter())
+    TemplateService::new(Arc::new(store), fixed_clock(), DrainConfig::default(), &t.meter())
 }
 
 #[tokio::test]
@@ -78,6 +89,7 @@ async fn restored_templates_keep_ids_and_counts_and_the_cap_keeps_the_newest() {
             last_seen_ns: 50,
             sample: "job 1 started on node-3".into(),
             service: "svc".into(),
+            ..LogTemplate::default()
         },
         LogTemplate {
             id: TemplateId(7),
@@ -87,6 +99,7 @@ async fn restored_templates_keep_ids_and_counts_and_the_cap_keeps_the_newest() {
             last_seen_ns: 2,
             sample: "old shape nobody sends".into(),
             service: "svc".into(),
+            ..LogTemplate::default()
         },
     ];
     let mut store = MockIntelligenceStore::new();
@@ -98,8 +111,12 @@ async fn restored_templates_keep_ids_and_counts_and_the_cap_keeps_the_newest() {
         Ok(())
     });
     let t = Telemetry::new();
-    let s =
-        TemplateService::new(Arc::new(store), DrainConfig { max_clusters: 1, ..DrainConfig::default() }, &t.meter());
+    let s = TemplateService::new(
+        Arc::new(store),
+        fixed_clock(),
+        DrainConfig { max_clusters: 1, ..DrainConfig::default() },
+        &t.meter(),
+    );
     assert_eq!(s.restore(&[tenant("a")]).await.unwrap(), 2);
     let mut b = [batch("a", &["job 5 started on node-2"])];
     s.assign(&mut b);
@@ -113,6 +130,7 @@ async fn the_per_tenant_cap_evicts_and_counts() {
     let t = Telemetry::new();
     let s = TemplateService::new(
         Arc::new(MockIntelligenceStore::new()),
+        fixed_clock(),
         DrainConfig { max_clusters: 2, ..DrainConfig::default() },
         &t.meter(),
     );
@@ -120,4 +138,54 @@ async fn the_per_tenant_cap_evicts_and_counts() {
     let text = t.render();
     assert!(text.contains("otelcontext_drain_templates 2"), "{text}");
     assert!(text.contains("otelcontext_drain_templates_evicted_total 2"), "{text}");
+}
+
+/// Logs of `service` with `body` at `T0 + at_ns[i]`, at severity `level`.
+fn logs_at(t: &str, service_name: &str, level: i32, body: &str, at_ns: &[i64]) -> TenantBatch {
+    let mut b = TenantBatch::new(tenant(t));
+    b.logs = at_ns
+        .iter()
+        .map(|at| {
+            let mut l = text_log(*at, service_name, body);
+            l.severity_number = level;
+            l
+        })
+        .collect();
+    b
+}
+
+#[tokio::test]
+async fn patterns_keep_services_severities_and_flag_a_spike_until_it_ends() {
+    const MIN: i64 = 60_000_000_000;
+    let written: Arc<Mutex<Vec<LogTemplate>>> = Default::default();
+    let mut store = MockIntelligenceStore::new();
+    let sink = written.clone();
+    store.expect_upsert_templates().returning(move |_, templates| {
+        sink.lock().extend_from_slice(templates);
+        Ok(())
+    });
+    let now = Arc::new(std::sync::atomic::AtomicI64::new(T0 + 120 * MIN));
+    let t = Telemetry::new();
+    let s = TemplateService::new(Arc::new(store), clock_at(now.clone()), DrainConfig::default(), &t.meter());
+    // Two records a minute for the first 115 minutes: a steady template, first seen long ago.
+    let steady: Vec<i64> = (0..115).flat_map(|m| [m * MIN, m * MIN + 1]).collect();
+    s.assign(&mut [logs_at("a", "api", 9, "request served in 5 ms", &steady)]);
+    s.assign(&mut [logs_at("a", "worker", 17, "request served in 7 ms", &[115 * MIN])]);
+    s.flush().await.unwrap();
+    let last = written.lock().last().cloned().unwrap();
+    assert_eq!(last.services, ["api", "worker"]);
+    assert_eq!((last.severities.info, last.severities.error), (230, 1));
+    assert!(!last.spiking, "steady");
+    assert!(!last.flags(T0 + 120 * MIN).new, "first seen two hours ago");
+    // Then 30 a minute for the last five minutes: at least 3x the trailing hour.
+    let burst: Vec<i64> = (115..120).flat_map(|m| (0..30).map(move |i| m * MIN + i)).collect();
+    s.assign(&mut [logs_at("a", "api", 9, "request served in 9 ms", &burst)]);
+    s.flush().await.unwrap();
+    assert!(written.lock().last().unwrap().spiking, "spiking");
+    written.lock().clear();
+    // Ten minutes later with nothing new: the flag is written back as ended.
+    now.store(T0 + 130 * MIN, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(s.flush().await.unwrap(), 1);
+    assert!(!written.lock()[0].spiking, "the spike ended");
+    assert_eq!(s.flush().await.unwrap(), 0, "nothing changed since");
 }
