@@ -5,8 +5,8 @@ use crate::config::Config;
 use crate::http::{self, HttpParts};
 use crate::services::{
     DeadLetterService, IngestPolicy, IngestService, Pipeline, PipelineSettings, PipelineStages, QueryService,
-    ReadinessService, RetentionService, RetentionSettings, StaticKeyAuthenticator, SystemClock, TemplateService,
-    TsdbService, tsdb_config,
+    ReadinessService, RetentionService, RetentionSettings, SimilarLogService, StaticKeyAuthenticator, SystemClock,
+    TemplateService, TsdbService, tsdb_config,
 };
 use crate::storage::{self, RetryPolicy};
 use crate::tls::{PoemTlsAcceptor, TlsMetrics, accept_tls};
@@ -116,6 +116,7 @@ pub struct RunningServer {
     stop: watch::Sender<bool>,
     task: JoinHandle<anyhow::Result<()>>,
     telemetry: Arc<Telemetry>,
+    similar_logs: Arc<SimilarLogService>,
 }
 
 impl Server {
@@ -178,7 +179,9 @@ impl Server {
             tsdb_config(config.metric_max_cardinality, config.metric_max_cardinality_per_tenant),
             &meter,
         ));
-        let observers: Vec<Arc<dyn CommitObserver>> = vec![tsdb.clone()];
+        let similar_logs =
+            Arc::new(SimilarLogService::new(config.vector_index_max_entries, Arc::new(SystemClock), &meter));
+        let observers: Vec<Arc<dyn CommitObserver>> = vec![tsdb.clone(), similar_logs.clone()];
         let dead_letters = Arc::new(
             DeadLetterService::new(
                 dead_letters,
@@ -194,11 +197,20 @@ impl Server {
         // Before any log is mined, so ids and counts continue where the last run left them.
         let restore_started = std::time::Instant::now();
         match storage.tenants().await {
-            Ok(tenants) => match templates.restore(&tenants).await {
-                Ok(n) => tracing::info!(templates = n, took = ?restore_started.elapsed(), "log templates restored"),
-                Err(e) => tracing::error!(error = %e, "restoring log templates failed; mining starts afresh"),
-            },
-            Err(e) => tracing::error!(error = %e, "listing tenants failed; log templates start afresh"),
+            Ok(tenants) => {
+                match templates.restore(&tenants).await {
+                    Ok(n) => tracing::info!(templates = n, took = ?restore_started.elapsed(), "log templates restored"),
+                    Err(e) => tracing::error!(error = %e, "restoring log templates failed; mining starts afresh"),
+                }
+                let started = std::time::Instant::now();
+                match similar_logs.rebuild(&*storage, &tenants).await {
+                    Ok(n) => tracing::info!(records = n, took = ?started.elapsed(), "similar-log index rebuilt"),
+                    Err(e) => tracing::error!(error = %e, "rebuilding the similar-log index failed; it starts empty"),
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "listing tenants failed; log templates and similar logs start afresh")
+            }
         }
         let pipeline = Pipeline::start_with(
             queue.clone(),
@@ -344,7 +356,7 @@ impl Server {
             grpc?;
             Ok(())
         });
-        Ok(RunningServer { http_addr, grpc_addr, stop, task, telemetry })
+        Ok(RunningServer { http_addr, grpc_addr, stop, task, telemetry, similar_logs })
     }
 }
 
@@ -448,6 +460,11 @@ impl RunningServer {
     /// The server's metrics.
     pub fn telemetry(&self) -> Arc<Telemetry> {
         self.telemetry.clone()
+    }
+
+    /// The similar-log index (read by the query API and MCP).
+    pub fn similar_logs(&self) -> Arc<SimilarLogService> {
+        self.similar_logs.clone()
     }
 
     /// A handle that triggers graceful shutdown.

@@ -24,6 +24,7 @@ pub mod resource;
 pub mod retention;
 pub mod sampling;
 pub mod search;
+pub mod similar;
 pub mod span;
 pub mod span_logs;
 pub mod template;

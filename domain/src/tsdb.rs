@@ -14,7 +14,8 @@
 //!   counts points), and the caller is told so it can count it.
 //! - Windows close `grace_ns` after their end and are then taken by the writer; a point later
 //!   than that re-opens its window (the store merges the two writes) while it is at most
-//!   `max_late_ns` old; older points, and points too far in the future, are not aggregated.
+//!   `max_late_ns` old (7 days: the default retention); older points, and points too far in
+//!   the future, are not aggregated.
 //!
 //! Pure: the caller passes the time.
 
@@ -55,7 +56,7 @@ impl Default for TsdbConfig {
             max_series: 10_000,
             max_series_per_tenant: 0,
             grace_ns: 5_000_000_000,
-            max_late_ns: 600_000_000_000,
+            max_late_ns: 7 * 86_400_000_000_000,
             max_future_ns: 300_000_000_000,
             max_sources: 20_000,
             source_ttl_ns: 900_000_000_000,

@@ -227,6 +227,11 @@ impl TestServer {
         }
     }
 
+    /// The running server's similar-log index.
+    pub fn similar_logs(&self) -> Arc<otelcontext::services::SimilarLogService> {
+        self.running.as_ref().expect("server is running").similar_logs()
+    }
+
     /// Graceful shutdown (drains the pipeline, closes storage).
     pub async fn shutdown(&mut self) {
         if let Some(r) = self.running.take() {

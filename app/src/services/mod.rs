@@ -9,6 +9,7 @@ pub mod pipeline;
 pub mod queries;
 pub mod readiness;
 pub mod retention;
+pub mod similar;
 pub mod templates;
 pub mod tsdb;
 
@@ -20,6 +21,7 @@ pub use pipeline::{Pipeline, PipelineSettings, PipelineStages};
 pub use queries::QueryService;
 pub use readiness::ReadinessService;
 pub use retention::{RetentionService, RetentionSettings};
+pub use similar::{SimilarLog, SimilarLogService};
 pub use templates::TemplateService;
 pub use tsdb::{TsdbService, tsdb_config};
 

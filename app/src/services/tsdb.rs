@@ -24,6 +24,8 @@ pub const FLUSH_EVERY: Duration = Duration::from_secs(5);
 pub const WRITE_QUEUE: usize = 256;
 /// Most buckets per write.
 const CHUNK: usize = 2_000;
+/// Open series (of a global cap below it) past which closed windows are flushed at once.
+const EARLY_FLUSH_MIN: usize = 10_000;
 /// Pause before the one extra attempt at a failed write.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
@@ -126,6 +128,8 @@ pub struct TsdbService {
     rx: Mutex<Option<mpsc::Receiver<Message>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     metrics: TsdbMetrics,
+    /// Open series past which closed windows are flushed at once.
+    early_flush_at: usize,
 }
 
 /// The TSDB configuration from the two cardinality caps (sources to remember: twice the global
@@ -145,6 +149,7 @@ impl TsdbService {
             tx,
             rx: Mutex::new(Some(rx)),
             writer: Mutex::new(None),
+            early_flush_at: config.max_series.max(EARLY_FLUSH_MIN).saturating_mul(2),
         }
     }
 
@@ -190,6 +195,11 @@ impl TsdbService {
             m.overflow_by_tenant.add(n, &[KeyValue::new("tenant_id", tenant.as_str().to_owned())]);
         }
         self.publish(open, sources);
+        if open > self.early_flush_at {
+            // Late points (a replay, a backfill) fill windows that are already closed: hand them
+            // to the writer now rather than at the next tick, so memory stays bounded.
+            self.flush_closed();
+        }
     }
 
     fn publish(&self, open: usize, sources: usize) {

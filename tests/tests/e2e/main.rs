@@ -8,6 +8,7 @@ mod bad_inputs;
 mod dead_letters;
 mod durability;
 mod idempotency;
+mod intelligence;
 mod metrics;
 mod otlp_json;
 mod outage;
