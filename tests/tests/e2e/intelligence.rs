@@ -219,3 +219,62 @@ async fn similar_logs_are_found_and_the_index_is_rebuilt_after_a_restart() {
     assert!(hits[0].payload.id.is_some(), "records read back carry their stored id");
     s.shutdown().await;
 }
+
+/// Every in-memory structure of this feature is pushed past its cap through the real server:
+/// sizes stay at the caps (their gauges say so) and what did not fit is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caps_hold_and_what_does_not_fit_is_counted() {
+    let config = otelcontext_e2e::config_from(&[
+        ("METRIC_MAX_CARDINALITY", "40"),
+        ("METRIC_MAX_CARDINALITY_PER_TENANT", "25"),
+        ("VECTOR_INDEX_MAX_ENTRIES", "20"),
+    ]);
+    let mut s = TestServer::start_with(config).await;
+    let now = now_ns();
+    // 100 distinct series from one tenant, 30 from another: the tenant cap first, then the global one.
+    let series = |n: usize| {
+        let mut p = number(now, 0, 1.0);
+        p.attributes = vec![kv("route", &format!("/r{n}"))];
+        p
+    };
+    let noisy = metrics_request("api", vec![cpu((0..100).map(series).collect())]);
+    assert_eq!(post_proto(&s, "/v1/metrics", &noisy, &[("x-tenant-id", "noisy")]).await.status, 200);
+    let calm = metrics_request("api", vec![cpu((0..30).map(series).collect())]);
+    assert_eq!(post_proto(&s, "/v1/metrics", &calm, &[("x-tenant-id", "calm")]).await.status, 200);
+    // 200 distinct error messages: the index keeps the newest 20.
+    let bodies: Vec<String> = (0..200)
+        .map(|n| {
+            format!(
+                "failure in component {}",
+                (0..3).map(|k| char::from(b'a' + ((n / 26usize.pow(k)) % 26) as u8)).collect::<String>()
+            )
+        })
+        .collect();
+    assert_eq!(post_proto(&s, "/v1/logs", &logs("api", records_at(now, 17, &bodies)), &[]).await.status, 200);
+    s.wait_for("noisy", |c| c.metric_points == 100).await;
+    s.wait_for("calm", |c| c.metric_points == 30).await;
+    s.wait_for("default", |c| c.logs == 200).await;
+    let metric = |name: &str| s.metric_sum(name).unwrap_or(-1.0);
+    let settled = eventually(|| async { (metric("otelcontext_vector_index_entries") == 20.0).then_some(()) }).await;
+    assert!(settled.is_some(), "{}", s.metrics_text());
+    // noisy: 25 series, 75 to its overflow series; calm: 15 more fit the global 40, 15 overflow.
+    assert!(metric("otelcontext_tsdb_open_series") <= 42.0, "40 series and two overflow series at most");
+    assert_eq!(metric("otelcontext_tsdb_cardinality_overflow_total"), 90.0);
+    let text = s.metrics_text();
+    assert!(text.contains("otelcontext_tsdb_cardinality_overflow_by_tenant_total{tenant_id=\"noisy\"} 75"), "{text}");
+    assert!(text.contains("otelcontext_tsdb_cardinality_overflow_by_tenant_total{tenant_id=\"calm\"} 15"), "{text}");
+    assert!(text.contains("otelcontext_tsdb_cardinality_overflow_total{limit=\"tenant\"} 75"), "{text}");
+    assert_eq!(metric("otelcontext_vector_index_evicted_total"), 180.0);
+    assert_eq!(metric("otelcontext_vector_index_max_entries"), 20.0);
+    assert_eq!(metric("otelcontext_tsdb_series_limit"), 40.0);
+    s.shutdown().await;
+    let storage = open_sqlite(&s.dir.as_ref().unwrap().path().join("otelcontext.db")).await;
+    for (tenant, fitted, overflowed) in [("noisy", 25, 75), ("calm", 15, 15)] {
+        let q = BucketQuery { limit: 1_000, ..Default::default() };
+        let stored = storage.search_buckets(&TenantId::parse(tenant).unwrap(), &q).await.unwrap().items;
+        let (over, normal): (Vec<_>, Vec<_>) = stored.iter().partition(|b| b.name == "__overflow__");
+        assert_eq!(normal.len(), fitted, "{tenant}");
+        assert_eq!(over.iter().map(|b| b.count).sum::<u64>(), overflowed, "{tenant}");
+    }
+    storage.close().await;
+}
