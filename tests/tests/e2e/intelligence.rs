@@ -239,6 +239,11 @@ async fn caps_hold_and_what_does_not_fit_is_counted() {
     };
     let noisy = metrics_request("api", vec![cpu((0..100).map(series).collect())]);
     assert_eq!(post_proto(&s, "/v1/metrics", &noisy, &[("x-tenant-id", "noisy")]).await.status, 200);
+    // Committed before the other tenant's, so which cap each point meets is known.
+    s.wait_for("noisy", |c| c.metric_points == 100).await;
+    let aggregated =
+        eventually(|| async { (s.metric_sum("otelcontext_tsdb_ingest_total") == Some(100.0)).then_some(()) });
+    assert!(aggregated.await.is_some());
     let calm = metrics_request("api", vec![cpu((0..30).map(series).collect())]);
     assert_eq!(post_proto(&s, "/v1/metrics", &calm, &[("x-tenant-id", "calm")]).await.status, 200);
     // 200 distinct error messages: the index keeps the newest 20.
@@ -251,7 +256,6 @@ async fn caps_hold_and_what_does_not_fit_is_counted() {
         })
         .collect();
     assert_eq!(post_proto(&s, "/v1/logs", &logs("api", records_at(now, 17, &bodies)), &[]).await.status, 200);
-    s.wait_for("noisy", |c| c.metric_points == 100).await;
     s.wait_for("calm", |c| c.metric_points == 30).await;
     s.wait_for("default", |c| c.logs == 200).await;
     let metric = |name: &str| s.metric_sum(name).unwrap_or(-1.0);
