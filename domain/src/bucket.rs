@@ -264,6 +264,11 @@ impl BucketHistogram {
     }
 }
 
+/// Identity of a bucket series: metric name, service and attributes (as JSON).
+pub fn series_key(name: &str, service: &str, attributes_json: &str) -> i64 {
+    StableHasher::new().field(name.as_bytes()).field(service.as_bytes()).field(attributes_json.as_bytes()).finish_i64()
+}
+
 /// One window of one series of one tenant.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricBucket {
@@ -292,11 +297,24 @@ impl MetricBucket {
 
     /// [`MetricBucket::series_key`] for a caller that already holds the attributes' JSON.
     pub fn series_key_for_attributes(&self, attributes_json: &str) -> i64 {
-        StableHasher::new()
-            .field(self.name.as_bytes())
-            .field(self.service.as_bytes())
-            .field(attributes_json.as_bytes())
-            .finish_i64()
+        series_key(&self.name, &self.service, attributes_json)
+    }
+
+    /// Folds one observation (count, sum, min, max, the value at `time_ns`, distribution) into
+    /// this bucket, as [`MetricBucket::merge`] would fold a bucket holding only it.
+    pub fn absorb(&mut self, count: u64, sum: f64, min: f64, max: f64, last: (f64, i64), histogram: &BucketHistogram) {
+        self.count = self.count.saturating_add(count);
+        self.sum += sum;
+        self.min = min_f64(self.min, min);
+        self.max = max_f64(self.max, max);
+        let later = last.1.cmp(&self.last_ns).then(last.0.total_cmp(&self.last));
+        if later == std::cmp::Ordering::Greater {
+            self.last = last.0;
+            self.last_ns = last.1;
+        }
+        if *histogram != BucketHistogram::None {
+            self.histogram = self.histogram.merge(histogram);
+        }
     }
 
     /// The `q` quantile (0..=1) of a histogram bucket (see [`BucketHistogram::quantile`]).

@@ -174,63 +174,67 @@ impl<T: Clone> SimilarIndex<T> {
     }
 
     /// The `k` documents most similar to `query`, best first (score > 0), ties newest first.
+    ///
+    /// Candidates are the documents sharing an informative term with the query (one held by at
+    /// most half the documents; the rarest term when all are common), scored exactly. A record
+    /// that shares only very common words with the query is therefore not a candidate: its score
+    /// would be near the bottom anyway, and walking those postings would cost the whole index.
     pub fn search(&self, query: &str, k: usize) -> Vec<Hit<T>> {
         if k == 0 || self.docs.is_empty() {
             return Vec::new();
         }
         let q = terms(query);
         let total: u32 = q.iter().map(|(_, n)| n).sum();
-        // Query weights for terms the index knows (unknown terms only lengthen the query vector).
+        let unknown_idf = (self.docs.len() as f64).ln() + 1.0;
         let mut q_norm = 0f64;
-        let mut known: Vec<(u32, f64)> = Vec::new();
+        let mut weights: HashMap<u32, f64> = HashMap::new();
         for (term, n) in &q {
             let tf = f64::from(*n) / f64::from(total.max(1));
             match self.vocabulary.get(term) {
                 Some(id) => {
                     let w = tf * self.idf(*id);
                     q_norm += w * w;
-                    known.push((*id, w));
+                    weights.insert(*id, w);
                 }
-                None => {
-                    // Unknown terms weigh as a term of document frequency 1.
-                    let w = tf * ((self.docs.len().max(1) as f64).ln() + 1.0);
-                    q_norm += w * w;
-                }
+                // Unknown terms weigh as a term of document frequency 1: they lengthen the query.
+                None => q_norm += (tf * unknown_idf).powi(2),
             }
         }
-        if known.is_empty() || q_norm == 0.0 {
+        if weights.is_empty() || q_norm == 0.0 {
             return Vec::new();
         }
-        let front = self.docs.front().map_or(0, |d| d.seq);
-        let mut dots: HashMap<u64, f64> = HashMap::new();
-        for (id, wq) in &known {
-            let idf = self.idf(*id);
-            for seq in &self.postings[*id as usize] {
-                let doc = &self.docs[(seq - front) as usize];
-                let tf = doc.terms.iter().find(|(t, _)| t == id).map_or(0.0, |(_, tf)| f64::from(*tf));
-                *dots.entry(*seq).or_default() += wq * tf * idf;
-            }
+        let half = (self.docs.len() / 2).max(1) as u32;
+        let mut walk: Vec<u32> = weights.keys().copied().filter(|id| self.df[*id as usize] <= half).collect();
+        if walk.is_empty() {
+            walk.extend(weights.keys().copied().min_by_key(|id| self.df[*id as usize]));
         }
+        let front = self.docs.front().map_or(0, |d| d.seq);
+        let mut candidates: Vec<u64> = walk.iter().flat_map(|id| self.postings[*id as usize].iter().copied()).collect();
+        candidates.sort_unstable();
+        candidates.dedup();
         let q_norm = q_norm.sqrt();
-        let mut scored: Vec<(f64, u64)> = dots
+        let mut scored: Vec<(f64, u64)> = candidates
             .into_iter()
-            .filter_map(|(seq, dot)| {
+            .filter_map(|seq| {
                 let doc = &self.docs[(seq - front) as usize];
-                let d_norm: f64 = doc
-                    .terms
-                    .iter()
-                    .map(|(t, tf)| {
-                        let w = f64::from(*tf) * self.idf(*t);
-                        w * w
-                    })
-                    .sum::<f64>()
-                    .sqrt();
-                let score = (dot / (q_norm * d_norm)).min(1.0);
+                let (mut dot, mut d_norm) = (0f64, 0f64);
+                for (t, tf) in &doc.terms {
+                    let w = f64::from(*tf) * self.idf(*t);
+                    d_norm += w * w;
+                    if let Some(wq) = weights.get(t) {
+                        dot += wq * w;
+                    }
+                }
+                let score = (dot / (q_norm * d_norm.sqrt())).min(1.0);
                 (score > 0.0).then_some((score, seq))
             })
             .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
-        scored.truncate(k);
+        let by_score = |a: &(f64, u64), b: &(f64, u64)| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1));
+        if scored.len() > k {
+            scored.select_nth_unstable_by(k - 1, by_score);
+            scored.truncate(k);
+        }
+        scored.sort_by(by_score);
         scored
             .into_iter()
             .map(|(score, seq)| Hit { score, payload: self.docs[(seq - front) as usize].payload.clone() })

@@ -19,7 +19,7 @@
 //!
 //! Pure: the caller passes the time.
 
-use crate::bucket::{BucketHistogram, ExpHistogram, MetricBucket, bucket_start};
+use crate::bucket::{BucketHistogram, ExpHistogram, MetricBucket, bucket_start, series_key};
 use crate::metric::{MetricPoint, PointValue, Temporality};
 use crate::tenant::TenantId;
 use crate::value::Attributes;
@@ -170,24 +170,10 @@ impl Tsdb {
         }
         let start = bucket_start(point.time_ns, c.width_ns);
         let attributes_json = point.attributes.to_json();
-        let mut bucket = MetricBucket {
-            name: point.name.clone(),
-            service: point.service_name().to_owned(),
-            attributes: Attributes::new(),
-            start_ns: start,
-            width_ns: c.width_ns,
-            count: 0,
-            sum: 0.0,
-            min: f64::NAN,
-            max: f64::NAN,
-            last: f64::NAN,
-            last_ns: point.time_ns,
-            histogram: BucketHistogram::None,
-        };
-        let key = bucket.series_key_for_attributes(&attributes_json);
+        let key = series_key(&point.name, point.service_name(), &attributes_json);
         let window = self.windows.entry(start).or_default();
-        let series_key = (tenant.clone(), key);
-        let known = window.series.contains_key(&series_key);
+        let series = (tenant.clone(), key);
+        let known = window.series.contains_key(&series);
         let overflow = if known {
             None
         } else {
@@ -211,7 +197,7 @@ impl Tsdb {
             }
             return why;
         }
-        let observation = match observe(&mut self.sources, &c, tenant, point, start) {
+        let o = match observe(&mut self.sources, &c, tenant, point, &attributes_json, start) {
             Ok(o) => o,
             Err(why) => {
                 if window.series.is_empty() {
@@ -220,19 +206,26 @@ impl Tsdb {
                 return why;
             }
         };
-        bucket.count = observation.count;
-        bucket.sum = observation.sum;
-        bucket.min = observation.min;
-        bucket.max = observation.max;
-        bucket.last = observation.last;
-        bucket.histogram = observation.histogram;
-        match window.series.get_mut(&series_key) {
-            Some(b) => b.merge(&bucket),
+        match window.series.get_mut(&series) {
+            Some(b) => b.absorb(o.count, o.sum, o.min, o.max, (o.last, point.time_ns), &o.histogram),
             None => {
-                bucket.attributes = point.attributes.clone();
+                let bucket = MetricBucket {
+                    name: point.name.clone(),
+                    service: point.service_name().to_owned(),
+                    attributes: point.attributes.clone(),
+                    start_ns: start,
+                    width_ns: c.width_ns,
+                    count: o.count,
+                    sum: o.sum,
+                    min: o.min,
+                    max: o.max,
+                    last: o.last,
+                    last_ns: point.time_ns,
+                    histogram: o.histogram,
+                };
                 *window.per_tenant.entry(tenant.clone()).or_default() += 1;
                 window.normal += 1;
-                window.series.insert(series_key, bucket);
+                window.series.insert(series, bucket);
             }
         }
         Admitted::Series
@@ -292,6 +285,7 @@ fn observe(
     c: &TsdbConfig,
     tenant: &TenantId,
     point: &MetricPoint,
+    attributes_json: &str,
     window_start: i64,
 ) -> Result<Observation, Admitted> {
     let total = match &point.value {
@@ -344,7 +338,7 @@ fn observe(
         }
         PointValue::Summary { count, sum, .. } => Totals::Summary { count: *count, sum: *sum },
     };
-    let key = (tenant.clone(), point.series_key());
+    let key = (tenant.clone(), point.series_key_for_attributes(attributes_json));
     let started_here = point.start_ns > 0 && point.start_ns >= window_start;
     let Some(prev) = sources.get_mut(&key) else {
         if c.max_sources > 0 && sources.len() >= c.max_sources {
