@@ -77,10 +77,13 @@ fn gauges_aggregate_per_series_and_window() {
     assert_eq!((b[2].start_ns, b[2].count), (T0 + 30 * S, 1));
 }
 
+/// (global cap, per-tenant cap), series sent by tenants a, b, c, normal series kept, overflow
+/// points per tenant.
+type CapCase = ((usize, usize), [usize; 3], usize, [u64; 3]);
+
 #[test]
 fn caps_send_new_series_to_the_tenants_overflow_series() {
-    // (global cap, per-tenant cap, series per tenant for a,b,c) → (normal series, overflow points per tenant)
-    let cases: Vec<((usize, usize), [usize; 3], usize, [u64; 3])> = vec![
+    let cases: Vec<CapCase> = vec![
         ((0, 0), [50, 0, 0], 50, [0, 0, 0]),
         ((5, 0), [7, 0, 0], 5, [2, 0, 0]),
         ((0, 3), [5, 2, 0], 5, [2, 0, 0]),

@@ -23,6 +23,12 @@ enum Moved {
 /// lowercase names. Graph, TSDB, MCP and dashboard metrics join with their features.
 const EXPECTED: &[(&str, Moved)] = &[
     ("otelcontext_db_up", Moved::Positive),
+    ("otelcontext_tsdb_ingest_total", Moved::Present),
+    ("otelcontext_tsdb_cardinality_overflow_total", Moved::Present),
+    ("otelcontext_tsdb_batches_dropped_total", Moved::Present),
+    ("otelcontext_tsdb_open_series", Moved::Present),
+    ("otelcontext_vector_index_entries", Moved::Present),
+    ("otelcontext_drain_templates", Moved::Present),
     ("otelcontext_db_pool_in_use", Moved::Present),
     ("otelcontext_db_pool_max_open", Moved::Positive),
     ("otelcontext_db_pool_open_connections", Moved::Present),

@@ -5,7 +5,7 @@
 use crate::payloads::*;
 use otelcontext_domain::{TemplateId, TenantId};
 use otelcontext_e2e::{Backend, TestServer, open_sqlite, test_config};
-use otelcontext_ports::LogQuery;
+use otelcontext_ports::{LogQuery, TemplateQuery};
 use std::collections::HashMap;
 
 const SHAPES: [&str; 3] = [
@@ -126,5 +126,13 @@ async fn templates_persist_and_continue_across_a_restart_and_loghub_lines_group_
     let restarted = storage.list_templates(&tenant).await.unwrap();
     let first = restarted.iter().find(|t| Some(t.id) == before[&SHAPES[0].replace("{n}", "0")]).unwrap();
     assert_eq!(first.count, 6, "the count continues");
+    // The same templates read back as patterns through the port: every record counted once, in
+    // its service, at its level.
+    let q = TemplateQuery { service: Some("hdfs".into()), limit: 1_000, ..Default::default() };
+    let patterns = storage.search_templates(&tenant, &q).await.unwrap().items;
+    let sent = if loghub.is_empty() { 16 } else { 516 };
+    assert_eq!(patterns.iter().map(|t| t.count).sum::<u64>(), sent);
+    assert!(patterns.iter().all(|t| t.services == ["hdfs"] && t.severities.info == t.count), "{patterns:?}");
+    assert!(patterns.windows(2).all(|w| w[0].count >= w[1].count), "most records first");
     storage.close().await;
 }
