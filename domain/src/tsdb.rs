@@ -117,6 +117,11 @@ impl Observation {
     fn value(v: f64) -> Self {
         Self { count: 1, sum: v, min: v, max: v, last: v, histogram: BucketHistogram::None }
     }
+
+    /// The observation of a distribution; an unknown (NaN) sum adds nothing to the bucket's sum.
+    fn distribution(count: u64, sum: f64, min: f64, max: f64, histogram: BucketHistogram) -> Self {
+        Self { count, sum: if sum.is_nan() { 0.0 } else { sum }, min, max, last: mean(count, sum), histogram }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -299,14 +304,8 @@ fn observe(
         PointValue::Histogram { count, sum, min, max, bounds, bucket_counts, temporality } => {
             let sum = sum.unwrap_or(f64::NAN);
             if *temporality != Temporality::Cumulative {
-                return Ok(Observation {
-                    count: *count,
-                    sum: if sum.is_nan() { 0.0 } else { sum },
-                    min: min.unwrap_or(f64::NAN),
-                    max: max.unwrap_or(f64::NAN),
-                    last: mean(*count, sum),
-                    histogram: explicit(bounds, bucket_counts),
-                });
+                let (min, max) = (min.unwrap_or(f64::NAN), max.unwrap_or(f64::NAN));
+                return Ok(Observation::distribution(*count, sum, min, max, explicit(bounds, bucket_counts)));
             }
             Totals::Histogram { count: *count, sum, bounds: bounds.clone(), counts: bucket_counts.clone() }
         }
@@ -325,14 +324,8 @@ fn observe(
             let sum = sum.unwrap_or(f64::NAN);
             let hist = ExpHistogram::new(*scale, *zero_count, positive.clone(), negative.clone());
             if *temporality != Temporality::Cumulative {
-                return Ok(Observation {
-                    count: *count,
-                    sum: if sum.is_nan() { 0.0 } else { sum },
-                    min: min.unwrap_or(f64::NAN),
-                    max: max.unwrap_or(f64::NAN),
-                    last: mean(*count, sum),
-                    histogram: BucketHistogram::Exponential(hist),
-                });
+                let (min, max) = (min.unwrap_or(f64::NAN), max.unwrap_or(f64::NAN));
+                return Ok(Observation::distribution(*count, sum, min, max, BucketHistogram::Exponential(hist)));
             }
             Totals::Exponential { count: *count, sum, hist }
         }
@@ -380,7 +373,6 @@ fn went_down(prev: &Totals, now: &Totals) -> bool {
 
 /// `now − prev` as an observation (`prev = None`: all of `now`).
 fn delta(prev: Option<&Totals>, now: &Totals) -> Observation {
-    let nan_to_zero = |v: f64| if v.is_nan() { 0.0 } else { v };
     match (prev, now) {
         (Some(Totals::Sum(a)), Totals::Sum(b)) => Observation { last: *b, ..Observation::value(b - a) },
         (None, Totals::Sum(b)) => Observation::value(*b),
@@ -396,14 +388,7 @@ fn delta(prev: Option<&Totals>, now: &Totals) -> Observation {
                 }
                 _ => (*count, *sum, explicit(bounds, counts)),
             };
-            Observation {
-                count: dc,
-                sum: nan_to_zero(ds),
-                min: f64::NAN,
-                max: f64::NAN,
-                last: mean(dc, ds),
-                histogram: dh,
-            }
+            Observation::distribution(dc, ds, f64::NAN, f64::NAN, dh)
         }
         (prev, Totals::Exponential { count, sum, hist }) => {
             let (dc, ds, dh) = match prev {
@@ -412,28 +397,14 @@ fn delta(prev: Option<&Totals>, now: &Totals) -> Observation {
                 }
                 _ => (*count, *sum, hist.clone()),
             };
-            Observation {
-                count: dc,
-                sum: nan_to_zero(ds),
-                min: f64::NAN,
-                max: f64::NAN,
-                last: mean(dc, ds),
-                histogram: BucketHistogram::Exponential(dh),
-            }
+            Observation::distribution(dc, ds, f64::NAN, f64::NAN, BucketHistogram::Exponential(dh))
         }
         (prev, Totals::Summary { count, sum }) => {
             let (dc, ds) = match prev {
                 Some(Totals::Summary { count: pc, sum: ps }) => (count.saturating_sub(*pc), sum - ps),
                 _ => (*count, *sum),
             };
-            Observation {
-                count: dc,
-                sum: ds,
-                min: f64::NAN,
-                max: f64::NAN,
-                last: mean(dc, ds),
-                histogram: BucketHistogram::None,
-            }
+            Observation::distribution(dc, ds, f64::NAN, f64::NAN, BucketHistogram::None)
         }
         // A sum after a different type: all of it.
         (Some(_), Totals::Sum(b)) => Observation::value(*b),
