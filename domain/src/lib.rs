@@ -14,6 +14,7 @@ pub mod dlq;
 pub mod drain;
 pub mod duration;
 pub mod filter;
+pub mod graph;
 pub mod hash;
 pub mod ids;
 pub mod investigation;

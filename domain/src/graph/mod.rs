@@ -1,0 +1,263 @@
+//! The service graph of one tenant: services (with their operations and instances), the
+//! uninstrumented peers they call (databases, brokers, external endpoints) and the CALLS edges
+//! between them, each with windowed RED statistics (see [`stats`]). Fed trace by trace with the
+//! facts [`trace::analyse`] extracts; bounded by [`GraphLimits`]; nodes idle for the whole window
+//! are dropped, so the caps recover.
+//!
+//! Pure: the caller passes the time.
+
+pub mod assembly;
+pub mod paths;
+pub mod peer;
+pub mod stats;
+pub mod trace;
+
+use peer::NodeKind;
+use stats::{Red, Windowed};
+use std::collections::HashMap;
+use trace::TraceFacts;
+
+/// Hard caps of one tenant's graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GraphLimits {
+    /// Services and peers.
+    pub max_nodes: usize,
+    pub max_edges: usize,
+    pub max_operations_per_service: usize,
+    pub max_instances_per_service: usize,
+}
+
+impl Default for GraphLimits {
+    fn default() -> Self {
+        Self { max_nodes: 2_000, max_edges: 10_000, max_operations_per_service: 200, max_instances_per_service: 200 }
+    }
+}
+
+/// A node: a service (entered by spans) or a peer (only called).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Node {
+    /// Spans entering the service (its server side); empty for peers.
+    pub entered: Windowed,
+    /// Self time of every span of the service.
+    pub self_time: Windowed,
+    pub operations: HashMap<String, Windowed>,
+    pub instances: HashMap<String, Windowed>,
+}
+
+/// A CALLS edge.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Edge {
+    /// The calls as the caller saw them.
+    pub client: Windowed,
+    /// The same calls as the callee served them (instrumented callees only).
+    pub server: Windowed,
+}
+
+/// Identity of a node.
+pub type NodeKey = (NodeKind, String);
+
+/// What did not fit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dropped {
+    pub nodes: u64,
+    pub edges: u64,
+    pub operations: u64,
+    pub instances: u64,
+}
+
+/// One tenant's graph.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceGraph {
+    limits: GraphLimits,
+    nodes: HashMap<NodeKey, Node>,
+    edges: HashMap<(String, NodeKey), Edge>,
+}
+
+/// A node of the service map with its numbers over the range asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapNode {
+    pub kind: NodeKind,
+    pub name: String,
+    /// Server side (services) or what callers saw (peers).
+    pub red: Red,
+    pub operations: usize,
+    pub instances: usize,
+}
+
+/// An edge of the service map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapEdge {
+    pub from: String,
+    pub to_kind: NodeKind,
+    pub to: String,
+    pub client: Red,
+    /// `None` for peers.
+    pub server: Option<Red>,
+}
+
+/// The service map over a range.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ServiceMap {
+    pub nodes: Vec<MapNode>,
+    pub edges: Vec<MapEdge>,
+}
+
+fn bounded<'a>(
+    map: &'a mut HashMap<String, Windowed>,
+    key: &str,
+    cap: usize,
+    dropped: &mut u64,
+) -> Option<&'a mut Windowed> {
+    if !map.contains_key(key) {
+        if map.len() >= cap {
+            *dropped += 1;
+            return None;
+        }
+        map.insert(key.to_owned(), Windowed::default());
+    }
+    map.get_mut(key)
+}
+
+impl ServiceGraph {
+    pub fn new(limits: GraphLimits) -> Self {
+        Self { limits, nodes: HashMap::new(), edges: HashMap::new() }
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn edge_count(&self) -> usize {
+        self.edges.len()
+    }
+
+    /// A node by kind and exact name.
+    pub fn node(&self, kind: NodeKind, name: &str) -> Option<&Node> {
+        self.nodes.get(&(kind, name.to_owned()))
+    }
+
+    /// An edge by caller and callee.
+    pub fn edge(&self, from: &str, to_kind: NodeKind, to: &str) -> Option<&Edge> {
+        self.edges.get(&(from.to_owned(), (to_kind, to.to_owned())))
+    }
+
+    fn node_mut(&mut self, kind: NodeKind, name: &str, dropped: &mut Dropped) -> Option<&mut Node> {
+        let key = (kind, name.to_owned());
+        if !self.nodes.contains_key(&key) {
+            if self.nodes.len() >= self.limits.max_nodes {
+                dropped.nodes += 1;
+                return None;
+            }
+            self.nodes.insert(key.clone(), Node::default());
+        }
+        self.nodes.get_mut(&key)
+    }
+
+    /// Adds what one trace says, as seen at `now_ns`.
+    pub fn apply(&mut self, facts: &TraceFacts, now_ns: i64) -> Dropped {
+        let mut dropped = Dropped::default();
+        let limits = self.limits;
+        for e in &facts.entries {
+            let Some(node) = self.node_mut(NodeKind::Service, &e.service, &mut dropped) else { continue };
+            node.entered.record(e.end_ns, e.duration_ns, e.error, now_ns);
+            if let Some(w) =
+                bounded(&mut node.operations, &e.operation, limits.max_operations_per_service, &mut dropped.operations)
+            {
+                w.record(e.end_ns, e.duration_ns, e.error, now_ns);
+            }
+            if !e.instance.is_empty()
+                && let Some(w) =
+                    bounded(&mut node.instances, &e.instance, limits.max_instances_per_service, &mut dropped.instances)
+            {
+                w.record(e.end_ns, e.duration_ns, e.error, now_ns);
+            }
+        }
+        for s in &facts.self_times {
+            if let Some(node) = self.node_mut(NodeKind::Service, &s.service, &mut dropped) {
+                node.self_time.record(s.end_ns, s.self_ns, s.error, now_ns);
+            }
+        }
+        for c in &facts.calls {
+            if self.node_mut(NodeKind::Service, &c.caller, &mut dropped).is_none() {
+                continue;
+            }
+            let Some(callee) = self.node_mut(c.callee_kind, &c.callee, &mut dropped) else { continue };
+            if c.callee_kind != NodeKind::Service {
+                // A peer's only view of itself is what its callers saw.
+                callee.entered.record(c.end_ns, c.client_ns, c.error, now_ns);
+            }
+            let key = (c.caller.clone(), (c.callee_kind, c.callee.clone()));
+            if !self.edges.contains_key(&key) && self.edges.len() >= limits.max_edges {
+                dropped.edges += 1;
+                continue;
+            }
+            let edge = self.edges.entry(key).or_default();
+            edge.client.record(c.end_ns, c.client_ns, c.error, now_ns);
+            if let Some(server) = c.server_ns {
+                edge.server.record(c.end_ns, server, c.error, now_ns);
+            }
+        }
+        dropped
+    }
+
+    /// Drops statistics older than the window and the nodes and edges left without any.
+    pub fn expire(&mut self, now_ns: i64) {
+        for n in self.nodes.values_mut() {
+            n.entered.expire(now_ns);
+            n.self_time.expire(now_ns);
+            for w in n.operations.values_mut().chain(n.instances.values_mut()) {
+                w.expire(now_ns);
+            }
+            n.operations.retain(|_, w| !w.is_empty());
+            n.instances.retain(|_, w| !w.is_empty());
+        }
+        self.edges.retain(|_, e| {
+            e.client.expire(now_ns);
+            e.server.expire(now_ns);
+            !e.client.is_empty()
+        });
+        self.nodes.retain(|_, n| !n.entered.is_empty() || !n.self_time.is_empty());
+    }
+
+    /// The CALLS edges as an adjacency for walks (shortest path, blast radius).
+    pub fn adjacency(&self) -> paths::Adjacency {
+        let keys: Vec<(NodeKey, NodeKey)> =
+            self.edges.keys().map(|(from, to)| ((NodeKind::Service, from.clone()), to.clone())).collect();
+        paths::Adjacency::from_edges(keys.iter().map(|(a, b)| (a, b)))
+    }
+
+    /// The service map over `[start_ns, end_ns)`: nodes and edges with calls in the range,
+    /// sorted by name.
+    pub fn service_map(&self, start_ns: i64, end_ns: i64) -> ServiceMap {
+        let mut nodes: Vec<MapNode> = self
+            .nodes
+            .iter()
+            .map(|((kind, name), n)| MapNode {
+                kind: *kind,
+                name: name.clone(),
+                red: n.entered.summary(start_ns, end_ns),
+                operations: n.operations.len(),
+                instances: n.instances.len(),
+            })
+            .filter(|n| n.red.calls > 0)
+            .collect();
+        nodes.sort_by(|a, b| (&a.name, a.kind).cmp(&(&b.name, b.kind)));
+        let mut edges: Vec<MapEdge> = self
+            .edges
+            .iter()
+            .map(|((from, (kind, to)), e)| MapEdge {
+                from: from.clone(),
+                to_kind: *kind,
+                to: to.clone(),
+                client: e.client.summary(start_ns, end_ns),
+                server: (*kind == NodeKind::Service).then(|| e.server.summary(start_ns, end_ns)),
+            })
+            .filter(|e| e.client.calls > 0)
+            .collect();
+        edges.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
+        ServiceMap { nodes, edges }
+    }
+}
+
+#[cfg(test)]
+mod tests;

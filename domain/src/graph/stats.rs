@@ -1,0 +1,228 @@
+//! Windowed RED statistics: calls, errors and a latency distribution per 10 s slot over the last
+//! hour, kept sparse (only slots with calls). Answers are computed over a time range from the
+//! slots in it, so numbers always describe a window — they never grow without bound, and an error
+//! rate recovers when errors stop.
+
+use std::collections::VecDeque;
+
+/// Width of one slot.
+pub const SLOT_NS: i64 = 10_000_000_000;
+/// Slots kept (one hour).
+pub const SLOTS: i64 = 360;
+
+/// Latency bucket `i` holds durations in `[2^(i/4), 2^((i+1)/4))` microseconds (≈19 % wide);
+/// bucket 0 also holds everything under 1 µs, the last everything above ~74 min.
+const BUCKETS: usize = 128;
+
+fn bucket_of(duration_ns: i64) -> u8 {
+    let us = duration_ns as f64 / 1_000.0;
+    if us < 1.0 {
+        return 0;
+    }
+    ((us.log2() * 4.0).floor() as usize).min(BUCKETS - 1) as u8
+}
+
+/// The representative duration (geometric middle) of a bucket, in ns.
+fn bucket_value_ns(b: u8) -> f64 {
+    2f64.powf((f64::from(b) + 0.5) / 4.0) * 1_000.0
+}
+
+/// One slot's numbers.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Slot {
+    calls: u64,
+    errors: u64,
+    duration_sum_ns: i128,
+    /// (bucket, count), sorted by bucket.
+    latency: Vec<(u8, u32)>,
+}
+
+impl Slot {
+    fn record(&mut self, duration_ns: i64, error: bool) {
+        self.calls += 1;
+        self.errors += u64::from(error);
+        self.duration_sum_ns += i128::from(duration_ns.max(0));
+        let b = bucket_of(duration_ns);
+        match self.latency.binary_search_by_key(&b, |e| e.0) {
+            Ok(i) => self.latency[i].1 = self.latency[i].1.saturating_add(1),
+            Err(i) => self.latency.insert(i, (b, 1)),
+        }
+    }
+}
+
+/// Calls, errors and latency of one thing (a service, an edge, an operation) over the last hour.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Windowed {
+    /// (slot index = time / [`SLOT_NS`], slot), oldest first.
+    slots: VecDeque<(i64, Slot)>,
+}
+
+/// A summary over a range.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Red {
+    pub calls: u64,
+    pub errors: u64,
+    /// Calls per second over the range asked for.
+    pub rate_per_s: f64,
+    /// errors / calls, 0..1 (0 without calls).
+    pub error_rate: f64,
+    pub mean_ns: f64,
+    pub p50_ns: f64,
+    pub p95_ns: f64,
+    pub p99_ns: f64,
+}
+
+impl Windowed {
+    /// Records one call ending at `time_ns`; calls older than the hour before `now_ns` are not
+    /// recorded, and slots that left the hour are dropped.
+    pub fn record(&mut self, time_ns: i64, duration_ns: i64, error: bool, now_ns: i64) {
+        let now_slot = now_ns.div_euclid(SLOT_NS);
+        let slot = time_ns.min(now_ns).div_euclid(SLOT_NS);
+        if slot <= now_slot - SLOTS {
+            return;
+        }
+        match self.slots.iter().rposition(|(i, _)| *i <= slot) {
+            Some(p) if self.slots[p].0 == slot => self.slots[p].1.record(duration_ns, error),
+            Some(p) => {
+                let mut s = Slot::default();
+                s.record(duration_ns, error);
+                self.slots.insert(p + 1, (slot, s));
+            }
+            None => {
+                let mut s = Slot::default();
+                s.record(duration_ns, error);
+                self.slots.push_front((slot, s));
+            }
+        }
+        self.expire(now_ns);
+    }
+
+    /// Drops the slots that left the hour before `now_ns`.
+    pub fn expire(&mut self, now_ns: i64) {
+        let oldest = now_ns.div_euclid(SLOT_NS) - SLOTS + 1;
+        while self.slots.front().is_some_and(|(i, _)| *i < oldest) {
+            self.slots.pop_front();
+        }
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Time of the newest slot with calls (its start), if any.
+    pub fn last_active_ns(&self) -> Option<i64> {
+        self.slots.back().map(|(i, _)| i * SLOT_NS)
+    }
+
+    /// The summary of the calls in the slots that start in `[start_ns, end_ns)` (whole slots: the
+    /// slot holding `end_ns` counts, the one holding `start_ns` only when it starts there).
+    pub fn summary(&self, start_ns: i64, end_ns: i64) -> Red {
+        let ceil = |t: i64| -(-t).div_euclid(SLOT_NS);
+        let (from, to) = (ceil(start_ns), ceil(end_ns));
+        let mut calls = 0u64;
+        let mut errors = 0u64;
+        let mut sum = 0i128;
+        let mut hist = [0u64; BUCKETS];
+        for (_, s) in self.slots.iter().filter(|(i, _)| *i >= from && *i < to) {
+            calls += s.calls;
+            errors += s.errors;
+            sum += s.duration_sum_ns;
+            for (b, n) in &s.latency {
+                hist[*b as usize] += u64::from(*n);
+            }
+        }
+        let seconds = ((end_ns - start_ns).max(SLOT_NS)) as f64 / 1e9;
+        let quantile = |q: f64| -> f64 {
+            if calls == 0 {
+                return 0.0;
+            }
+            let rank = (q * calls as f64).ceil().max(1.0) as u64;
+            let mut seen = 0;
+            for (b, n) in hist.iter().enumerate() {
+                seen += n;
+                if seen >= rank {
+                    return bucket_value_ns(b as u8);
+                }
+            }
+            bucket_value_ns((BUCKETS - 1) as u8)
+        };
+        Red {
+            calls,
+            errors,
+            rate_per_s: calls as f64 / seconds,
+            error_rate: if calls == 0 { 0.0 } else { errors as f64 / calls as f64 },
+            mean_ns: if calls == 0 { 0.0 } else { sum as f64 / calls as f64 },
+            p50_ns: quantile(0.5),
+            p95_ns: quantile(0.95),
+            p99_ns: quantile(0.99),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const NOW: i64 = 1_700_000_000 * 1_000_000_000;
+    const MS: i64 = 1_000_000;
+
+    #[test]
+    fn a_window_counts_its_calls_errors_and_latency() {
+        let mut w = Windowed::default();
+        for i in 0..100 {
+            // 90 fast calls of 10 ms, 10 slow failing ones of 500 ms, over the last minute.
+            let (d, e) = if i % 10 == 0 { (500 * MS, true) } else { (10 * MS, false) };
+            w.record(NOW - i * 600 * MS, d, e, NOW);
+        }
+        let r = w.summary(NOW - 60_000 * MS, NOW + SLOT_NS);
+        assert_eq!((r.calls, r.errors), (100, 10));
+        assert!((r.error_rate - 0.1).abs() < 1e-9);
+        let within = |got: f64, want: f64| (got / want - 1.0).abs() < 0.1;
+        assert!(within(r.p50_ns, 10.0 * MS as f64), "{}", r.p50_ns);
+        assert!(within(r.p99_ns, 500.0 * MS as f64), "{}", r.p99_ns);
+        assert!(within(r.mean_ns, 59.0 * MS as f64), "{}", r.mean_ns);
+    }
+
+    #[test]
+    fn error_rates_recover_and_old_slots_expire() {
+        let mut w = Windowed::default();
+        for i in 0..10 {
+            w.record(NOW - 30 * 60_000 * MS + i, 5 * MS, true, NOW);
+        }
+        for i in 0..10 {
+            w.record(NOW - i, 5 * MS, false, NOW);
+        }
+        let last_five = w.summary(NOW - 5 * 60_000 * MS, NOW + SLOT_NS);
+        assert_eq!((last_five.calls, last_five.error_rate), (10, 0.0), "the errors were half an hour ago");
+        let hour = w.summary(NOW - 3_600_000 * MS, NOW + SLOT_NS);
+        assert_eq!((hour.calls, hour.errors), (20, 10));
+        w.expire(NOW + 45 * 60_000 * MS);
+        assert_eq!(w.summary(NOW - 3_600_000 * MS, NOW + SLOT_NS).calls, 10, "the old slot left the hour");
+        w.record(NOW - 2 * 3_600_000 * MS, 1, false, NOW);
+        assert_eq!(w.summary(i64::MIN / 2, i64::MAX / 2).calls, 10, "a call older than the hour is not recorded");
+    }
+
+    proptest! {
+        #[test]
+        fn slots_stay_sorted_bounded_and_every_recent_call_is_counted(
+            calls in proptest::collection::vec((0i64..7_200, 0i64..10_000_000_000, any::<bool>()), 0..300)
+        ) {
+            let mut w = Windowed::default();
+            let mut recent = 0u64;
+            for (ago_s, d, e) in &calls {
+                let t = NOW - ago_s * 1_000_000_000;
+                w.record(t, *d, *e, NOW);
+                if t.div_euclid(SLOT_NS) > NOW.div_euclid(SLOT_NS) - SLOTS {
+                    recent += 1;
+                }
+            }
+            prop_assert!(w.slots.len() as i64 <= SLOTS);
+            prop_assert!(w.slots.iter().zip(w.slots.iter().skip(1)).all(|(a, b)| a.0 < b.0));
+            let r = w.summary(NOW - 2 * 3_600_000_000_000, NOW + SLOT_NS);
+            prop_assert_eq!(r.calls, recent);
+            prop_assert!(r.p50_ns <= r.p95_ns && r.p95_ns <= r.p99_ns);
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! What one trace says about the system: where each service was entered, which service (or
+//! uninstrumented peer) called which with what latency seen from both sides, and each span's
+//! self time (its duration minus the time its children cover), so a slow leaf is not blamed on
+//! every caller and a network delay shows as a caller-side gap.
+
+use super::peer::{NodeKind, Peer, infer_peer};
+use crate::ids::SpanId;
+use crate::resource::Resource;
+use crate::span::{Span, SpanKind};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What the graph keeps of a span while its trace assembles: the tree, the times, the outcome
+/// and the peer it calls (inferred once), not its attributes, events or links.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphSpan {
+    pub span_id: SpanId,
+    pub parent_span_id: Option<SpanId>,
+    pub resource: Arc<Resource>,
+    pub name: String,
+    pub kind: SpanKind,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub error: bool,
+    /// The status message of a failed span.
+    pub message: String,
+    pub peer: Option<Peer>,
+}
+
+impl From<&Span> for GraphSpan {
+    fn from(s: &Span) -> Self {
+        Self {
+            span_id: s.span_id,
+            parent_span_id: s.parent_span_id,
+            resource: s.resource.clone(),
+            name: s.name.clone(),
+            kind: s.kind,
+            start_ns: s.start_ns,
+            end_ns: s.end_ns,
+            error: s.is_error(),
+            message: if s.is_error() { s.status.message.clone() } else { String::new() },
+            peer: infer_peer(s),
+        }
+    }
+}
+
+impl GraphSpan {
+    pub fn duration_ns(&self) -> i64 {
+        self.end_ns.saturating_sub(self.start_ns).max(0)
+    }
+
+    pub fn service_name(&self) -> &str {
+        &self.resource.service_name
+    }
+}
+
+/// A service entered by a span (the root, a span whose parent is in another service, or a
+/// SERVER / CONSUMER span).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub service: String,
+    pub operation: String,
+    /// Pod or host (`k8s.pod.name`, `host.name`, `service.instance.id`), empty when unknown.
+    pub instance: String,
+    pub end_ns: i64,
+    pub duration_ns: i64,
+    /// The entered span's own time, without the time its children cover.
+    pub self_ns: i64,
+    pub error: bool,
+}
+
+/// One call between two nodes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub caller: String,
+    pub callee_kind: NodeKind,
+    pub callee: String,
+    pub end_ns: i64,
+    /// The call as the caller saw it (its CLIENT span, else the callee's span).
+    pub client_ns: i64,
+    /// The call as the callee served it; `None` for uninstrumented peers.
+    pub server_ns: Option<i64>,
+    pub error: bool,
+}
+
+/// Every span's self time, by service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelfTime {
+    pub service: String,
+    pub operation: String,
+    pub end_ns: i64,
+    pub self_ns: i64,
+    pub error: bool,
+}
+
+/// What a trace adds to the graph.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TraceFacts {
+    pub entries: Vec<Entry>,
+    pub calls: Vec<Call>,
+    pub self_times: Vec<SelfTime>,
+}
+
+/// The instance a span ran on.
+pub fn instance_of(span: &GraphSpan) -> &str {
+    let a = &span.resource.attributes;
+    ["k8s.pod.name", "host.name", "service.instance.id"].iter().find_map(|k| a.get_str(k)).unwrap_or("")
+}
+
+/// The time `[start, end)` covered by `children`, clipped to it.
+fn covered(start: i64, end: i64, children: &mut [(i64, i64)]) -> i64 {
+    children.sort_unstable();
+    let (mut total, mut cur_start, mut cur_end) = (0i64, i64::MIN, i64::MIN);
+    for &(s, e) in children.iter() {
+        let (s, e) = (s.max(start), e.min(end));
+        if e <= s {
+            continue;
+        }
+        if s > cur_end {
+            total += cur_end.saturating_sub(cur_start).max(0);
+            (cur_start, cur_end) = (s, e);
+        } else {
+            cur_end = cur_end.max(e);
+        }
+    }
+    total + cur_end.saturating_sub(cur_start).max(0)
+}
+
+/// The facts of one trace's spans (any order; spans whose parent is missing count as roots).
+pub fn analyse(spans: &[GraphSpan]) -> TraceFacts {
+    let by_id: HashMap<_, usize> = spans.iter().enumerate().map(|(i, s)| (s.span_id, i)).collect();
+    let parent: Vec<Option<usize>> =
+        spans.iter().map(|s| s.parent_span_id.and_then(|p| by_id.get(&p).copied())).collect();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
+    for (i, p) in parent.iter().enumerate() {
+        if let Some(p) = p {
+            children[*p].push(i);
+        }
+    }
+    let self_ns: Vec<i64> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut iv: Vec<(i64, i64)> = children[i].iter().map(|c| (spans[*c].start_ns, spans[*c].end_ns)).collect();
+            (s.duration_ns() - covered(s.start_ns, s.end_ns, &mut iv)).max(0)
+        })
+        .collect();
+    let mut facts = TraceFacts::default();
+    for (i, s) in spans.iter().enumerate() {
+        let service = s.service_name();
+        let parent_span = parent[i].map(|p| &spans[p]);
+        let remote_parent = parent_span.is_some_and(|p| p.service_name() != service);
+        let entered = parent_span.is_none() || remote_parent || matches!(s.kind, SpanKind::Server | SpanKind::Consumer);
+        if entered {
+            facts.entries.push(Entry {
+                service: service.to_owned(),
+                operation: s.name.clone(),
+                instance: instance_of(s).to_owned(),
+                end_ns: s.end_ns,
+                duration_ns: s.duration_ns(),
+                self_ns: self_ns[i],
+                error: s.error,
+            });
+        }
+        facts.self_times.push(SelfTime {
+            service: service.to_owned(),
+            operation: s.name.clone(),
+            end_ns: s.end_ns,
+            self_ns: self_ns[i],
+            error: s.error,
+        });
+        if let Some(p) = parent_span.filter(|_| remote_parent) {
+            let client_side = matches!(p.kind, SpanKind::Client | SpanKind::Producer);
+            facts.calls.push(Call {
+                caller: p.service_name().to_owned(),
+                callee_kind: NodeKind::Service,
+                callee: service.to_owned(),
+                end_ns: s.end_ns,
+                client_ns: if client_side { p.duration_ns() } else { s.duration_ns() },
+                server_ns: Some(s.duration_ns()),
+                error: s.error,
+            });
+        }
+        // A client span no instrumented service answered: a call to a peer, when it names one.
+        let answered = children[i].iter().any(|c| spans[*c].service_name() != service);
+        if !answered && let Some(Peer { kind, name }) = &s.peer {
+            facts.calls.push(Call {
+                caller: service.to_owned(),
+                callee_kind: *kind,
+                callee: name.clone(),
+                end_ns: s.end_ns,
+                client_ns: s.duration_ns(),
+                server_ns: None,
+                error: s.error,
+            });
+        }
+    }
+    facts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AnyValue;
+    use crate::ids::{SpanId, TraceId};
+    use crate::resource::{InstrumentationScope, Resource};
+    use crate::span::{SpanStatus, StatusCode};
+    use crate::value::Attributes;
+    use proptest::prelude::*;
+    use std::sync::Arc;
+
+    const MS: i64 = 1_000_000;
+
+    fn span(id: u8, parent: Option<u8>, service: &str, kind: SpanKind, start_ms: i64, end_ms: i64) -> Span {
+        let mut attrs = Attributes::new();
+        attrs.push("service.name", AnyValue::String(service.into()));
+        attrs.push("k8s.pod.name", AnyValue::String(format!("{service}-0")));
+        Span {
+            trace_id: TraceId::from_array([1; 16]).unwrap(),
+            span_id: SpanId::from_array([id; 8]).unwrap(),
+            parent_span_id: parent.map(|p| SpanId::from_array([p; 8]).unwrap()),
+            trace_state: String::new(),
+            flags: 0,
+            name: format!("op{id}"),
+            kind,
+            start_ns: start_ms * MS,
+            end_ns: end_ms * MS,
+            attributes: Attributes::new(),
+            dropped_attributes_count: 0,
+            events: Vec::new(),
+            links: Vec::new(),
+            status: SpanStatus::default(),
+            resource: Arc::new(Resource::new(attrs)),
+            scope: Arc::new(InstrumentationScope::default()),
+        }
+    }
+
+    #[test]
+    fn self_time_subtracts_the_union_of_children() {
+        let cases = [
+            (vec![], 100),
+            (vec![(10, 30)], 80),
+            (vec![(10, 30), (20, 40)], 70),
+            (vec![(10, 30), (50, 60)], 70),
+            (vec![(-10, 10), (90, 150)], 80),
+            (vec![(200, 300)], 100),
+            (vec![(0, 100), (20, 30)], 0),
+        ];
+        for (kids, want) in cases {
+            let mut iv: Vec<(i64, i64)> = kids.clone();
+            assert_eq!(100 - covered(0, 100, &mut iv), want, "{kids:?}");
+        }
+    }
+
+    #[test]
+    fn a_trace_yields_entries_calls_seen_from_both_sides_and_peer_calls() {
+        // frontend (0-100) → CLIENT (5-95) → checkout SERVER (20-80) → CLIENT db (30-70)
+        let mut db = span(4, Some(3), "checkout", SpanKind::Client, 30, 70);
+        db.attributes.push("db.system", AnyValue::String("postgresql".into()));
+        let mut server = span(3, Some(2), "checkout", SpanKind::Server, 20, 80);
+        server.status = SpanStatus { code: StatusCode::Error, message: "boom".into() };
+        let spans = [
+            db,
+            server,
+            span(1, None, "frontend", SpanKind::Server, 0, 100),
+            span(2, Some(1), "frontend", SpanKind::Client, 5, 95),
+        ];
+        let f = analyse(&spans.iter().map(GraphSpan::from).collect::<Vec<_>>());
+        let entries: Vec<(&str, i64, i64)> =
+            f.entries.iter().map(|e| (e.service.as_str(), e.duration_ns / MS, e.self_ns / MS)).collect();
+        assert_eq!(entries, [("checkout", 60, 20), ("frontend", 100, 10)]);
+        assert_eq!(f.entries[0].instance, "checkout-0");
+        assert!(f.entries[0].error);
+        let calls: Vec<(&str, NodeKind, &str, i64, Option<i64>)> = f
+            .calls
+            .iter()
+            .map(|c| {
+                (c.caller.as_str(), c.callee_kind, c.callee.as_str(), c.client_ns / MS, c.server_ns.map(|s| s / MS))
+            })
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                ("checkout", NodeKind::Database, "postgresql", 40, None),
+                ("frontend", NodeKind::Service, "checkout", 90, Some(60)),
+            ]
+        );
+        // The network gap of the frontend → checkout call is 30 ms (90 seen by the client, 60 served).
+        assert!(f.calls[1].error);
+        let client_self = f.self_times.iter().find(|s| s.operation == "op2").unwrap();
+        assert_eq!(client_self.self_ns / MS, 30, "the client span's own time is the gap");
+    }
+
+    #[test]
+    fn without_span_kinds_calls_are_found_from_the_tree() {
+        let spans = [
+            span(1, None, "gateway", SpanKind::Unspecified, 0, 50),
+            span(2, Some(1), "orders", SpanKind::Unspecified, 10, 40),
+            span(3, Some(9), "orphan", SpanKind::Unspecified, 0, 5),
+        ];
+        let f = analyse(&spans.iter().map(GraphSpan::from).collect::<Vec<_>>());
+        assert_eq!(f.entries.len(), 3, "root, remote child and a span whose parent is missing");
+        assert_eq!(f.calls.len(), 1);
+        assert_eq!((f.calls[0].client_ns, f.calls[0].server_ns), (30 * MS, Some(30 * MS)));
+    }
+
+    proptest! {
+        #[test]
+        fn self_times_are_never_negative_nor_longer_than_the_span(
+            shape in proptest::collection::vec((0u8..20, 0i64..100, 1i64..100, 0usize..3), 1..20)
+        ) {
+            let services = ["a", "b", "c"];
+            let spans: Vec<Span> = shape
+                .iter()
+                .enumerate()
+                .map(|(i, (p, start, len, svc))| {
+                    let parent = (i > 0).then(|| *p % i as u8 + 1);
+                    span(i as u8 + 1, parent, services[*svc], SpanKind::Unspecified, *start, start + len)
+                })
+                .collect();
+            let f = analyse(&spans.iter().map(GraphSpan::from).collect::<Vec<_>>());
+            prop_assert_eq!(f.self_times.len(), spans.len());
+            for (st, s) in f.self_times.iter().zip(&spans) {
+                prop_assert!(st.self_ns >= 0 && st.self_ns <= s.duration_ns());
+            }
+            prop_assert!(f.calls.iter().all(|c| c.caller != c.callee));
+        }
+    }
+}
