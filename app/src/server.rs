@@ -4,9 +4,9 @@
 use crate::config::Config;
 use crate::http::{self, HttpParts};
 use crate::services::{
-    DeadLetterService, IngestPolicy, IngestService, Pipeline, PipelineSettings, PipelineStages, QueryService,
-    ReadinessService, RetentionService, RetentionSettings, SimilarLogService, StaticKeyAuthenticator, SystemClock,
-    TemplateService, TsdbService, tsdb_config,
+    DeadLetterService, GraphService, GraphSettings, IngestPolicy, IngestService, Pipeline, PipelineSettings,
+    PipelineStages, QueryService, ReadinessService, RetentionService, RetentionSettings, SimilarLogService,
+    StaticKeyAuthenticator, SystemClock, TemplateService, TsdbService, tsdb_config,
 };
 use crate::storage::{self, RetryPolicy};
 use crate::tls::{PoemTlsAcceptor, TlsMetrics, accept_tls};
@@ -117,6 +117,7 @@ pub struct RunningServer {
     task: JoinHandle<anyhow::Result<()>>,
     telemetry: Arc<Telemetry>,
     similar_logs: Arc<SimilarLogService>,
+    graph: Arc<GraphService>,
 }
 
 impl Server {
@@ -181,7 +182,16 @@ impl Server {
         ));
         let similar_logs =
             Arc::new(SimilarLogService::new(config.vector_index_max_entries, Arc::new(SystemClock), &meter));
-        let observers: Vec<Arc<dyn CommitObserver>> = vec![tsdb.clone(), similar_logs.clone()];
+        let graph = Arc::new(GraphService::new(
+            GraphSettings {
+                queue_spans: config.graphrag_event_queue_size,
+                workers: config.graphrag_worker_count,
+                ..GraphSettings::default()
+            },
+            Arc::new(SystemClock),
+            &meter,
+        ));
+        let observers: Vec<Arc<dyn CommitObserver>> = vec![tsdb.clone(), similar_logs.clone(), graph.clone()];
         let dead_letters = Arc::new(
             DeadLetterService::new(
                 dead_letters,
@@ -206,6 +216,11 @@ impl Server {
                 match similar_logs.rebuild(&*storage, &tenants).await {
                     Ok(n) => tracing::info!(records = n, took = ?started.elapsed(), "similar-log index rebuilt"),
                     Err(e) => tracing::error!(error = %e, "rebuilding the similar-log index failed; it starts empty"),
+                }
+                let started = std::time::Instant::now();
+                match graph.rebuild(&*storage, &tenants).await {
+                    Ok(n) => tracing::info!(spans = n, took = ?started.elapsed(), "service graph rebuilt"),
+                    Err(e) => tracing::error!(error = %e, "rebuilding the service graph failed; it starts empty"),
                 }
             }
             Err(e) => {
@@ -316,6 +331,7 @@ impl Server {
         let replay_task = dead_letters.clone().spawn(stop_rx.clone());
         let template_task = templates.clone().spawn(stop_rx.clone());
         let tsdb_task = tsdb.clone().spawn(stop_rx.clone());
+        let graph_tasks = graph.clone().spawn(stop_rx.clone());
 
         tracing::info!(%http_addr, %grpc_addr, driver = storage.backend(), "otelcontext listening");
         let stop_seen = wait_stop(stop_rx.clone());
@@ -342,6 +358,9 @@ impl Server {
             }
             let _ = tsdb_task.await;
             tsdb.finish().await;
+            for t in graph_tasks {
+                let _ = t.await;
+            }
             let _ = health_task.await;
             // A purge may be mid-way through a table; each batch is its own transaction, so
             // stopping between (or inside) batches loses nothing.
@@ -356,7 +375,7 @@ impl Server {
             grpc?;
             Ok(())
         });
-        Ok(RunningServer { http_addr, grpc_addr, stop, task, telemetry, similar_logs })
+        Ok(RunningServer { http_addr, grpc_addr, stop, task, telemetry, similar_logs, graph })
     }
 }
 
@@ -465,6 +484,11 @@ impl RunningServer {
     /// The similar-log index (read by the query API and MCP).
     pub fn similar_logs(&self) -> Arc<SimilarLogService> {
         self.similar_logs.clone()
+    }
+
+    /// The live service graph.
+    pub fn graph(&self) -> Arc<GraphService> {
+        self.graph.clone()
     }
 
     /// A handle that triggers graceful shutdown.

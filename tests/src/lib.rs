@@ -232,6 +232,11 @@ impl TestServer {
         self.running.as_ref().expect("server is running").similar_logs()
     }
 
+    /// The running server's service graph.
+    pub fn graph(&self) -> Arc<otelcontext::services::GraphService> {
+        self.running.as_ref().expect("server is running").graph()
+    }
+
     /// Graceful shutdown (drains the pipeline, closes storage).
     pub async fn shutdown(&mut self) {
         if let Some(r) = self.running.take() {

@@ -80,6 +80,9 @@ pub struct Config {
     pub metric_max_cardinality_per_tenant: usize,
     /// Similar-log index entries per tenant.
     pub vector_index_max_entries: usize,
+    /// Spans queued for the service graph at most.
+    pub graphrag_event_queue_size: usize,
+    pub graphrag_worker_count: usize,
     pub allow_sqlite_in_production: bool,
     pub api_key: String,
     pub default_tenant: TenantId,
@@ -329,6 +332,8 @@ impl Config {
         let metric_max_cardinality = r.int::<usize>("METRIC_MAX_CARDINALITY", 0, 100_000_000);
         let metric_max_cardinality_per_tenant = r.int::<usize>("METRIC_MAX_CARDINALITY_PER_TENANT", 0, 100_000_000);
         let vector_index_max_entries = r.int::<usize>("VECTOR_INDEX_MAX_ENTRIES", 1, 100_000_000);
+        let graphrag_event_queue_size = r.int::<usize>("GRAPHRAG_EVENT_QUEUE_SIZE", 1, 100_000_000);
+        let graphrag_worker_count = r.int::<usize>("GRAPHRAG_WORKER_COUNT", 1, 1_024);
         let allow_sqlite_in_production = r.boolean("OTELCONTEXT_ALLOW_SQLITE_PROD");
         let api_key = r.raw("API_KEY").unwrap_or_default();
         let default_tenant_raw = r.string("DEFAULT_TENANT");
@@ -386,6 +391,8 @@ impl Config {
             metric_max_cardinality,
             metric_max_cardinality_per_tenant,
             vector_index_max_entries,
+            graphrag_event_queue_size,
+            graphrag_worker_count,
             dlq_max_disk_mb,
             dlq_max_retries,
             allow_sqlite_in_production,

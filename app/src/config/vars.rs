@@ -122,6 +122,12 @@ pub const VARIABLES: &[VarSpec] = &[
         "Most metric series of one tenant per 30 s window, checked first; past it, to __overflow__ (0 = unlimited).",
     ),
     var(
+        "GRAPHRAG_EVENT_QUEUE_SIZE",
+        "100000",
+        "Spans waiting for the service-graph workers at most; past it batches are dropped from the graph (not from storage) and counted.",
+    ),
+    var("GRAPHRAG_WORKER_COUNT", "16", "Tasks folding committed spans into the service graph (1-1024)."),
+    var(
         "VECTOR_INDEX_MAX_ENTRIES",
         "100000",
         "Most WARN-and-above log records per tenant in the similar-log (TF-IDF) index; the oldest are evicted.",

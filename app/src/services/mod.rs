@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod clock;
 pub mod dead_letters;
+pub mod graph;
 pub mod ingest;
 pub mod pipeline;
 pub mod queries;
@@ -16,6 +17,7 @@ pub mod tsdb;
 pub use auth::StaticKeyAuthenticator;
 pub use clock::SystemClock;
 pub use dead_letters::{DeadLetterService, DlqMetrics, ReplayPass};
+pub use graph::{GraphService, GraphSettings};
 pub use ingest::{IngestPolicy, IngestService};
 pub use pipeline::{Pipeline, PipelineSettings, PipelineStages};
 pub use queries::QueryService;

@@ -7,6 +7,7 @@ mod backpressure;
 mod bad_inputs;
 mod dead_letters;
 mod durability;
+mod graph;
 mod idempotency;
 mod intelligence;
 mod metrics;

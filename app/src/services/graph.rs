@@ -1,0 +1,313 @@
+//! The live service graph: committed spans (told by the pipeline and dead-letter replays) go
+//! through a bounded event queue (`GRAPHRAG_EVENT_QUEUE_SIZE` spans) to `GRAPHRAG_WORKER_COUNT`
+//! workers, which assemble each tenant's traces and fold them into its [`ServiceGraph`]. A full
+//! queue drops the batch and counts its spans (`otelcontext_graphrag_events_dropped_total`); the
+//! spans themselves are stored, and the graph is rebuilt from storage at start.
+
+use otelcontext_domain::graph::assembly::{Assembly, AssemblyConfig};
+use otelcontext_domain::graph::trace::{GraphSpan, analyse};
+use otelcontext_domain::graph::{Dropped, GraphLimits, ServiceGraph, ServiceMap};
+use otelcontext_domain::{TenantId, TraceId};
+use otelcontext_ports::{
+    Clock, CommitObserver, SortOrder, SpanQuery, StorageError, TenantBatch, TimeRange, TraceStore,
+};
+use otelcontext_telemetry::{Counter, Gauge, KeyValue, Meter, counter, gauge};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// How often settled traces are folded in and idle statistics expire, without new spans.
+pub const TICK: Duration = Duration::from_secs(1);
+/// How far back the graph is rebuilt from storage at start.
+pub const REBUILD_WINDOW_NS: i64 = 15 * 60 * 1_000_000_000;
+/// Most spans read back at start (over all tenants).
+pub const REBUILD_MAX_SPANS: usize = 200_000;
+
+/// Sizes of the graph service.
+#[derive(Debug, Clone, Copy)]
+pub struct GraphSettings {
+    /// Spans waiting for the workers at most.
+    pub queue_spans: usize,
+    pub workers: usize,
+    pub limits: GraphLimits,
+    pub assembly: AssemblyConfig,
+}
+
+impl Default for GraphSettings {
+    fn default() -> Self {
+        Self { queue_spans: 100_000, workers: 16, limits: GraphLimits::default(), assembly: AssemblyConfig::default() }
+    }
+}
+
+struct TenantGraph {
+    assembly: Assembly,
+    graph: ServiceGraph,
+}
+
+struct GraphMetrics {
+    dropped: Counter<u64>,
+    capped: Counter<u64>,
+    traces: Counter<u64>,
+    queued: Gauge<i64>,
+    nodes: Gauge<i64>,
+    edges: Gauge<i64>,
+    pending_traces: Gauge<i64>,
+}
+
+impl GraphMetrics {
+    fn new(meter: &Meter) -> Self {
+        let m = Self {
+            dropped: counter(
+                meter,
+                "otelcontext_graphrag_events_dropped_total",
+                "Spans not given to the service graph because its event queue was full (they are stored).",
+            ),
+            capped: counter(
+                meter,
+                "otelcontext_graphrag_capped_total",
+                "Graph updates refused at a per-tenant cap (what: nodes, edges, operations, instances, spans, traces).",
+            ),
+            traces: counter(meter, "otelcontext_graphrag_traces_total", "Traces folded into the service graph."),
+            queued: gauge(meter, "otelcontext_graphrag_event_queue_depth", "Spans waiting for the graph workers."),
+            nodes: gauge(meter, "otelcontext_graphrag_nodes", "Services and peers in the graph (all tenants)."),
+            edges: gauge(meter, "otelcontext_graphrag_edges", "CALLS edges in the graph (all tenants)."),
+            pending_traces: gauge(
+                meter,
+                "otelcontext_graphrag_pending_traces",
+                "Traces assembling before they are folded in (all tenants).",
+            ),
+        };
+        m.dropped.add(0, &[]);
+        m.traces.add(0, &[]);
+        for what in ["nodes", "edges", "operations", "instances", "spans", "traces"] {
+            m.capped.add(0, &[KeyValue::new("what", what)]);
+        }
+        m
+    }
+}
+
+type Event = (TenantId, Vec<(TraceId, GraphSpan)>);
+
+/// Feeds and holds the tenants' graphs.
+pub struct GraphService {
+    settings: GraphSettings,
+    clock: Arc<dyn Clock>,
+    tenants: Mutex<HashMap<TenantId, Arc<Mutex<TenantGraph>>>>,
+    tx: mpsc::UnboundedSender<Event>,
+    rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Event>>>,
+    queued: AtomicUsize,
+    metrics: GraphMetrics,
+}
+
+impl GraphService {
+    pub fn new(settings: GraphSettings, clock: Arc<dyn Clock>, meter: &Meter) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Self {
+            settings,
+            clock,
+            tenants: Mutex::new(HashMap::new()),
+            tx,
+            rx: Arc::new(tokio::sync::Mutex::new(rx)),
+            queued: AtomicUsize::new(0),
+            metrics: GraphMetrics::new(meter),
+        }
+    }
+
+    fn tenant(&self, tenant: &TenantId) -> Arc<Mutex<TenantGraph>> {
+        self.tenants
+            .lock()
+            .entry(tenant.clone())
+            .or_insert_with(|| {
+                Arc::new(Mutex::new(TenantGraph {
+                    assembly: Assembly::new(self.settings.assembly),
+                    graph: ServiceGraph::new(self.settings.limits),
+                }))
+            })
+            .clone()
+    }
+
+    /// Queues spans for the workers; a batch that does not fit is dropped and counted.
+    /// (The channel itself is unbounded; the span count bounds it.)
+    fn enqueue(&self, tenant: &TenantId, spans: Vec<(TraceId, GraphSpan)>) {
+        let n = spans.len();
+        let before = self.queued.fetch_add(n, Ordering::AcqRel);
+        if before + n > self.settings.queue_spans || self.tx.send((tenant.clone(), spans)).is_err() {
+            self.queued.fetch_sub(n, Ordering::AcqRel);
+            self.metrics.dropped.add(n as u64, &[]);
+            return;
+        }
+        self.metrics.queued.record((before + n) as i64, &[]);
+    }
+
+    /// Adds spans to their tenant's assembly and folds the traces that are ready.
+    pub fn process(&self, tenant: &TenantId, spans: Vec<(TraceId, GraphSpan)>) {
+        let now = self.clock.now_ns();
+        let state = self.tenant(tenant);
+        let mut s = state.lock();
+        let (mut early, mut dropped_spans) = (0u64, 0u64);
+        for (trace, span) in spans {
+            let o = s.assembly.add(trace, span, now);
+            early += o.released_early;
+            dropped_spans += o.spans_dropped;
+        }
+        let ready = s.assembly.take_ready(now);
+        self.fold(&mut s, ready, now);
+        drop(s);
+        self.count_capped(Dropped::default(), dropped_spans, early);
+    }
+
+    fn fold(&self, s: &mut TenantGraph, traces: Vec<Vec<GraphSpan>>, now: i64) {
+        let mut dropped = Dropped::default();
+        let n = traces.len() as u64;
+        for t in traces {
+            let d = s.graph.apply(&analyse(&t), now);
+            dropped.nodes += d.nodes;
+            dropped.edges += d.edges;
+            dropped.operations += d.operations;
+            dropped.instances += d.instances;
+        }
+        self.metrics.traces.add(n, &[]);
+        self.count_capped(dropped, 0, 0);
+    }
+
+    fn count_capped(&self, d: Dropped, spans: u64, traces: u64) {
+        for (what, n) in [
+            ("nodes", d.nodes),
+            ("edges", d.edges),
+            ("operations", d.operations),
+            ("instances", d.instances),
+            ("spans", spans),
+            ("traces", traces),
+        ] {
+            if n > 0 {
+                self.metrics.capped.add(n, &[KeyValue::new("what", what)]);
+            }
+        }
+    }
+
+    /// Folds settled traces of every tenant, expires old statistics and publishes the sizes.
+    pub fn tick(&self) {
+        let now = self.clock.now_ns();
+        let tenants: Vec<Arc<Mutex<TenantGraph>>> = self.tenants.lock().values().cloned().collect();
+        let (mut nodes, mut edges, mut pending) = (0usize, 0usize, 0usize);
+        for t in tenants {
+            let mut s = t.lock();
+            let ready = s.assembly.take_ready(now);
+            self.fold(&mut s, ready, now);
+            s.graph.expire(now);
+            nodes += s.graph.node_count();
+            edges += s.graph.edge_count();
+            pending += s.assembly.traces();
+        }
+        self.metrics.nodes.record(nodes as i64, &[]);
+        self.metrics.edges.record(edges as i64, &[]);
+        self.metrics.pending_traces.record(pending as i64, &[]);
+        self.metrics.queued.record(self.queued.load(Ordering::Acquire) as i64, &[]);
+    }
+
+    /// Folds every pending trace now (at shutdown, and after the rebuild).
+    pub fn settle_all(&self) {
+        let now = self.clock.now_ns();
+        let tenants: Vec<Arc<Mutex<TenantGraph>>> = self.tenants.lock().values().cloned().collect();
+        for t in tenants {
+            let mut s = t.lock();
+            let all = s.assembly.take_all();
+            self.fold(&mut s, all, now);
+        }
+    }
+
+    /// The service map of `tenant` over `[start_ns, end_ns)`.
+    pub fn service_map(&self, tenant: &TenantId, start_ns: i64, end_ns: i64) -> ServiceMap {
+        let state = self.tenants.lock().get(tenant).cloned();
+        state.map(|s| s.lock().graph.service_map(start_ns, end_ns)).unwrap_or_default()
+    }
+
+    /// Runs `f` on `tenant`'s graph (an empty one when the tenant has none).
+    pub fn with_graph<T>(&self, tenant: &TenantId, f: impl FnOnce(&ServiceGraph) -> T) -> T {
+        let state = self.tenants.lock().get(tenant).cloned();
+        match state {
+            Some(s) => f(&s.lock().graph),
+            None => f(&ServiceGraph::new(self.settings.limits)),
+        }
+    }
+
+    /// Rebuilds the graphs from the spans of the last [`REBUILD_WINDOW_NS`] in storage (at most
+    /// [`REBUILD_MAX_SPANS`] over all tenants, newest first); returns how many spans were read.
+    pub async fn rebuild(&self, store: &dyn TraceStore, tenants: &[TenantId]) -> Result<usize, StorageError> {
+        let now = self.clock.now_ns();
+        let mut budget = REBUILD_MAX_SPANS;
+        let mut read = 0;
+        for tenant in tenants {
+            let mut cursor = None;
+            while budget > 0 {
+                let q = SpanQuery {
+                    time: TimeRange::between(now - REBUILD_WINDOW_NS, now),
+                    sort: SortOrder::NewestFirst,
+                    limit: budget.min(5_000),
+                    cursor,
+                    ..SpanQuery::default()
+                };
+                let page = store.search_spans(tenant, &q).await?;
+                budget -= page.items.len().min(budget);
+                read += page.items.len();
+                let spans = page.items.iter().map(|s| (s.trace_id, GraphSpan::from(s))).collect();
+                self.process(tenant, spans);
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+        }
+        self.settle_all();
+        self.tick();
+        Ok(read)
+    }
+
+    /// Starts the workers and the tick (both stop when `stop` fires).
+    pub fn spawn(self: Arc<Self>, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+        let mut tasks: Vec<JoinHandle<()>> = (0..self.settings.workers.max(1))
+            .map(|_| {
+                let me = self.clone();
+                let mut stop = stop.clone();
+                tokio::spawn(async move {
+                    loop {
+                        let event = tokio::select! {
+                            e = async { me.rx.lock().await.recv().await } => e,
+                            _ = stop.wait_for(|v| *v) => return,
+                        };
+                        let Some((tenant, spans)) = event else { return };
+                        me.queued.fetch_sub(spans.len(), Ordering::AcqRel);
+                        me.process(&tenant, spans);
+                    }
+                })
+            })
+            .collect();
+        let me = self.clone();
+        let mut stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(TICK) => me.tick(),
+                    _ = stop.wait_for(|v| *v) => return,
+                }
+            }
+        }));
+        tasks
+    }
+}
+
+impl CommitObserver for GraphService {
+    fn committed(&self, batches: &[TenantBatch]) {
+        for b in batches.iter().filter(|b| !b.spans.is_empty()) {
+            let spans = b.spans.iter().map(|s| (s.trace_id, GraphSpan::from(s))).collect();
+            self.enqueue(&b.tenant, spans);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
