@@ -331,7 +331,8 @@ impl Server {
         let replay_task = dead_letters.clone().spawn(stop_rx.clone());
         let template_task = templates.clone().spawn(stop_rx.clone());
         let tsdb_task = tsdb.clone().spawn(stop_rx.clone());
-        let graph_tasks = graph.clone().spawn(stop_rx.clone());
+        let mut graph_tasks = graph.clone().spawn(stop_rx.clone());
+        graph_tasks.push(graph.clone().spawn_snapshots(storage.clone(), stop_rx.clone()));
 
         tracing::info!(%http_addr, %grpc_addr, driver = storage.backend(), "otelcontext listening");
         let stop_seen = wait_stop(stop_rx.clone());

@@ -5,11 +5,12 @@
 //! spans themselves are stored, and the graph is rebuilt from storage at start.
 
 use otelcontext_domain::graph::assembly::{Assembly, AssemblyConfig};
+use otelcontext_domain::graph::stats::Red;
 use otelcontext_domain::graph::trace::{GraphSpan, analyse};
 use otelcontext_domain::graph::{Dropped, GraphLimits, ServiceGraph, ServiceMap};
-use otelcontext_domain::{TenantId, TraceId};
+use otelcontext_domain::{GraphSnapshot, TenantId, TraceId};
 use otelcontext_ports::{
-    Clock, CommitObserver, SortOrder, SpanQuery, StorageError, TenantBatch, TimeRange, TraceStore,
+    Clock, CommitObserver, IntelligenceStore, SortOrder, SpanQuery, StorageError, TenantBatch, TimeRange, TraceStore,
 };
 use otelcontext_telemetry::{Counter, Gauge, KeyValue, Meter, counter, gauge};
 use parking_lot::Mutex;
@@ -26,6 +27,10 @@ pub const TICK: Duration = Duration::from_secs(1);
 pub const REBUILD_WINDOW_NS: i64 = 15 * 60 * 1_000_000_000;
 /// Most spans read back at start (over all tenants).
 pub const REBUILD_MAX_SPANS: usize = 200_000;
+
+/// How often each tenant's graph is snapshotted to `graph_snapshots` (pruned after 7 days by
+/// retention).
+pub const SNAPSHOT_EVERY: Duration = Duration::from_secs(15 * 60);
 
 /// Sizes of the graph service.
 #[derive(Debug, Clone, Copy)]
@@ -267,6 +272,52 @@ impl GraphService {
         Ok(read)
     }
 
+    /// Saves a snapshot of every tenant's map over the last [`SNAPSHOT_EVERY`]; a tenant whose
+    /// map is empty gets none. Returns how many were saved.
+    pub async fn snapshot(&self, store: &dyn IntelligenceStore) -> Result<usize, StorageError> {
+        let now = self.clock.now_ns();
+        let window = SNAPSHOT_EVERY.as_nanos() as i64;
+        let tenants: Vec<TenantId> = self.tenants.lock().keys().cloned().collect();
+        let mut saved = 0;
+        let mut failure = None;
+        for tenant in tenants {
+            let map = self.service_map(&tenant, now - window, now);
+            if map.nodes.is_empty() {
+                continue;
+            }
+            match store.save_snapshot(&tenant, &snapshot_of(&map, now)).await {
+                Ok(()) => saved += 1,
+                Err(e) => {
+                    tracing::warn!(tenant = tenant.as_str(), error = %e, "saving a graph snapshot failed");
+                    failure = Some(e);
+                }
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(saved),
+        }
+    }
+
+    /// Snapshots every [`SNAPSHOT_EVERY`] until `stop` fires.
+    pub fn spawn_snapshots(
+        self: Arc<Self>,
+        store: Arc<dyn IntelligenceStore>,
+        mut stop: watch::Receiver<bool>,
+    ) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(SNAPSHOT_EVERY) => {}
+                    _ = stop.wait_for(|v| *v) => return,
+                }
+                if let Err(e) = self.snapshot(&*store).await {
+                    tracing::debug!(error = %e, "graph snapshot incomplete");
+                }
+            }
+        })
+    }
+
     /// Starts the workers and the tick (both stop when `stop` fires).
     pub fn spawn(self: Arc<Self>, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
         let mut tasks: Vec<JoinHandle<()>> = (0..self.settings.workers.max(1))
@@ -297,6 +348,68 @@ impl GraphService {
             }
         }));
         tasks
+    }
+}
+
+fn ms(ns: f64) -> f64 {
+    (ns / 1e6 * 1_000.0).round() / 1_000.0
+}
+
+fn red_json(r: &Red) -> serde_json::Value {
+    serde_json::json!({
+        "calls": r.calls,
+        "errors": r.errors,
+        "error_rate": r.error_rate,
+        "rate_per_s": r.rate_per_s,
+        "p50_ms": ms(r.p50_ns),
+        "p95_ms": ms(r.p95_ns),
+        "p99_ms": ms(r.p99_ns),
+    })
+}
+
+/// A snapshot of a map: nodes and edges with their RED numbers; a node's health is the share of
+/// its calls that did not fail.
+pub fn snapshot_of(map: &ServiceMap, now_ns: i64) -> GraphSnapshot {
+    let nodes: Vec<serde_json::Value> = map
+        .nodes
+        .iter()
+        .map(|n| {
+            let mut v = red_json(&n.red);
+            v["name"] = n.name.clone().into();
+            v["kind"] = n.kind.as_str().into();
+            v["health_score"] = (1.0 - n.red.error_rate).into();
+            v
+        })
+        .collect();
+    let edges: Vec<serde_json::Value> = map
+        .edges
+        .iter()
+        .map(|e| {
+            let mut v = red_json(&e.client);
+            v["from"] = e.from.clone().into();
+            v["to"] = e.to.clone().into();
+            v["to_kind"] = e.to_kind.as_str().into();
+            if let Some(server) = &e.server {
+                v["server_p95_ms"] = ms(server.p95_ns).into();
+            }
+            v
+        })
+        .collect();
+    let services: Vec<_> =
+        map.nodes.iter().filter(|n| n.kind == otelcontext_domain::graph::peer::NodeKind::Service).collect();
+    let avg_health = if services.is_empty() {
+        1.0
+    } else {
+        services.iter().map(|n| 1.0 - n.red.error_rate).sum::<f64>() / services.len() as f64
+    };
+    GraphSnapshot {
+        id: format!("snap_{now_ns}"),
+        created_ns: now_ns,
+        service_count: services.len() as u64,
+        edge_count: map.edges.len() as u64,
+        total_calls: map.edges.iter().map(|e| e.client.calls).sum(),
+        avg_health_score: avg_health,
+        graph: serde_json::json!({ "nodes": nodes, "edges": edges }),
     }
 }
 

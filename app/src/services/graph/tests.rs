@@ -141,3 +141,27 @@ async fn workers_drain_the_queue() {
         task.await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn every_tenant_with_a_map_is_snapshotted() {
+    let now = Arc::new(AtomicI64::new(T0 + S));
+    let t = Telemetry::new();
+    let g = GraphService::new(GraphSettings::default(), clock(now.clone()), &t.meter());
+    for n in 0..4 {
+        g.process(&tenant("a"), as_events(&trace(n)));
+    }
+    now.store(T0 + 10 * S, Ordering::Relaxed);
+    g.tick();
+    let mut store = otelcontext_ports::MockIntelligenceStore::new();
+    store.expect_save_snapshot().times(1).returning(|tenant, snap| {
+        assert_eq!(tenant.as_str(), "a");
+        assert_eq!((snap.service_count, snap.edge_count, snap.total_calls), (2, 1, 4));
+        assert_eq!(snap.avg_health_score, 1.0);
+        assert_eq!(snap.graph["edges"][0]["from"], "frontend");
+        assert_eq!(snap.graph["nodes"][0]["kind"], "service");
+        assert!(snap.id.starts_with("snap_"));
+        Ok(())
+    });
+    g.process(&tenant("idle"), Vec::new());
+    assert_eq!(g.snapshot(&store).await.unwrap(), 1, "a tenant without calls gets none");
+}
