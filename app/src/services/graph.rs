@@ -225,6 +225,11 @@ impl GraphService {
         }
     }
 
+    /// Spans waiting for the workers.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
     /// The service map of `tenant` over `[start_ns, end_ns)`.
     pub fn service_map(&self, tenant: &TenantId, start_ns: i64, end_ns: i64) -> ServiceMap {
         let state = self.tenants.lock().get(tenant).cloned();

@@ -9,6 +9,7 @@
 pub mod assembly;
 pub mod paths;
 pub mod peer;
+pub mod rca;
 pub mod stats;
 pub mod trace;
 
@@ -51,6 +52,8 @@ pub struct Edge {
     pub client: Windowed,
     /// The same calls as the callee served them (instrumented callees only).
     pub server: Windowed,
+    /// Per call, what the caller waited beyond the callee's serving time (instrumented callees).
+    pub gap: Windowed,
 }
 
 /// Identity of a node.
@@ -195,6 +198,7 @@ impl ServiceGraph {
             edge.client.record(c.end_ns, c.client_ns, c.error, now_ns);
             if let Some(server) = c.server_ns {
                 edge.server.record(c.end_ns, server, c.error, now_ns);
+                edge.gap.record(c.end_ns, (c.client_ns - server).max(0), false, now_ns);
             }
         }
         dropped
@@ -214,6 +218,7 @@ impl ServiceGraph {
         self.edges.retain(|_, e| {
             e.client.expire(now_ns);
             e.server.expire(now_ns);
+            e.gap.expire(now_ns);
             !e.client.is_empty()
         });
         self.nodes.retain(|_, n| !n.entered.is_empty() || !n.self_time.is_empty());

@@ -33,6 +33,9 @@ struct Slot {
     calls: u64,
     errors: u64,
     duration_sum_ns: i128,
+    /// Sums of `ln(1 + ms)` and its square, for tests of a change in the typical latency.
+    log_sum: f64,
+    log_sq_sum: f64,
     /// (bucket, count), sorted by bucket.
     latency: Vec<(u8, u32)>,
 }
@@ -42,6 +45,9 @@ impl Slot {
         self.calls += 1;
         self.errors += u64::from(error);
         self.duration_sum_ns += i128::from(duration_ns.max(0));
+        let l = (1.0 + duration_ns.max(0) as f64 / 1e6).ln();
+        self.log_sum += l;
+        self.log_sq_sum += l * l;
         let b = bucket_of(duration_ns);
         match self.latency.binary_search_by_key(&b, |e| e.0) {
             Ok(i) => self.latency[i].1 = self.latency[i].1.saturating_add(1),
@@ -70,6 +76,9 @@ pub struct Red {
     pub p50_ns: f64,
     pub p95_ns: f64,
     pub p99_ns: f64,
+    /// Mean and variance of `ln(1 + ms)` over the calls (0 without calls).
+    pub log_mean: f64,
+    pub log_var: f64,
 }
 
 impl Windowed {
@@ -123,11 +132,14 @@ impl Windowed {
         let mut calls = 0u64;
         let mut errors = 0u64;
         let mut sum = 0i128;
+        let (mut lsum, mut lsq) = (0f64, 0f64);
         let mut hist = [0u64; BUCKETS];
         for (_, s) in self.slots.iter().filter(|(i, _)| *i >= from && *i < to) {
             calls += s.calls;
             errors += s.errors;
             sum += s.duration_sum_ns;
+            lsum += s.log_sum;
+            lsq += s.log_sq_sum;
             for (b, n) in &s.latency {
                 hist[*b as usize] += u64::from(*n);
             }
@@ -156,6 +168,8 @@ impl Windowed {
             p50_ns: quantile(0.5),
             p95_ns: quantile(0.95),
             p99_ns: quantile(0.99),
+            log_mean: if calls == 0 { 0.0 } else { lsum / calls as f64 },
+            log_var: if calls < 2 { 0.0 } else { ((lsq - lsum * lsum / calls as f64) / (calls - 1) as f64).max(0.0) },
         }
     }
 }

@@ -1,0 +1,385 @@
+//! Root-cause analysis over one tenant's graph: which service changed, and how.
+//!
+//! The range asked about is split in two at the moment that best separates "before" from "after"
+//! (the split, on a 10 s slot boundary with at least two slots each side, where the largest
+//! change of any service is largest), so the caller need not know when the fault began. Each
+//! node is then scored by the largest of its changes against *its own* baseline (the time before
+//! the split):
+//! - **self time**: the typical time its spans spend on their own work (not waiting on calls),
+//!   as the change of the mean `ln(1 + ms)`, so a slow leaf is blamed, not its callers;
+//! - **errors**: the rise of the error rate of the calls entering it (×3, so a rise of a third is
+//!   worth a doubling of latency);
+//! - every change is discounted by how sure it is (Welch's t for latencies, a two-proportion z
+//!   for errors; three standard errors count fully), so noise over few calls does not win;
+//! - **edge gap**: the time a caller waits beyond what the node itself took to serve the call —
+//!   a network delay towards a node shows as its callers' wait growing while its own serving
+//!   time does not, and is charged to the node; but the part of the rise that *every* call of
+//!   that caller shows (the median over its edges) is the caller's (a starved caller is late to
+//!   read every answer), charged to it as `waits_on_every_call`;
+//! - for peers (databases, brokers, external APIs), the latency its callers see.
+//!
+//! With `focus` (a symptomatic service), only that service and what it calls, transitively, are
+//! candidates.
+
+use super::peer::NodeKind;
+use super::stats::{Red, SLOT_NS};
+use super::{NodeKey, ServiceGraph};
+use std::collections::HashSet;
+
+/// Calls needed on each side of the split for a signal to count.
+pub const MIN_CALLS: u64 = 5;
+/// Latency floor of the ratios (1 ms), so tiny absolute changes of very fast things do not dominate.
+const ERROR_WEIGHT: f64 = 3.0;
+
+/// One signal that moved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    /// `self_time`, `errors`, `edge_gap` or `peer_latency`.
+    pub signal: &'static str,
+    /// The caller, for an edge gap.
+    pub via: Option<String>,
+    /// Before and after the split: mean ns (latencies) or a rate 0..1 (errors).
+    pub baseline: f64,
+    pub recent: f64,
+    /// The signal's contribution to the score.
+    pub score: f64,
+    pub baseline_calls: u64,
+    pub recent_calls: u64,
+}
+
+/// A ranked candidate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub kind: NodeKind,
+    pub name: String,
+    pub score: f64,
+    /// The signals behind the score, largest first.
+    pub evidence: Vec<Evidence>,
+}
+
+/// The answer: where the range was split and the candidates, best first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RcaResult {
+    pub split_ns: i64,
+    pub candidates: Vec<Candidate>,
+}
+
+/// How sure a change is: its t statistic over this, capped at 1 (a change of three standard
+/// errors counts fully, a smaller one in proportion), so noise on a handful of calls does not
+/// outrank a real shift.
+const SURE_AT: f64 = 3.0;
+
+/// A latency change: the difference of the mean `ln(1 + ms)` (the log of the ratio of typical
+/// latencies, with a 1 ms floor), discounted by how sure it is (Welch's t).
+fn latency_score(before: &Red, after: &Red) -> Option<f64> {
+    if before.calls < MIN_CALLS || after.calls < MIN_CALLS {
+        return None;
+    }
+    let effect = after.log_mean - before.log_mean;
+    let se = (before.log_var / before.calls as f64 + after.log_var / after.calls as f64).sqrt();
+    let sure = if se > 0.0 { (effect.abs() / se / SURE_AT).min(1.0) } else { 1.0 };
+    Some(effect * sure)
+}
+
+/// An error-rate rise, weighted and discounted by a two-proportion z statistic.
+fn error_score(before: &Red, after: &Red) -> Option<f64> {
+    if before.calls < MIN_CALLS || after.calls < MIN_CALLS {
+        return None;
+    }
+    let effect = after.error_rate - before.error_rate;
+    let pooled = (before.errors + after.errors) as f64 / (before.calls + after.calls) as f64;
+    let se = (pooled * (1.0 - pooled) * (1.0 / before.calls as f64 + 1.0 / after.calls as f64)).sqrt();
+    let sure = if se > 0.0 { (effect.abs() / se / SURE_AT).min(1.0) } else { 1.0 };
+    Some(ERROR_WEIGHT * effect * sure)
+}
+
+fn evidence(signal: &'static str, via: Option<String>, b: &Red, a: &Red, score: f64, latency: bool) -> Evidence {
+    Evidence {
+        signal,
+        via,
+        baseline: if latency { b.mean_ns } else { b.error_rate },
+        recent: if latency { a.mean_ns } else { a.error_rate },
+        score,
+        baseline_calls: b.calls,
+        recent_calls: a.calls,
+    }
+}
+
+/// Gap changes of every edge into an instrumented service for one split, split into what is
+/// common to all of a caller's calls (the caller's own slowness: a starved caller is late to
+/// read every answer) and what is specific to one callee (a network delay towards it).
+struct Gaps {
+    /// Per callee: (caller, specific score, before, after).
+    into: Vec<(NodeKey, String, f64, Red, Red)>,
+    /// Per caller: the median of its edges' gap scores, with how many edges.
+    caller_wide: Vec<(String, f64, usize)>,
+}
+
+fn gaps(graph: &ServiceGraph, start: i64, split: i64, end: i64) -> Gaps {
+    let mut per_caller: std::collections::BTreeMap<&str, Vec<(NodeKey, f64, Red, Red)>> = Default::default();
+    for ((caller, to), edge) in &graph.edges {
+        if to.0 != NodeKind::Service {
+            continue;
+        }
+        let (b, a) = (edge.gap.summary(start, split), edge.gap.summary(split, end));
+        if let Some(score) = latency_score(&b, &a) {
+            per_caller.entry(caller.as_str()).or_default().push((to.clone(), score, b, a));
+        }
+    }
+    let mut out = Gaps { into: Vec::new(), caller_wide: Vec::new() };
+    for (caller, edges) in per_caller {
+        let mut scores: Vec<f64> = edges.iter().map(|e| e.1).collect();
+        scores.sort_by(f64::total_cmp);
+        // The lower median: the rise most of the caller's edges share. With one edge nothing
+        // separates caller from callee: all of it is the callee's.
+        let common = if scores.len() >= 2 { scores[(scores.len() - 1) / 2].max(0.0) } else { 0.0 };
+        out.caller_wide.push((caller.to_owned(), common, scores.len()));
+        for (to, score, b, a) in edges {
+            out.into.push((to, caller.to_owned(), score - common, b, a));
+        }
+    }
+    out
+}
+
+/// Every signal of one node for the split at `split`.
+fn signals(graph: &ServiceGraph, gaps: &Gaps, key: &NodeKey, start: i64, split: i64, end: i64) -> Vec<Evidence> {
+    let Some(node) = graph.nodes.get(key) else { return Vec::new() };
+    let mut out = Vec::new();
+    let (eb, ea) = (node.entered.summary(start, split), node.entered.summary(split, end));
+    if key.0 == NodeKind::Service {
+        let (sb, sa) = (node.self_time.summary(start, split), node.self_time.summary(split, end));
+        if let Some(score) = latency_score(&sb, &sa) {
+            out.push(evidence("self_time", None, &sb, &sa, score, true));
+        }
+        for (_, common, edges) in gaps.caller_wide.iter().filter(|(c, _, _)| *c == key.1) {
+            out.push(Evidence {
+                signal: "waits_on_every_call",
+                via: None,
+                baseline: 0.0,
+                recent: 0.0,
+                score: *common,
+                baseline_calls: *edges as u64,
+                recent_calls: *edges as u64,
+            });
+        }
+        for (_, via, score, b, a) in gaps.into.iter().filter(|g| g.0 == *key) {
+            out.push(evidence("edge_gap", Some(via.clone()), b, a, *score, true));
+        }
+    } else if let Some(score) = latency_score(&eb, &ea) {
+        out.push(evidence("peer_latency", None, &eb, &ea, score, true));
+    }
+    if let Some(score) = error_score(&eb, &ea) {
+        out.push(evidence("errors", None, &eb, &ea, score, false));
+    }
+    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    out
+}
+
+fn score_of(evidence: &[Evidence]) -> f64 {
+    evidence.first().map_or(0.0, |e| e.score.max(0.0))
+}
+
+/// Ranks the nodes of `graph` by how much they changed within `[start_ns, end_ns)`; at most
+/// `limit` candidates, only those with a positive score.
+pub fn rank(graph: &ServiceGraph, start_ns: i64, end_ns: i64, focus: Option<&str>, limit: usize) -> RcaResult {
+    let candidates: Vec<NodeKey> = match focus {
+        Some(service) => {
+            let root = (NodeKind::Service, service.to_owned());
+            let mut set: HashSet<NodeKey> =
+                graph.adjacency().downstream(&root, usize::MAX).into_iter().map(|(k, _)| k).collect();
+            set.insert(root);
+            let mut v: Vec<NodeKey> = set.into_iter().collect();
+            v.sort();
+            v
+        }
+        None => {
+            let mut v: Vec<NodeKey> = graph.nodes.keys().cloned().collect();
+            v.sort();
+            v
+        }
+    };
+    let first_slot = -(-start_ns).div_euclid(SLOT_NS);
+    let last_slot = end_ns.div_euclid(SLOT_NS);
+    let splits: Vec<i64> = ((first_slot + 2)..=(last_slot - 1)).map(|s| s * SLOT_NS).collect();
+    let splits = if splits.is_empty() { vec![start_ns + (end_ns - start_ns) / 2] } else { splits };
+    // The split where the largest change of any node is largest.
+    let mut best: Option<(f64, i64)> = None;
+    for split in &splits {
+        let g = gaps(graph, start_ns, *split, end_ns);
+        let top =
+            candidates.iter().map(|k| score_of(&signals(graph, &g, k, start_ns, *split, end_ns))).fold(0.0, f64::max);
+        if best.is_none_or(|(s, _)| top > s) {
+            best = Some((top, *split));
+        }
+    }
+    let split = best.map_or(splits[0], |(_, s)| s);
+    let g = gaps(graph, start_ns, split, end_ns);
+    let mut ranked: Vec<Candidate> = candidates
+        .into_iter()
+        .map(|(kind, name)| {
+            let evidence = signals(graph, &g, &(kind, name.clone()), start_ns, split, end_ns);
+            Candidate { kind, name, score: score_of(&evidence), evidence }
+        })
+        .filter(|c| c.score > 0.0)
+        .collect();
+    ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.name.cmp(&b.name)));
+    ranked.truncate(limit);
+    RcaResult { split_ns: split, candidates: ranked }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::GraphLimits;
+    use crate::graph::trace::{Call, Entry, SelfTime, TraceFacts};
+
+    const S: i64 = 1_000_000_000;
+    const MS: i64 = 1_000_000;
+    const NOW: i64 = 1_700_000_000 * S;
+
+    /// frontend → checkout → payment, one trace per second for 3 minutes; from `fault_at` on,
+    /// `fault` changes the numbers.
+    fn system(fault: &dyn Fn(&mut Timings), fault_at: i64) -> ServiceGraph {
+        let mut g = ServiceGraph::new(GraphLimits::default());
+        for sec in 0..180 {
+            let t = NOW - (180 - sec) * S;
+            let mut tm = Timings::default();
+            if sec >= fault_at {
+                fault(&mut tm);
+            }
+            let e = |service: &str, d: i64, error: bool| Entry {
+                service: service.into(),
+                operation: "op".into(),
+                instance: String::new(),
+                end_ns: t,
+                duration_ns: d,
+                self_ns: 0,
+                error,
+            };
+            let own = |service: &str, d: i64| SelfTime {
+                service: service.into(),
+                operation: "op".into(),
+                end_ns: t,
+                self_ns: d,
+                error: false,
+            };
+            let payment = tm.payment_self;
+            let checkout_serve = tm.checkout_self + tm.gap_to_payment + payment;
+            let facts = TraceFacts {
+                entries: vec![
+                    e("frontend", 2 * MS + checkout_serve + 2 * MS, false),
+                    e("checkout", checkout_serve, false),
+                    e("payment", payment, tm.payment_errors && sec % 2 == 0),
+                ],
+                calls: vec![
+                    Call {
+                        caller: "frontend".into(),
+                        callee_kind: NodeKind::Service,
+                        callee: "checkout".into(),
+                        end_ns: t,
+                        client_ns: checkout_serve + 2 * MS,
+                        server_ns: Some(checkout_serve),
+                        error: false,
+                    },
+                    Call {
+                        caller: "checkout".into(),
+                        callee_kind: NodeKind::Service,
+                        callee: "payment".into(),
+                        end_ns: t,
+                        client_ns: payment + tm.gap_to_payment,
+                        server_ns: Some(payment),
+                        error: false,
+                    },
+                ],
+                self_times: vec![own("frontend", 2 * MS), own("checkout", tm.checkout_self), own("payment", payment)],
+            };
+            g.apply(&facts, NOW);
+        }
+        g
+    }
+
+    struct Timings {
+        checkout_self: i64,
+        payment_self: i64,
+        gap_to_payment: i64,
+        payment_errors: bool,
+    }
+
+    impl Default for Timings {
+        fn default() -> Self {
+            Self { checkout_self: 5 * MS, payment_self: 10 * MS, gap_to_payment: MS, payment_errors: false }
+        }
+    }
+
+    #[test]
+    fn the_changed_service_ranks_first_whatever_the_kind_of_change() {
+        type Fault = Box<dyn Fn(&mut Timings)>;
+        let cases: Vec<(&str, Fault, &str, &str)> = vec![
+            ("slow leaf", Box::new(|t| t.payment_self = 80 * MS), "payment", "self_time"),
+            ("slow middle", Box::new(|t| t.checkout_self = 60 * MS), "checkout", "self_time"),
+            ("network delay towards payment", Box::new(|t| t.gap_to_payment = 70 * MS), "payment", "edge_gap"),
+            ("payment fails half its calls", Box::new(|t| t.payment_errors = true), "payment", "errors"),
+        ];
+        for (name, fault, want, signal) in cases {
+            let g = system(&*fault, 100);
+            let r = rank(&g, NOW - 180 * S, NOW, None, 5);
+            assert_eq!(r.candidates[0].name, want, "{name}: {:?}", r.candidates);
+            assert_eq!(r.candidates[0].evidence[0].signal, signal, "{name}");
+            let split_s = (r.split_ns - (NOW - 180 * S)) / S;
+            assert!((90..=110).contains(&split_s), "{name}: split at {split_s} s");
+            let focused = rank(&g, NOW - 180 * S, NOW, Some("frontend"), 5);
+            assert_eq!(focused.candidates[0].name, want, "{name}, asked from the entry service");
+        }
+    }
+
+    #[test]
+    fn a_caller_late_on_every_call_is_blamed_not_its_callees() {
+        let mut g = ServiceGraph::new(GraphLimits::default());
+        for sec in 0..180 {
+            let t = NOW - (180 - sec) * S;
+            let late = if sec >= 100 { 40 * MS } else { MS };
+            let mut facts = TraceFacts::default();
+            for callee in ["ads", "cart", "catalog"] {
+                facts.entries.push(Entry {
+                    service: callee.into(),
+                    operation: "op".into(),
+                    instance: String::new(),
+                    end_ns: t,
+                    duration_ns: 5 * MS,
+                    self_ns: 5 * MS,
+                    error: false,
+                });
+                facts.self_times.push(SelfTime {
+                    service: callee.into(),
+                    operation: "op".into(),
+                    end_ns: t,
+                    self_ns: 5 * MS,
+                    error: false,
+                });
+                facts.calls.push(Call {
+                    caller: "frontend".into(),
+                    callee_kind: NodeKind::Service,
+                    callee: callee.into(),
+                    end_ns: t,
+                    client_ns: 5 * MS + late,
+                    server_ns: Some(5 * MS),
+                    error: false,
+                });
+            }
+            g.apply(&facts, NOW);
+        }
+        let r = rank(&g, NOW - 180 * S, NOW, None, 5);
+        assert_eq!(r.candidates[0].name, "frontend", "{:?}", r.candidates);
+        assert_eq!(r.candidates[0].evidence[0].signal, "waits_on_every_call");
+        assert!(r.candidates.iter().skip(1).all(|c| c.score < 0.1), "{:?}", r.candidates);
+    }
+
+    #[test]
+    fn nothing_changed_means_no_candidate_stands_out() {
+        let g = system(&|_| {}, 0);
+        let r = rank(&g, NOW - 180 * S, NOW, None, 5);
+        assert!(r.candidates.iter().all(|c| c.score < 0.05), "{:?}", r.candidates);
+        let only_payment = rank(&g, NOW - 180 * S, NOW, Some("payment"), 5);
+        assert!(only_payment.candidates.iter().all(|c| c.name == "payment"));
+    }
+}
