@@ -220,7 +220,8 @@ pub fn rank(graph: &ServiceGraph, start_ns: i64, end_ns: i64, focus: Option<&str
             let evidence = signals(graph, &g, &(kind, name.clone()), start_ns, split, end_ns);
             Candidate { kind, name, score: score_of(&evidence), evidence }
         })
-        .filter(|c| c.score > 0.0)
+        // Floating-point noise of an unchanged signal is not a candidate.
+        .filter(|c| c.score > 1e-9)
         .collect();
     ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.name.cmp(&b.name)));
     ranked.truncate(limit);
