@@ -18,6 +18,7 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Sta
 use otelcontext::config::{Config, EnvSource};
 use otelcontext::{RunningServer, Server};
 use otelcontext_domain::TenantId;
+use otelcontext_domain::codec::csv;
 use otelcontext_domain::graph::rca;
 use otelcontext_ports::Storage;
 use prost::Message;
@@ -62,27 +63,6 @@ fn cases(dir: &Path) -> anyhow::Result<Vec<Case>> {
         .collect()
 }
 
-/// Splits one CSV line (fields may be quoted, with `""` for a quote).
-fn csv_fields(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => out.push(std::mem::take(&mut cur)),
-            (c, _) => cur.push(c),
-        }
-    }
-    out.push(cur);
-    out
-}
-
 fn gunzip(path: &Path) -> anyhow::Result<String> {
     let mut text = String::new();
     GzDecoder::new(std::fs::File::open(path)?).read_to_string(&mut text)?;
@@ -105,7 +85,7 @@ fn hex(s: &str) -> Vec<u8> {
 fn requests(dir: &Path, case: &Case, shift_ns: i64) -> anyhow::Result<Vec<ExportTraceServiceRequest>> {
     let text = gunzip(&dir.join("spans").join(format!("{}.csv.gz", case.id)))?;
     let mut lines = text.lines();
-    let header = csv_fields(lines.next().unwrap_or_default());
+    let header = csv::fields(lines.next().unwrap_or_default());
     let col = |name: &str| header.iter().position(|h| h == name).ok_or_else(|| anyhow::anyhow!("no column {name}"));
     let (tid, sid, pid, svc, pod, op, start, end, errors, msg) = (
         col("trace_id")?,
@@ -121,7 +101,7 @@ fn requests(dir: &Path, case: &Case, shift_ns: i64) -> anyhow::Result<Vec<Export
     );
     let mut by_pod: BTreeMap<(String, String), Vec<Span>> = BTreeMap::new();
     for line in lines {
-        let f = csv_fields(line);
+        let f = csv::fields(line);
         if f.len() < header.len() {
             continue;
         }

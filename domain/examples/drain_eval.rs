@@ -7,42 +7,22 @@
 //! correct when the set of lines in its cluster is exactly the set with its `EventId`. Prints GA
 //! per dataset and the mean; exits 0 without output but a notice when the folder is absent.
 
+use otelcontext_domain::codec::csv;
 use otelcontext_domain::drain::{Drain, DrainConfig};
 use std::collections::HashMap;
 use std::path::Path;
-
-/// Splits one CSV record (RFC 4180 quoting; no newlines inside fields in these files).
-fn fields(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => out.push(std::mem::take(&mut cur)),
-            (c, _) => cur.push(c),
-        }
-    }
-    out.push(cur);
-    out
-}
 
 /// (content, event id) of every line of a structured CSV.
 fn read(path: &Path) -> std::io::Result<Vec<(String, String)>> {
     let text = std::fs::read_to_string(path)?;
     let mut lines = text.lines();
-    let header = fields(lines.next().unwrap_or_default());
+    let header = csv::fields(lines.next().unwrap_or_default());
     let col = |name: &str| header.iter().position(|h| h == name).expect("column present");
     let (content, event) = (col("Content"), col("EventId"));
     Ok(lines
         .filter(|l| !l.is_empty())
         .map(|l| {
-            let f = fields(l);
+            let f = csv::fields(l);
             (f[content].clone(), f[event].clone())
         })
         .collect())

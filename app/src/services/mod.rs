@@ -12,6 +12,8 @@ pub mod readiness;
 pub mod retention;
 pub mod similar;
 pub mod templates;
+#[cfg(test)]
+mod test_support;
 pub mod tsdb;
 
 pub use auth::StaticKeyAuthenticator;

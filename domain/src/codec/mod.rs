@@ -7,6 +7,7 @@
 //! SQL columns that cannot hold NaN (SQLite stores it as NULL) are backed by a `nan` list in
 //! the document naming the fields that are NaN.
 
+pub mod csv;
 pub mod objects;
 pub mod rows;
 

@@ -1,21 +1,12 @@
 use super::*;
+use crate::services::test_support::{clock_at as clock, tenant};
 use otelcontext_domain::graph::peer::NodeKind;
 use otelcontext_ports::conformance::fixtures::{T0, plain_span, tid16};
-use otelcontext_ports::{MockClock, MockTraceStore, Page};
+use otelcontext_ports::{MockTraceStore, Page};
 use otelcontext_telemetry::Telemetry;
 use std::sync::atomic::AtomicI64;
 
 const S: i64 = 1_000_000_000;
-
-fn tenant(name: &str) -> TenantId {
-    TenantId::parse(name).unwrap()
-}
-
-fn clock(now: Arc<AtomicI64>) -> Arc<dyn Clock> {
-    let mut c = MockClock::new();
-    c.expect_now_ns().returning(move || now.load(Ordering::Relaxed));
-    Arc::new(c)
-}
 
 /// frontend → checkout, trace `n`, ending at `T0 + n ms`.
 fn trace(n: u16) -> Vec<otelcontext_domain::Span> {

@@ -1,23 +1,13 @@
 use super::*;
+use crate::services::test_support::{clock_at, tenant};
 use otelcontext_ports::MockIntelligenceStore;
 use otelcontext_ports::conformance::fixtures::{T0, text_log};
 use otelcontext_telemetry::Telemetry;
-
-fn tenant(name: &str) -> TenantId {
-    TenantId::parse(name).unwrap()
-}
 
 fn batch(t: &str, bodies: &[&str]) -> TenantBatch {
     let mut b = TenantBatch::new(tenant(t));
     b.logs = bodies.iter().enumerate().map(|(i, body)| text_log(i as i64 + 1, "svc", body)).collect();
     b
-}
-
-/// A clock at `T0 + offset`, adjustable by the test.
-fn clock_at(now: Arc<std::sync::atomic::AtomicI64>) -> Arc<dyn Clock> {
-    let mut c = otelcontext_ports::MockClock::new();
-    c.expect_now_ns().returning(move || now.load(std::sync::atomic::Ordering::Relaxed));
-    Arc::new(c)
 }
 
 fn fixed_clock() -> Arc<dyn Clock> {

@@ -1,21 +1,12 @@
 use super::*;
+use crate::services::test_support::{clock_at as clock, tenant};
 use otelcontext_domain::PointValue;
 use otelcontext_ports::conformance::fixtures::{T0, point};
-use otelcontext_ports::{MockClock, MockMetricStore, StorageError};
+use otelcontext_ports::{MockMetricStore, StorageError};
 use otelcontext_telemetry::Telemetry;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 const S: i64 = 1_000_000_000;
-
-fn tenant(name: &str) -> TenantId {
-    TenantId::parse(name).unwrap()
-}
-
-fn clock(now: Arc<AtomicI64>) -> Arc<dyn Clock> {
-    let mut c = MockClock::new();
-    c.expect_now_ns().returning(move || now.load(Ordering::Relaxed));
-    Arc::new(c)
-}
 
 /// A batch of gauges of `series` distinct routes at `T0 + at`.
 fn gauges(t: &str, series: usize, at: i64) -> TenantBatch {
