@@ -1,5 +1,6 @@
 //! Root-cause accuracy on real fault-injection cases (`../shared/data/nezha-dev`, see its
-//! README): each case is replayed through the product — its spans shifted to end now, sent as
+//! README): each case is replayed through the product — its spans shifted to end now (by whole
+//! 10 s slots, so runs repeat), sent as
 //! OTLP/HTTP protobuf (one resource per pod) into a tenant of its own on a server running in
 //! this process on a fresh SQLite file — and then the service graph's root-cause ranking is
 //! asked, for the whole tenant and from the case's entry service. Prints top-1 and top-3
@@ -165,14 +166,18 @@ impl Score {
     }
 }
 
+/// Replays the case; returns the shift applied to its times.
 async fn replay(
     server: &RunningServer,
     storage: &dyn Storage,
     dir: &Path,
     case: &Case,
     tenant: &TenantId,
-) -> anyhow::Result<()> {
-    let shift = now_ns() - 1_000_000_000 - case.window_end_ns;
+) -> anyhow::Result<i64> {
+    // A whole number of graph slots, so the case's spans keep their alignment to the 10 s slots
+    // and every run ranks the same way.
+    let slot = otelcontext_domain::graph::stats::SLOT_NS;
+    let shift = (now_ns() - 1_000_000_000 - case.window_end_ns).div_euclid(slot) * slot;
     let client = reqwest::Client::new();
     let url = format!("http://{}/v1/traces", server.http_addr());
     let mut sent = 0usize;
@@ -195,7 +200,7 @@ async fn replay(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     server.graph().settle_all();
-    Ok(())
+    Ok(shift)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -222,8 +227,9 @@ async fn main() -> anyhow::Result<()> {
     let mut scores: HashMap<(&str, String), Score> = HashMap::new();
     for (n, case) in cases.iter().enumerate() {
         let tenant = TenantId::parse(&format!("case-{n}")).map_err(|e| anyhow::anyhow!("{e}"))?;
-        replay(&server, &*storage, &dir, case, &tenant).await?;
-        let (start, end) = (now_ns() - 1_000_000_000 - (case.window_end_ns - case.window_start_ns), now_ns());
+        let shift = replay(&server, &*storage, &dir, case, &tenant).await?;
+        let slot = otelcontext_domain::graph::stats::SLOT_NS;
+        let (start, end) = (case.window_start_ns + shift, case.window_end_ns + shift + slot);
         for (mode, focus) in [("whole tenant", None), ("from the entry service", Some(case.entry.as_str()))] {
             let result = server.graph().with_graph(&tenant, |g| rca::rank(g, start, end, focus, 10));
             let rank = result.candidates.iter().position(|c| c.name == case.truth);
