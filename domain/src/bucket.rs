@@ -128,26 +128,25 @@ impl ExpHistogram {
         (a.downscaled(by), b.downscaled(by))
     }
 
-    /// The sum of two histograms.
-    pub fn merge(&self, other: &Self) -> Self {
+    /// Both histograms at a common scale, combined count by count with `f`.
+    fn combine(&self, other: &Self, f: fn(u64, u64) -> u64) -> Self {
         let (a, b) = self.aligned(other);
         Self {
             scale: a.scale,
-            zero_count: a.zero_count.saturating_add(b.zero_count),
-            positive: combine_sides(&a.positive, &b.positive, u64::saturating_add),
-            negative: combine_sides(&a.negative, &b.negative, u64::saturating_add),
+            zero_count: f(a.zero_count, b.zero_count),
+            positive: combine_sides(&a.positive, &b.positive, f),
+            negative: combine_sides(&a.negative, &b.negative, f),
         }
+    }
+
+    /// The sum of two histograms.
+    pub fn merge(&self, other: &Self) -> Self {
+        self.combine(other, u64::saturating_add)
     }
 
     /// `self − earlier` (counts never below zero): the observations since `earlier`.
     pub fn minus(&self, earlier: &Self) -> Self {
-        let (a, b) = self.aligned(earlier);
-        Self {
-            scale: a.scale,
-            zero_count: a.zero_count.saturating_sub(b.zero_count),
-            positive: combine_sides(&a.positive, &b.positive, u64::saturating_sub),
-            negative: combine_sides(&a.negative, &b.negative, u64::saturating_sub),
-        }
+        self.combine(earlier, u64::saturating_sub)
     }
 
     /// Observations in the histogram.
