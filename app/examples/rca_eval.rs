@@ -12,8 +12,10 @@
 //! ```
 
 use flate2::read::GzDecoder;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, status};
 use otelcontext::config::{Config, EnvSource};
@@ -83,7 +85,14 @@ fn hex(s: &str) -> Vec<u8> {
 }
 
 /// The case's spans as OTLP requests, one resource per pod, times shifted by `shift_ns`.
-fn requests(dir: &Path, case: &Case, shift_ns: i64) -> anyhow::Result<Vec<ExportTraceServiceRequest>> {
+/// A case as OTLP: its spans, and the first ERROR line of every span that logged one as a log
+/// record of that span (the source keeps only the first line's text).
+struct Payloads {
+    traces: Vec<ExportTraceServiceRequest>,
+    logs: Vec<ExportLogsServiceRequest>,
+}
+
+fn requests(dir: &Path, case: &Case, shift_ns: i64) -> anyhow::Result<Payloads> {
     let text = gunzip(&dir.join("spans").join(format!("{}.csv.gz", case.id)))?;
     let mut lines = text.lines();
     let header = csv::fields(lines.next().unwrap_or_default());
@@ -101,6 +110,7 @@ fn requests(dir: &Path, case: &Case, shift_ns: i64) -> anyhow::Result<Vec<Export
         col("log_error_msg")?,
     );
     let mut by_pod: BTreeMap<(String, String), Vec<Span>> = BTreeMap::new();
+    let mut logs_by_pod: BTreeMap<(String, String), Vec<LogRecord>> = BTreeMap::new();
     for line in lines {
         let f = csv::fields(line);
         if f.len() < header.len() {
@@ -122,24 +132,59 @@ fn requests(dir: &Path, case: &Case, shift_ns: i64) -> anyhow::Result<Vec<Export
             }),
             ..Default::default()
         };
+        if failed && !f[msg].is_empty() {
+            logs_by_pod.entry((f[svc].clone(), f[pod].clone())).or_default().push(LogRecord {
+                time_unix_nano: span.end_time_unix_nano,
+                severity_number: 17,
+                severity_text: "ERROR".into(),
+                body: Some(AnyValue { value: Some(any_value::Value::StringValue(f[msg].clone())) }),
+                trace_id: span.trace_id.clone(),
+                span_id: span.span_id.clone(),
+                ..Default::default()
+            });
+        }
         by_pod.entry((f[svc].clone(), f[pod].clone())).or_default().push(span);
     }
-    let mut out = Vec::new();
+    let resource = |service: &str, pod: &str| Resource {
+        attributes: vec![kv("service.name", service), kv("k8s.pod.name", pod)],
+        ..Default::default()
+    };
+    let mut out = Payloads { traces: Vec::new(), logs: Vec::new() };
     for ((service, pod), spans) in by_pod {
         for chunk in spans.chunks(2_000) {
-            out.push(ExportTraceServiceRequest {
+            out.traces.push(ExportTraceServiceRequest {
                 resource_spans: vec![ResourceSpans {
-                    resource: Some(Resource {
-                        attributes: vec![kv("service.name", &service), kv("k8s.pod.name", &pod)],
-                        ..Default::default()
-                    }),
+                    resource: Some(resource(&service, &pod)),
                     scope_spans: vec![ScopeSpans { spans: chunk.to_vec(), ..Default::default() }],
                     ..Default::default()
                 }],
             });
         }
     }
+    for ((service, pod), records) in logs_by_pod {
+        for chunk in records.chunks(2_000) {
+            out.logs.push(ExportLogsServiceRequest {
+                resource_logs: vec![ResourceLogs {
+                    resource: Some(resource(&service, &pod)),
+                    scope_logs: vec![ScopeLogs { log_records: chunk.to_vec(), ..Default::default() }],
+                    ..Default::default()
+                }],
+            });
+        }
+    }
     Ok(out)
+}
+
+async fn post(client: &reqwest::Client, url: &str, tenant: &TenantId, body: Vec<u8>) -> anyhow::Result<()> {
+    let answer = client
+        .post(url)
+        .header("content-type", "application/x-protobuf")
+        .header("x-tenant-id", tenant.as_str())
+        .body(body)
+        .send()
+        .await?;
+    anyhow::ensure!(answer.status().is_success(), "export refused: {}", answer.status());
+    Ok(())
 }
 
 fn now_ns() -> i64 {
@@ -179,22 +224,28 @@ async fn replay(
     let slot = otelcontext_domain::graph::stats::SLOT_NS;
     let shift = (now_ns() - 1_000_000_000 - case.window_end_ns).div_euclid(slot) * slot;
     let client = reqwest::Client::new();
-    let url = format!("http://{}/v1/traces", server.http_addr());
-    let mut sent = 0usize;
-    for r in requests(dir, case, shift)? {
-        sent += r.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|s| s.spans.len()).sum::<usize>();
-        let answer = client
-            .post(&url)
-            .header("content-type", "application/x-protobuf")
-            .header("x-tenant-id", tenant.as_str())
-            .body(r.encode_to_vec())
-            .send()
-            .await?;
-        anyhow::ensure!(answer.status().is_success(), "export refused: {}", answer.status());
+    let payloads = requests(dir, case, shift)?;
+    let (mut spans, mut logs) = (0usize, 0usize);
+    // Spans first, folded into the graph; then the logs, which count for services it knows
+    // (live, the spans of a minute come before most of its logs are looked at).
+    for r in &payloads.traces {
+        spans += r.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|s| s.spans.len()).sum::<usize>();
+        post(&client, &format!("http://{}/v1/traces", server.http_addr()), tenant, r.encode_to_vec()).await?;
     }
-    // Stored, then folded into the graph.
     for _ in 0..600 {
-        if storage.counts(tenant).await?.spans as usize >= sent && server.graph().queued() == 0 {
+        if storage.counts(tenant).await?.spans as usize >= spans && server.graph().queued() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.graph().settle_all();
+    for r in &payloads.logs {
+        logs += r.resource_logs.iter().flat_map(|rl| &rl.scope_logs).map(|s| s.log_records.len()).sum::<usize>();
+        post(&client, &format!("http://{}/v1/logs", server.http_addr()), tenant, r.encode_to_vec()).await?;
+    }
+    // Stored, then counted by the graph.
+    for _ in 0..600 {
+        if storage.counts(tenant).await?.logs as usize >= logs && server.graph().queued() == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -247,9 +298,13 @@ async fn main() -> anyhow::Result<()> {
                             .first()
                             .map(|e| {
                                 format!(
-                                    "{}{}",
+                                    "{}{} {:.3}→{:.3} n {}→{}",
                                     e.signal,
-                                    e.via.as_deref().map(|v| format!(" via {v}")).unwrap_or_default()
+                                    e.via.as_deref().map(|v| format!(" via {v}")).unwrap_or_default(),
+                                    e.baseline,
+                                    e.recent,
+                                    e.baseline_calls,
+                                    e.recent_calls
                                 )
                             })
                             .unwrap_or_default();

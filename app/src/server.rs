@@ -218,8 +218,10 @@ impl Server {
                     Err(e) => tracing::error!(error = %e, "rebuilding the similar-log index failed; it starts empty"),
                 }
                 let started = std::time::Instant::now();
-                match graph.rebuild(&*storage, &tenants).await {
-                    Ok(n) => tracing::info!(spans = n, took = ?started.elapsed(), "service graph rebuilt"),
+                match graph.rebuild(&*storage, &*storage, &tenants).await {
+                    Ok((spans, logs)) => {
+                        tracing::info!(spans, error_logs = logs, took = ?started.elapsed(), "service graph rebuilt")
+                    }
                     Err(e) => tracing::error!(error = %e, "rebuilding the service graph failed; it starts empty"),
                 }
             }

@@ -1,16 +1,18 @@
-//! The live service graph: committed spans (told by the pipeline and dead-letter replays) go
-//! through a bounded event queue (`GRAPHRAG_EVENT_QUEUE_SIZE` spans) to `GRAPHRAG_WORKER_COUNT`
-//! workers, which assemble each tenant's traces and fold them into its [`ServiceGraph`]. A full
-//! queue drops the batch and counts its spans (`otelcontext_graphrag_events_dropped_total`); the
-//! spans themselves are stored, and the graph is rebuilt from storage at start.
+//! The live service graph: committed spans and error logs (told by the pipeline and dead-letter
+//! replays) go through a bounded event queue (`GRAPHRAG_EVENT_QUEUE_SIZE` records) to
+//! `GRAPHRAG_WORKER_COUNT` workers, which assemble each tenant's traces and fold them, and the
+//! error log lines per template, into its [`ServiceGraph`]. A full queue drops the batch and
+//! counts its records (`otelcontext_graphrag_events_dropped_total`); the records themselves are
+//! stored, and the graph is rebuilt from storage at start.
 
 use otelcontext_domain::graph::assembly::{Assembly, AssemblyConfig};
 use otelcontext_domain::graph::stats::Red;
 use otelcontext_domain::graph::trace::{GraphSpan, analyse};
-use otelcontext_domain::graph::{Dropped, GraphLimits, ServiceGraph, ServiceMap};
-use otelcontext_domain::{GraphSnapshot, TenantId, TraceId};
+use otelcontext_domain::graph::{Dropped, GraphLimits, LogFact, ServiceGraph, ServiceMap};
+use otelcontext_domain::{GraphSnapshot, LogRecord, SeverityLevel, TenantId, TraceId};
 use otelcontext_ports::{
-    Clock, CommitObserver, IntelligenceStore, SortOrder, SpanQuery, StorageError, TenantBatch, TimeRange, TraceStore,
+    Clock, CommitObserver, IntelligenceStore, LogQuery, LogStore, SortOrder, SpanQuery, StorageError, TenantBatch,
+    TimeRange, TraceStore,
 };
 use otelcontext_telemetry::{Counter, Gauge, KeyValue, Meter, counter, gauge};
 use parking_lot::Mutex;
@@ -27,6 +29,8 @@ pub const TICK: Duration = Duration::from_secs(1);
 pub const REBUILD_WINDOW_NS: i64 = 15 * 60 * 1_000_000_000;
 /// Most spans read back at start (over all tenants).
 pub const REBUILD_MAX_SPANS: usize = 200_000;
+/// Most error logs read back at start (over all tenants).
+pub const REBUILD_MAX_LOGS: usize = 100_000;
 
 /// How often each tenant's graph is snapshotted to `graph_snapshots` (pruned after 7 days by
 /// retention).
@@ -35,7 +39,7 @@ pub const SNAPSHOT_EVERY: Duration = Duration::from_secs(15 * 60);
 /// Sizes of the graph service.
 #[derive(Debug, Clone, Copy)]
 pub struct GraphSettings {
-    /// Spans waiting for the workers at most.
+    /// Records (spans and error logs) waiting for the workers at most.
     pub queue_spans: usize,
     pub workers: usize,
     pub limits: GraphLimits,
@@ -69,15 +73,19 @@ impl GraphMetrics {
             dropped: counter(
                 meter,
                 "otelcontext_graphrag_events_dropped_total",
-                "Spans not given to the service graph because its event queue was full (they are stored).",
+                "Spans and error logs not given to the service graph because its event queue was full (they are stored).",
             ),
             capped: counter(
                 meter,
                 "otelcontext_graphrag_capped_total",
-                "Graph updates refused at a per-tenant cap (what: nodes, edges, operations, instances, spans, traces).",
+                "Graph updates refused at a per-tenant cap (what: nodes, edges, operations, instances, log_templates, spans, traces).",
             ),
             traces: counter(meter, "otelcontext_graphrag_traces_total", "Traces folded into the service graph."),
-            queued: gauge(meter, "otelcontext_graphrag_event_queue_depth", "Spans waiting for the graph workers."),
+            queued: gauge(
+                meter,
+                "otelcontext_graphrag_event_queue_depth",
+                "Spans and error logs waiting for the graph workers.",
+            ),
             nodes: gauge(meter, "otelcontext_graphrag_nodes", "Services and peers in the graph (all tenants)."),
             edges: gauge(meter, "otelcontext_graphrag_edges", "CALLS edges in the graph (all tenants)."),
             pending_traces: gauge(
@@ -88,14 +96,29 @@ impl GraphMetrics {
         };
         m.dropped.add(0, &[]);
         m.traces.add(0, &[]);
-        for what in ["nodes", "edges", "operations", "instances", "spans", "traces"] {
+        for what in ["nodes", "edges", "operations", "instances", "log_templates", "spans", "traces"] {
             m.capped.add(0, &[KeyValue::new("what", what)]);
         }
         m
     }
 }
 
-type Event = (TenantId, Vec<(TraceId, GraphSpan)>);
+/// What the workers are given: spans to assemble, or error log lines to count.
+enum Records {
+    Spans(Vec<(TraceId, GraphSpan)>),
+    Logs(Vec<LogFact>),
+}
+
+impl Records {
+    fn len(&self) -> usize {
+        match self {
+            Records::Spans(v) => v.len(),
+            Records::Logs(v) => v.len(),
+        }
+    }
+}
+
+type Event = (TenantId, Records);
 
 /// Feeds and holds the tenants' graphs.
 pub struct GraphService {
@@ -135,12 +158,12 @@ impl GraphService {
             .clone()
     }
 
-    /// Queues spans for the workers; a batch that does not fit is dropped and counted.
-    /// (The channel itself is unbounded; the span count bounds it.)
-    fn enqueue(&self, tenant: &TenantId, spans: Vec<(TraceId, GraphSpan)>) {
-        let n = spans.len();
+    /// Queues records for the workers; a batch that does not fit is dropped and counted.
+    /// (The channel itself is unbounded; the record count bounds it.)
+    fn enqueue(&self, tenant: &TenantId, records: Records) {
+        let n = records.len();
         let before = self.queued.fetch_add(n, Ordering::AcqRel);
-        if before + n > self.settings.queue_spans || self.tx.send((tenant.clone(), spans)).is_err() {
+        if before + n > self.settings.queue_spans || self.tx.send((tenant.clone(), records)).is_err() {
             self.queued.fetch_sub(n, Ordering::AcqRel);
             self.metrics.dropped.add(n as u64, &[]);
             return;
@@ -165,15 +188,26 @@ impl GraphService {
         self.count_capped(Dropped::default(), dropped_spans, early);
     }
 
-    fn fold(&self, s: &mut TenantGraph, traces: Vec<Vec<GraphSpan>>, now: i64) {
+    /// Counts error log lines in their tenant's graph.
+    pub fn process_logs(&self, tenant: &TenantId, logs: &[LogFact]) {
+        let now = self.clock.now_ns();
+        let state = self.tenant(tenant);
+        let d = state.lock().graph.apply_logs(logs, now);
+        self.count_capped(d, 0, 0);
+    }
+
+    fn fold(&self, s: &mut TenantGraph, traces: Vec<(TraceId, Vec<GraphSpan>)>, now: i64) {
         let mut dropped = Dropped::default();
         let n = traces.len() as u64;
-        for t in traces {
-            let d = s.graph.apply(&analyse(&t), now);
+        for (id, spans) in traces {
+            let mut facts = analyse(&spans);
+            facts.trace_id = Some(id);
+            let d = s.graph.apply(&facts, now);
             dropped.nodes += d.nodes;
             dropped.edges += d.edges;
             dropped.operations += d.operations;
             dropped.instances += d.instances;
+            dropped.log_templates += d.log_templates;
         }
         self.metrics.traces.add(n, &[]);
         self.count_capped(dropped, 0, 0);
@@ -185,6 +219,7 @@ impl GraphService {
             ("edges", d.edges),
             ("operations", d.operations),
             ("instances", d.instances),
+            ("log_templates", d.log_templates),
             ("spans", spans),
             ("traces", traces),
         ] {
@@ -246,8 +281,15 @@ impl GraphService {
     }
 
     /// Rebuilds the graphs from the spans of the last [`REBUILD_WINDOW_NS`] in storage (at most
-    /// [`REBUILD_MAX_SPANS`] over all tenants, newest first); returns how many spans were read.
-    pub async fn rebuild(&self, store: &dyn TraceStore, tenants: &[TenantId]) -> Result<usize, StorageError> {
+    /// [`REBUILD_MAX_SPANS`] over all tenants, newest first), then counts the error logs of the
+    /// same window (at most [`REBUILD_MAX_LOGS`]), so error-log baselines survive a restart;
+    /// returns how many spans and logs were read.
+    pub async fn rebuild(
+        &self,
+        store: &dyn TraceStore,
+        logs: &dyn LogStore,
+        tenants: &[TenantId],
+    ) -> Result<(usize, usize), StorageError> {
         let now = self.clock.now_ns();
         let mut budget = REBUILD_MAX_SPANS;
         let mut read = 0;
@@ -273,8 +315,31 @@ impl GraphService {
             }
         }
         self.settle_all();
+        let mut log_budget = REBUILD_MAX_LOGS;
+        let mut logs_read = 0;
+        for tenant in tenants {
+            let mut cursor = None;
+            while log_budget > 0 {
+                let q = LogQuery {
+                    time: TimeRange::between(now - REBUILD_WINDOW_NS, now),
+                    min_severity: Some(SeverityLevel::Error),
+                    limit: log_budget.min(5_000),
+                    cursor,
+                    ..LogQuery::default()
+                };
+                let page = logs.search_logs(tenant, &q).await?;
+                log_budget -= page.items.len().min(log_budget);
+                logs_read += page.items.len();
+                let facts: Vec<LogFact> = page.items.iter().filter_map(|l| log_fact(&l.record)).collect();
+                self.process_logs(tenant, &facts);
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+        }
         self.tick();
-        Ok(read)
+        Ok((read, logs_read))
     }
 
     /// Saves a snapshot of every tenant's map over the last [`SNAPSHOT_EVERY`]; a tenant whose
@@ -335,9 +400,12 @@ impl GraphService {
                             e = async { me.rx.lock().await.recv().await } => e,
                             _ = stop.wait_for(|v| *v) => return,
                         };
-                        let Some((tenant, spans)) = event else { return };
-                        me.queued.fetch_sub(spans.len(), Ordering::AcqRel);
-                        me.process(&tenant, spans);
+                        let Some((tenant, records)) = event else { return };
+                        me.queued.fetch_sub(records.len(), Ordering::AcqRel);
+                        match records {
+                            Records::Spans(spans) => me.process(&tenant, spans),
+                            Records::Logs(logs) => me.process_logs(&tenant, &logs),
+                        }
                     }
                 })
             })
@@ -418,11 +486,27 @@ pub fn snapshot_of(map: &ServiceMap, now_ns: i64) -> GraphSnapshot {
     }
 }
 
+/// An ERROR or FATAL line with a template, as the graph counts it.
+fn log_fact(l: &LogRecord) -> Option<LogFact> {
+    if l.level() < SeverityLevel::Error {
+        return None;
+    }
+    let template = l.template_id?;
+    let time_ns = if l.timestamp_ns > 0 { l.timestamp_ns } else { l.observed_ns };
+    Some(LogFact { service: l.service_name().to_owned(), time_ns, template })
+}
+
 impl CommitObserver for GraphService {
     fn committed(&self, batches: &[TenantBatch]) {
-        for b in batches.iter().filter(|b| !b.spans.is_empty()) {
-            let spans = b.spans.iter().map(|s| (s.trace_id, GraphSpan::from(s))).collect();
-            self.enqueue(&b.tenant, spans);
+        for b in batches {
+            if !b.spans.is_empty() {
+                let spans = b.spans.iter().map(|s| (s.trace_id, GraphSpan::from(s))).collect();
+                self.enqueue(&b.tenant, Records::Spans(spans));
+            }
+            let logs: Vec<LogFact> = b.logs.iter().filter_map(log_fact).collect();
+            if !logs.is_empty() {
+                self.enqueue(&b.tenant, Records::Logs(logs));
+            }
         }
     }
 }

@@ -44,7 +44,7 @@ pub struct Assembly {
     pending: HashMap<TraceId, Pending>,
     /// (first seen, trace) — the release order for the cap and `max_wait_ns`.
     by_age: BTreeSet<(i64, TraceId)>,
-    early: Vec<Vec<GraphSpan>>,
+    early: Vec<(TraceId, Vec<GraphSpan>)>,
     spans: usize,
 }
 
@@ -63,11 +63,11 @@ impl Assembly {
         self.spans
     }
 
-    fn release(&mut self, id: TraceId) -> Option<Vec<GraphSpan>> {
+    fn release(&mut self, id: TraceId) -> Option<(TraceId, Vec<GraphSpan>)> {
         let p = self.pending.remove(&id)?;
         self.by_age.remove(&(p.first_ns, id));
         self.spans -= p.spans.len();
-        Some(p.spans)
+        Some((id, p.spans))
     }
 
     /// Adds a span of trace `trace` seen at `now_ns`.
@@ -76,8 +76,8 @@ impl Assembly {
         if !self.pending.contains_key(&trace) {
             while self.pending.len() >= self.config.max_traces.max(1) {
                 let Some(&(_, oldest)) = self.by_age.iter().next() else { break };
-                if let Some(spans) = self.release(oldest) {
-                    self.early.push(spans);
+                if let Some(trace) = self.release(oldest) {
+                    self.early.push(trace);
                     overflow.released_early += 1;
                 }
             }
@@ -96,7 +96,7 @@ impl Assembly {
     }
 
     /// Takes the traces ready at `now_ns` (settled, waited long enough, or released early).
-    pub fn take_ready(&mut self, now_ns: i64) -> Vec<Vec<GraphSpan>> {
+    pub fn take_ready(&mut self, now_ns: i64) -> Vec<(TraceId, Vec<GraphSpan>)> {
         let mut ready = std::mem::take(&mut self.early);
         let c = self.config;
         let due: Vec<TraceId> = self
@@ -112,7 +112,7 @@ impl Assembly {
     }
 
     /// Takes every pending trace (at shutdown).
-    pub fn take_all(&mut self) -> Vec<Vec<GraphSpan>> {
+    pub fn take_all(&mut self) -> Vec<(TraceId, Vec<GraphSpan>)> {
         let mut ready = std::mem::take(&mut self.early);
         let ids: Vec<TraceId> = self.pending.keys().copied().collect();
         for id in ids {
@@ -183,9 +183,10 @@ mod tests {
         assert_eq!(a.traces(), 2);
         let ready = a.take_ready(2 * S);
         assert_eq!(ready.len(), 1, "the oldest, released early");
+        assert_eq!(ready[0].0, tid(1));
         let dropped: u64 = (0..5).map(|n| a.add(tid(3), gs(n), 2 * S).spans_dropped).sum();
         assert_eq!(dropped, 3, "three already held one, room for two more");
-        assert_eq!(a.take_all().iter().map(Vec::len).sum::<usize>(), 1 + 3);
+        assert_eq!(a.take_all().iter().map(|t| t.1.len()).sum::<usize>(), 1 + 3);
         assert_eq!((a.traces(), a.spans()), (0, 0));
     }
 
@@ -202,9 +203,9 @@ mod tests {
                 now += dt * 100_000_000;
                 a.add(tid(*t), gs(0), now);
                 prop_assert!(a.traces() <= cap);
-                out += a.take_ready(now).iter().map(Vec::len).sum::<usize>();
+                out += a.take_ready(now).iter().map(|t| t.1.len()).sum::<usize>();
             }
-            out += a.take_all().iter().map(Vec::len).sum::<usize>();
+            out += a.take_all().iter().map(|t| t.1.len()).sum::<usize>();
             prop_assert_eq!(out, adds.len());
             prop_assert_eq!(a.spans(), 0);
         }

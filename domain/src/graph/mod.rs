@@ -13,8 +13,9 @@ pub mod rca;
 pub mod stats;
 pub mod trace;
 
+use crate::template::TemplateId;
 use peer::NodeKind;
-use stats::{Red, Windowed};
+use stats::{Counts, Examples, Red, Windowed};
 use std::collections::HashMap;
 use trace::TraceFacts;
 
@@ -26,11 +27,19 @@ pub struct GraphLimits {
     pub max_edges: usize,
     pub max_operations_per_service: usize,
     pub max_instances_per_service: usize,
+    /// Error-log templates tracked per service.
+    pub max_log_templates_per_service: usize,
 }
 
 impl Default for GraphLimits {
     fn default() -> Self {
-        Self { max_nodes: 2_000, max_edges: 10_000, max_operations_per_service: 200, max_instances_per_service: 200 }
+        Self {
+            max_nodes: 2_000,
+            max_edges: 10_000,
+            max_operations_per_service: 200,
+            max_instances_per_service: 200,
+            max_log_templates_per_service: 200,
+        }
     }
 }
 
@@ -43,6 +52,10 @@ pub struct Node {
     pub self_time: Windowed,
     pub operations: HashMap<String, Windowed>,
     pub instances: HashMap<String, Windowed>,
+    /// Error (and fatal) log lines written by the service, per log template.
+    pub error_logs: HashMap<TemplateId, Counts>,
+    /// Example traces of the calls it served (or, for peers, of the calls made to it).
+    pub examples: Examples,
 }
 
 /// A CALLS edge.
@@ -66,6 +79,7 @@ pub struct Dropped {
     pub edges: u64,
     pub operations: u64,
     pub instances: u64,
+    pub log_templates: u64,
 }
 
 /// One tenant's graph.
@@ -74,6 +88,14 @@ pub struct ServiceGraph {
     limits: GraphLimits,
     nodes: HashMap<NodeKey, Node>,
     edges: HashMap<(String, NodeKey), Edge>,
+}
+
+/// An error log line of a service (after Drain gave it a template).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFact {
+    pub service: String,
+    pub time_ns: i64,
+    pub template: TemplateId,
 }
 
 /// A node of the service map with its numbers over the range asked for.
@@ -163,6 +185,9 @@ impl ServiceGraph {
         for e in &facts.entries {
             let Some(node) = self.node_mut(NodeKind::Service, &e.service, &mut dropped) else { continue };
             node.entered.record(e.end_ns, e.duration_ns, e.error, now_ns);
+            if let Some(trace) = facts.trace_id {
+                node.examples.record(trace, e.end_ns, e.duration_ns, e.error, now_ns);
+            }
             if let Some(w) =
                 bounded(&mut node.operations, &e.operation, limits.max_operations_per_service, &mut dropped.operations)
             {
@@ -188,6 +213,9 @@ impl ServiceGraph {
             if c.callee_kind != NodeKind::Service {
                 // A peer's only view of itself is what its callers saw.
                 callee.entered.record(c.end_ns, c.client_ns, c.error, now_ns);
+                if let Some(trace) = facts.trace_id {
+                    callee.examples.record(trace, c.end_ns, c.client_ns, c.error, now_ns);
+                }
             }
             let key = (c.caller.clone(), (c.callee_kind, c.callee.clone()));
             if !self.edges.contains_key(&key) && self.edges.len() >= limits.max_edges {
@@ -204,6 +232,27 @@ impl ServiceGraph {
         dropped
     }
 
+    /// Counts error log lines of services already in the graph (a service known only from its
+    /// logs has no place on the map); at most `max_log_templates_per_service` templates each.
+    pub fn apply_logs(&mut self, logs: &[LogFact], now_ns: i64) -> Dropped {
+        let mut dropped = Dropped::default();
+        let cap = self.limits.max_log_templates_per_service;
+        for l in logs {
+            let Some(node) = self.nodes.get_mut(&(NodeKind::Service, l.service.clone())) else { continue };
+            if !node.error_logs.contains_key(&l.template) {
+                if node.error_logs.len() >= cap {
+                    dropped.log_templates += 1;
+                    continue;
+                }
+                node.error_logs.insert(l.template, Counts::default());
+            }
+            if let Some(c) = node.error_logs.get_mut(&l.template) {
+                c.record(l.time_ns, now_ns);
+            }
+        }
+        dropped
+    }
+
     /// Drops statistics older than the window and the nodes and edges left without any.
     pub fn expire(&mut self, now_ns: i64) {
         for n in self.nodes.values_mut() {
@@ -212,6 +261,10 @@ impl ServiceGraph {
             for w in n.operations.values_mut().chain(n.instances.values_mut()) {
                 w.expire(now_ns);
             }
+            for c in n.error_logs.values_mut() {
+                c.expire(now_ns);
+            }
+            n.error_logs.retain(|_, c| !c.is_empty());
             n.operations.retain(|_, w| !w.is_empty());
             n.instances.retain(|_, w| !w.is_empty());
         }

@@ -24,7 +24,9 @@
 use super::peer::NodeKind;
 use super::stats::{Red, SLOT_NS};
 use super::{NodeKey, ServiceGraph};
-use std::collections::HashSet;
+use crate::ids::TraceId;
+use crate::template::TemplateId;
+use std::collections::{HashMap, HashSet};
 
 /// Calls needed on each side of the split for a signal to count.
 pub const MIN_CALLS: u64 = 5;
@@ -34,10 +36,12 @@ const ERROR_WEIGHT: f64 = 3.0;
 /// One signal that moved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evidence {
-    /// `self_time`, `errors`, `edge_gap` or `peer_latency`.
+    /// `self_time`, `errors`, `error_logs`, `edge_gap`, `waits_on_every_call` or `peer_latency`.
     pub signal: &'static str,
     /// The caller, for an edge gap.
     pub via: Option<String>,
+    /// The log template that rose most, for error logs.
+    pub template: Option<TemplateId>,
     /// Before and after the split: mean ns (latencies) or a rate 0..1 (errors).
     pub baseline: f64,
     pub recent: f64,
@@ -52,9 +56,14 @@ pub struct Evidence {
 pub struct Candidate {
     pub kind: NodeKind,
     pub name: String,
+    /// The operation and the instance (pod, host) of the service that changed most, if any did.
+    pub operation: Option<String>,
+    pub instance: Option<String>,
     pub score: f64,
     /// The signals behind the score, largest first.
     pub evidence: Vec<Evidence>,
+    /// Traces after the change that show it: failed ones for error signals, else the slowest.
+    pub example_traces: Vec<TraceId>,
 }
 
 /// The answer: where the range was split and the candidates, best first.
@@ -97,6 +106,7 @@ fn evidence(signal: &'static str, via: Option<String>, b: &Red, a: &Red, score: 
     Evidence {
         signal,
         via,
+        template: None,
         baseline: if latency { b.mean_ns } else { b.error_rate },
         recent: if latency { a.mean_ns } else { a.error_rate },
         score,
@@ -155,6 +165,7 @@ fn signals(graph: &ServiceGraph, gaps: &Gaps, key: &NodeKey, start: i64, split: 
             out.push(Evidence {
                 signal: "waits_on_every_call",
                 via: None,
+                template: None,
                 baseline: 0.0,
                 recent: 0.0,
                 score: *common,
@@ -171,8 +182,118 @@ fn signals(graph: &ServiceGraph, gaps: &Gaps, key: &NodeKey, start: i64, split: 
     if let Some(score) = error_score(&eb, &ea) {
         out.push(evidence("errors", None, &eb, &ea, score, false));
     }
+    if let Some(e) = error_log_rise(node, &ea, start, split, end) {
+        out.push(e);
+    }
+    if let Some(e) = fan_out_change(graph, key, &eb, &ea, start, split, end) {
+        out.push(e);
+    }
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
     out
+}
+
+/// Error log lines beyond what each template's rate before the split predicts (with half a line
+/// of prior, so a template never seen before counts nearly whole), each discounted by how sure its rise is (a Poisson z: the excess
+/// over the square root of the expected count plus one), as a share of the calls entering the
+/// service after the split (at least [`MIN_CALLS`]), weighted like an error-rate rise. A wrong
+/// answer or a swallowed exception often shows only here: in new error lines of the service
+/// that produced it, while its calls still succeed.
+fn error_log_rise(node: &super::Node, entered_after: &Red, start: i64, split: i64, end: i64) -> Option<Evidence> {
+    let (before_s, after_s) = ((split - start).max(1) as f64, (end - split).max(1) as f64);
+    let (mut excess, mut lines_before, mut lines_after) = (0.0, 0u64, 0u64);
+    let mut top: Option<(f64, TemplateId)> = None;
+    for (template, counts) in &node.error_logs {
+        let (b, a) = (counts.count(start, split), counts.count(split, end));
+        lines_before += b;
+        lines_after += a;
+        // Half a line of prior: a template unseen before the split is new only when the
+        // baseline was long enough to have shown it — a short baseline makes weak news.
+        let expected = (b as f64 + 0.5) * after_s / before_s;
+        let rise = a as f64 - expected;
+        if rise <= 0.0 {
+            continue;
+        }
+        let sure = (rise / (expected + 1.0).sqrt() / SURE_AT).min(1.0);
+        excess += rise * sure;
+        if top.is_none_or(|(r, _)| rise * sure > r) {
+            top = Some((rise * sure, *template));
+        }
+    }
+    let (_, template) = top?;
+    let share = (excess / (entered_after.calls.max(MIN_CALLS)) as f64).min(1.0);
+    Some(Evidence {
+        signal: "error_logs",
+        via: None,
+        template: Some(template),
+        baseline: lines_before as f64 / (before_s / 1e9),
+        recent: lines_after as f64 / (after_s / 1e9),
+        score: ERROR_WEIGHT * share,
+        baseline_calls: lines_before,
+        recent_calls: lines_after,
+    })
+}
+
+/// How many calls a service makes per call it serves, edge by edge, before and after the split:
+/// a service that starts to answer differently (a wrong value, an early return, a retry loop)
+/// changes what it calls next on most of its edges at once, while a change of its traffic mix
+/// moves only some. Scored as the (lower) median over its edges of the change of
+/// `ln(calls per request)`, each discounted by a Poisson standard error; needs two edges.
+fn fan_out_change(
+    graph: &ServiceGraph,
+    key: &NodeKey,
+    entered_before: &Red,
+    entered_after: &Red,
+    start: i64,
+    split: i64,
+    end: i64,
+) -> Option<Evidence> {
+    if key.0 != NodeKind::Service || entered_before.calls < MIN_CALLS || entered_after.calls < MIN_CALLS {
+        return None;
+    }
+    let (nb, na) = (entered_before.calls as f64, entered_after.calls as f64);
+    let mut changes: Vec<(f64, f64, f64)> = Vec::new();
+    for ((caller, _), edge) in &graph.edges {
+        if *caller != key.1 {
+            continue;
+        }
+        let (b, a) = (edge.client.summary(start, split).calls as f64, edge.client.summary(split, end).calls as f64);
+        if b + a < MIN_CALLS as f64 {
+            continue;
+        }
+        let (b, a) = (b + 0.5, a + 0.5);
+        let effect = (a / na).ln() - (b / nb).ln();
+        let se = (1.0 / a + 1.0 / b + 1.0 / na + 1.0 / nb).sqrt();
+        let sure = (effect.abs() / se / SURE_AT).min(1.0);
+        changes.push((effect.abs() * sure, b / nb, a / na));
+    }
+    if changes.len() < 2 {
+        return None;
+    }
+    changes.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let (score, before, after) = changes[(changes.len() - 1) / 2];
+    Some(Evidence {
+        signal: "fan_out",
+        via: None,
+        template: None,
+        baseline: before,
+        recent: after,
+        score,
+        baseline_calls: entered_before.calls,
+        recent_calls: entered_after.calls,
+    })
+}
+
+/// The key (operation or instance) whose calls changed most (latency or errors), if one did.
+fn most_changed(parts: &HashMap<String, super::stats::Windowed>, start: i64, split: i64, end: i64) -> Option<String> {
+    parts
+        .iter()
+        .filter_map(|(k, w)| {
+            let (b, a) = (w.summary(start, split), w.summary(split, end));
+            let s = latency_score(&b, &a).unwrap_or(0.0).max(error_score(&b, &a).unwrap_or(0.0));
+            (s > 1e-9).then_some((s, k))
+        })
+        .max_by(|x, y| x.0.total_cmp(&y.0).then_with(|| y.1.cmp(x.1)))
+        .map(|(_, k)| k.clone())
 }
 
 fn score_of(evidence: &[Evidence]) -> f64 {
@@ -218,7 +339,17 @@ pub fn rank(graph: &ServiceGraph, start_ns: i64, end_ns: i64, focus: Option<&str
         .into_iter()
         .map(|(kind, name)| {
             let evidence = signals(graph, &g, &(kind, name.clone()), start_ns, split, end_ns);
-            Candidate { kind, name, score: score_of(&evidence), evidence }
+            let node = graph.nodes.get(&(kind, name.clone()));
+            let failures = evidence.first().is_some_and(|e| matches!(e.signal, "errors" | "error_logs"));
+            Candidate {
+                kind,
+                operation: node.and_then(|n| most_changed(&n.operations, start_ns, split, end_ns)),
+                instance: node.and_then(|n| most_changed(&n.instances, start_ns, split, end_ns)),
+                example_traces: node.map(|n| n.examples.pick(split, end_ns, failures, 3)).unwrap_or_default(),
+                name,
+                score: score_of(&evidence),
+                evidence,
+            }
         })
         // Floating-point noise of an unchanged signal is not a candidate.
         .filter(|c| c.score > 1e-9)
@@ -267,6 +398,7 @@ mod tests {
             let payment = tm.payment_self;
             let checkout_serve = tm.checkout_self + tm.gap_to_payment + payment;
             let facts = TraceFacts {
+                trace_id: None,
                 entries: vec![
                     e("frontend", 2 * MS + checkout_serve + 2 * MS, false),
                     e("checkout", checkout_serve, false),
@@ -373,6 +505,115 @@ mod tests {
         assert_eq!(r.candidates[0].name, "frontend", "{:?}", r.candidates);
         assert_eq!(r.candidates[0].evidence[0].signal, "waits_on_every_call");
         assert!(r.candidates.iter().skip(1).all(|c| c.score < 0.1), "{:?}", r.candidates);
+    }
+
+    #[test]
+    fn new_error_lines_blame_the_service_that_writes_them() {
+        let mut g = system(&|_| {}, 0);
+        let line = |service: &str, sec: i64, template: u64| crate::graph::LogFact {
+            service: service.into(),
+            time_ns: NOW - (180 - sec) * S,
+            template: TemplateId(template),
+        };
+        let mut logs = Vec::new();
+        for sec in 0..180 {
+            // checkout always logs one error every 10 s; payment starts a new one at 100 s.
+            if sec % 10 == 0 {
+                logs.push(line("checkout", sec, 1));
+            }
+            if sec >= 100 && sec % 2 == 0 {
+                logs.push(line("payment", sec, 2));
+            }
+        }
+        g.apply_logs(&logs, NOW);
+        let r = rank(&g, NOW - 180 * S, NOW, None, 5);
+        assert_eq!(r.candidates[0].name, "payment", "{:?}", r.candidates);
+        let e = &r.candidates[0].evidence[0];
+        assert_eq!((e.signal, e.template), ("error_logs", Some(TemplateId(2))));
+        assert!(r.candidates.iter().all(|c| c.name != "checkout" || c.score < 0.1), "steady lines are no news");
+    }
+
+    #[test]
+    fn a_service_that_stops_calling_what_it_called_is_blamed() {
+        let mut g = ServiceGraph::new(GraphLimits::default());
+        for sec in 0..180 {
+            let t = NOW - (180 - sec) * S;
+            let mut facts = TraceFacts::default();
+            let entry = |service: &str| Entry {
+                service: service.into(),
+                operation: "op".into(),
+                instance: String::new(),
+                end_ns: t,
+                duration_ns: 5 * MS,
+                self_ns: 5 * MS,
+                error: false,
+            };
+            facts.entries.push(entry("frontend"));
+            // From 100 s on, the frontend answers early and calls its backends one time in four.
+            if sec < 100 || sec % 4 == 0 {
+                for callee in ["ads", "cart", "catalog"] {
+                    facts.entries.push(entry(callee));
+                    facts.calls.push(Call {
+                        caller: "frontend".into(),
+                        callee_kind: NodeKind::Service,
+                        callee: callee.into(),
+                        end_ns: t,
+                        client_ns: 5 * MS,
+                        server_ns: Some(5 * MS),
+                        error: false,
+                    });
+                }
+            }
+            g.apply(&facts, NOW);
+        }
+        let r = rank(&g, NOW - 180 * S, NOW, None, 5);
+        assert_eq!(r.candidates[0].name, "frontend", "{:?}", r.candidates);
+        let e = &r.candidates[0].evidence[0];
+        assert_eq!(e.signal, "fan_out");
+        assert!(e.baseline > 0.9 && e.recent < 0.4, "{e:?}");
+    }
+
+    #[test]
+    fn candidates_name_the_operation_and_instance_that_changed_and_example_traces() {
+        let mut g = ServiceGraph::new(GraphLimits::default());
+        for sec in 0..180i64 {
+            let t = NOW - (180 - sec) * S;
+            for (op, pod) in [("GET /pay", "payment-1"), ("GET /refund", "payment-2")] {
+                let slow = sec >= 100 && pod == "payment-1";
+                let d = if slow { 90 * MS } else { 10 * MS };
+                let facts = TraceFacts {
+                    trace_id: Some(TraceId::from_array([(sec % 250 + 1) as u8; 16]).unwrap()),
+                    entries: vec![Entry {
+                        service: "payment".into(),
+                        operation: op.into(),
+                        instance: pod.into(),
+                        end_ns: t,
+                        duration_ns: d,
+                        self_ns: d,
+                        error: false,
+                    }],
+                    calls: Vec::new(),
+                    self_times: vec![SelfTime {
+                        service: "payment".into(),
+                        operation: op.into(),
+                        end_ns: t,
+                        self_ns: d,
+                        error: false,
+                    }],
+                };
+                g.apply(&facts, NOW);
+            }
+        }
+        let r = rank(&g, NOW - 180 * S, NOW, None, 5);
+        let c = &r.candidates[0];
+        assert_eq!(
+            (c.name.as_str(), c.operation.as_deref(), c.instance.as_deref()),
+            ("payment", Some("GET /pay"), Some("payment-1"))
+        );
+        assert!(!c.example_traces.is_empty() && c.example_traces.len() <= 3);
+        // Trace ids hold the second they were made at, plus one.
+        let late = |t: &TraceId| i64::from(t.as_bytes()[0]) > 90;
+        assert!(c.example_traces.iter().all(late), "examples come from after the change: {:?}", c.example_traces);
     }
 
     #[test]

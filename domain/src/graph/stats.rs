@@ -3,6 +3,7 @@
 //! slots in it, so numbers always describe a window — they never grow without bound, and an error
 //! rate recovers when errors stop.
 
+use crate::ids::TraceId;
 use std::collections::VecDeque;
 
 /// Width of one slot.
@@ -174,6 +175,117 @@ impl Windowed {
     }
 }
 
+/// Event counts per 10 s slot over the last hour, sparse: for signals that have no latency
+/// (error log lines of one template).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Counts {
+    /// (slot index, count), oldest first.
+    slots: VecDeque<(i64, u32)>,
+}
+
+impl Counts {
+    /// Counts one event at `time_ns`, as [`Windowed::record`] does.
+    pub fn record(&mut self, time_ns: i64, now_ns: i64) {
+        let now_slot = now_ns.div_euclid(SLOT_NS);
+        let slot = time_ns.min(now_ns).div_euclid(SLOT_NS);
+        if slot <= now_slot - SLOTS {
+            return;
+        }
+        match self.slots.iter().rposition(|(i, _)| *i <= slot) {
+            Some(p) if self.slots[p].0 == slot => self.slots[p].1 = self.slots[p].1.saturating_add(1),
+            Some(p) => self.slots.insert(p + 1, (slot, 1)),
+            None => self.slots.push_front((slot, 1)),
+        }
+        self.expire(now_ns);
+    }
+
+    /// Drops the slots that left the hour before `now_ns`.
+    pub fn expire(&mut self, now_ns: i64) {
+        let oldest = now_ns.div_euclid(SLOT_NS) - SLOTS + 1;
+        while self.slots.front().is_some_and(|(i, _)| *i < oldest) {
+            self.slots.pop_front();
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Events in the slots starting in `[start_ns, end_ns)`, with the same slot rule as
+    /// [`Windowed::summary`].
+    pub fn count(&self, start_ns: i64, end_ns: i64) -> u64 {
+        let ceil = |t: i64| -(-t).div_euclid(SLOT_NS);
+        let (from, to) = (ceil(start_ns), ceil(end_ns));
+        self.slots.iter().filter(|(i, _)| *i >= from && *i < to).map(|(_, n)| u64::from(*n)).sum()
+    }
+}
+
+/// Width of one exemplar slot: one minute.
+pub const EXAMPLE_SLOT_NS: i64 = 60_000_000_000;
+
+/// Example traces of one node: per minute of the last hour, the slowest call it served and the
+/// first that failed, so evidence can point at real traces.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Examples {
+    /// (minute index, slowest (trace, duration), first failed trace), oldest first.
+    slots: VecDeque<(i64, (TraceId, i64), Option<TraceId>)>,
+}
+
+impl Examples {
+    /// Offers one call; old minutes are dropped as in [`Windowed`].
+    pub fn record(&mut self, trace: TraceId, time_ns: i64, duration_ns: i64, error: bool, now_ns: i64) {
+        let per_hour = SLOTS * SLOT_NS / EXAMPLE_SLOT_NS;
+        let now_slot = now_ns.div_euclid(EXAMPLE_SLOT_NS);
+        let slot = time_ns.min(now_ns).div_euclid(EXAMPLE_SLOT_NS);
+        if slot <= now_slot - per_hour {
+            return;
+        }
+        let failed = error.then_some(trace);
+        match self.slots.iter().rposition(|(i, _, _)| *i <= slot) {
+            Some(p) if self.slots[p].0 == slot => {
+                let (_, slowest, first_failed) = &mut self.slots[p];
+                if duration_ns > slowest.1 {
+                    *slowest = (trace, duration_ns);
+                }
+                if first_failed.is_none() {
+                    *first_failed = failed;
+                }
+            }
+            Some(p) => self.slots.insert(p + 1, (slot, (trace, duration_ns), failed)),
+            None => self.slots.push_front((slot, (trace, duration_ns), failed)),
+        }
+        let oldest = now_slot - per_hour + 1;
+        while self.slots.front().is_some_and(|(i, _, _)| *i < oldest) {
+            self.slots.pop_front();
+        }
+    }
+
+    /// Up to `n` example traces of calls ending in `[start_ns, end_ns)` (by whole minutes):
+    /// failed ones first when `failures`, else the slowest, without repeats.
+    pub fn pick(&self, start_ns: i64, end_ns: i64, failures: bool, n: usize) -> Vec<TraceId> {
+        let (from, to) = (start_ns.div_euclid(EXAMPLE_SLOT_NS), end_ns.div_euclid(EXAMPLE_SLOT_NS));
+        let inside: Vec<_> = self.slots.iter().filter(|(i, _, _)| *i >= from && *i <= to).collect();
+        let mut slowest: Vec<(TraceId, i64)> = inside.iter().map(|s| s.1).collect();
+        slowest.sort_by_key(|s| std::cmp::Reverse(s.1));
+        let failed = inside.iter().rev().filter_map(|s| s.2);
+        let mut out: Vec<TraceId> = Vec::new();
+        let ordered: Vec<TraceId> = if failures {
+            failed.chain(slowest.iter().map(|s| s.0)).collect()
+        } else {
+            slowest.iter().map(|s| s.0).chain(failed).collect()
+        };
+        for t in ordered {
+            if out.len() >= n {
+                break;
+            }
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,6 +328,37 @@ mod tests {
         assert_eq!(w.summary(NOW - 3_600_000 * MS, NOW + SLOT_NS).calls, 10, "the old slot left the hour");
         w.record(NOW - 2 * 3_600_000 * MS, 1, false, NOW);
         assert_eq!(w.summary(i64::MIN / 2, i64::MAX / 2).calls, 10, "a call older than the hour is not recorded");
+    }
+
+    #[test]
+    fn counts_follow_the_slots_and_expire() {
+        let mut c = Counts::default();
+        for i in 0..30 {
+            c.record(NOW - i * SLOT_NS / 2, NOW);
+        }
+        c.record(NOW - 2 * 3_600_000 * MS, NOW);
+        assert_eq!(c.count(i64::MIN / 2, i64::MAX / 2), 30, "an event older than the hour is not counted");
+        // The slot of NOW holds one event, the five before it two each.
+        assert_eq!(c.count(NOW - 5 * SLOT_NS, NOW + SLOT_NS), 11);
+        c.expire(NOW + 3_600_000 * MS - SLOT_NS);
+        assert_eq!(c.count(i64::MIN / 2, i64::MAX / 2), 1, "only the newest slot is left");
+        c.expire(NOW + 2 * 3_600_000 * MS);
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn examples_point_at_the_slowest_and_the_failed_calls_of_the_range() {
+        let t = |n: u8| TraceId::from_array([n; 16]).unwrap();
+        let mut e = Examples::default();
+        let min = EXAMPLE_SLOT_NS;
+        e.record(t(1), NOW - 10 * min, 5 * MS, false, NOW);
+        e.record(t(2), NOW - 2 * min, 50 * MS, false, NOW);
+        e.record(t(3), NOW - 2 * min + 1, 7 * MS, true, NOW);
+        e.record(t(4), NOW - min, 90 * MS, false, NOW);
+        e.record(t(5), NOW - 2 * 3_600_000 * MS, 900 * MS, true, NOW);
+        assert_eq!(e.pick(NOW - 3 * min, NOW, false, 2), vec![t(4), t(2)], "the slowest of the last minutes");
+        assert_eq!(e.pick(NOW - 3 * min, NOW, true, 2), vec![t(3), t(4)], "the failed one first");
+        assert_eq!(e.pick(NOW - 3 * 3_600_000 * MS, NOW, true, 10).len(), 4, "older than the hour is not kept");
     }
 
     proptest! {

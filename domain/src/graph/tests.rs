@@ -31,6 +31,7 @@ fn call(from: &str, kind: NodeKind, to: &str, client_ms: i64, server_ms: Option<
 
 fn facts(n: usize) -> TraceFacts {
     TraceFacts {
+        trace_id: None,
         entries: vec![
             entry("frontend", "GET /", "frontend-0", 100, false),
             entry("api", "POST /orders", &format!("api-{}", n % 2), 60, n.is_multiple_of(4)),
@@ -92,8 +93,13 @@ fn the_map_shows_typed_nodes_and_edges_with_red_seen_from_both_sides() {
 
 #[test]
 fn caps_hold_and_count_what_did_not_fit() {
-    let limits =
-        GraphLimits { max_nodes: 3, max_edges: 1, max_operations_per_service: 1, max_instances_per_service: 1 };
+    let limits = GraphLimits {
+        max_nodes: 3,
+        max_edges: 1,
+        max_operations_per_service: 1,
+        max_instances_per_service: 1,
+        max_log_templates_per_service: 1,
+    };
     let mut g = ServiceGraph::new(limits);
     let mut total = Dropped::default();
     for n in 0..4 {
@@ -109,6 +115,17 @@ fn caps_hold_and_count_what_did_not_fit() {
     assert!(total.nodes > 0 && total.operations > 0 && total.instances > 0, "{total:?}");
     let api = g.node(NodeKind::Service, "api").unwrap();
     assert_eq!((api.operations.len(), api.instances.len()), (1, 1));
+    let log = |service: &str, template: u64| LogFact {
+        service: service.into(),
+        time_ns: NOW - MS,
+        template: TemplateId(template),
+    };
+    let d = g.apply_logs(&[log("api", 1), log("api", 1), log("api", 2), log("unknown", 1)], NOW);
+    assert_eq!(d.log_templates, 1, "the second template of api did not fit");
+    let api = g.node(NodeKind::Service, "api").unwrap();
+    assert_eq!(api.error_logs.len(), 1);
+    assert_eq!(api.error_logs[&TemplateId(1)].count(NOW - HOUR, NOW + 1), 2);
+    assert!(g.node(NodeKind::Service, "unknown").is_none(), "logs alone do not add a service");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! every caller and a network delay shows as a caller-side gap.
 
 use super::peer::{NodeKind, Peer, infer_peer};
-use crate::ids::SpanId;
+use crate::ids::{SpanId, TraceId};
 use crate::resource::Resource;
 use crate::span::{Span, SpanKind};
 use std::collections::HashMap;
@@ -96,6 +96,8 @@ pub struct SelfTime {
 /// What a trace adds to the graph.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TraceFacts {
+    /// The trace, kept as an example of what the graph saw (set by the caller).
+    pub trace_id: Option<TraceId>,
     pub entries: Vec<Entry>,
     pub calls: Vec<Call>,
     pub self_times: Vec<SelfTime>,

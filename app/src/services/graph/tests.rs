@@ -1,8 +1,9 @@
 use super::*;
 use crate::services::test_support::{clock_at as clock, tenant};
+use otelcontext_domain::TemplateId;
 use otelcontext_domain::graph::peer::NodeKind;
-use otelcontext_ports::conformance::fixtures::{T0, plain_span, tid16};
-use otelcontext_ports::{MockTraceStore, Page};
+use otelcontext_ports::conformance::fixtures::{T0, log, plain_span, tid16};
+use otelcontext_ports::{MockLogStore, MockTraceStore, Page, StoredLog};
 use otelcontext_telemetry::Telemetry;
 use std::sync::atomic::AtomicI64;
 
@@ -94,13 +95,33 @@ async fn the_graph_is_rebuilt_from_recent_spans_in_storage() {
         let items = if tenant.as_str() == "a" { (0..3).flat_map(trace).collect() } else { Vec::new() };
         Ok(Page { items, next: None })
     });
+    let mut logs = MockLogStore::new();
+    logs.expect_search_logs().returning(|tenant, q| {
+        assert_eq!(q.min_severity, Some(SeverityLevel::Error), "only error logs are counted");
+        let items = if tenant.as_str() == "a" {
+            (0..2)
+                .map(|n| {
+                    let mut record = log(n, "checkout", None, None, 17);
+                    record.template_id = Some(TemplateId(7));
+                    StoredLog { id: otelcontext_ports::LogId(n), record }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Page { items, next: None })
+    });
     let t = Telemetry::new();
     let g = GraphService::new(GraphSettings::default(), clock(now), &t.meter());
-    assert_eq!(g.rebuild(&store, &[tenant("a"), tenant("b")]).await.unwrap(), 9);
+    assert_eq!(g.rebuild(&store, &logs, &[tenant("a"), tenant("b")]).await.unwrap(), (9, 2));
     let calls = g.with_graph(&tenant("a"), |gr| {
         gr.edge("frontend", NodeKind::Service, "checkout").map(|e| e.client.summary(T0 - 60 * S, T0 + 60 * S).calls)
     });
     assert_eq!(calls, Some(3));
+    let lines = g.with_graph(&tenant("a"), |gr| {
+        gr.node(NodeKind::Service, "checkout").map(|n| n.error_logs[&TemplateId(7)].count(T0 - 60 * S, T0 + 60 * S))
+    });
+    assert_eq!(lines, Some(2), "the error logs of checkout are counted again");
 }
 
 #[tokio::test]
@@ -155,4 +176,33 @@ async fn every_tenant_with_a_map_is_snapshotted() {
     });
     g.process(&tenant("idle"), Vec::new());
     assert_eq!(g.snapshot(&store).await.unwrap(), 1, "a tenant without calls gets none");
+}
+
+#[test]
+fn committed_error_logs_with_a_template_are_counted_for_known_services() {
+    let now = Arc::new(AtomicI64::new(T0 + S));
+    let t = Telemetry::new();
+    let g = GraphService::new(GraphSettings::default(), clock(now.clone()), &t.meter());
+    g.process(&tenant("a"), as_events(&trace(0)));
+    now.store(T0 + 10 * S, Ordering::Relaxed);
+    g.tick();
+    let with_template = |mut l: otelcontext_domain::LogRecord, id: u64| {
+        l.template_id = Some(TemplateId(id));
+        l
+    };
+    let mut b = TenantBatch::new(tenant("a"));
+    b.logs = vec![
+        with_template(log(1, "checkout", None, None, 17), 1),
+        with_template(log(2, "checkout", None, None, 21), 1),
+        with_template(log(3, "checkout", None, None, 9), 2),
+        log(4, "checkout", None, None, 17),
+    ];
+    let facts: Vec<LogFact> = b.logs.iter().filter_map(log_fact).collect();
+    assert_eq!(facts.len(), 2, "INFO lines and lines without a template are not counted");
+    g.process_logs(&tenant("a"), &facts);
+    let counted = g.with_graph(&tenant("a"), |gr| {
+        let n = gr.node(NodeKind::Service, "checkout").unwrap();
+        (n.error_logs.len(), n.error_logs[&TemplateId(1)].count(T0 - 60 * S, T0 + 60 * S))
+    });
+    assert_eq!(counted, (1, 2));
 }
