@@ -2,8 +2,8 @@
 //! README): each case is replayed through the product — its spans shifted to end now (by whole
 //! 10 s slots, so runs repeat), sent as
 //! OTLP/HTTP protobuf (one resource per pod) into a tenant of its own on a server running in
-//! this process on a fresh SQLite file — and then the service graph's root-cause ranking is
-//! asked, for the whole tenant and from the case's entry service. Prints top-1 and top-3
+//! this process on a fresh SQLite file — and then `GET /api/rca` is asked over the case's
+//! window, for the whole tenant and with the case's entry service as `service`. Prints top-1 and top-3
 //! accuracy overall, per system and per fault type. Skips when the folder is absent.
 //!
 //! ```sh
@@ -22,7 +22,6 @@ use otelcontext::config::{Config, EnvSource};
 use otelcontext::{RunningServer, Server};
 use otelcontext_domain::TenantId;
 use otelcontext_domain::codec::csv;
-use otelcontext_domain::graph::rca;
 use otelcontext_ports::Storage;
 use prost::Message;
 use std::collections::{BTreeMap, HashMap};
@@ -276,39 +275,38 @@ async fn main() -> anyhow::Result<()> {
         Arc::new(otelcontext_sqlite::SqliteStorage::open(&otelcontext_sqlite::SqliteConfig::new(&db)).await?);
     let server = Server::builder(config).storage(storage.clone()).build().await?.start().await?;
     let mut scores: HashMap<(&str, String), Score> = HashMap::new();
+    let client = reqwest::Client::new();
     for (n, case) in cases.iter().enumerate() {
         let tenant = TenantId::parse(&format!("case-{n}")).map_err(|e| anyhow::anyhow!("{e}"))?;
         let shift = replay(&server, &*storage, &dir, case, &tenant).await?;
         let slot = otelcontext_domain::graph::stats::SLOT_NS;
         let (start, end) = (case.window_start_ns + shift, case.window_end_ns + shift + slot);
         for (mode, focus) in [("whole tenant", None), ("from the entry service", Some(case.entry.as_str()))] {
-            let result = server.graph().with_graph(&tenant, |g| rca::rank(g, start, end, focus, 10));
-            let rank = result.candidates.iter().position(|c| c.name == case.truth);
+            let mut url = format!("http://{}/api/rca?start={start}&end={end}&limit=10", server.http_addr());
+            if let Some(service) = focus {
+                url.push_str(&format!("&service={service}"));
+            }
+            let answer = client.get(&url).header("x-tenant-id", tenant.as_str()).send().await?;
+            anyhow::ensure!(answer.status().is_success(), "/api/rca answered {}", answer.status());
+            let body: serde_json::Value = answer.json().await?;
+            let candidates = body["candidates"].as_array().cloned().unwrap_or_default();
+            let rank = candidates.iter().position(|c| c["service"] == case.truth.as_str());
             for key in ["all".to_owned(), format!("system {}", case.system), format!("fault {}", case.fault)] {
                 scores.entry((mode, key)).or_default().add(rank);
             }
             if verbose {
-                let top: Vec<String> = result
-                    .candidates
+                let top: Vec<String> = candidates
                     .iter()
                     .take(3)
                     .map(|c| {
-                        let e = c
-                            .evidence
-                            .first()
-                            .map(|e| {
-                                format!(
-                                    "{}{} {:.3}→{:.3} n {}→{}",
-                                    e.signal,
-                                    e.via.as_deref().map(|v| format!(" via {v}")).unwrap_or_default(),
-                                    e.baseline,
-                                    e.recent,
-                                    e.baseline_calls,
-                                    e.recent_calls
-                                )
-                            })
-                            .unwrap_or_default();
-                        format!("{} {:.2} ({e})", c.name, c.score)
+                        let e = &c["evidence"][0];
+                        format!(
+                            "{} {:.2} ({}: {})",
+                            c["service"].as_str().unwrap_or_default(),
+                            c["score"].as_f64().unwrap_or_default(),
+                            e["signal"].as_str().unwrap_or_default(),
+                            e["description"].as_str().unwrap_or_default()
+                        )
                     })
                     .collect();
                 println!(

@@ -284,7 +284,7 @@ impl Server {
         );
         let endpoint = http::app(HttpParts {
             otlp: OtlpHttp::new(receiver.clone(), HttpLimits::default()),
-            api: QueryApi::new(queries, config.default_tenant.clone()),
+            api: QueryApi::new(queries, graph.clone(), config.default_tenant.clone()),
             readiness,
             auth,
             telemetry: telemetry.clone(),

@@ -24,7 +24,10 @@ pub use credentials::{AccessToken, TokenSource};
 pub use dlq::{DeadLetter, DeadLetterQueue, DlqError, DlqStats, Enqueued};
 pub use ingest::{Ingest, IngestError, IngestReceipt, Signal, TenantLogs, TenantMetrics, TenantSpans};
 pub use observer::CommitObserver;
-pub use queries::{CheckStatus, Queries, QueryError, Readiness, ReadinessReport};
+pub use queries::{
+    CheckStatus, DEFAULT_RCA_RANGE_NS, GraphQueries, MAX_RCA_LIMIT, MAX_RCA_RANGE_NS, Queries, QueryError, RcaAnswer,
+    RcaQuery, Readiness, ReadinessReport,
+};
 pub use queue::{CommitNotifier, IngestQueue, QueueItem, SubmitOutcome};
 pub use storage::{
     AttributeFilter, BucketQuery, Cursor, IntelligenceStore, InvestigationQuery, LogId, LogPartition, LogQuery,
@@ -46,7 +49,7 @@ pub use ingest::MockIngest;
 #[cfg(any(test, feature = "mocks"))]
 pub use observer::MockCommitObserver;
 #[cfg(any(test, feature = "mocks"))]
-pub use queries::{MockQueries, MockReadiness};
+pub use queries::{MockGraphQueries, MockQueries, MockReadiness};
 #[cfg(any(test, feature = "mocks"))]
 pub use queue::MockIngestQueue;
 #[cfg(any(test, feature = "mocks"))]

@@ -8,7 +8,7 @@ mod params;
 mod views;
 
 use otelcontext_domain::{TenantId, TraceId};
-use otelcontext_ports::{Identity, LogId, Queries, QueryError};
+use otelcontext_ports::{GraphQueries, Identity, LogId, Queries, QueryError};
 use poem::Request;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
@@ -16,7 +16,10 @@ use poem_openapi::{ApiResponse, Object, OpenApi, OpenApiService, Tags};
 use std::sync::Arc;
 
 pub use params::{DEFAULT_LOG_LIMIT, MAX_LOG_LIMIT, parse_time};
-pub use views::{LogEntryView, LogPageView, LogView, SpanView, StatsView, StorageStatusView, TraceView};
+pub use views::{
+    LogEntryView, LogPageView, LogView, RcaCandidateView, RcaEvidenceView, RcaView, SpanView, StatsView,
+    StorageStatusView, TraceView,
+};
 
 /// JSON error body of every failed request.
 #[derive(Debug, Clone, PartialEq, Object)]
@@ -42,6 +45,8 @@ enum ApiTags {
     Logs,
     /// Counts and health of the stored data.
     Stats,
+    /// The live service graph: root causes.
+    Graph,
 }
 
 #[derive(ApiResponse)]
@@ -129,9 +134,29 @@ enum StatsResponse {
     Internal(Json<ErrorBody>),
 }
 
-/// The query API over the `Queries` use case.
+#[derive(ApiResponse)]
+enum RcaResponse {
+    /// Ranked candidates with their evidence (empty when nothing changed).
+    #[oai(status = 200)]
+    Ok(Json<RcaView>),
+    /// A parameter is malformed (time, range, limit, tenant).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// The service asked about has no spans in the graph (the last hour).
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The database is unavailable; retry later.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+    /// Unexpected failure.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+}
+
+/// The query API over the `Queries` and `GraphQueries` use cases.
 pub struct QueryApi {
     queries: Arc<dyn Queries>,
+    graph: Arc<dyn GraphQueries>,
     default_tenant: TenantId,
 }
 
@@ -163,9 +188,10 @@ impl From<QueryError> for Failure {
 }
 
 impl QueryApi {
-    /// The API over `queries`; requests without a tenant use `default_tenant`.
-    pub fn new(queries: Arc<dyn Queries>, default_tenant: TenantId) -> Self {
-        Self { queries, default_tenant }
+    /// The API over `queries` and the live `graph`; requests without a tenant use
+    /// `default_tenant`.
+    pub fn new(queries: Arc<dyn Queries>, graph: Arc<dyn GraphQueries>, default_tenant: TenantId) -> Self {
+        Self { queries, graph, default_tenant }
     }
 
     fn tenant(&self, req: &Request, header: Option<&str>) -> Result<TenantId, Failure> {
@@ -307,6 +333,48 @@ impl QueryApi {
         }
     }
 
+    /// Root-cause analysis: rank what changed in the live service graph.
+    ///
+    /// Which service (or database, broker, external endpoint) changed in the range, ranked, with the evidence behind each candidate — the signals that moved
+    /// (self time, errors, error-log templates, the gap a caller waits beyond a service's own
+    /// time, calls made per request), from what baseline to what, and example traces. The
+    /// range is split where the change is largest (`change_at`), so the fault's start need not
+    /// be known. With `service` (the symptom, e.g. the entry service), only it and what it
+    /// calls, transitively, are candidates. The graph holds the last hour.
+    #[oai(path = "/rca", method = "get", tag = "ApiTags::Graph", operation_id = "getRootCauses")]
+    #[allow(clippy::too_many_arguments)]
+    async fn get_root_causes(
+        &self,
+        req: &Request,
+        /// The symptomatic service (exact name); absent: the whole tenant.
+        service: Query<Option<String>>,
+        /// Relative range ending at `end` (or now): e.g. `15m` (default), `1h`, `90s`; at most `1h`.
+        /// Not with `start`.
+        time_range: Query<Option<String>>,
+        /// Start of the range: RFC 3339 or unix nanoseconds.
+        start: Query<Option<String>>,
+        /// End of the range: RFC 3339 or unix nanoseconds (default now).
+        end: Query<Option<String>>,
+        /// Candidates to return, 1 to 100 (default 10).
+        limit: Query<Option<i64>>,
+        /// Tenant to read from (default tenant when absent; ignored when the credential is bound to a tenant).
+        #[oai(name = "X-Tenant-ID")]
+        x_tenant_id: Header<Option<String>>,
+    ) -> RcaResponse {
+        let tenant = match self.tenant(req, x_tenant_id.0.as_deref()) {
+            Ok(t) => t,
+            Err(f) => return f.into(),
+        };
+        let query = match params::rca_query(service.0, time_range.0, start.0, end.0, limit.0) {
+            Ok(q) => q,
+            Err((error, detail)) => return Failure::bad(error, detail).into(),
+        };
+        match self.graph.root_causes(&tenant, &query).await {
+            Ok(answer) => RcaResponse::Ok(Json(RcaView::new(query.service.clone(), &answer))),
+            Err(e) => Failure::from(e).into(),
+        }
+    }
+
     /// Row counts of the tenant: traces, spans, logs, metric points, error traces.
     #[oai(path = "/stats", method = "get", tag = "ApiTags::Stats", operation_id = "getStats")]
     async fn get_stats(
@@ -361,6 +429,7 @@ failure_into!(TraceResponse, not_found);
 failure_into!(LogResponse, not_found);
 failure_into!(LogsResponse);
 failure_into!(StatsResponse);
+failure_into!(RcaResponse, not_found);
 
 /// Title of the OpenAPI document.
 pub const API_TITLE: &str = "otelcontext query API";
@@ -373,8 +442,8 @@ pub fn service(api: QueryApi) -> OpenApiService<QueryApi, ()> {
 }
 
 /// The OpenAPI document (YAML) as committed in `openapi/openapi.yaml`.
-pub fn spec_yaml(queries: Arc<dyn Queries>) -> String {
-    service(QueryApi::new(queries, TenantId::parse("default").expect("valid"))).spec_yaml()
+pub fn spec_yaml(queries: Arc<dyn Queries>, graph: Arc<dyn GraphQueries>) -> String {
+    service(QueryApi::new(queries, graph, TenantId::parse("default").expect("valid"))).spec_yaml()
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! Parsing and validation of query parameters into the storage ports' query structs.
 
+use otelcontext_domain::duration::parse_duration;
 use otelcontext_domain::search::TextQuery;
 use otelcontext_domain::{SeverityLevel, TemplateId, TraceId};
-use otelcontext_ports::{Cursor, LogQuery, LogSort, TimeRange};
+use otelcontext_ports::{Cursor, LogQuery, LogSort, MAX_RCA_LIMIT, MAX_RCA_RANGE_NS, RcaQuery, TimeRange};
 
 /// Page size when `limit` is absent.
 pub const DEFAULT_LOG_LIMIT: usize = 100;
@@ -98,6 +99,45 @@ impl LogParams {
     }
 }
 
+/// Validates the parameters of `/api/rca` (the range against "now" is checked by the port).
+pub(crate) fn rca_query(
+    service: Option<String>,
+    time_range: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+    limit: Option<i64>,
+) -> Result<RcaQuery, Invalid> {
+    let (time_range, start, end) = (present(time_range), present(start), present(end));
+    if time_range.is_some() && start.is_some() {
+        return Err(("invalid time range", "give time_range or start, not both".to_owned()));
+    }
+    let mut q = RcaQuery { service: present(service), ..RcaQuery::default() };
+    if let Some(r) = time_range {
+        let d = parse_duration(&r).map_err(|e| ("invalid time_range", format!("{r:?}: {e} (e.g. 15m, 1h)")))?;
+        let ns = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        if ns <= 0 || ns > MAX_RCA_RANGE_NS {
+            return Err((
+                "invalid time_range",
+                format!("{r:?}: expected more than 0 and at most 1h (the graph holds the last hour)"),
+            ));
+        }
+        q.last_ns = ns;
+    }
+    q.start_ns = start.map(|t| parse_time(&t).map_err(|e| ("invalid start", e))).transpose()?;
+    q.end_ns = end.map(|t| parse_time(&t).map_err(|e| ("invalid end", e))).transpose()?;
+    if let (Some(s), Some(e)) = (q.start_ns, q.end_ns)
+        && s >= e
+    {
+        return Err(("invalid time range", format!("start ({s}) must be before end ({e})")));
+    }
+    q.limit = match limit {
+        None => q.limit,
+        Some(n) if n >= 1 && n as u64 <= MAX_RCA_LIMIT as u64 => n as usize,
+        Some(n) => return Err(("invalid limit", format!("{n}: expected 1 to {MAX_RCA_LIMIT}"))),
+    };
+    Ok(q)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +154,28 @@ mod tests {
             sort: None,
             limit: None,
             cursor: None,
+        }
+    }
+
+    #[test]
+    fn rca_parameters_are_checked() {
+        let q = rca_query(Some(" cart ".into()), Some("5m".into()), None, None, None).unwrap();
+        assert_eq!((q.service.as_deref(), q.last_ns, q.limit), (Some("cart"), 300_000_000_000, 10));
+        let q = rca_query(None, None, Some("10".into()), Some("20".into()), Some(3)).unwrap();
+        assert_eq!((q.start_ns, q.end_ns, q.limit), (Some(10), Some(20), 3));
+        type Case<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>, Option<i64>, &'a str);
+        let bad: [Case; 7] = [
+            (Some("5m"), Some("10"), None, None, "invalid time range"),
+            (Some("soon"), None, None, None, "invalid time_range"),
+            (Some("2h"), None, None, None, "invalid time_range"),
+            (None, Some("later"), None, None, "invalid start"),
+            (None, None, Some("x"), None, "invalid end"),
+            (None, Some("20"), Some("10"), None, "invalid time range"),
+            (None, None, None, Some(101), "invalid limit"),
+        ];
+        for (range, start, end, limit, want) in bad {
+            let got = rca_query(None, range.map(Into::into), start.map(Into::into), end.map(Into::into), limit);
+            assert_eq!(got.unwrap_err().0, want, "{range:?} {start:?} {end:?} {limit:?}");
         }
     }
 

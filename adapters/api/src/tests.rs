@@ -3,7 +3,7 @@ use otelcontext_domain::trace::TraceSummary;
 use otelcontext_domain::{
     AnyValue, Attributes, InstrumentationScope, Resource, Span, SpanId, SpanKind, SpanStatus, StatusCode, Trace,
 };
-use otelcontext_ports::{MockQueries, SignalCounts};
+use otelcontext_ports::{MockGraphQueries, MockQueries, SignalCounts};
 use poem::test::TestClient;
 use poem::{EndpointExt, Route};
 
@@ -34,7 +34,11 @@ fn trace() -> Trace {
 }
 
 fn client(q: MockQueries) -> TestClient<impl poem::Endpoint> {
-    let api = QueryApi::new(Arc::new(q), TenantId::parse("default").unwrap());
+    graph_client(q, MockGraphQueries::new())
+}
+
+fn graph_client(q: MockQueries, g: MockGraphQueries) -> TestClient<impl poem::Endpoint> {
+    let api = QueryApi::new(Arc::new(q), Arc::new(g), TenantId::parse("default").unwrap());
     TestClient::new(Route::new().nest("/api", service(api)).map_to_response())
 }
 
@@ -91,8 +95,10 @@ async fn tenant_header_scopes_the_query_and_a_bound_credential_wins() {
         .returning(|_| Ok(SignalCounts { spans: 3, ..Default::default() }));
     q.expect_stats().withf(|t| t.as_str() == "bound").times(1).returning(|_| Ok(SignalCounts::default()));
     let q = Arc::new(q);
-    let make =
-        |q: Arc<MockQueries>| Route::new().nest("/api", service(QueryApi::new(q, TenantId::parse("default").unwrap())));
+    let make = |q: Arc<MockQueries>| {
+        let api = QueryApi::new(q, Arc::new(MockGraphQueries::new()), TenantId::parse("default").unwrap());
+        Route::new().nest("/api", service(api))
+    };
     let cli = TestClient::new(make(q.clone()).map_to_response());
     let resp = cli.get("/api/stats").header("X-Tenant-ID", "acme").send().await;
     resp.assert_status_is_ok();
@@ -217,7 +223,7 @@ async fn a_log_by_id_or_404() {
 #[test]
 fn openapi_document_matches_the_committed_file() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../openapi/openapi.yaml");
-    let generated = spec_yaml(Arc::new(MockQueries::new()));
+    let generated = spec_yaml(Arc::new(MockQueries::new()), Arc::new(MockGraphQueries::new()));
     if std::env::var_os("UPDATE_OPENAPI").is_some() {
         std::fs::write(&path, &generated).unwrap();
     }
@@ -226,4 +232,90 @@ fn openapi_document_matches_the_committed_file() {
         committed == generated,
         "openapi/openapi.yaml is out of date; run `UPDATE_OPENAPI=1 cargo test -p otelcontext-api openapi_document` and commit it"
     );
+}
+
+fn answer() -> otelcontext_ports::RcaAnswer {
+    use otelcontext_domain::graph::peer::NodeKind;
+    use otelcontext_domain::graph::rca::{Candidate, Evidence, RcaResult};
+    let evidence = Evidence {
+        signal: "edge_gap",
+        via: Some("frontend".into()),
+        template: None,
+        baseline: 2_000_000.0,
+        recent: 72_000_000.0,
+        score: 3.2,
+        baseline_calls: 90,
+        recent_calls: 80,
+    };
+    otelcontext_ports::RcaAnswer {
+        start_ns: 1_764_000_000_000_000_000,
+        end_ns: 1_764_000_900_000_000_000,
+        result: RcaResult {
+            split_ns: 1_764_000_600_000_000_000,
+            candidates: vec![Candidate {
+                kind: NodeKind::Service,
+                name: "currency".into(),
+                operation: Some("Convert".into()),
+                instance: None,
+                score: 3.2,
+                evidence: vec![evidence],
+                example_traces: vec![TraceId::from_array([7; 16]).unwrap()],
+            }],
+        },
+    }
+}
+
+#[tokio::test]
+async fn rca_answers_ranked_candidates_with_their_evidence() {
+    let mut g = MockGraphQueries::new();
+    g.expect_root_causes()
+        .withf(|t, q| t.as_str() == "shop" && q.service.as_deref() == Some("frontend") && q.last_ns == 600_000_000_000)
+        .times(1)
+        .returning(|_, _| Ok(answer()));
+    let cli = graph_client(MockQueries::new(), g);
+    let resp = cli
+        .get("/api/rca")
+        .query("service", &"frontend")
+        .query("time_range", &"10m")
+        .header("X-Tenant-ID", "shop")
+        .send()
+        .await;
+    resp.assert_status_is_ok();
+    let body = resp.json().await;
+    let v = body.value().object();
+    v.get("change_at").assert_string("2025-11-24T16:10:00.000000000Z");
+    let c = v.get("candidates").array().get(0).object();
+    c.get("rank").assert_i64(1);
+    c.get("service").assert_string("currency");
+    c.get("kind").assert_string("service");
+    c.get("operation").assert_string("Convert");
+    c.get("example_trace_ids").array().get(0).assert_string(&"07".repeat(16));
+    let e = c.get("evidence").array().get(0).object();
+    e.get("signal").assert_string("edge_gap");
+    e.get("unit").assert_string("ms");
+    e.get("baseline").assert_f64(2.0);
+    e.get("recent").assert_f64(72.0);
+    e.get("via").assert_string("frontend");
+    assert!(e.get("description").string().contains("frontend waits 2.0 ms → 72.0 ms"));
+}
+
+#[tokio::test]
+async fn rca_refuses_bad_parameters_and_says_when_the_service_is_unknown() {
+    let mut g = MockGraphQueries::new();
+    g.expect_root_causes().returning(|_, q| {
+        Err(QueryError::NotFound(format!("no spans of {:?}", q.service.clone().unwrap_or_default())))
+    });
+    let cli = graph_client(MockQueries::new(), g);
+    for (k, v, want) in [
+        ("time_range", "forever", "invalid time_range"),
+        ("time_range", "3h", "invalid time_range"),
+        ("limit", "0", "invalid limit"),
+        ("start", "yesterday", "invalid start"),
+    ] {
+        let resp = cli.get("/api/rca").query(k, &v).send().await;
+        resp.assert_status(poem::http::StatusCode::BAD_REQUEST);
+        resp.json().await.value().object().get("error").assert_string(want);
+    }
+    let resp = cli.get("/api/rca").query("service", &"nope").send().await;
+    resp.assert_status(poem::http::StatusCode::NOT_FOUND);
 }

@@ -298,3 +298,150 @@ impl From<SignalCounts> for StatsView {
         }
     }
 }
+
+/// One signal behind a root-cause candidate: what moved, from what to what.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct RcaEvidenceView {
+    /// `self_time` (time its spans spend on their own work), `errors` (error rate of the calls
+    /// entering it), `error_logs` (ERROR lines beyond each log template's earlier rate),
+    /// `edge_gap` (what a caller waits beyond the time the service took: network delay towards
+    /// it), `waits_on_every_call` (every call it makes waits longer: it is slow to read answers),
+    /// `fan_out` (calls it makes per call it serves) or `peer_latency` (a database, broker or
+    /// external endpoint as its callers see it).
+    pub signal: String,
+    /// The change in words, e.g. "self time 12.3 ms → 80.1 ms (mean of 120 → 98 spans)".
+    pub description: String,
+    /// The caller, for `edge_gap`.
+    #[oai(skip_serializing_if_is_none)]
+    pub via: Option<String>,
+    /// The log template that rose most, for `error_logs` (hex, as in `/api/logs?template_id=`).
+    #[oai(skip_serializing_if_is_none)]
+    pub template_id: Option<String>,
+    /// Before the change: see `unit`.
+    pub baseline: f64,
+    /// After the change: see `unit`.
+    pub recent: f64,
+    /// `ms` (mean latency), `ratio` (error rate 0..1), `lines_per_s`, `calls_per_request` or
+    /// `none` (`waits_on_every_call`: baseline and recent are not given).
+    pub unit: String,
+    /// Calls (or log lines, or the caller's edges) behind `baseline` and `recent`.
+    pub baseline_count: u64,
+    pub recent_count: u64,
+    /// The signal's contribution to the candidate's score.
+    pub score: f64,
+}
+
+/// A ranked root-cause candidate.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct RcaCandidateView {
+    /// 1 for the most likely.
+    pub rank: u32,
+    /// Service (or peer) name, exactly as in the service map.
+    pub service: String,
+    /// `service`, `database`, `messaging` or `external`.
+    pub kind: String,
+    /// The operation of the service whose calls changed most, if one did.
+    #[oai(skip_serializing_if_is_none)]
+    pub operation: Option<String>,
+    /// The instance (pod or host) whose calls changed most, if one did.
+    #[oai(skip_serializing_if_is_none)]
+    pub instance: Option<String>,
+    /// How much it changed: the largest of its signals' scores (≈ the log of a latency ratio; an
+    /// error-rate rise counts three times its size). Compare within one answer.
+    pub score: f64,
+    /// Its signals, strongest first.
+    pub evidence: Vec<RcaEvidenceView>,
+    /// Traces after the change that show it (failed ones for error signals, else the slowest),
+    /// for `/api/traces/{trace_id}`.
+    pub example_trace_ids: Vec<String>,
+}
+
+/// Root-cause analysis over a range.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct RcaView {
+    /// The symptomatic service asked about (only it and what it calls were candidates).
+    #[oai(skip_serializing_if_is_none)]
+    pub service: Option<String>,
+    pub start: String,
+    pub start_unix_nano: i64,
+    pub end: String,
+    pub end_unix_nano: i64,
+    /// Where the range was split into baseline (before) and recent (after): the moment the
+    /// largest change is largest.
+    pub change_at: String,
+    pub change_at_unix_nano: i64,
+    /// Candidates whose signals moved, most likely first (empty when nothing changed).
+    pub candidates: Vec<RcaCandidateView>,
+}
+
+fn evidence_view(e: &otelcontext_domain::graph::rca::Evidence) -> RcaEvidenceView {
+    let (baseline, recent, unit) = match e.signal {
+        "self_time" | "edge_gap" | "peer_latency" => (e.baseline / 1e6, e.recent / 1e6, "ms"),
+        "errors" => (e.baseline, e.recent, "ratio"),
+        "error_logs" => (e.baseline, e.recent, "lines_per_s"),
+        "fan_out" => (e.baseline, e.recent, "calls_per_request"),
+        _ => (0.0, 0.0, "none"),
+    };
+    let (b, r) = (e.baseline_calls, e.recent_calls);
+    let description = match e.signal {
+        "self_time" => format!("self time {baseline:.1} ms → {recent:.1} ms (mean of {b} → {r} spans)"),
+        "edge_gap" => format!(
+            "{} waits {baseline:.1} ms → {recent:.1} ms per call beyond what this service took (mean of {b} → {r} calls)",
+            e.via.as_deref().unwrap_or("the caller")
+        ),
+        "peer_latency" => format!("calls to it took {baseline:.1} ms → {recent:.1} ms (mean of {b} → {r} calls)"),
+        "errors" => {
+            format!("error rate of calls into it {:.1} % → {:.1} % ({b} → {r} calls)", baseline * 100.0, recent * 100.0)
+        }
+        "error_logs" => {
+            format!("ERROR lines {baseline:.3}/s → {recent:.3}/s ({b} → {r} lines), new or risen templates")
+        }
+        "fan_out" => {
+            format!("calls made per call served {baseline:.2} → {recent:.2} (median edge; {b} → {r} calls served)")
+        }
+        "waits_on_every_call" => format!("every call it makes waits longer (the median rise over its {b} edges)"),
+        other => other.to_owned(),
+    };
+    RcaEvidenceView {
+        signal: e.signal.to_owned(),
+        description,
+        via: e.via.clone(),
+        template_id: e.template.map(|t| t.to_string()),
+        baseline,
+        recent,
+        unit: unit.to_owned(),
+        baseline_count: b,
+        recent_count: r,
+        score: e.score,
+    }
+}
+
+impl RcaView {
+    pub fn new(service: Option<String>, answer: &otelcontext_ports::RcaAnswer) -> Self {
+        let r = &answer.result;
+        Self {
+            service,
+            start: rfc3339(answer.start_ns),
+            start_unix_nano: answer.start_ns,
+            end: rfc3339(answer.end_ns),
+            end_unix_nano: answer.end_ns,
+            change_at: rfc3339(r.split_ns),
+            change_at_unix_nano: r.split_ns,
+            candidates: r
+                .candidates
+                .iter()
+                .enumerate()
+                .map(|(i, c)| RcaCandidateView {
+                    rank: i as u32 + 1,
+                    service: c.name.clone(),
+                    kind: c.kind.as_str().to_owned(),
+                    operation: c.operation.clone(),
+                    instance: c.instance.clone(),
+                    score: c.score,
+                    evidence: c.evidence.iter().map(evidence_view).collect(),
+                    example_trace_ids: c.example_traces.iter().map(|t| t.to_hex()).collect(),
+                })
+                .collect(),
+        }
+    }
+}

@@ -33,6 +33,9 @@ pub const MIN_CALLS: u64 = 5;
 /// Latency floor of the ratios (1 ms), so tiny absolute changes of very fast things do not dominate.
 const ERROR_WEIGHT: f64 = 3.0;
 
+/// A signal scoring less than this did not move: it is not shown as evidence.
+pub const EVIDENCE_MIN_SCORE: f64 = 0.01;
+
 /// One signal that moved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evidence {
@@ -338,7 +341,10 @@ pub fn rank(graph: &ServiceGraph, start_ns: i64, end_ns: i64, focus: Option<&str
     let mut ranked: Vec<Candidate> = candidates
         .into_iter()
         .map(|(kind, name)| {
-            let evidence = signals(graph, &g, &(kind, name.clone()), start_ns, split, end_ns);
+            let mut evidence = signals(graph, &g, &(kind, name.clone()), start_ns, split, end_ns);
+            let score = score_of(&evidence);
+            // Only the signals that moved are evidence.
+            evidence.retain(|e| e.score >= EVIDENCE_MIN_SCORE);
             let node = graph.nodes.get(&(kind, name.clone()));
             let failures = evidence.first().is_some_and(|e| matches!(e.signal, "errors" | "error_logs"));
             Candidate {
@@ -347,12 +353,12 @@ pub fn rank(graph: &ServiceGraph, start_ns: i64, end_ns: i64, focus: Option<&str
                 instance: node.and_then(|n| most_changed(&n.instances, start_ns, split, end_ns)),
                 example_traces: node.map(|n| n.examples.pick(split, end_ns, failures, 3)).unwrap_or_default(),
                 name,
-                score: score_of(&evidence),
+                score,
                 evidence,
             }
         })
-        // Floating-point noise of an unchanged signal is not a candidate.
-        .filter(|c| c.score > 1e-9)
+        // A node none of whose signals moved is not a candidate.
+        .filter(|c| c.score >= EVIDENCE_MIN_SCORE)
         .collect();
     ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.name.cmp(&b.name)));
     ranked.truncate(limit);

@@ -17,6 +17,7 @@ mod payloads;
 mod probes;
 mod process;
 mod sampling;
+mod scenario;
 mod sdk;
 mod sdk_logs_metrics;
 mod sdk_traces;
