@@ -4,9 +4,9 @@
 use crate::config::Config;
 use crate::http::{self, HttpParts};
 use crate::services::{
-    DeadLetterService, GraphService, GraphSettings, IngestPolicy, IngestService, Pipeline, PipelineSettings,
-    PipelineStages, QueryService, ReadinessService, RetentionService, RetentionSettings, SimilarLogService,
-    StaticKeyAuthenticator, SystemClock, TemplateService, TsdbService, tsdb_config,
+    AnomalyService, AnomalySettings, DeadLetterService, GraphService, GraphSettings, IngestPolicy, IngestService,
+    Pipeline, PipelineSettings, PipelineStages, QueryService, ReadinessService, RetentionService, RetentionSettings,
+    SimilarLogService, StaticKeyAuthenticator, SystemClock, TemplateService, TsdbService, tsdb_config,
 };
 use crate::storage::{self, RetryPolicy};
 use crate::tls::{PoemTlsAcceptor, TlsMetrics, accept_tls};
@@ -17,6 +17,7 @@ use otelcontext_domain::admission::{AdmissionPolicy, SOFT_THRESHOLD};
 use otelcontext_domain::dlq::{Caps, ReplayPolicy};
 use otelcontext_domain::drain::DrainConfig;
 use otelcontext_domain::filter::{ServiceFilter, SeverityFilter};
+use otelcontext_domain::graph::anomaly::Thresholds;
 use otelcontext_domain::sampling::SamplingPolicy;
 use otelcontext_memory::MemoryQueue;
 use otelcontext_otlp::{GrpcLimits, HttpLimits, OtlpGrpc, OtlpHttp, OtlpMetrics, Receiver, TenantPolicy};
@@ -118,6 +119,7 @@ pub struct RunningServer {
     telemetry: Arc<Telemetry>,
     similar_logs: Arc<SimilarLogService>,
     graph: Arc<GraphService>,
+    anomalies: Arc<AnomalyService>,
 }
 
 impl Server {
@@ -191,6 +193,25 @@ impl Server {
             Arc::new(SystemClock),
             &meter,
         ));
+        let anomalies = Arc::new(AnomalyService::new(
+            graph.clone(),
+            storage.clone(),
+            Arc::new(SystemClock),
+            AnomalySettings {
+                every: config.graphrag_anomaly_interval,
+                recovery: config.graphrag_anomaly_recovery,
+                thresholds: Thresholds {
+                    min_calls: config.graphrag_anomaly_min_calls,
+                    error_rate: config.graphrag_anomaly_error_rate,
+                    latency_factor: config.graphrag_anomaly_latency_factor,
+                    throughput_drop: config.graphrag_anomaly_throughput_drop,
+                    metric_z: config.graphrag_anomaly_metric_zscore,
+                    ..Thresholds::default()
+                },
+                ..AnomalySettings::default()
+            },
+            &meter,
+        ));
         let observers: Vec<Arc<dyn CommitObserver>> = vec![tsdb.clone(), similar_logs.clone(), graph.clone()];
         let dead_letters = Arc::new(
             DeadLetterService::new(
@@ -223,6 +244,12 @@ impl Server {
                         tracing::info!(spans, error_logs = logs, took = ?started.elapsed(), "service graph rebuilt")
                     }
                     Err(e) => tracing::error!(error = %e, "rebuilding the service graph failed; it starts empty"),
+                }
+                match anomalies.restore(&tenants).await {
+                    Ok(n) => tracing::info!(open = n, "open investigations restored"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "restoring open investigations failed; anomalies open new ones")
+                    }
                 }
             }
             Err(e) => {
@@ -335,6 +362,7 @@ impl Server {
         let tsdb_task = tsdb.clone().spawn(stop_rx.clone());
         let mut graph_tasks = graph.clone().spawn(stop_rx.clone());
         graph_tasks.push(graph.clone().spawn_snapshots(storage.clone(), stop_rx.clone()));
+        graph_tasks.push(anomalies.clone().spawn(stop_rx.clone()));
 
         tracing::info!(%http_addr, %grpc_addr, driver = storage.backend(), "otelcontext listening");
         let stop_seen = wait_stop(stop_rx.clone());
@@ -378,7 +406,7 @@ impl Server {
             grpc?;
             Ok(())
         });
-        Ok(RunningServer { http_addr, grpc_addr, stop, task, telemetry, similar_logs, graph })
+        Ok(RunningServer { http_addr, grpc_addr, stop, task, telemetry, similar_logs, graph, anomalies })
     }
 }
 
@@ -487,6 +515,11 @@ impl RunningServer {
     /// The similar-log index (read by the query API and MCP).
     pub fn similar_logs(&self) -> Arc<SimilarLogService> {
         self.similar_logs.clone()
+    }
+
+    /// The anomaly loop and its investigations.
+    pub fn anomalies(&self) -> Arc<AnomalyService> {
+        self.anomalies.clone()
     }
 
     /// The live service graph.

@@ -83,6 +83,14 @@ pub struct Config {
     /// Spans queued for the service graph at most.
     pub graphrag_event_queue_size: usize,
     pub graphrag_worker_count: usize,
+    /// How often the anomaly loop runs, and what it counts as an anomaly.
+    pub graphrag_anomaly_interval: Duration,
+    pub graphrag_anomaly_recovery: Duration,
+    pub graphrag_anomaly_min_calls: u64,
+    pub graphrag_anomaly_error_rate: f64,
+    pub graphrag_anomaly_latency_factor: f64,
+    pub graphrag_anomaly_throughput_drop: f64,
+    pub graphrag_anomaly_metric_zscore: f64,
     pub allow_sqlite_in_production: bool,
     pub api_key: String,
     pub default_tenant: TenantId,
@@ -334,6 +342,13 @@ impl Config {
         let vector_index_max_entries = r.int::<usize>("VECTOR_INDEX_MAX_ENTRIES", 1, 100_000_000);
         let graphrag_event_queue_size = r.int::<usize>("GRAPHRAG_EVENT_QUEUE_SIZE", 1, 100_000_000);
         let graphrag_worker_count = r.int::<usize>("GRAPHRAG_WORKER_COUNT", 1, 1_024);
+        let graphrag_anomaly_interval = r.duration("GRAPHRAG_ANOMALY_INTERVAL", Duration::from_secs(1));
+        let graphrag_anomaly_recovery = r.duration("GRAPHRAG_ANOMALY_RECOVERY", Duration::from_secs(0));
+        let graphrag_anomaly_min_calls = r.int::<u64>("GRAPHRAG_ANOMALY_MIN_CALLS", 1, 1_000_000);
+        let graphrag_anomaly_error_rate = r.float("GRAPHRAG_ANOMALY_ERROR_RATE", 0.0, 1.0);
+        let graphrag_anomaly_latency_factor = r.float("GRAPHRAG_ANOMALY_LATENCY_FACTOR", 1.0, 1_000.0);
+        let graphrag_anomaly_throughput_drop = r.float("GRAPHRAG_ANOMALY_THROUGHPUT_DROP", 0.01, 1.0);
+        let graphrag_anomaly_metric_zscore = r.float("GRAPHRAG_ANOMALY_METRIC_ZSCORE", 1.0, 1_000.0);
         let allow_sqlite_in_production = r.boolean("OTELCONTEXT_ALLOW_SQLITE_PROD");
         let api_key = r.raw("API_KEY").unwrap_or_default();
         let default_tenant_raw = r.string("DEFAULT_TENANT");
@@ -393,6 +408,13 @@ impl Config {
             vector_index_max_entries,
             graphrag_event_queue_size,
             graphrag_worker_count,
+            graphrag_anomaly_interval,
+            graphrag_anomaly_recovery,
+            graphrag_anomaly_min_calls,
+            graphrag_anomaly_error_rate,
+            graphrag_anomaly_latency_factor,
+            graphrag_anomaly_throughput_drop,
+            graphrag_anomaly_metric_zscore,
             dlq_max_disk_mb,
             dlq_max_retries,
             allow_sqlite_in_production,

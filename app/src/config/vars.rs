@@ -128,6 +128,41 @@ pub const VARIABLES: &[VarSpec] = &[
     ),
     var("GRAPHRAG_WORKER_COUNT", "16", "Tasks folding committed spans into the service graph (1-1024)."),
     var(
+        "GRAPHRAG_ANOMALY_INTERVAL",
+        "10s",
+        "How often each service's last minute is checked against its own last half hour for anomalies (at least 1s).",
+    ),
+    var(
+        "GRAPHRAG_ANOMALY_RECOVERY",
+        "60s",
+        "How long an anomaly's signal must be normal before its investigation is resolved.",
+    ),
+    var(
+        "GRAPHRAG_ANOMALY_MIN_CALLS",
+        "20",
+        "Calls a service needs in the last minute before its error rate or latency is judged.",
+    ),
+    var(
+        "GRAPHRAG_ANOMALY_ERROR_RATE",
+        "0.05",
+        "Lowest error rate (0-1) that is an error-rate spike (it must also be twice the baseline and significant).",
+    ),
+    var(
+        "GRAPHRAG_ANOMALY_LATENCY_FACTOR",
+        "2.0",
+        "p95 latency over the service's baseline p95 that is a latency degradation (and at least 10 ms more).",
+    ),
+    var(
+        "GRAPHRAG_ANOMALY_THROUGHPUT_DROP",
+        "0.5",
+        "Share of its baseline call rate a service must lose for a throughput drop (0.01-1).",
+    ),
+    var(
+        "GRAPHRAG_ANOMALY_METRIC_ZSCORE",
+        "4.0",
+        "Baseline standard deviations a service's gauge must move for a metric z-score anomaly.",
+    ),
+    var(
         "VECTOR_INDEX_MAX_ENTRIES",
         "100000",
         "Most WARN-and-above log records per tenant in the similar-log (TF-IDF) index; the oldest are evicted.",

@@ -1,7 +1,7 @@
-//! The live service graph: committed spans and error logs (told by the pipeline and dead-letter
+//! The live service graph: committed spans, error logs and gauges (told by the pipeline and dead-letter
 //! replays) go through a bounded event queue (`GRAPHRAG_EVENT_QUEUE_SIZE` records) to
-//! `GRAPHRAG_WORKER_COUNT` workers, which assemble each tenant's traces and fold them, and the
-//! error log lines per template, into its [`ServiceGraph`]. A full queue drops the batch and
+//! `GRAPHRAG_WORKER_COUNT` workers, which assemble each tenant's traces and fold them, the
+//! error log lines per template and the gauges per service, into its [`ServiceGraph`]. A full queue drops the batch and
 //! counts its records (`otelcontext_graphrag_events_dropped_total`); the records themselves are
 //! stored, and the graph is rebuilt from storage at start.
 
@@ -11,8 +11,8 @@ use otelcontext_domain::graph::peer::NodeKind;
 use otelcontext_domain::graph::rca;
 use otelcontext_domain::graph::stats::Red;
 use otelcontext_domain::graph::trace::{GraphSpan, analyse};
-use otelcontext_domain::graph::{Dropped, GraphLimits, LogFact, ServiceGraph, ServiceMap};
-use otelcontext_domain::{GraphSnapshot, LogRecord, SeverityLevel, TenantId, TraceId};
+use otelcontext_domain::graph::{Dropped, GraphLimits, LogFact, MetricFact, ServiceGraph, ServiceMap};
+use otelcontext_domain::{GraphSnapshot, LogRecord, MetricPoint, PointValue, SeverityLevel, TenantId, TraceId};
 use otelcontext_ports::{
     Clock, CommitObserver, GraphQueries, IntelligenceStore, LogQuery, LogStore, QueryError, RcaAnswer, RcaQuery,
     SortOrder, SpanQuery, StorageError, TenantBatch, TimeRange, TraceStore,
@@ -81,7 +81,7 @@ impl GraphMetrics {
             capped: counter(
                 meter,
                 "otelcontext_graphrag_capped_total",
-                "Graph updates refused at a per-tenant cap (what: nodes, edges, operations, instances, log_templates, spans, traces).",
+                "Graph updates refused at a per-tenant cap (what: nodes, edges, operations, instances, log_templates, metric_series, spans, traces).",
             ),
             traces: counter(meter, "otelcontext_graphrag_traces_total", "Traces folded into the service graph."),
             queued: gauge(
@@ -99,7 +99,7 @@ impl GraphMetrics {
         };
         m.dropped.add(0, &[]);
         m.traces.add(0, &[]);
-        for what in ["nodes", "edges", "operations", "instances", "log_templates", "spans", "traces"] {
+        for what in ["nodes", "edges", "operations", "instances", "log_templates", "metric_series", "spans", "traces"] {
             m.capped.add(0, &[KeyValue::new("what", what)]);
         }
         m
@@ -110,6 +110,7 @@ impl GraphMetrics {
 enum Records {
     Spans(Vec<(TraceId, GraphSpan)>),
     Logs(Vec<LogFact>),
+    Metrics(Vec<MetricFact>),
 }
 
 impl Records {
@@ -117,6 +118,7 @@ impl Records {
         match self {
             Records::Spans(v) => v.len(),
             Records::Logs(v) => v.len(),
+            Records::Metrics(v) => v.len(),
         }
     }
 }
@@ -199,6 +201,14 @@ impl GraphService {
         self.count_capped(d, 0, 0);
     }
 
+    /// Records gauge values in their tenant's graph.
+    pub fn process_metrics(&self, tenant: &TenantId, points: &[MetricFact]) {
+        let now = self.clock.now_ns();
+        let state = self.tenant(tenant);
+        let d = state.lock().graph.apply_metrics(points, now);
+        self.count_capped(d, 0, 0);
+    }
+
     fn fold(&self, s: &mut TenantGraph, traces: Vec<(TraceId, Vec<GraphSpan>)>, now: i64) {
         let mut dropped = Dropped::default();
         let n = traces.len() as u64;
@@ -223,6 +233,7 @@ impl GraphService {
             ("operations", d.operations),
             ("instances", d.instances),
             ("log_templates", d.log_templates),
+            ("metric_series", d.metric_series),
             ("spans", spans),
             ("traces", traces),
         ] {
@@ -272,6 +283,11 @@ impl GraphService {
     pub fn service_map(&self, tenant: &TenantId, start_ns: i64, end_ns: i64) -> ServiceMap {
         let state = self.tenants.lock().get(tenant).cloned();
         state.map(|s| s.lock().graph.service_map(start_ns, end_ns)).unwrap_or_default()
+    }
+
+    /// The tenants that have a graph.
+    pub fn tenants(&self) -> Vec<TenantId> {
+        self.tenants.lock().keys().cloned().collect()
     }
 
     /// Runs `f` on `tenant`'s graph (an empty one when the tenant has none).
@@ -408,6 +424,7 @@ impl GraphService {
                         match records {
                             Records::Spans(spans) => me.process(&tenant, spans),
                             Records::Logs(logs) => me.process_logs(&tenant, &logs),
+                            Records::Metrics(points) => me.process_metrics(&tenant, &points),
                         }
                     }
                 })
@@ -505,6 +522,17 @@ impl GraphQueries for GraphService {
     }
 }
 
+/// A gauge (or up-down counter) value, as the graph links it to its service; counters and
+/// histograms are not levels a z-score can judge.
+fn metric_fact(p: &MetricPoint) -> Option<MetricFact> {
+    let value = match p.value {
+        PointValue::Gauge { value } => value,
+        PointValue::Sum { value, monotonic: false, .. } => value,
+        _ => return None,
+    };
+    Some(MetricFact { service: p.service_name().to_owned(), name: p.name.clone(), time_ns: p.time_ns, value })
+}
+
 /// An ERROR or FATAL line with a template, as the graph counts it.
 fn log_fact(l: &LogRecord) -> Option<LogFact> {
     if l.level() < SeverityLevel::Error {
@@ -525,6 +553,10 @@ impl CommitObserver for GraphService {
             let logs: Vec<LogFact> = b.logs.iter().filter_map(log_fact).collect();
             if !logs.is_empty() {
                 self.enqueue(&b.tenant, Records::Logs(logs));
+            }
+            let points: Vec<MetricFact> = b.metrics.iter().filter_map(metric_fact).collect();
+            if !points.is_empty() {
+                self.enqueue(&b.tenant, Records::Metrics(points));
             }
         }
     }

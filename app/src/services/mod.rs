@@ -1,6 +1,7 @@
 //! Use-case services: they combine domain policies with the driven ports and implement the
 //! driving ports the inbound adapters call.
 
+pub mod anomalies;
 pub mod auth;
 pub mod clock;
 pub mod dead_letters;
@@ -16,6 +17,7 @@ pub mod templates;
 mod test_support;
 pub mod tsdb;
 
+pub use anomalies::{AnomalyService, AnomalySettings};
 pub use auth::StaticKeyAuthenticator;
 pub use clock::SystemClock;
 pub use dead_letters::{DeadLetterService, DlqMetrics, ReplayPass};

@@ -6,6 +6,7 @@
 //!
 //! Pure: the caller passes the time.
 
+pub mod anomaly;
 pub mod assembly;
 pub mod paths;
 pub mod peer;
@@ -15,7 +16,7 @@ pub mod trace;
 
 use crate::template::TemplateId;
 use peer::NodeKind;
-use stats::{Counts, Examples, Red, Windowed};
+use stats::{Counts, Examples, Red, Values, Windowed};
 use std::collections::HashMap;
 use trace::TraceFacts;
 
@@ -29,6 +30,8 @@ pub struct GraphLimits {
     pub max_instances_per_service: usize,
     /// Error-log templates tracked per service.
     pub max_log_templates_per_service: usize,
+    /// Metric series (gauges) linked to a service.
+    pub max_metric_series_per_service: usize,
 }
 
 impl Default for GraphLimits {
@@ -39,6 +42,7 @@ impl Default for GraphLimits {
             max_operations_per_service: 200,
             max_instances_per_service: 200,
             max_log_templates_per_service: 200,
+            max_metric_series_per_service: 100,
         }
     }
 }
@@ -56,6 +60,8 @@ pub struct Node {
     pub error_logs: HashMap<TemplateId, Counts>,
     /// Example traces of the calls it served (or, for peers, of the calls made to it).
     pub examples: Examples,
+    /// Gauges the service reports, by metric name.
+    pub metrics: HashMap<String, Values>,
 }
 
 /// A CALLS edge.
@@ -80,6 +86,7 @@ pub struct Dropped {
     pub operations: u64,
     pub instances: u64,
     pub log_templates: u64,
+    pub metric_series: u64,
 }
 
 /// One tenant's graph.
@@ -96,6 +103,15 @@ pub struct LogFact {
     pub service: String,
     pub time_ns: i64,
     pub template: TemplateId,
+}
+
+/// A gauge value reported by a service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricFact {
+    pub service: String,
+    pub name: String,
+    pub time_ns: i64,
+    pub value: f64,
 }
 
 /// A node of the service map with its numbers over the range asked for.
@@ -143,9 +159,30 @@ fn bounded<'a>(
     map.get_mut(key)
 }
 
+fn bounded_values<'a>(
+    map: &'a mut HashMap<String, Values>,
+    key: &str,
+    cap: usize,
+    dropped: &mut u64,
+) -> Option<&'a mut Values> {
+    if !map.contains_key(key) {
+        if map.len() >= cap {
+            *dropped += 1;
+            return None;
+        }
+        map.insert(key.to_owned(), Values::default());
+    }
+    map.get_mut(key)
+}
+
 impl ServiceGraph {
     pub fn new(limits: GraphLimits) -> Self {
         Self { limits, nodes: HashMap::new(), edges: HashMap::new() }
+    }
+
+    /// The services and peers, in no particular order.
+    pub fn nodes(&self) -> impl Iterator<Item = (&NodeKey, &Node)> {
+        self.nodes.iter()
     }
 
     pub fn node_count(&self) -> usize {
@@ -253,6 +290,20 @@ impl ServiceGraph {
         dropped
     }
 
+    /// Records gauge values of services already in the graph; at most
+    /// `max_metric_series_per_service` series each.
+    pub fn apply_metrics(&mut self, points: &[MetricFact], now_ns: i64) -> Dropped {
+        let mut dropped = Dropped::default();
+        let cap = self.limits.max_metric_series_per_service;
+        for p in points {
+            let Some(node) = self.nodes.get_mut(&(NodeKind::Service, p.service.clone())) else { continue };
+            if let Some(series) = bounded_values(&mut node.metrics, &p.name, cap, &mut dropped.metric_series) {
+                series.record(p.time_ns, p.value, now_ns);
+            }
+        }
+        dropped
+    }
+
     /// Drops statistics older than the window and the nodes and edges left without any.
     pub fn expire(&mut self, now_ns: i64) {
         for n in self.nodes.values_mut() {
@@ -265,6 +316,10 @@ impl ServiceGraph {
                 c.expire(now_ns);
             }
             n.error_logs.retain(|_, c| !c.is_empty());
+            for v in n.metrics.values_mut() {
+                v.expire(now_ns);
+            }
+            n.metrics.retain(|_, v| !v.is_empty());
             n.operations.retain(|_, w| !w.is_empty());
             n.instances.retain(|_, w| !w.is_empty());
         }

@@ -220,6 +220,76 @@ impl Counts {
     }
 }
 
+/// Values of one metric series per 10 s slot over the last hour (count, sum, sum of squares),
+/// sparse: for z-scores of a service's gauges.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Values {
+    slots: VecDeque<(i64, (u32, f64, f64))>,
+}
+
+/// Mean, standard deviation and count of values over a range.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ValueSummary {
+    pub count: u64,
+    pub mean: f64,
+    pub std_dev: f64,
+}
+
+impl Values {
+    /// Records one value at `time_ns`, as [`Windowed::record`] does; non-finite values are ignored.
+    pub fn record(&mut self, time_ns: i64, value: f64, now_ns: i64) {
+        if !value.is_finite() {
+            return;
+        }
+        let now_slot = now_ns.div_euclid(SLOT_NS);
+        let slot = time_ns.min(now_ns).div_euclid(SLOT_NS);
+        if slot <= now_slot - SLOTS {
+            return;
+        }
+        let add = |e: &mut (u32, f64, f64)| {
+            e.0 = e.0.saturating_add(1);
+            e.1 += value;
+            e.2 += value * value;
+        };
+        match self.slots.iter().rposition(|(i, _)| *i <= slot) {
+            Some(p) if self.slots[p].0 == slot => add(&mut self.slots[p].1),
+            Some(p) => self.slots.insert(p + 1, (slot, (1, value, value * value))),
+            None => self.slots.push_front((slot, (1, value, value * value))),
+        }
+        self.expire(now_ns);
+    }
+
+    pub fn expire(&mut self, now_ns: i64) {
+        let oldest = now_ns.div_euclid(SLOT_NS) - SLOTS + 1;
+        while self.slots.front().is_some_and(|(i, _)| *i < oldest) {
+            self.slots.pop_front();
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The values in the slots starting in `[start_ns, end_ns)` (the slot rule of
+    /// [`Windowed::summary`]).
+    pub fn summary(&self, start_ns: i64, end_ns: i64) -> ValueSummary {
+        let ceil = |t: i64| -(-t).div_euclid(SLOT_NS);
+        let (from, to) = (ceil(start_ns), ceil(end_ns));
+        let (mut n, mut sum, mut sq) = (0u64, 0f64, 0f64);
+        for (_, (c, s, q)) in self.slots.iter().filter(|(i, _)| *i >= from && *i < to) {
+            n += u64::from(*c);
+            sum += s;
+            sq += q;
+        }
+        if n == 0 {
+            return ValueSummary::default();
+        }
+        let mean = sum / n as f64;
+        let var = if n < 2 { 0.0 } else { ((sq - sum * sum / n as f64) / (n - 1) as f64).max(0.0) };
+        ValueSummary { count: n, mean, std_dev: var.sqrt() }
+    }
+}
+
 /// Width of one exemplar slot: one minute.
 pub const EXAMPLE_SLOT_NS: i64 = 60_000_000_000;
 
@@ -344,6 +414,21 @@ mod tests {
         assert_eq!(c.count(i64::MIN / 2, i64::MAX / 2), 1, "only the newest slot is left");
         c.expire(NOW + 2 * 3_600_000 * MS);
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn values_summarise_mean_and_spread_per_range() {
+        let mut v = Values::default();
+        for (i, x) in [1.0, 2.0, 3.0, 4.0, f64::NAN].iter().enumerate() {
+            v.record(NOW - 100 * SLOT_NS + i as i64 * SLOT_NS, *x, NOW);
+        }
+        v.record(NOW, 100.0, NOW);
+        let before = v.summary(NOW - 200 * SLOT_NS, NOW - 50 * SLOT_NS);
+        assert_eq!(before.count, 4, "the NaN is not counted");
+        assert!((before.mean - 2.5).abs() < 1e-12 && (before.std_dev - 1.290_994).abs() < 1e-5, "{before:?}");
+        assert_eq!(v.summary(NOW - SLOT_NS, NOW + SLOT_NS).mean, 100.0);
+        v.expire(NOW + 2 * 3_600_000 * MS);
+        assert!(v.is_empty());
     }
 
     #[test]

@@ -99,6 +99,7 @@ fn caps_hold_and_count_what_did_not_fit() {
         max_operations_per_service: 1,
         max_instances_per_service: 1,
         max_log_templates_per_service: 1,
+        max_metric_series_per_service: 1,
     };
     let mut g = ServiceGraph::new(limits);
     let mut total = Dropped::default();
@@ -126,6 +127,12 @@ fn caps_hold_and_count_what_did_not_fit() {
     assert_eq!(api.error_logs.len(), 1);
     assert_eq!(api.error_logs[&TemplateId(1)].count(NOW - HOUR, NOW + 1), 2);
     assert!(g.node(NodeKind::Service, "unknown").is_none(), "logs alone do not add a service");
+    let gauge =
+        |name: &str, value: f64| MetricFact { service: "api".into(), name: name.into(), time_ns: NOW - MS, value };
+    let d = g.apply_metrics(&[gauge("cpu", 0.5), gauge("cpu", 0.7), gauge("memory", 9.0)], NOW);
+    assert_eq!(d.metric_series, 1, "the second series of api did not fit");
+    let cpu = g.node(NodeKind::Service, "api").unwrap().metrics["cpu"].summary(NOW - HOUR, NOW + 1);
+    assert_eq!(cpu.count, 2);
 }
 
 #[test]

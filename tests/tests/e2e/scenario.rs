@@ -1,17 +1,21 @@
-//! A synthetic shop of ten services sends its traces over OTLP, one export per service as real
-//! services do, through the real server: eight minutes of normal traffic, one trace a second,
-//! then a fault in the last three — a latency-only slowdown of a leaf service (no errors), or a
-//! network delay on one edge. `GET /api/rca` must rank the faulty service first, with the signal
-//! that says how it changed and example traces that open.
+//! A synthetic shop of ten services (with a database, a cache, a message broker and an external
+//! API) sends its traces over OTLP, one export per service as real services do, through the
+//! real server: seven minutes of normal traffic, one trace a second, then a fault in the last
+//! minute — a latency-only slowdown of a leaf service (no errors), or a network delay on one
+//! edge. The anomaly loop must detect it and open investigations that name the faulty service as
+//! the root cause, and `GET /api/rca` must rank it first, with the signal that says how it
+//! changed and example traces that open.
 
 use crate::payloads::*;
 use opentelemetry_proto::tonic::trace::v1::{Span, Status};
-use otelcontext_e2e::TestServer;
+use otelcontext_domain::{InvestigationStatus, TenantId};
+use otelcontext_e2e::{TestServer, config_from, eventually};
+use otelcontext_ports::InvestigationQuery;
 use std::collections::BTreeMap;
 
 const MS: u64 = 1_000_000;
 const SECONDS: u64 = 480;
-const FAULT_AT: u64 = 300;
+const FAULT_AT: u64 = 420;
 
 fn now_ns() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
@@ -177,6 +181,22 @@ async fn root_causes(s: &TestServer, tenant: &str, fault: Fault) -> serde_json::
     body
 }
 
+/// Waits until the anomaly loop has opened an investigation for each of `services`.
+async fn investigations(s: &TestServer, tenant: &str, services: &[&str]) -> Vec<otelcontext_domain::Investigation> {
+    let t = TenantId::parse(tenant).unwrap();
+    let q = InvestigationQuery { status: Some(InvestigationStatus::Detected), limit: 100, ..Default::default() };
+    let found = eventually(|| async {
+        let page = s.storage.search_investigations(&t, &q).await.expect("investigations");
+        let picked: Vec<_> = services
+            .iter()
+            .filter_map(|svc| page.items.iter().find(|i| i.trigger_service == *svc).cloned())
+            .collect();
+        (picked.len() == services.len()).then_some(picked)
+    })
+    .await;
+    found.unwrap_or_else(|| panic!("no investigation opened for {services:?} in {tenant}"))
+}
+
 fn top(body: &serde_json::Value) -> (&str, &str) {
     let c = &body["candidates"][0];
     (c["service"].as_str().unwrap_or_default(), c["evidence"][0]["signal"].as_str().unwrap_or_default())
@@ -184,7 +204,7 @@ fn top(body: &serde_json::Value) -> (&str, &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_leaf_and_a_delayed_edge_are_each_ranked_first() {
-    let mut s = TestServer::start().await;
+    let mut s = TestServer::start_with(config_from(&[("GRAPHRAG_ANOMALY_INTERVAL", "1s")])).await;
 
     let body = root_causes(&s, "leaf", Fault::Slow("payment", 150)).await;
     assert_eq!(top(&body), ("payment", "self_time"), "{body:#}");
@@ -207,9 +227,20 @@ async fn a_slow_leaf_and_a_delayed_edge_are_each_ranked_first() {
         body["candidates"].as_array().unwrap()[1..].iter().map(|c| c["score"].as_f64().unwrap()).collect();
     assert!(others.iter().all(|o| *o < body["candidates"][0]["score"].as_f64().unwrap() / 2.0), "{body:#}");
 
+    // Detected by the anomaly loop: payment's own p95, and the frontend's that waits on it,
+    // each with payment as the root cause.
+    let opened = investigations(&s, "leaf", &["payment", "frontend"]).await;
+    for inv in &opened {
+        assert_eq!((inv.kind.as_str(), inv.root_service.as_str()), ("latency_degradation", "payment"), "{inv:?}");
+    }
+
     let body = root_causes(&s, "network", Fault::Delay("checkout", "shipping", 120)).await;
     assert_eq!(top(&body), ("shipping", "edge_gap"), "{body:#}");
     assert_eq!(body["candidates"][0]["evidence"][0]["via"], "checkout");
+    // Shipping itself is not slower; checkout, which waits on the network, is detected, and its
+    // investigation blames the delayed edge's callee.
+    let opened = investigations(&s, "network", &["checkout"]).await;
+    assert_eq!(opened[0].root_service, "shipping", "{:?}", opened[0]);
 
     // The whole tenant, the same answer; an unknown service is a 404 that says so.
     let (status, whole) = s.get_json("/api/rca?time_range=9m", Some("network")).await;
