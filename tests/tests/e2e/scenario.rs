@@ -187,10 +187,8 @@ async fn investigations(s: &TestServer, tenant: &str, services: &[&str]) -> Vec<
     let q = InvestigationQuery { status: Some(InvestigationStatus::Detected), limit: 100, ..Default::default() };
     let found = eventually(|| async {
         let page = s.storage.search_investigations(&t, &q).await.expect("investigations");
-        let picked: Vec<_> = services
-            .iter()
-            .filter_map(|svc| page.items.iter().find(|i| i.trigger_service == *svc).cloned())
-            .collect();
+        let picked: Vec<_> =
+            services.iter().filter_map(|svc| page.items.iter().find(|i| i.trigger_service == *svc).cloned()).collect();
         (picked.len() == services.len()).then_some(picked)
     })
     .await;
