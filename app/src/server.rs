@@ -307,7 +307,8 @@ impl Server {
         let readiness = Arc::new(
             ReadinessService::new(storage.clone(), queue.clone())
                 .with_dead_letters(dead_letters.clone())
-                .with_retention(retention.clone()),
+                .with_retention(retention.clone())
+                .with_graph(graph.clone()),
         );
         let endpoint = http::app(HttpParts {
             otlp: OtlpHttp::new(receiver.clone(), HttpLimits::default()),

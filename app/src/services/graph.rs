@@ -21,13 +21,15 @@ use otelcontext_telemetry::{Counter, Gauge, KeyValue, Meter, counter, gauge};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 /// How often settled traces are folded in and idle statistics expire, without new spans.
 pub const TICK: Duration = Duration::from_secs(1);
+/// A graph whose tick has not run for this long is reported not ready.
+pub const STALL_AFTER: Duration = Duration::from_secs(30);
 /// How far back the graph is rebuilt from storage at start.
 pub const REBUILD_WINDOW_NS: i64 = 15 * 60 * 1_000_000_000;
 /// Most spans read back at start (over all tenants).
@@ -134,6 +136,8 @@ pub struct GraphService {
     rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Event>>>,
     queued: AtomicUsize,
     metrics: GraphMetrics,
+    /// When the tick last ran (0 before the tasks are spawned).
+    last_tick_ns: AtomicI64,
 }
 
 impl GraphService {
@@ -147,6 +151,7 @@ impl GraphService {
             rx: Arc::new(tokio::sync::Mutex::new(rx)),
             queued: AtomicUsize::new(0),
             metrics: GraphMetrics::new(meter),
+            last_tick_ns: AtomicI64::new(0),
         }
     }
 
@@ -246,6 +251,7 @@ impl GraphService {
     /// Folds settled traces of every tenant, expires old statistics and publishes the sizes.
     pub fn tick(&self) {
         let now = self.clock.now_ns();
+        self.last_tick_ns.store(now, Ordering::Release);
         let tenants: Vec<Arc<Mutex<TenantGraph>>> = self.tenants.lock().values().cloned().collect();
         let (mut nodes, mut edges, mut pending) = (0usize, 0usize, 0usize);
         for t in tenants {
@@ -272,6 +278,23 @@ impl GraphService {
             let all = s.assembly.take_all();
             self.fold(&mut s, all, now);
         }
+    }
+
+    /// Readiness: the graph's tick has run within [`STALL_AFTER`] (its tasks are alive), and its
+    /// queue is not full (a full queue drops records from the graph).
+    pub fn health(&self) -> Result<(), String> {
+        let last = self.last_tick_ns.load(Ordering::Acquire);
+        let idle = self.clock.now_ns() - last;
+        if last > 0 && idle > STALL_AFTER.as_nanos() as i64 {
+            return Err(format!("the service graph has not advanced for {} s", idle / 1_000_000_000));
+        }
+        let queued = self.queued();
+        if queued >= self.settings.queue_spans {
+            return Err(format!(
+                "the service graph's queue is full ({queued} records): records are left out of the graph (see otelcontext_graphrag_events_dropped_total)"
+            ));
+        }
+        Ok(())
     }
 
     /// Spans waiting for the workers.

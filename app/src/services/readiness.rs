@@ -1,6 +1,6 @@
 //! Readiness checks behind `/ready`.
 
-use super::{DeadLetterService, RetentionService};
+use super::{DeadLetterService, GraphService, RetentionService};
 use async_trait::async_trait;
 use otelcontext_ports::{CheckStatus, IngestQueue, Maintenance, Readiness, ReadinessReport, Signal};
 use std::sync::Arc;
@@ -12,23 +12,30 @@ pub const PIPELINE_NOT_READY_FULLNESS: f64 = 0.95;
 pub const DLQ_NOT_READY_FULLNESS: f64 = 0.95;
 
 /// Database answers within 2 s; ingest queue and dead-letter queue below 95 % full; retention
-/// purging on schedule.
+/// purging on schedule; the service graph advancing with room in its queue.
 pub struct ReadinessService {
     storage: Arc<dyn Maintenance>,
     queue: Arc<dyn IngestQueue>,
     dead_letters: Option<Arc<DeadLetterService>>,
     retention: Option<Arc<RetentionService>>,
+    graph: Option<Arc<GraphService>>,
 }
 
 impl ReadinessService {
     /// Checks over these ports.
     pub fn new(storage: Arc<dyn Maintenance>, queue: Arc<dyn IngestQueue>) -> Self {
-        Self { storage, queue, dead_letters: None, retention: None }
+        Self { storage, queue, dead_letters: None, retention: None, graph: None }
     }
 
     /// Also checks how full the dead-letter queue is.
     pub fn with_dead_letters(mut self, dl: Arc<DeadLetterService>) -> Self {
         self.dead_letters = Some(dl);
+        self
+    }
+
+    /// Also checks that the service graph keeps up.
+    pub fn with_graph(mut self, g: Arc<GraphService>) -> Self {
+        self.graph = Some(g);
         self
     }
 
@@ -69,6 +76,9 @@ impl Readiness for ReadinessService {
         }
         if let Some(r) = &self.retention {
             checks.push(("retention".into(), r.freshness().map_or_else(CheckStatus::Failed, |()| CheckStatus::Ok)));
+        }
+        if let Some(g) = &self.graph {
+            checks.push(("service_graph".into(), g.health().map_or_else(CheckStatus::Failed, |()| CheckStatus::Ok)));
         }
         ReadinessReport { checks }
     }

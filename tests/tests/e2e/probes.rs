@@ -18,6 +18,7 @@ async fn ready_reports_the_failing_database_and_recovers() {
     assert_eq!(body["ready"], false);
     assert!(body["checks"]["database"].as_str().unwrap().contains("simulated outage"), "{body}");
     assert_eq!(body["checks"]["pipeline"], "ok");
+    assert_eq!(body["checks"]["service_graph"], "ok", "{body}");
     assert_eq!(s.get_json("/live", None).await.0, 200, "liveness does not depend on the database");
     storage.set_failing(false);
     assert_eq!(s.get_json("/ready", None).await.0, 200);

@@ -206,3 +206,20 @@ fn committed_error_logs_with_a_template_are_counted_for_known_services() {
     });
     assert_eq!(counted, (1, 2));
 }
+
+#[test]
+fn health_fails_when_the_graph_stalls_or_its_queue_is_full() {
+    let now = Arc::new(AtomicI64::new(T0));
+    let t = Telemetry::new();
+    let g =
+        GraphService::new(GraphSettings { queue_spans: 2, ..GraphSettings::default() }, clock(now.clone()), &t.meter());
+    assert_eq!(g.health(), Ok(()), "not started yet: nothing to judge");
+    g.tick();
+    now.store(T0 + 10 * S, Ordering::Relaxed);
+    assert_eq!(g.health(), Ok(()));
+    now.store(T0 + 31 * S, Ordering::Relaxed);
+    assert!(g.health().unwrap_err().contains("not advanced for 31 s"));
+    g.tick();
+    g.committed(&[batch("a", trace(0)[..2].to_vec())]);
+    assert!(g.health().unwrap_err().contains("queue is full"), "{:?}", g.health());
+}
