@@ -212,7 +212,10 @@ impl Server {
             },
             &meter,
         ));
-        let observers: Vec<Arc<dyn CommitObserver>> = vec![tsdb.clone(), similar_logs.clone(), graph.clone()];
+        let mut observers: Vec<Arc<dyn CommitObserver>> = vec![tsdb.clone(), similar_logs.clone()];
+        if config.graphrag_enabled {
+            observers.push(graph.clone());
+        }
         let dead_letters = Arc::new(
             DeadLetterService::new(
                 dead_letters,
@@ -361,9 +364,12 @@ impl Server {
         let replay_task = dead_letters.clone().spawn(stop_rx.clone());
         let template_task = templates.clone().spawn(stop_rx.clone());
         let tsdb_task = tsdb.clone().spawn(stop_rx.clone());
-        let mut graph_tasks = graph.clone().spawn(stop_rx.clone());
-        graph_tasks.push(graph.clone().spawn_snapshots(storage.clone(), stop_rx.clone()));
-        graph_tasks.push(anomalies.clone().spawn(stop_rx.clone()));
+        let mut graph_tasks = Vec::new();
+        if config.graphrag_enabled {
+            graph_tasks = graph.clone().spawn(stop_rx.clone());
+            graph_tasks.push(graph.clone().spawn_snapshots(storage.clone(), stop_rx.clone()));
+            graph_tasks.push(anomalies.clone().spawn(stop_rx.clone()));
+        }
 
         tracing::info!(%http_addr, %grpc_addr, driver = storage.backend(), "otelcontext listening");
         let stop_seen = wait_stop(stop_rx.clone());

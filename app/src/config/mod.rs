@@ -83,6 +83,8 @@ pub struct Config {
     /// Spans queued for the service graph at most.
     pub graphrag_event_queue_size: usize,
     pub graphrag_worker_count: usize,
+    /// Whether the service graph (and its anomaly loop and snapshots) runs at all.
+    pub graphrag_enabled: bool,
     /// How often the anomaly loop runs, and what it counts as an anomaly.
     pub graphrag_anomaly_interval: Duration,
     pub graphrag_anomaly_recovery: Duration,
@@ -342,6 +344,7 @@ impl Config {
         let vector_index_max_entries = r.int::<usize>("VECTOR_INDEX_MAX_ENTRIES", 1, 100_000_000);
         let graphrag_event_queue_size = r.int::<usize>("GRAPHRAG_EVENT_QUEUE_SIZE", 1, 100_000_000);
         let graphrag_worker_count = r.int::<usize>("GRAPHRAG_WORKER_COUNT", 1, 1_024);
+        let graphrag_enabled = r.boolean("GRAPHRAG_ENABLED");
         let graphrag_anomaly_interval = r.duration("GRAPHRAG_ANOMALY_INTERVAL", Duration::from_secs(1));
         let graphrag_anomaly_recovery = r.duration("GRAPHRAG_ANOMALY_RECOVERY", Duration::from_secs(0));
         let graphrag_anomaly_min_calls = r.int::<u64>("GRAPHRAG_ANOMALY_MIN_CALLS", 1, 1_000_000);
@@ -408,6 +411,7 @@ impl Config {
             vector_index_max_entries,
             graphrag_event_queue_size,
             graphrag_worker_count,
+            graphrag_enabled,
             graphrag_anomaly_interval,
             graphrag_anomaly_recovery,
             graphrag_anomaly_min_calls,

@@ -128,6 +128,11 @@ pub const VARIABLES: &[VarSpec] = &[
     ),
     var("GRAPHRAG_WORKER_COUNT", "16", "Tasks folding committed spans into the service graph (1-1024)."),
     var(
+        "GRAPHRAG_ENABLED",
+        "true",
+        "Run the service graph, its anomaly loop and snapshots; false leaves /api/rca with an empty graph.",
+    ),
+    var(
         "GRAPHRAG_ANOMALY_INTERVAL",
         "10s",
         "How often each service's last minute is checked against its own last half hour for anomalies (at least 1s).",

@@ -181,7 +181,7 @@ impl GraphService {
         self.metrics.queued.record((before + n) as i64, &[]);
     }
 
-    /// Adds spans to their tenant's assembly and folds the traces that are ready.
+    /// Adds spans to their tenant's assembly (folded when settled, at the next tick).
     pub fn process(&self, tenant: &TenantId, spans: Vec<(TraceId, GraphSpan)>) {
         let now = self.clock.now_ns();
         let state = self.tenant(tenant);
@@ -192,8 +192,10 @@ impl GraphService {
             early += o.released_early;
             dropped_spans += o.spans_dropped;
         }
-        let ready = s.assembly.take_ready(now);
-        self.fold(&mut s, ready, now);
+        // Traces released early at the cap are folded now (they hold memory); the settled ones
+        // on the next tick, so a batch does not scan every pending trace.
+        let early_traces = s.assembly.take_early();
+        self.fold(&mut s, early_traces, now);
         drop(s);
         self.count_capped(Dropped::default(), dropped_spans, early);
     }

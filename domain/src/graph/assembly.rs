@@ -111,6 +111,11 @@ impl Assembly {
         ready
     }
 
+    /// Takes only the traces released early at the cap.
+    pub fn take_early(&mut self) -> Vec<(TraceId, Vec<GraphSpan>)> {
+        std::mem::take(&mut self.early)
+    }
+
     /// Takes every pending trace (at shutdown).
     pub fn take_all(&mut self) -> Vec<(TraceId, Vec<GraphSpan>)> {
         let mut ready = std::mem::take(&mut self.early);

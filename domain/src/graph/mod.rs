@@ -48,7 +48,7 @@ impl Default for GraphLimits {
 }
 
 /// A node: a service (entered by spans) or a peer (only called).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Node {
     /// Spans entering the service (its server side); empty for peers.
     pub entered: Windowed,
@@ -64,8 +64,22 @@ pub struct Node {
     pub metrics: HashMap<String, Values>,
 }
 
+impl Default for Node {
+    fn default() -> Self {
+        Self {
+            entered: Windowed::default(),
+            self_time: Windowed::without_quantiles(),
+            operations: HashMap::new(),
+            instances: HashMap::new(),
+            error_logs: HashMap::new(),
+            examples: Examples::default(),
+            metrics: HashMap::new(),
+        }
+    }
+}
+
 /// A CALLS edge.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Edge {
     /// The calls as the caller saw them.
     pub client: Windowed,
@@ -73,6 +87,12 @@ pub struct Edge {
     pub server: Windowed,
     /// Per call, what the caller waited beyond the callee's serving time (instrumented callees).
     pub gap: Windowed,
+}
+
+impl Default for Edge {
+    fn default() -> Self {
+        Self { client: Windowed::default(), server: Windowed::default(), gap: Windowed::without_quantiles() }
+    }
 }
 
 /// Identity of a node.
@@ -154,7 +174,8 @@ fn bounded<'a>(
             *dropped += 1;
             return None;
         }
-        map.insert(key.to_owned(), Windowed::default());
+        // Operations and instances are compared by their means, never by quantiles.
+        map.insert(key.to_owned(), Windowed::without_quantiles());
     }
     map.get_mut(key)
 }

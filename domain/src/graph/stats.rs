@@ -42,13 +42,16 @@ struct Slot {
 }
 
 impl Slot {
-    fn record(&mut self, duration_ns: i64, error: bool) {
+    fn record(&mut self, duration_ns: i64, error: bool, quantiles: bool) {
         self.calls += 1;
         self.errors += u64::from(error);
         self.duration_sum_ns += i128::from(duration_ns.max(0));
         let l = (1.0 + duration_ns.max(0) as f64 / 1e6).ln();
         self.log_sum += l;
         self.log_sq_sum += l * l;
+        if !quantiles {
+            return;
+        }
         let b = bucket_of(duration_ns);
         match self.latency.binary_search_by_key(&b, |e| e.0) {
             Ok(i) => self.latency[i].1 = self.latency[i].1.saturating_add(1),
@@ -62,6 +65,9 @@ impl Slot {
 pub struct Windowed {
     /// (slot index = time / [`SLOT_NS`], slot), oldest first.
     slots: VecDeque<(i64, Slot)>,
+    /// Without the latency histogram: quantiles read 0, the mean and the log statistics (all
+    /// the root-cause tests use) stay. For the many windows nobody reads quantiles of.
+    no_quantiles: bool,
 }
 
 /// A summary over a range.
@@ -83,6 +89,11 @@ pub struct Red {
 }
 
 impl Windowed {
+    /// A window that keeps no latency histogram (see the field).
+    pub fn without_quantiles() -> Self {
+        Self { slots: VecDeque::new(), no_quantiles: true }
+    }
+
     /// Records one call ending at `time_ns`; calls older than the hour before `now_ns` are not
     /// recorded, and slots that left the hour are dropped.
     pub fn record(&mut self, time_ns: i64, duration_ns: i64, error: bool, now_ns: i64) {
@@ -91,16 +102,24 @@ impl Windowed {
         if slot <= now_slot - SLOTS {
             return;
         }
+        let q = !self.no_quantiles;
+        // Most calls land in the newest slot.
+        if let Some(last) = self.slots.back_mut()
+            && last.0 == slot
+        {
+            last.1.record(duration_ns, error, q);
+            return;
+        }
         match self.slots.iter().rposition(|(i, _)| *i <= slot) {
-            Some(p) if self.slots[p].0 == slot => self.slots[p].1.record(duration_ns, error),
+            Some(p) if self.slots[p].0 == slot => self.slots[p].1.record(duration_ns, error, q),
             Some(p) => {
                 let mut s = Slot::default();
-                s.record(duration_ns, error);
+                s.record(duration_ns, error, q);
                 self.slots.insert(p + 1, (slot, s));
             }
             None => {
                 let mut s = Slot::default();
-                s.record(duration_ns, error);
+                s.record(duration_ns, error, q);
                 self.slots.push_front((slot, s));
             }
         }
