@@ -60,6 +60,47 @@ impl Slot {
     }
 }
 
+/// The entry of `slot` in a sparse, sorted slot list, made with `new` when absent (most
+/// records land in the newest slot, looked at first).
+fn slot_entry<T>(slots: &mut VecDeque<(i64, T)>, slot: i64, new: impl FnOnce() -> T) -> &mut T {
+    let at = match slots.back() {
+        Some((i, _)) if *i == slot => slots.len() - 1,
+        _ => match slots.iter().rposition(|(i, _)| *i <= slot) {
+            Some(p) if slots[p].0 == slot => p,
+            Some(p) => {
+                slots.insert(p + 1, (slot, new()));
+                p + 1
+            }
+            None => {
+                slots.push_front((slot, new()));
+                0
+            }
+        },
+    };
+    &mut slots[at].1
+}
+
+/// Drops the slots that left the hour before `now_ns`.
+fn expire_slots<T>(slots: &mut VecDeque<(i64, T)>, now_ns: i64) {
+    let oldest = now_ns.div_euclid(SLOT_NS) - SLOTS + 1;
+    while slots.front().is_some_and(|(i, _)| *i < oldest) {
+        slots.pop_front();
+    }
+}
+
+/// Whether `time_ns` is too old for the hour before `now_ns`; else its slot (a time after now
+/// counts as now).
+fn slot_of(time_ns: i64, now_ns: i64) -> Option<i64> {
+    let slot = time_ns.min(now_ns).div_euclid(SLOT_NS);
+    (slot > now_ns.div_euclid(SLOT_NS) - SLOTS).then_some(slot)
+}
+
+/// The slot indexes `[from, to)` of the slots starting in `[start_ns, end_ns)`.
+fn slot_range(start_ns: i64, end_ns: i64) -> (i64, i64) {
+    let ceil = |t: i64| -(-t).div_euclid(SLOT_NS);
+    (ceil(start_ns), ceil(end_ns))
+}
+
 /// Calls, errors and latency of one thing (a service, an edge, an operation) over the last hour.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Windowed {
@@ -97,41 +138,18 @@ impl Windowed {
     /// Records one call ending at `time_ns`; calls older than the hour before `now_ns` are not
     /// recorded, and slots that left the hour are dropped.
     pub fn record(&mut self, time_ns: i64, duration_ns: i64, error: bool, now_ns: i64) {
-        let now_slot = now_ns.div_euclid(SLOT_NS);
-        let slot = time_ns.min(now_ns).div_euclid(SLOT_NS);
-        if slot <= now_slot - SLOTS {
-            return;
-        }
+        let Some(slot) = slot_of(time_ns, now_ns) else { return };
         let q = !self.no_quantiles;
-        // Most calls land in the newest slot.
-        if let Some(last) = self.slots.back_mut()
-            && last.0 == slot
-        {
-            last.1.record(duration_ns, error, q);
-            return;
+        let fresh = self.slots.back().is_none_or(|(i, _)| *i != slot);
+        slot_entry(&mut self.slots, slot, Slot::default).record(duration_ns, error, q);
+        if fresh {
+            self.expire(now_ns);
         }
-        match self.slots.iter().rposition(|(i, _)| *i <= slot) {
-            Some(p) if self.slots[p].0 == slot => self.slots[p].1.record(duration_ns, error, q),
-            Some(p) => {
-                let mut s = Slot::default();
-                s.record(duration_ns, error, q);
-                self.slots.insert(p + 1, (slot, s));
-            }
-            None => {
-                let mut s = Slot::default();
-                s.record(duration_ns, error, q);
-                self.slots.push_front((slot, s));
-            }
-        }
-        self.expire(now_ns);
     }
 
     /// Drops the slots that left the hour before `now_ns`.
     pub fn expire(&mut self, now_ns: i64) {
-        let oldest = now_ns.div_euclid(SLOT_NS) - SLOTS + 1;
-        while self.slots.front().is_some_and(|(i, _)| *i < oldest) {
-            self.slots.pop_front();
-        }
+        expire_slots(&mut self.slots, now_ns);
     }
 
     /// Whether nothing is held.
@@ -147,8 +165,7 @@ impl Windowed {
     /// The summary of the calls in the slots that start in `[start_ns, end_ns)` (whole slots: the
     /// slot holding `end_ns` counts, the one holding `start_ns` only when it starts there).
     pub fn summary(&self, start_ns: i64, end_ns: i64) -> Red {
-        let ceil = |t: i64| -(-t).div_euclid(SLOT_NS);
-        let (from, to) = (ceil(start_ns), ceil(end_ns));
+        let (from, to) = slot_range(start_ns, end_ns);
         let mut calls = 0u64;
         let mut errors = 0u64;
         let mut sum = 0i128;
@@ -205,25 +222,15 @@ pub struct Counts {
 impl Counts {
     /// Counts one event at `time_ns`, as [`Windowed::record`] does.
     pub fn record(&mut self, time_ns: i64, now_ns: i64) {
-        let now_slot = now_ns.div_euclid(SLOT_NS);
-        let slot = time_ns.min(now_ns).div_euclid(SLOT_NS);
-        if slot <= now_slot - SLOTS {
-            return;
-        }
-        match self.slots.iter().rposition(|(i, _)| *i <= slot) {
-            Some(p) if self.slots[p].0 == slot => self.slots[p].1 = self.slots[p].1.saturating_add(1),
-            Some(p) => self.slots.insert(p + 1, (slot, 1)),
-            None => self.slots.push_front((slot, 1)),
-        }
+        let Some(slot) = slot_of(time_ns, now_ns) else { return };
+        let n = slot_entry(&mut self.slots, slot, || 0);
+        *n = n.saturating_add(1);
         self.expire(now_ns);
     }
 
     /// Drops the slots that left the hour before `now_ns`.
     pub fn expire(&mut self, now_ns: i64) {
-        let oldest = now_ns.div_euclid(SLOT_NS) - SLOTS + 1;
-        while self.slots.front().is_some_and(|(i, _)| *i < oldest) {
-            self.slots.pop_front();
-        }
+        expire_slots(&mut self.slots, now_ns);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -233,8 +240,7 @@ impl Counts {
     /// Events in the slots starting in `[start_ns, end_ns)`, with the same slot rule as
     /// [`Windowed::summary`].
     pub fn count(&self, start_ns: i64, end_ns: i64) -> u64 {
-        let ceil = |t: i64| -(-t).div_euclid(SLOT_NS);
-        let (from, to) = (ceil(start_ns), ceil(end_ns));
+        let (from, to) = slot_range(start_ns, end_ns);
         self.slots.iter().filter(|(i, _)| *i >= from && *i < to).map(|(_, n)| u64::from(*n)).sum()
     }
 }
@@ -260,29 +266,16 @@ impl Values {
         if !value.is_finite() {
             return;
         }
-        let now_slot = now_ns.div_euclid(SLOT_NS);
-        let slot = time_ns.min(now_ns).div_euclid(SLOT_NS);
-        if slot <= now_slot - SLOTS {
-            return;
-        }
-        let add = |e: &mut (u32, f64, f64)| {
-            e.0 = e.0.saturating_add(1);
-            e.1 += value;
-            e.2 += value * value;
-        };
-        match self.slots.iter().rposition(|(i, _)| *i <= slot) {
-            Some(p) if self.slots[p].0 == slot => add(&mut self.slots[p].1),
-            Some(p) => self.slots.insert(p + 1, (slot, (1, value, value * value))),
-            None => self.slots.push_front((slot, (1, value, value * value))),
-        }
+        let Some(slot) = slot_of(time_ns, now_ns) else { return };
+        let e = slot_entry(&mut self.slots, slot, || (0, 0.0, 0.0));
+        e.0 = e.0.saturating_add(1);
+        e.1 += value;
+        e.2 += value * value;
         self.expire(now_ns);
     }
 
     pub fn expire(&mut self, now_ns: i64) {
-        let oldest = now_ns.div_euclid(SLOT_NS) - SLOTS + 1;
-        while self.slots.front().is_some_and(|(i, _)| *i < oldest) {
-            self.slots.pop_front();
-        }
+        expire_slots(&mut self.slots, now_ns);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -292,8 +285,7 @@ impl Values {
     /// The values in the slots starting in `[start_ns, end_ns)` (the slot rule of
     /// [`Windowed::summary`]).
     pub fn summary(&self, start_ns: i64, end_ns: i64) -> ValueSummary {
-        let ceil = |t: i64| -(-t).div_euclid(SLOT_NS);
-        let (from, to) = (ceil(start_ns), ceil(end_ns));
+        let (from, to) = slot_range(start_ns, end_ns);
         let (mut n, mut sum, mut sq) = (0u64, 0f64, 0f64);
         for (_, (c, s, q)) in self.slots.iter().filter(|(i, _)| *i >= from && *i < to) {
             n += u64::from(*c);
