@@ -202,18 +202,20 @@ impl GraphService {
 
     /// Counts error log lines in their tenant's graph.
     pub fn process_logs(&self, tenant: &TenantId, logs: &[LogFact]) {
+        self.update(tenant, |g, now| g.apply_logs(logs, now));
+    }
+
+    /// Applies `f` to `tenant`'s graph at the clock's time and counts what its caps refused.
+    fn update(&self, tenant: &TenantId, f: impl FnOnce(&mut ServiceGraph, i64) -> Dropped) {
         let now = self.clock.now_ns();
         let state = self.tenant(tenant);
-        let d = state.lock().graph.apply_logs(logs, now);
+        let d = f(&mut state.lock().graph, now);
         self.count_capped(d, 0, 0);
     }
 
     /// Records gauge values in their tenant's graph.
     pub fn process_metrics(&self, tenant: &TenantId, points: &[MetricFact]) {
-        let now = self.clock.now_ns();
-        let state = self.tenant(tenant);
-        let d = state.lock().graph.apply_metrics(points, now);
-        self.count_capped(d, 0, 0);
+        self.update(tenant, |g, now| g.apply_metrics(points, now));
     }
 
     fn fold(&self, s: &mut TenantGraph, traces: Vec<(TraceId, Vec<GraphSpan>)>, now: i64) {

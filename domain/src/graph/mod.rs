@@ -163,35 +163,21 @@ pub struct ServiceMap {
     pub edges: Vec<MapEdge>,
 }
 
-fn bounded<'a>(
-    map: &'a mut HashMap<String, Windowed>,
+/// The entry of `key`, made with `new` when absent and there is room under `cap` (else counted
+/// in `dropped`).
+fn bounded<'a, T>(
+    map: &'a mut HashMap<String, T>,
     key: &str,
     cap: usize,
     dropped: &mut u64,
-) -> Option<&'a mut Windowed> {
+    new: impl FnOnce() -> T,
+) -> Option<&'a mut T> {
     if !map.contains_key(key) {
         if map.len() >= cap {
             *dropped += 1;
             return None;
         }
-        // Operations and instances are compared by their means, never by quantiles.
-        map.insert(key.to_owned(), Windowed::without_quantiles());
-    }
-    map.get_mut(key)
-}
-
-fn bounded_values<'a>(
-    map: &'a mut HashMap<String, Values>,
-    key: &str,
-    cap: usize,
-    dropped: &mut u64,
-) -> Option<&'a mut Values> {
-    if !map.contains_key(key) {
-        if map.len() >= cap {
-            *dropped += 1;
-            return None;
-        }
-        map.insert(key.to_owned(), Values::default());
+        map.insert(key.to_owned(), new());
     }
     map.get_mut(key)
 }
@@ -246,14 +232,24 @@ impl ServiceGraph {
             if let Some(trace) = facts.trace_id {
                 node.examples.record(trace, e.end_ns, e.duration_ns, e.error, now_ns);
             }
-            if let Some(w) =
-                bounded(&mut node.operations, &e.operation, limits.max_operations_per_service, &mut dropped.operations)
-            {
+            if let Some(w) = bounded(
+                &mut node.operations,
+                &e.operation,
+                limits.max_operations_per_service,
+                &mut dropped.operations,
+                // Operations and instances are compared by their means, never by quantiles.
+                Windowed::without_quantiles,
+            ) {
                 w.record(e.end_ns, e.duration_ns, e.error, now_ns);
             }
             if !e.instance.is_empty()
-                && let Some(w) =
-                    bounded(&mut node.instances, &e.instance, limits.max_instances_per_service, &mut dropped.instances)
+                && let Some(w) = bounded(
+                    &mut node.instances,
+                    &e.instance,
+                    limits.max_instances_per_service,
+                    &mut dropped.instances,
+                    Windowed::without_quantiles,
+                )
             {
                 w.record(e.end_ns, e.duration_ns, e.error, now_ns);
             }
@@ -318,7 +314,8 @@ impl ServiceGraph {
         let cap = self.limits.max_metric_series_per_service;
         for p in points {
             let Some(node) = self.nodes.get_mut(&(NodeKind::Service, p.service.clone())) else { continue };
-            if let Some(series) = bounded_values(&mut node.metrics, &p.name, cap, &mut dropped.metric_series) {
+            if let Some(series) = bounded(&mut node.metrics, &p.name, cap, &mut dropped.metric_series, Values::default)
+            {
                 series.record(p.time_ns, p.value, now_ns);
             }
         }
