@@ -206,8 +206,7 @@ pub fn detect(graph: &ServiceGraph, now_ns: i64, t: &Thresholds) -> Vec<Anomaly>
             if vb.count < t.min_points || vr.count == 0 {
                 continue;
             }
-            let spread = vb.std_dev.max(0.01 * vb.mean.abs()).max(f64::MIN_POSITIVE);
-            let z = (vr.mean - vb.mean) / spread;
+            let z = vr.z_against(&vb);
             if z.abs() >= t.metric_z {
                 metrics.push((metric, z, vb, vr));
             }

@@ -13,6 +13,8 @@ pub mod peer;
 pub mod rca;
 pub mod stats;
 pub mod trace;
+pub mod tree;
+pub mod walks;
 
 use crate::template::TemplateId;
 use peer::NodeKind;

@@ -4,6 +4,15 @@
 use super::NodeKey;
 use std::collections::{HashMap, HashSet, VecDeque};
 
+/// A node found by a walk: how many calls away, and the node it was reached from (its caller
+/// going downstream, its callee going upstream).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reached {
+    pub node: NodeKey,
+    pub hops: usize,
+    pub via: NodeKey,
+}
+
 /// Directed adjacency: caller → callees (sorted, so walks are deterministic).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Adjacency {
@@ -57,7 +66,7 @@ impl Adjacency {
         None
     }
 
-    fn walk(map: &HashMap<NodeKey, Vec<NodeKey>>, start: &NodeKey, max_hops: usize) -> Vec<(NodeKey, usize)> {
+    fn walk(map: &HashMap<NodeKey, Vec<NodeKey>>, start: &NodeKey, max_hops: usize) -> Vec<Reached> {
         let mut out = Vec::new();
         let mut seen: HashSet<&NodeKey> = HashSet::from([start]);
         let mut queue = VecDeque::from([(start, 0usize)]);
@@ -67,7 +76,7 @@ impl Adjacency {
             }
             for next in map.get(n).into_iter().flatten() {
                 if seen.insert(next) {
-                    out.push((next.clone(), hops + 1));
+                    out.push(Reached { node: next.clone(), hops: hops + 1, via: n.clone() });
                     queue.push_back((next, hops + 1));
                 }
             }
@@ -76,13 +85,13 @@ impl Adjacency {
     }
 
     /// What `node` calls, transitively, up to `max_hops` (nearest first).
-    pub fn downstream(&self, node: &NodeKey, max_hops: usize) -> Vec<(NodeKey, usize)> {
+    pub fn downstream(&self, node: &NodeKey, max_hops: usize) -> Vec<Reached> {
         Self::walk(&self.down, node, max_hops)
     }
 
     /// What calls `node`, transitively, up to `max_hops` (nearest first): the blast radius of a
     /// failure of `node`.
-    pub fn upstream(&self, node: &NodeKey, max_hops: usize) -> Vec<(NodeKey, usize)> {
+    pub fn upstream(&self, node: &NodeKey, max_hops: usize) -> Vec<Reached> {
         Self::walk(&self.up, node, max_hops)
     }
 }
@@ -109,8 +118,9 @@ mod tests {
         assert_eq!(a.shortest_path(&k(0), &k(3)).unwrap(), [k(0), k(4), k(3)]);
         assert_eq!(a.shortest_path(&k(3), &k(0)), None, "calls have a direction");
         assert_eq!(a.shortest_path(&k(2), &k(2)).unwrap(), [k(2)]);
-        assert_eq!(a.upstream(&k(3), 10), [(k(2), 1), (k(4), 1), (k(1), 2), (k(0), 2)]);
-        assert_eq!(a.downstream(&k(0), 1), [(k(1), 1), (k(4), 1)]);
+        let hops = |r: Vec<Reached>| r.into_iter().map(|r| (r.node, r.hops, r.via)).collect::<Vec<_>>();
+        assert_eq!(hops(a.upstream(&k(3), 10)), [(k(2), 1, k(3)), (k(4), 1, k(3)), (k(1), 2, k(2)), (k(0), 2, k(4))]);
+        assert_eq!(hops(a.downstream(&k(0), 1)), [(k(1), 1, k(0)), (k(4), 1, k(0))]);
     }
 
     /// The fewest hops from `a` to `b` by trying every simple path.

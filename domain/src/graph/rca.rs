@@ -310,7 +310,7 @@ pub fn rank(graph: &ServiceGraph, start_ns: i64, end_ns: i64, focus: Option<&str
         Some(service) => {
             let root = (NodeKind::Service, service.to_owned());
             let mut set: HashSet<NodeKey> =
-                graph.adjacency().downstream(&root, usize::MAX).into_iter().map(|(k, _)| k).collect();
+                graph.adjacency().downstream(&root, usize::MAX).into_iter().map(|r| r.node).collect();
             set.insert(root);
             let mut v: Vec<NodeKey> = set.into_iter().collect();
             v.sort();

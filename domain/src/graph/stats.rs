@@ -162,6 +162,12 @@ impl Windowed {
         self.slots.back().map(|(i, _)| i * SLOT_NS)
     }
 
+    /// Calls in the slots that start in `[start_ns, end_ns)` (the slot rule of [`Windowed::summary`]).
+    pub fn calls(&self, start_ns: i64, end_ns: i64) -> u64 {
+        let (from, to) = slot_range(start_ns, end_ns);
+        self.slots.iter().filter(|(i, _)| *i >= from && *i < to).map(|(_, s)| s.calls).sum()
+    }
+
     /// The summary of the calls in the slots that start in `[start_ns, end_ns)` (whole slots: the
     /// slot holding `end_ns` counts, the one holding `start_ns` only when it starts there).
     pub fn summary(&self, start_ns: i64, end_ns: i64) -> Red {
@@ -258,6 +264,15 @@ pub struct ValueSummary {
     pub count: u64,
     pub mean: f64,
     pub std_dev: f64,
+}
+
+impl ValueSummary {
+    /// How far this mean is from `baseline`'s, in the baseline's standard deviations (at least
+    /// 1 % of its mean, so a gauge that was flat still gives a finite score).
+    pub fn z_against(&self, baseline: &ValueSummary) -> f64 {
+        let spread = baseline.std_dev.max(0.01 * baseline.mean.abs()).max(f64::MIN_POSITIVE);
+        (self.mean - baseline.mean) / spread
+    }
 }
 
 impl Values {

@@ -4,10 +4,10 @@
 //! every caller and a network delay shows as a caller-side gap.
 
 use super::peer::{NodeKind, Peer, infer_peer};
+use super::tree::SpanTree;
 use crate::ids::{SpanId, TraceId};
 use crate::resource::Resource;
 use crate::span::{Span, SpanKind};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// What the graph keeps of a span while its trace assembles: the tree, the times, the outcome
@@ -109,44 +109,11 @@ pub fn instance_of(span: &GraphSpan) -> &str {
     ["k8s.pod.name", "host.name", "service.instance.id"].iter().find_map(|k| a.get_str(k)).unwrap_or("")
 }
 
-/// The time `[start, end)` covered by `children`, clipped to it.
-fn covered(start: i64, end: i64, children: &mut [(i64, i64)]) -> i64 {
-    children.sort_unstable();
-    let (mut total, mut cur_start, mut cur_end) = (0i64, i64::MIN, i64::MIN);
-    for &(s, e) in children.iter() {
-        let (s, e) = (s.max(start), e.min(end));
-        if e <= s {
-            continue;
-        }
-        if s > cur_end {
-            total += cur_end.saturating_sub(cur_start).max(0);
-            (cur_start, cur_end) = (s, e);
-        } else {
-            cur_end = cur_end.max(e);
-        }
-    }
-    total + cur_end.saturating_sub(cur_start).max(0)
-}
-
 /// The facts of one trace's spans (any order; spans whose parent is missing count as roots).
 pub fn analyse(spans: &[GraphSpan]) -> TraceFacts {
-    let by_id: HashMap<_, usize> = spans.iter().enumerate().map(|(i, s)| (s.span_id, i)).collect();
-    let parent: Vec<Option<usize>> =
-        spans.iter().map(|s| s.parent_span_id.and_then(|p| by_id.get(&p).copied())).collect();
-    let mut children: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
-    for (i, p) in parent.iter().enumerate() {
-        if let Some(p) = p {
-            children[*p].push(i);
-        }
-    }
-    let self_ns: Vec<i64> = spans
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let mut iv: Vec<(i64, i64)> = children[i].iter().map(|c| (spans[*c].start_ns, spans[*c].end_ns)).collect();
-            (s.duration_ns() - covered(s.start_ns, s.end_ns, &mut iv)).max(0)
-        })
-        .collect();
+    let tree = SpanTree::new(spans);
+    let self_ns = tree.self_times(spans);
+    let (parent, children) = (&tree.parent, &tree.children);
     let mut facts = TraceFacts::default();
     for (i, s) in spans.iter().enumerate() {
         let service = s.service_name();
@@ -212,6 +179,7 @@ pub fn analyse(spans: &[GraphSpan]) -> TraceFacts {
 mod tests {
     use super::*;
     use crate::AnyValue;
+    use crate::graph::tree::covered;
     use crate::ids::{SpanId, TraceId};
     use crate::resource::{InstrumentationScope, Resource};
     use crate::span::{SpanStatus, StatusCode};
