@@ -4,9 +4,10 @@
 use crate::config::Config;
 use crate::http::{self, HttpParts};
 use crate::services::{
-    AnomalyService, AnomalySettings, DeadLetterService, GraphService, GraphSettings, IngestPolicy, IngestService,
-    Pipeline, PipelineSettings, PipelineStages, QueryService, ReadinessService, RetentionService, RetentionSettings,
-    SimilarLogService, StaticKeyAuthenticator, SystemClock, TemplateService, TsdbService, tsdb_config,
+    AnomalyService, AnomalySettings, DeadLetterService, GraphQueryService, GraphService, GraphSettings, IngestPolicy,
+    IngestService, Pipeline, PipelineSettings, PipelineStages, QueryService, ReadinessService, RetentionService,
+    RetentionSettings, SimilarLogService, StaticKeyAuthenticator, SystemClock, TemplateService, TsdbService,
+    tsdb_config,
 };
 use crate::storage::{self, RetryPolicy};
 use crate::tls::{PoemTlsAcceptor, TlsMetrics, accept_tls};
@@ -120,6 +121,7 @@ pub struct RunningServer {
     similar_logs: Arc<SimilarLogService>,
     graph: Arc<GraphService>,
     anomalies: Arc<AnomalyService>,
+    graph_queries: Arc<GraphQueryService>,
 }
 
 impl Server {
@@ -313,9 +315,17 @@ impl Server {
                 .with_retention(retention.clone())
                 .with_graph(graph.clone()),
         );
+        let graph_queries = Arc::new(GraphQueryService::new(
+            graph.clone(),
+            anomalies.clone(),
+            storage.clone(),
+            templates.clone(),
+            storage.clone(),
+            Arc::new(SystemClock),
+        ));
         let endpoint = http::app(HttpParts {
             otlp: OtlpHttp::new(receiver.clone(), HttpLimits::default()),
-            api: QueryApi::new(queries, graph.clone(), config.default_tenant.clone()),
+            api: QueryApi::new(queries, graph_queries.clone(), config.default_tenant.clone()),
             readiness,
             auth,
             telemetry: telemetry.clone(),
@@ -413,7 +423,7 @@ impl Server {
             grpc?;
             Ok(())
         });
-        Ok(RunningServer { http_addr, grpc_addr, stop, task, telemetry, similar_logs, graph, anomalies })
+        Ok(RunningServer { http_addr, grpc_addr, stop, task, telemetry, similar_logs, graph, anomalies, graph_queries })
     }
 }
 
@@ -532,6 +542,11 @@ impl RunningServer {
     /// The live service graph.
     pub fn graph(&self) -> Arc<GraphService> {
         self.graph.clone()
+    }
+
+    /// The questions asked of the service graph (error chains, impact, paths, signals, …).
+    pub fn graph_queries(&self) -> Arc<GraphQueryService> {
+        self.graph_queries.clone()
     }
 
     /// A handle that triggers graceful shutdown.

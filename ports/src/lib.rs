@@ -9,6 +9,7 @@ pub mod auth;
 pub mod clock;
 pub mod credentials;
 pub mod dlq;
+pub mod graph;
 pub mod ingest;
 pub mod observer;
 pub mod queries;
@@ -22,12 +23,16 @@ pub use auth::{AuthError, Authenticator, Identity};
 pub use clock::Clock;
 pub use credentials::{AccessToken, TokenSource};
 pub use dlq::{DeadLetter, DeadLetterQueue, DlqError, DlqStats, Enqueued};
+pub use graph::{
+    DEFAULT_DEPTH, DEFAULT_GRAPH_RANGE_NS, DEFAULT_RCA_RANGE_NS, ErrorChainAnswer, ErrorChainQuery, ErrorOrigin,
+    GraphQueries, GraphWindow, ImpactAnswer, ImpactQuery, MAX_DEPTH, MAX_ERROR_CHAINS, MAX_GRAPH_LIMIT,
+    MAX_GRAPH_RANGE_NS, MAX_RCA_LIMIT, MAX_RCA_RANGE_NS, MAX_TIMELINE_RANGE_NS, MapAnswer, MapQuery, PathAnswer,
+    PathQuery, RcaAnswer, RcaQuery, SignalsAnswer, SignalsQuery, SimilarError, SimilarErrorsAnswer, SimilarErrorsQuery,
+    TimelineAnswer, TimelineQuery, TraceErrorChain,
+};
 pub use ingest::{Ingest, IngestError, IngestReceipt, Signal, TenantLogs, TenantMetrics, TenantSpans};
 pub use observer::CommitObserver;
-pub use queries::{
-    CheckStatus, DEFAULT_RCA_RANGE_NS, GraphQueries, MAX_RCA_LIMIT, MAX_RCA_RANGE_NS, Queries, QueryError, RcaAnswer,
-    RcaQuery, Readiness, ReadinessReport,
-};
+pub use queries::{CheckStatus, Queries, QueryError, Readiness, ReadinessReport};
 pub use queue::{CommitNotifier, IngestQueue, QueueItem, SubmitOutcome};
 pub use storage::{
     AttributeFilter, BucketQuery, Cursor, IntelligenceStore, InvestigationQuery, LogId, LogPartition, LogQuery,
@@ -45,11 +50,13 @@ pub use credentials::MockTokenSource;
 #[cfg(any(test, feature = "mocks"))]
 pub use dlq::MockDeadLetterQueue;
 #[cfg(any(test, feature = "mocks"))]
+pub use graph::MockGraphQueries;
+#[cfg(any(test, feature = "mocks"))]
 pub use ingest::MockIngest;
 #[cfg(any(test, feature = "mocks"))]
 pub use observer::MockCommitObserver;
 #[cfg(any(test, feature = "mocks"))]
-pub use queries::{MockGraphQueries, MockQueries, MockReadiness};
+pub use queries::{MockQueries, MockReadiness};
 #[cfg(any(test, feature = "mocks"))]
 pub use queue::MockIngestQueue;
 #[cfg(any(test, feature = "mocks"))]

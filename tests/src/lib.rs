@@ -237,6 +237,11 @@ impl TestServer {
         self.running.as_ref().expect("server is running").graph()
     }
 
+    /// The questions asked of the running server's service graph.
+    pub fn graph_queries(&self) -> Arc<otelcontext::services::GraphQueryService> {
+        self.running.as_ref().expect("server is running").graph_queries()
+    }
+
     /// Graceful shutdown (drains the pipeline, closes storage).
     pub async fn shutdown(&mut self) {
         if let Some(r) = self.running.take() {

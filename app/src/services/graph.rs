@@ -5,17 +5,14 @@
 //! counts its records (`otelcontext_graphrag_events_dropped_total`); the records themselves are
 //! stored, and the graph is rebuilt from storage at start.
 
-use async_trait::async_trait;
 use otelcontext_domain::graph::assembly::{Assembly, AssemblyConfig};
-use otelcontext_domain::graph::peer::NodeKind;
-use otelcontext_domain::graph::rca;
 use otelcontext_domain::graph::stats::Red;
 use otelcontext_domain::graph::trace::{GraphSpan, analyse};
 use otelcontext_domain::graph::{Dropped, GraphLimits, LogFact, MetricFact, ServiceGraph, ServiceMap};
 use otelcontext_domain::{GraphSnapshot, LogRecord, MetricPoint, PointValue, SeverityLevel, TenantId, TraceId};
 use otelcontext_ports::{
-    Clock, CommitObserver, GraphQueries, IntelligenceStore, LogQuery, LogStore, QueryError, RcaAnswer, RcaQuery,
-    SortOrder, SpanQuery, StorageError, TenantBatch, TimeRange, TraceStore,
+    Clock, CommitObserver, IntelligenceStore, LogQuery, LogStore, SortOrder, SpanQuery, StorageError, TenantBatch,
+    TimeRange, TraceStore,
 };
 use otelcontext_telemetry::{Counter, Gauge, KeyValue, Meter, counter, gauge};
 use parking_lot::Mutex;
@@ -530,22 +527,6 @@ pub fn snapshot_of(map: &ServiceMap, now_ns: i64) -> GraphSnapshot {
         total_calls: map.edges.iter().map(|e| e.client.calls).sum(),
         avg_health_score: avg_health,
         graph: serde_json::json!({ "nodes": nodes, "edges": edges }),
-    }
-}
-
-#[async_trait]
-impl GraphQueries for GraphService {
-    async fn root_causes(&self, tenant: &TenantId, query: &RcaQuery) -> Result<RcaAnswer, QueryError> {
-        let (start_ns, end_ns) = query.resolve(self.clock.now_ns())?;
-        let service = query.service.as_deref().map(str::trim).filter(|s| !s.is_empty());
-        self.with_graph(tenant, |g| {
-            if let Some(s) = service
-                && g.node(NodeKind::Service, s).is_none()
-            {
-                return Err(QueryError::NotFound(format!("the service graph has no spans of {s:?} in the last hour")));
-            }
-            Ok(RcaAnswer { start_ns, end_ns, result: rca::rank(g, start_ns, end_ns, service, query.limit) })
-        })
     }
 }
 

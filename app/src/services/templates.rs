@@ -186,6 +186,14 @@ impl TemplateService {
             .clone()
     }
 
+    /// The text of each of `ids` the tenant's miner holds now (it may be newer than what the
+    /// last flush wrote; ids it does not hold are left out).
+    pub fn texts(&self, tenant: &TenantId, ids: &[TemplateId]) -> HashMap<TemplateId, String> {
+        let Some(miner) = self.miners.lock().get(tenant).cloned() else { return HashMap::new() };
+        let m = miner.lock();
+        ids.iter().filter_map(|id| m.drain.get(*id).map(|c| (*id, c.template()))).collect()
+    }
+
     /// Adds `delta` templates to the total and publishes it.
     fn publish_size(&self, delta: i64) {
         let total = self.held.fetch_add(delta, std::sync::atomic::Ordering::Relaxed) + delta;

@@ -288,13 +288,16 @@ impl ServiceGraph {
         dropped
     }
 
-    /// Counts error log lines of services already in the graph (a service known only from its
-    /// logs has no place on the map); at most `max_log_templates_per_service` templates each.
+    /// Counts error log lines per service and template (at most
+    /// `max_log_templates_per_service` templates each). A service not yet in the graph is added
+    /// (within the node cap): its lines may arrive before its first trace has settled, and a
+    /// service that only logs is still a place errors come from. It shows on the map only once
+    /// it has calls.
     pub fn apply_logs(&mut self, logs: &[LogFact], now_ns: i64) -> Dropped {
         let mut dropped = Dropped::default();
         let cap = self.limits.max_log_templates_per_service;
         for l in logs {
-            let Some(node) = self.nodes.get_mut(&(NodeKind::Service, l.service.clone())) else { continue };
+            let Some(node) = self.node_mut(NodeKind::Service, &l.service, &mut dropped) else { continue };
             if !node.error_logs.contains_key(&l.template) {
                 if node.error_logs.len() >= cap {
                     dropped.log_templates += 1;
@@ -309,13 +312,13 @@ impl ServiceGraph {
         dropped
     }
 
-    /// Records gauge values of services already in the graph; at most
-    /// `max_metric_series_per_service` series each.
+    /// Records gauge values per service (added as [`ServiceGraph::apply_logs`] adds them); at
+    /// most `max_metric_series_per_service` series each.
     pub fn apply_metrics(&mut self, points: &[MetricFact], now_ns: i64) -> Dropped {
         let mut dropped = Dropped::default();
         let cap = self.limits.max_metric_series_per_service;
         for p in points {
-            let Some(node) = self.nodes.get_mut(&(NodeKind::Service, p.service.clone())) else { continue };
+            let Some(node) = self.node_mut(NodeKind::Service, &p.service, &mut dropped) else { continue };
             if let Some(series) = bounded(&mut node.metrics, &p.name, cap, &mut dropped.metric_series, Values::default)
             {
                 series.record(p.time_ns, p.value, now_ns);
@@ -349,7 +352,9 @@ impl ServiceGraph {
             e.gap.expire(now_ns);
             !e.client.is_empty()
         });
-        self.nodes.retain(|_, n| !n.entered.is_empty() || !n.self_time.is_empty());
+        self.nodes.retain(|_, n| {
+            !n.entered.is_empty() || !n.self_time.is_empty() || !n.error_logs.is_empty() || !n.metrics.is_empty()
+        });
     }
 
     /// The CALLS edges as an adjacency for walks (shortest path, blast radius).

@@ -107,6 +107,18 @@ impl SpanTree {
         on
     }
 
+    /// The first failed span below `i` (not `i`), depth first with children by start time.
+    pub fn first_failed_below(&self, spans: &[GraphSpan], i: usize) -> Option<usize> {
+        let mut stack: Vec<usize> = self.children[i].iter().rev().copied().collect();
+        while let Some(j) = stack.pop() {
+            if spans[j].error {
+                return Some(j);
+            }
+            stack.extend(self.children[j].iter().rev().copied());
+        }
+        None
+    }
+
     /// The path from the root down to `i` (both included).
     pub fn ancestry(&self, i: usize) -> Vec<usize> {
         let mut path = vec![i];
@@ -306,9 +318,11 @@ pub fn error_chain(spans: &[GraphSpan], service: &str) -> Option<ErrorChain> {
             && s.service_name() == service
             && !tree.ancestry(*i).iter().rev().skip(1).any(|a| spans[*a].error && spans[*a].service_name() == service)
     })?;
-    // Down through failed children (the earliest first) to where the failure started.
+    // Down to where the failure started: the first failed span below (depth first, earliest
+    // first; spans in between may not be marked, e.g. a client span around a failed call),
+    // again and again.
     let mut origin = first;
-    while let Some(next) = tree.children[origin].iter().copied().find(|c| spans[*c].error) {
+    while let Some(next) = tree.first_failed_below(spans, origin) {
         origin = next;
     }
     Some(ErrorChain { hops: tree.ancestry(origin).into_iter().map(|i| ChainHop::of(&spans[i])).collect() })
@@ -450,6 +464,14 @@ mod tests {
         assert_eq!(chain.hops.len(), 2);
         assert!(!chain.hops[0].error);
         assert_eq!(chain.origin().message, "x");
+        // A failed span under an unmarked client span is still where it started.
+        let spans = [
+            failed(span(1, None, "checkout", SpanKind::Server, 0, 10), "payment failed"),
+            span(2, Some(1), "checkout", SpanKind::Client, 1, 9),
+            failed(span(3, Some(2), "payment", SpanKind::Server, 2, 8), "card declined"),
+        ];
+        assert_eq!(error_chain(&spans, "checkout").unwrap().origin().message, "card declined");
+        assert_eq!(error_chain(&spans[..2], "checkout").unwrap().origin().message, "payment failed");
     }
 
     proptest! {

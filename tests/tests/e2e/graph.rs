@@ -86,3 +86,127 @@ async fn traces_become_a_typed_service_map_that_survives_a_restart() {
     assert_eq!(rebuilt.edges.len(), 2, "rebuilt from the stored spans at start: {rebuilt:?}");
     assert_eq!(rebuilt.nodes.iter().map(|n| n.red.calls).sum::<u64>(), 60);
 }
+
+/// Like [`send_traces`], but every third checkout → postgresql call fails with a deadlock, and
+/// checkout and the frontend log it (with the failing span's ids).
+async fn send_failing_traces(s: &TestServer, n: u64) {
+    let start = now_ns() - 2_000_000_000;
+    let failed = |mut span: Span, message: &str| {
+        span.status = Some(Status { code: 2, message: message.into() });
+        span
+    };
+    let (mut front, mut check, mut check_logs, mut front_logs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for t in 1..=n {
+        let fail = t % 3 == 0;
+        let (root, client) = (sp(t, 0, None, 2, start, 100, &[]), sp(t, 1, Some(0), 3, start + 5_000_000, 90, &[]));
+        let server = sp(t, 2, Some(1), 2, start + 20_000_000, 60, &[]);
+        let db = sp(t, 3, Some(2), 3, start + 30_000_000, 20, &[("db.system", "postgresql"), ("db.name", "orders")]);
+        if fail {
+            front.extend([failed(root, "checkout failed"), client]);
+            check.extend([failed(server, "could not save the order"), failed(db, "deadlock detected")]);
+            let mut line = log_record(0, 17, &format!("deadlock detected while saving order {t} to table orders"));
+            line.time_unix_nano = start + 45_000_000;
+            line.trace_id = trace_id(t);
+            line.span_id = span_id(t * 100 + 3);
+            check_logs.push(line);
+            let mut line = log_record(0, 17, &format!("checkout of order {t} failed after a deadlock on orders"));
+            line.time_unix_nano = start + 95_000_000;
+            front_logs.push(line);
+        } else {
+            front.extend([root, client]);
+            check.extend([server, db]);
+        }
+    }
+    assert_eq!(post_proto(s, "/v1/traces", &traces("frontend", front), &[]).await.status, 200);
+    assert_eq!(post_proto(s, "/v1/traces", &traces("checkout", check), &[]).await.status, 200);
+    assert_eq!(post_proto(s, "/v1/logs", &logs("checkout", check_logs), &[]).await.status, 200);
+    assert_eq!(post_proto(s, "/v1/logs", &logs("frontend", front_logs), &[]).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_graph_answers_error_chains_impact_paths_signals_and_trace_graphs() {
+    use otelcontext_ports::{
+        ErrorChainQuery, GraphQueries, GraphWindow, ImpactQuery, MapQuery, PathQuery, QueryError, SignalsQuery,
+        SimilarErrorsQuery, TimelineQuery,
+    };
+    let s = TestServer::start_with(test_config()).await;
+    send_failing_traces(&s, 30).await;
+    // 20 lines logged, and one per failed span (30) from their status.
+    s.wait_for("default", |c| c.spans == 120 && c.logs == 50).await;
+    let q = s.graph_queries();
+    let tenant = TenantId::parse("default").unwrap();
+    let other = TenantId::parse("other").unwrap();
+    map_with_edges(&s, 2).await;
+    eventually(|| async { (s.graph().queued() == 0).then_some(()) }).await.expect("graph queue drains");
+    let hour = GraphWindow::last(3_600_000_000_000);
+
+    // The error chain of the frontend ends at the database call that failed, with the log it wrote.
+    let chains =
+        q.error_chains(&tenant, &ErrorChainQuery { service: "frontend".into(), limit: 5, window: hour }).await.unwrap();
+    assert_eq!(chains.chains.len(), 5, "the newest five failed traces");
+    let origin = chains.chains[0].chain.origin();
+    assert_eq!((origin.service.as_str(), origin.message.as_str()), ("checkout", "deadlock detected"));
+    assert_eq!(origin.peer.as_ref().map(|p| p.kind), Some(NodeKind::Database));
+    assert!(chains.chains[0].logs[0].starts_with("deadlock detected while saving order"), "{chains:?}");
+    assert_eq!((chains.origins.len(), chains.origins[0].traces), (1, 5));
+    let unknown = ErrorChainQuery { service: "front".into(), limit: 5, window: hour };
+    assert!(matches!(q.error_chains(&tenant, &unknown).await, Err(QueryError::NotFound(_))), "no prefix matching");
+    let elsewhere = ErrorChainQuery { service: "frontend".into(), limit: 5, window: hour };
+    assert!(matches!(q.error_chains(&other, &elsewhere).await, Err(QueryError::NotFound(_))), "tenants apart");
+
+    // Impact, dependencies and the call path, over the same graph.
+    let impact =
+        q.impact(&tenant, &ImpactQuery { service: "postgresql:orders".into(), depth: 5, window: hour }).await.unwrap();
+    let up: Vec<(&str, usize)> = impact.impact.upstream.iter().map(|n| (n.name.as_str(), n.hops)).collect();
+    assert_eq!((impact.kind, up), (NodeKind::Database, vec![("checkout", 1), ("frontend", 2)]));
+    let deps = MapQuery {
+        service: Some("checkout".into()),
+        direction: otelcontext_domain::graph::walks::Direction::Downstream,
+        window: hour,
+        ..MapQuery::default()
+    };
+    let deps = q.service_map(&tenant, &deps).await.unwrap();
+    assert_eq!(deps.map.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(), ["checkout", "postgresql:orders"]);
+    let path = q
+        .call_path(&tenant, &PathQuery { from: "frontend".into(), to: "postgresql:orders".into(), window: hour })
+        .await
+        .unwrap();
+    assert_eq!(path.edges.iter().map(|e| e.to.as_str()).collect::<Vec<_>>(), ["checkout", "postgresql:orders"]);
+    assert_eq!(path.edges[1].client.errors, 10);
+
+    // Signals: checkout's error-log templates, by their text, with failed example traces.
+    let signals =
+        q.correlated_signals(&tenant, &SignalsQuery { service: "checkout".into(), window: hour }).await.unwrap();
+    let logged = signals
+        .template_texts
+        .iter()
+        .position(|t| t.as_deref().is_some_and(|t| t.starts_with("deadlock detected while saving order")))
+        .unwrap_or_else(|| panic!("the logged line's template is among the signals: {signals:?}"));
+    assert_eq!(signals.signals.error_logs[logged].count, 10);
+    assert!(!signals.signals.failed_traces.is_empty());
+
+    // Similar errors: the frontend's line about the same deadlock reads like checkout's.
+    let template = signals.signals.error_logs[logged].template;
+    let similar = q.similar_errors(&tenant, &SimilarErrorsQuery { template, limit: 10, window: hour }).await.unwrap();
+    assert!(similar.similar.iter().all(|e| e.template != template));
+    let front = similar
+        .similar
+        .iter()
+        .find(|e| e.text.starts_with("checkout of order"))
+        .unwrap_or_else(|| panic!("the frontend's deadlock line is similar: {similar:?}"));
+    assert_eq!(front.services, [("frontend".to_owned(), 10)]);
+    assert!(
+        similar.similar.iter().all(|e| !e.text.contains("checkout failed") || e.score <= front.score),
+        "{similar:?}"
+    );
+
+    // The graph of one failed trace, and the anomaly timeline (quiet here).
+    let g = q.trace_graph(&tenant, &chains.chains[0].trace_id).await.unwrap();
+    assert_eq!(g.spans.len(), 4);
+    assert_eq!(g.calls.len(), 2);
+    assert!(g.spans.iter().filter(|s| s.error).count() >= 2);
+    let missing = otelcontext_domain::TraceId::from_array([9; 16]).unwrap();
+    assert!(matches!(q.trace_graph(&tenant, &missing).await, Err(QueryError::NotFound(_))));
+    let timeline = TimelineQuery { service: None, limit: 10, window: GraphWindow::last(86_400_000_000_000) };
+    assert!(q.anomaly_timeline(&tenant, &timeline).await.is_ok());
+}
