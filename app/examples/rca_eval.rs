@@ -1,7 +1,7 @@
 //! Root-cause accuracy on real fault-injection cases (`../shared/data/nezha-dev`, see its
 //! README): each case is replayed through the product — its spans shifted to end now (by whole
 //! 10 s slots, so runs repeat), sent as
-//! OTLP/HTTP protobuf (one resource per pod) into a tenant of its own on a server running in
+//! OTLP/HTTP protobuf (one resource per pod; the pod metrics as gauges) into a tenant of its own on a server running in
 //! this process on a fresh SQLite file — and then `GET /api/rca` is asked over the case's
 //! window, for the whole tenant and with the case's entry service as `service`. Prints top-1 and top-3
 //! accuracy overall, per system and per fault type. Skips when the folder is absent.
@@ -13,9 +13,13 @@
 
 use flate2::read::GzDecoder;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::metrics::v1::{
+    Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric, number_data_point,
+};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, status};
 use otelcontext::config::{Config, EnvSource};
@@ -38,6 +42,7 @@ struct Case {
     entry: String,
     window_start_ns: i64,
     window_end_ns: i64,
+    inject_ns: i64,
 }
 
 fn field<'a>(v: &'a serde_json::Value, k: &str) -> &'a serde_json::Value {
@@ -60,6 +65,7 @@ fn cases(dir: &Path) -> anyhow::Result<Vec<Case>> {
                 entry: s("entry_service"),
                 window_start_ns: n("window_start_ns"),
                 window_end_ns: n("window_end_ns"),
+                inject_ns: n("inject_ns"),
             })
         })
         .collect()
@@ -89,6 +95,105 @@ fn hex(s: &str) -> Vec<u8> {
 struct Payloads {
     traces: Vec<ExportTraceServiceRequest>,
     logs: Vec<ExportLogsServiceRequest>,
+    metrics: Vec<ExportMetricsServiceRequest>,
+}
+
+/// A Nezha metric under the name (and unit) a Kubernetes collector would give it: the
+/// utilisations as the semantic conventions' ratios (`k8s.pod.cpu.utilization`, 1 = one
+/// core / the whole limit), node-wide gauges under `k8s.node.*`, anything else under its own
+/// name made safe (`PodClientLatencyP90(s)` → `nezha.pod_client_latency_p90_s`).
+fn metric_name(name: &str) -> (String, f64) {
+    match name {
+        "CpuUsageRate(%)" => ("k8s.pod.cpu.utilization".into(), 0.01),
+        "MemoryUsageRate(%)" => ("k8s.pod.memory.utilization".into(), 0.01),
+        "NodeCpuUsageRate(%)" => ("k8s.node.cpu.utilization".into(), 0.01),
+        "NodeMemoryUsageRate(%)" => ("k8s.node.memory.utilization".into(), 0.01),
+        "CpuUsage(m)" => ("k8s.pod.cpu.usage".into(), 0.001),
+        other => {
+            let mut out = String::from("nezha.");
+            for (i, c) in other.chars().enumerate() {
+                if c.is_ascii_uppercase() && i > 0 && !out.ends_with('_') && !out.ends_with('.') {
+                    out.push('_');
+                }
+                if c.is_ascii_alphanumeric() {
+                    out.push(c.to_ascii_lowercase());
+                } else if !out.ends_with('_') && !out.ends_with('.') {
+                    out.push('_');
+                }
+            }
+            (out.trim_end_matches('_').to_owned(), 1.0)
+        }
+    }
+}
+
+/// The case's metric points as OTLP gauges, one resource per (service, pod, node).
+fn metric_requests(dir: &Path, case: &Case, shift_ns: i64) -> anyhow::Result<Vec<ExportMetricsServiceRequest>> {
+    let path = dir.join("metrics").join(format!("{}.csv.gz", case.id));
+    if !path.exists() || std::env::var_os("RCA_EVAL_NO_METRICS").is_some() {
+        return Ok(Vec::new());
+    }
+    let text = gunzip(&path)?;
+    let mut lines = text.lines();
+    let header = csv::fields(lines.next().unwrap_or_default());
+    let col = |name: &str| header.iter().position(|h| h == name).ok_or_else(|| anyhow::anyhow!("no column {name}"));
+    let (time, svc, pod, node, name, value, peer) = (
+        col("time_ns")?,
+        col("service")?,
+        col("pod")?,
+        col("node")?,
+        col("metric")?,
+        col("value")?,
+        col("peer_service")?,
+    );
+    let mut by_resource: BTreeMap<(String, String, String), BTreeMap<String, Vec<NumberDataPoint>>> = BTreeMap::new();
+    for line in lines {
+        let f = csv::fields(line);
+        if f.len() < header.len() || f[svc].is_empty() {
+            continue;
+        }
+        let (Ok(t), Ok(v)) = (f[time].parse::<i64>(), f[value].parse::<f64>()) else { continue };
+        let (metric, scale) = metric_name(&f[name]);
+        let point = NumberDataPoint {
+            time_unix_nano: (t + shift_ns) as u64,
+            value: Some(number_data_point::Value::AsDouble(v * scale)),
+            attributes: if f[peer].is_empty() { Vec::new() } else { vec![kv("peer.service", &f[peer])] },
+            ..Default::default()
+        };
+        by_resource
+            .entry((f[svc].clone(), f[pod].clone(), f[node].clone()))
+            .or_default()
+            .entry(metric)
+            .or_default()
+            .push(point);
+    }
+    let mut out = Vec::new();
+    for ((service, pod, node), metrics) in by_resource {
+        let mut attributes = vec![kv("service.name", &service)];
+        if !pod.is_empty() {
+            attributes.push(kv("k8s.pod.name", &pod));
+        }
+        if !node.is_empty() {
+            attributes.push(kv("k8s.node.name", &node));
+        }
+        out.push(ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: Some(Resource { attributes, ..Default::default() }),
+                scope_metrics: vec![ScopeMetrics {
+                    metrics: metrics
+                        .into_iter()
+                        .map(|(name, data_points)| Metric {
+                            name,
+                            data: Some(metric::Data::Gauge(Gauge { data_points })),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        });
+    }
+    Ok(out)
 }
 
 fn requests(dir: &Path, case: &Case, shift_ns: i64) -> anyhow::Result<Payloads> {
@@ -148,7 +253,7 @@ fn requests(dir: &Path, case: &Case, shift_ns: i64) -> anyhow::Result<Payloads> 
         attributes: vec![kv("service.name", service), kv("k8s.pod.name", pod)],
         ..Default::default()
     };
-    let mut out = Payloads { traces: Vec::new(), logs: Vec::new() };
+    let mut out = Payloads { traces: Vec::new(), logs: Vec::new(), metrics: metric_requests(dir, case, shift_ns)? };
     for ((service, pod), spans) in by_pod {
         for chunk in spans.chunks(2_000) {
             out.traces.push(ExportTraceServiceRequest {
@@ -250,6 +355,27 @@ async fn replay(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     server.graph().settle_all();
+    let mut points = 0usize;
+    for r in &payloads.metrics {
+        points += r
+            .resource_metrics
+            .iter()
+            .flat_map(|rm| &rm.scope_metrics)
+            .flat_map(|s| &s.metrics)
+            .map(|m| match &m.data {
+                Some(metric::Data::Gauge(g)) => g.data_points.len(),
+                _ => 0,
+            })
+            .sum::<usize>();
+        post(&client, &format!("http://{}/v1/metrics", server.http_addr()), tenant, r.encode_to_vec()).await?;
+    }
+    for _ in 0..600 {
+        if storage.counts(tenant).await?.metric_points as usize >= points && server.graph().queued() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.graph().settle_all();
     Ok(shift)
 }
 
@@ -309,8 +435,11 @@ async fn main() -> anyhow::Result<()> {
                         )
                     })
                     .collect();
+                // Where the ranking split the range, against when the fault was injected.
+                let split_s =
+                    (body["change_at_unix_nano"].as_i64().unwrap_or_default() - shift - case.inject_ns) / 1_000_000_000;
                 println!(
-                    "{} {} {:<15} truth {:<22} {mode}: rank {:?}  {}",
+                    "{} {} {:<15} truth {:<22} {mode}: rank {:?} split {split_s:+} s  {}",
                     case.id,
                     case.system,
                     case.fault,

@@ -306,14 +306,18 @@ pub struct RcaEvidenceView {
     /// entering it), `error_logs` (ERROR lines beyond each log template's earlier rate),
     /// `edge_gap` (what a caller waits beyond the time the service took: network delay towards
     /// it), `waits_on_every_call` (every call it makes waits longer: it is slow to read answers),
-    /// `fan_out` (calls it makes per call it serves) or `peer_latency` (a database, broker or
-    /// external endpoint as its callers see it).
+    /// `fan_out` (calls it makes per call it serves), `peer_latency` (a database, broker or
+    /// external endpoint as its callers see it), `cpu` or `memory` (utilisation of its busiest
+    /// instance, from gauges such as `k8s.pod.cpu.utilization`).
     pub signal: String,
     /// The change in words, e.g. "self time 12.3 ms → 80.1 ms (mean of 120 → 98 spans)".
     pub description: String,
     /// The caller, for `edge_gap`.
     #[oai(skip_serializing_if_is_none)]
     pub via: Option<String>,
+    /// The instance (pod or host) whose utilisation rose, for `cpu` and `memory`.
+    #[oai(skip_serializing_if_is_none)]
+    pub instance: Option<String>,
     /// The log template that rose most, for `error_logs` (hex, as in `/api/logs?template_id=`).
     #[oai(skip_serializing_if_is_none)]
     pub template_id: Option<String>,
@@ -321,8 +325,8 @@ pub struct RcaEvidenceView {
     pub baseline: f64,
     /// After the change: see `unit`.
     pub recent: f64,
-    /// `ms` (mean latency), `ratio` (error rate 0..1), `lines_per_s`, `calls_per_request` or
-    /// `none` (`waits_on_every_call`: baseline and recent are not given).
+    /// `ms` (mean latency), `ratio` (error rate 0..1), `lines_per_s`, `calls_per_request`,
+    /// `utilization` (share of the resource used, 1 = all of it) or `none` (`waits_on_every_call`: baseline and recent are not given).
     pub unit: String,
     /// Calls (or log lines, or the caller's edges) behind `baseline` and `recent`.
     pub baseline_count: u64,
@@ -380,6 +384,7 @@ fn evidence_view(e: &otelcontext_domain::graph::rca::Evidence) -> RcaEvidenceVie
         "errors" => (e.baseline, e.recent, "ratio"),
         "error_logs" => (e.baseline, e.recent, "lines_per_s"),
         "fan_out" => (e.baseline, e.recent, "calls_per_request"),
+        "cpu" | "memory" => (e.baseline, e.recent, "utilization"),
         _ => (0.0, 0.0, "none"),
     };
     let (b, r) = (e.baseline_calls, e.recent_calls);
@@ -399,6 +404,13 @@ fn evidence_view(e: &otelcontext_domain::graph::rca::Evidence) -> RcaEvidenceVie
         "fan_out" => {
             format!("calls made per call served {baseline:.2} → {recent:.2} (median edge; {b} → {r} calls served)")
         }
+        "cpu" | "memory" => format!(
+            "{} utilisation of {} {:.1} % → {:.1} % (mean of {b} → {r} points)",
+            e.signal,
+            e.instance.as_deref().unwrap_or("its busiest instance"),
+            baseline * 100.0,
+            recent * 100.0
+        ),
         "waits_on_every_call" => format!("every call it makes waits longer (the median rise over its {b} edges)"),
         other => other.to_owned(),
     };
@@ -406,6 +418,7 @@ fn evidence_view(e: &otelcontext_domain::graph::rca::Evidence) -> RcaEvidenceVie
         signal: e.signal.to_owned(),
         description,
         via: e.via.clone(),
+        instance: e.instance.clone(),
         template_id: e.template.map(|t| t.to_string()),
         baseline,
         recent,

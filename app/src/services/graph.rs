@@ -538,7 +538,14 @@ fn metric_fact(p: &MetricPoint) -> Option<MetricFact> {
         PointValue::Sum { value, monotonic: false, .. } => value,
         _ => return None,
     };
-    Some(MetricFact { service: p.service_name().to_owned(), name: p.name.clone(), time_ns: p.time_ns, value })
+    let instance = otelcontext_domain::graph::trace::instance_of_resource(&p.resource);
+    Some(MetricFact {
+        service: p.service_name().to_owned(),
+        instance: instance.to_owned(),
+        name: p.name.clone(),
+        time_ns: p.time_ns,
+        value,
+    })
 }
 
 /// An ERROR or FATAL line with a template, as the graph counts it.

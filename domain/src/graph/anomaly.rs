@@ -306,6 +306,7 @@ mod tests {
         let mut g = graph(5, 0, &|_| None);
         let point = |ago_s: i64, value: f64| MetricFact {
             service: "api".into(),
+            instance: String::new(),
             name: "process.cpu.utilization".into(),
             time_ns: NOW - ago_s * S,
             value,

@@ -64,6 +64,8 @@ pub struct Node {
     pub examples: Examples,
     /// Gauges the service reports, by metric name.
     pub metrics: HashMap<String, Values>,
+    /// CPU and memory utilisation of its instances (see [`ResourceKind::of`]), per instance.
+    pub utilization: HashMap<ResourceKind, HashMap<String, Values>>,
 }
 
 impl Default for Node {
@@ -76,6 +78,41 @@ impl Default for Node {
             error_logs: HashMap::new(),
             examples: Examples::default(),
             metrics: HashMap::new(),
+            utilization: HashMap::new(),
+        }
+    }
+}
+
+/// A resource whose saturation slows a service down, as its utilisation gauge names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResourceKind {
+    Cpu,
+    Memory,
+}
+
+impl ResourceKind {
+    /// The resource a gauge measures the utilisation of (a ratio, 1 = all of it), by the
+    /// OpenTelemetry semantic conventions' names: `container.cpu.utilization`,
+    /// `k8s.pod.cpu.utilization`, `process.cpu.utilization`, `k8s.pod.memory.utilization`, ...
+    /// (any name ending in `cpu.utilization` or `memory.utilization`). Node-wide gauges
+    /// (`k8s.node.*`) are not a service's own: a busy node would blame every service on it.
+    pub fn of(metric: &str) -> Option<Self> {
+        if metric.starts_with("k8s.node.") {
+            return None;
+        }
+        if metric.ends_with("cpu.utilization") {
+            Some(Self::Cpu)
+        } else if metric.ends_with("memory.utilization") {
+            Some(Self::Memory)
+        } else {
+            None
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Memory => "memory",
         }
     }
 }
@@ -131,6 +168,8 @@ pub struct LogFact {
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricFact {
     pub service: String,
+    /// The instance (pod, host) that reported it, empty when unknown.
+    pub instance: String,
     pub name: String,
     pub time_ns: i64,
     pub value: f64,
@@ -316,10 +355,22 @@ impl ServiceGraph {
     /// most `max_metric_series_per_service` series each.
     pub fn apply_metrics(&mut self, points: &[MetricFact], now_ns: i64) -> Dropped {
         let mut dropped = Dropped::default();
-        let cap = self.limits.max_metric_series_per_service;
+        let limits = self.limits;
+        let cap = limits.max_metric_series_per_service;
         for p in points {
             let Some(node) = self.node_mut(NodeKind::Service, &p.service, &mut dropped) else { continue };
             if let Some(series) = bounded(&mut node.metrics, &p.name, cap, &mut dropped.metric_series, Values::default)
+            {
+                series.record(p.time_ns, p.value, now_ns);
+            }
+            if let Some(resource) = ResourceKind::of(&p.name)
+                && let Some(series) = bounded(
+                    node.utilization.entry(resource).or_default(),
+                    &p.instance,
+                    limits.max_instances_per_service,
+                    &mut dropped.instances,
+                    Values::default,
+                )
             {
                 series.record(p.time_ns, p.value, now_ns);
             }
@@ -343,6 +394,13 @@ impl ServiceGraph {
                 v.expire(now_ns);
             }
             n.metrics.retain(|_, v| !v.is_empty());
+            for per_instance in n.utilization.values_mut() {
+                for v in per_instance.values_mut() {
+                    v.expire(now_ns);
+                }
+                per_instance.retain(|_, v| !v.is_empty());
+            }
+            n.utilization.retain(|_, m| !m.is_empty());
             n.operations.retain(|_, w| !w.is_empty());
             n.instances.retain(|_, w| !w.is_empty());
         }

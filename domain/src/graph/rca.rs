@@ -16,7 +16,9 @@
 //!   time does not, and is charged to the node; but the part of the rise that *every* call of
 //!   that caller shows (the median over its edges) is the caller's (a starved caller is late to
 //!   read every answer), charged to it as `waits_on_every_call`;
-//! - for peers (databases, brokers, external APIs), the latency its callers see.
+//! - for peers (databases, brokers, external APIs), the latency its callers see;
+//! - **error logs** and **fan-out** (see their functions);
+//! - **cpu** / **memory**: the utilisation of its busiest instance against its own baseline.
 //!
 //! With `focus` (a symptomatic service), only that service and what it calls, transitively, are
 //! candidates.
@@ -39,10 +41,13 @@ pub const EVIDENCE_MIN_SCORE: f64 = 0.01;
 /// One signal that moved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evidence {
-    /// `self_time`, `errors`, `error_logs`, `edge_gap`, `waits_on_every_call` or `peer_latency`.
+    /// `self_time`, `errors`, `error_logs`, `edge_gap`, `waits_on_every_call`, `fan_out`,
+    /// `peer_latency`, `cpu` or `memory`.
     pub signal: &'static str,
     /// The caller, for an edge gap.
     pub via: Option<String>,
+    /// The instance (pod, host) whose utilisation rose, for `cpu` and `memory`.
+    pub instance: Option<String>,
     /// The log template that rose most, for error logs.
     pub template: Option<TemplateId>,
     /// Before and after the split: mean ns (latencies) or a rate 0..1 (errors).
@@ -109,6 +114,7 @@ fn evidence(signal: &'static str, via: Option<String>, b: &Red, a: &Red, score: 
     Evidence {
         signal,
         via,
+        instance: None,
         template: None,
         baseline: if latency { b.mean_ns } else { b.error_rate },
         recent: if latency { a.mean_ns } else { a.error_rate },
@@ -168,6 +174,7 @@ fn signals(graph: &ServiceGraph, gaps: &Gaps, key: &NodeKey, start: i64, split: 
             out.push(Evidence {
                 signal: "waits_on_every_call",
                 via: None,
+                instance: None,
                 template: None,
                 baseline: 0.0,
                 recent: 0.0,
@@ -185,12 +192,13 @@ fn signals(graph: &ServiceGraph, gaps: &Gaps, key: &NodeKey, start: i64, split: 
     if let Some(score) = error_score(&eb, &ea) {
         out.push(evidence("errors", None, &eb, &ea, score, false));
     }
-    if let Some(e) = error_log_rise(node, &ea, start, split, end) {
+    if let Some(e) = error_log_rise(node, &eb, &ea, start, split, end) {
         out.push(e);
     }
     if let Some(e) = fan_out_change(graph, key, &eb, &ea, start, split, end) {
         out.push(e);
     }
+    out.extend(utilization_rise(node, start, split, end));
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
     out
 }
@@ -201,7 +209,18 @@ fn signals(graph: &ServiceGraph, gaps: &Gaps, key: &NodeKey, start: i64, split: 
 /// service after the split (at least [`MIN_CALLS`]), weighted like an error-rate rise. A wrong
 /// answer or a swallowed exception often shows only here: in new error lines of the service
 /// that produced it, while its calls still succeed.
-fn error_log_rise(node: &super::Node, entered_after: &Red, start: i64, split: i64, end: i64) -> Option<Evidence> {
+fn error_log_rise(
+    node: &super::Node,
+    entered_before: &Red,
+    entered_after: &Red,
+    start: i64,
+    split: i64,
+    end: i64,
+) -> Option<Evidence> {
+    // Lines are news only against a time the service was seen working.
+    if entered_before.calls < MIN_CALLS {
+        return None;
+    }
     let (before_s, after_s) = ((split - start).max(1) as f64, (end - split).max(1) as f64);
     let (mut excess, mut lines_before, mut lines_after) = (0.0, 0u64, 0u64);
     let mut top: Option<(f64, TemplateId)> = None;
@@ -227,6 +246,7 @@ fn error_log_rise(node: &super::Node, entered_after: &Red, start: i64, split: i6
     Some(Evidence {
         signal: "error_logs",
         via: None,
+        instance: None,
         template: Some(template),
         baseline: lines_before as f64 / (before_s / 1e9),
         recent: lines_after as f64 / (after_s / 1e9),
@@ -234,6 +254,50 @@ fn error_log_rise(node: &super::Node, entered_after: &Red, start: i64, split: i6
         baseline_calls: lines_before,
         recent_calls: lines_after,
     })
+}
+
+/// Utilisation below this share of a resource is idle headroom: a rise from 1 % to 5 % is no
+/// news, one from 10 % to 100 % is.
+const UTILIZATION_FLOOR: f64 = 0.1;
+
+/// Per resource (CPU, memory), the instance whose utilisation rose most: the change of
+/// `ln(floor + mean utilisation)` from before the split to after (so it reads like a latency
+/// ratio: a saturated core from 10 % is ≈ 1.7), discounted by how far the rise is beyond the
+/// baseline's own spread (at least half the floor; three spreads count fully). A starved or
+/// leaking instance shows here even when its spans are the only other witness.
+fn utilization_rise(node: &super::Node, start: i64, split: i64, end: i64) -> Vec<Evidence> {
+    let mut out = Vec::new();
+    let mut resources: Vec<_> = node.utilization.iter().collect();
+    resources.sort_by_key(|(r, _)| **r);
+    for (resource, per_instance) in resources {
+        let best = per_instance
+            .iter()
+            .filter_map(|(instance, values)| {
+                let (b, a) = (values.summary(start, split), values.summary(split, end));
+                if b.count == 0 || a.count == 0 {
+                    return None;
+                }
+                let effect = ((UTILIZATION_FLOOR + a.mean.max(0.0)) / (UTILIZATION_FLOOR + b.mean.max(0.0))).ln();
+                let spread = b.std_dev.max(UTILIZATION_FLOOR / 2.0);
+                let sure = ((a.mean - b.mean).abs() / spread / SURE_AT).min(1.0);
+                Some((effect * sure, instance, b, a))
+            })
+            .max_by(|x, y| x.0.total_cmp(&y.0).then_with(|| y.1.cmp(x.1)));
+        if let Some((score, instance, b, a)) = best {
+            out.push(Evidence {
+                signal: resource.as_str(),
+                via: None,
+                instance: (!instance.is_empty()).then(|| instance.clone()),
+                template: None,
+                baseline: b.mean,
+                recent: a.mean,
+                score,
+                baseline_calls: b.count,
+                recent_calls: a.count,
+            });
+        }
+    }
+    out
 }
 
 /// How many calls a service makes per call it serves, edge by edge, before and after the split:
@@ -277,6 +341,7 @@ fn fan_out_change(
     Some(Evidence {
         signal: "fan_out",
         via: None,
+        instance: None,
         template: None,
         baseline: before,
         recent: after,
@@ -322,6 +387,14 @@ pub fn rank(graph: &ServiceGraph, start_ns: i64, end_ns: i64, focus: Option<&str
             v
         }
     };
+    // The baseline starts where the spans do: a range reaching back before any data would
+    // otherwise offer splits whose "before" is empty, and everything would look new after them.
+    let start_ns = graph
+        .nodes
+        .values()
+        .filter_map(|n| n.entered.first_slot_start(start_ns, end_ns))
+        .min()
+        .map_or(start_ns, |first| first.max(start_ns));
     let first_slot = -(-start_ns).div_euclid(SLOT_NS);
     let last_slot = end_ns.div_euclid(SLOT_NS);
     let splits: Vec<i64> = ((first_slot + 2)..=(last_slot - 1)).map(|s| s * SLOT_NS).collect();
@@ -346,11 +419,13 @@ pub fn rank(graph: &ServiceGraph, start_ns: i64, end_ns: i64, focus: Option<&str
             // Only the signals that moved are evidence.
             evidence.retain(|e| e.score >= EVIDENCE_MIN_SCORE);
             let node = graph.nodes.get(&(kind, name.clone()));
+            // A saturated instance is named by its utilisation; otherwise by its calls.
+            let saturated = evidence.first().and_then(|e| e.instance.clone());
             let failures = evidence.first().is_some_and(|e| matches!(e.signal, "errors" | "error_logs"));
             Candidate {
                 kind,
                 operation: node.and_then(|n| most_changed(&n.operations, start_ns, split, end_ns)),
-                instance: node.and_then(|n| most_changed(&n.instances, start_ns, split, end_ns)),
+                instance: saturated.or_else(|| node.and_then(|n| most_changed(&n.instances, start_ns, split, end_ns))),
                 example_traces: node.map(|n| n.examples.pick(split, end_ns, failures, 3)).unwrap_or_default(),
                 name,
                 score,
@@ -537,6 +612,12 @@ mod tests {
         let e = &r.candidates[0].evidence[0];
         assert_eq!((e.signal, e.template), ("error_logs", Some(TemplateId(2))));
         assert!(r.candidates.iter().all(|c| c.name != "checkout" || c.score < 0.1), "steady lines are no news");
+        // Asked over a range reaching two minutes before any data, the baseline still starts
+        // where the data does: checkout's steady lines are not "new" after an empty before.
+        let wide = rank(&g, NOW - 300 * S, NOW, None, 5);
+        assert_eq!(wide.candidates[0].name, "payment", "{:?}", wide.candidates);
+        assert!(wide.candidates.iter().all(|c| c.name != "checkout" || c.score < 0.1), "{:?}", wide.candidates);
+        assert!(wide.split_ns >= NOW - 160 * S, "split at {} s", (wide.split_ns - NOW) / S);
     }
 
     #[test]
@@ -620,6 +701,65 @@ mod tests {
         // Trace ids hold the second they were made at, plus one.
         let late = |t: &TraceId| i64::from(t.as_bytes()[0]) > 90;
         assert!(c.example_traces.iter().all(late), "examples come from after the change: {:?}", c.example_traces);
+    }
+
+    #[test]
+    fn a_saturated_instance_is_blamed_by_its_utilisation() {
+        // Nothing moves in the spans; one pod of payment runs out of CPU at 100 s, while
+        // checkout's pod idles up and down inside its headroom and the node is busy throughout.
+        let mut g = system(&|_| {}, 0);
+        let point = |service: &str, instance: &str, name: &str, sec: i64, value: f64| crate::graph::MetricFact {
+            service: service.into(),
+            instance: instance.into(),
+            name: name.into(),
+            time_ns: NOW - (180 - sec) * S,
+            value,
+        };
+        let mut points = Vec::new();
+        for sec in (0..180).step_by(30) {
+            let hot = sec >= 100;
+            points.push(point("payment", "payment-1", "k8s.pod.cpu.utilization", sec, if hot { 0.97 } else { 0.08 }));
+            points.push(point("payment", "payment-2", "k8s.pod.cpu.utilization", sec, 0.08));
+            points.push(point(
+                "checkout",
+                "checkout-1",
+                "container.cpu.utilization",
+                sec,
+                [0.01, 0.04][(sec / 30 % 2) as usize],
+            ));
+            points.push(point("frontend", "frontend-1", "k8s.node.cpu.utilization", sec, if hot { 1.0 } else { 0.1 }));
+        }
+        g.apply_metrics(&points, NOW);
+        let r = rank(&g, NOW - 180 * S, NOW, None, 5);
+        let c = &r.candidates[0];
+        assert_eq!((c.name.as_str(), c.instance.as_deref()), ("payment", Some("payment-1")), "{:?}", r.candidates);
+        let e = &c.evidence[0];
+        assert_eq!((e.signal, e.instance.as_deref()), ("cpu", Some("payment-1")));
+        assert!(e.baseline < 0.1 && e.recent > 0.9 && e.score > 1.5, "{e:?}");
+        assert!(
+            r.candidates.iter().skip(1).all(|c| c.score < 0.2),
+            "idle wobble and node gauges are no news: {:?}",
+            r.candidates
+        );
+    }
+
+    #[test]
+    fn utilisation_gauges_are_recognised_by_their_conventional_names() {
+        use crate::graph::ResourceKind;
+        let cases = [
+            ("k8s.pod.cpu.utilization", Some(ResourceKind::Cpu)),
+            ("container.cpu.utilization", Some(ResourceKind::Cpu)),
+            ("process.cpu.utilization", Some(ResourceKind::Cpu)),
+            ("k8s.pod.memory.utilization", Some(ResourceKind::Memory)),
+            ("system.memory.utilization", Some(ResourceKind::Memory)),
+            ("k8s.node.cpu.utilization", None),
+            ("k8s.pod.cpu.usage", None),
+            ("cpu", None),
+            ("http.server.request.duration", None),
+        ];
+        for (name, want) in cases {
+            assert_eq!(ResourceKind::of(name), want, "{name}");
+        }
     }
 
     #[test]

@@ -170,6 +170,12 @@ impl Windowed {
 
     /// The summary of the calls in the slots that start in `[start_ns, end_ns)` (whole slots: the
     /// slot holding `end_ns` counts, the one holding `start_ns` only when it starts there).
+    /// The start of the first slot with calls among the slots starting in `[start_ns, end_ns)`.
+    pub fn first_slot_start(&self, start_ns: i64, end_ns: i64) -> Option<i64> {
+        let (from, to) = slot_range(start_ns, end_ns);
+        self.slots.iter().map(|(i, _)| *i).find(|i| *i >= from && *i < to).map(|i| i * SLOT_NS)
+    }
+
     pub fn summary(&self, start_ns: i64, end_ns: i64) -> Red {
         let (from, to) = slot_range(start_ns, end_ns);
         let mut calls = 0u64;

@@ -128,8 +128,13 @@ fn caps_hold_and_count_what_did_not_fit() {
     assert_eq!(api.error_logs[&TemplateId(1)].count(NOW - HOUR, NOW + 1), 2);
     assert!(g.node(NodeKind::Service, "unknown").is_none(), "the node cap is full");
     assert_eq!(d.nodes, 1);
-    let gauge =
-        |name: &str, value: f64| MetricFact { service: "api".into(), name: name.into(), time_ns: NOW - MS, value };
+    let gauge = |name: &str, value: f64| MetricFact {
+        service: "api".into(),
+        instance: String::new(),
+        name: name.into(),
+        time_ns: NOW - MS,
+        value,
+    };
     let d = g.apply_metrics(&[gauge("cpu", 0.5), gauge("cpu", 0.7), gauge("memory", 9.0)], NOW);
     assert_eq!(d.metric_series, 1, "the second series of api did not fit");
     let cpu = g.node(NodeKind::Service, "api").unwrap().metrics["cpu"].summary(NOW - HOUR, NOW + 1);
@@ -140,7 +145,13 @@ fn caps_hold_and_count_what_did_not_fit() {
 fn services_that_only_log_or_report_gauges_are_kept_but_not_mapped_until_called() {
     let mut g = ServiceGraph::new(GraphLimits::default());
     let line = LogFact { service: "batch".into(), time_ns: NOW - MS, template: TemplateId(1) };
-    let gauge = MetricFact { service: "node".into(), name: "cpu".into(), time_ns: NOW - MS, value: 0.5 };
+    let gauge = MetricFact {
+        service: "node".into(),
+        instance: String::new(),
+        name: "cpu".into(),
+        time_ns: NOW - MS,
+        value: 0.5,
+    };
     assert_eq!(g.apply_logs(&[line], NOW), Dropped::default());
     assert_eq!(g.apply_metrics(&[gauge], NOW), Dropped::default());
     g.expire(NOW);

@@ -105,7 +105,13 @@ pub struct TraceFacts {
 
 /// The instance a span ran on.
 pub fn instance_of(span: &GraphSpan) -> &str {
-    let a = &span.resource.attributes;
+    instance_of_resource(&span.resource)
+}
+
+/// The instance (pod, host) a resource describes: `k8s.pod.name`, else `host.name`, else
+/// `service.instance.id`; empty when none is set.
+pub fn instance_of_resource(resource: &Resource) -> &str {
+    let a = &resource.attributes;
     ["k8s.pod.name", "host.name", "service.instance.id"].iter().find_map(|k| a.get_str(k)).unwrap_or("")
 }
 

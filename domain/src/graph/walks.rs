@@ -341,11 +341,18 @@ mod tests {
             let recent = time_ns >= NOW - 5 * MIN;
             points.push(MetricFact {
                 service: "payment".into(),
+                instance: String::new(),
                 name: "cpu".into(),
                 time_ns,
                 value: if recent { 0.9 } else { 0.2 + (m % 3) as f64 * 0.01 },
             });
-            points.push(MetricFact { service: "payment".into(), name: "memory".into(), time_ns, value: 100.0 });
+            points.push(MetricFact {
+                service: "payment".into(),
+                instance: String::new(),
+                name: "memory".into(),
+                time_ns,
+                value: 100.0,
+            });
         }
         g.apply_metrics(&points, NOW);
         let s = g.signals("payment", NOW - 60 * MIN, NOW - 5 * MIN, NOW).unwrap();
