@@ -315,6 +315,29 @@ impl Score {
     }
 }
 
+/// Waits until `expected` records are stored (or the count stays put for a second: duplicates
+/// are stored once) and the graph has taken them, then folds what it holds.
+async fn settle(
+    server: &RunningServer,
+    storage: &dyn Storage,
+    tenant: &TenantId,
+    count: impl Fn(&otelcontext_ports::SignalCounts) -> u64,
+    expected: usize,
+) -> anyhow::Result<()> {
+    let (mut last, mut still) = (u64::MAX, 0);
+    for _ in 0..600 {
+        let n = count(&storage.counts(tenant).await?);
+        still = if n == last { still + 1 } else { 0 };
+        last = n;
+        if (n as usize >= expected || still >= 20) && server.graph().queued() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.graph().settle_all();
+    Ok(())
+}
+
 /// Replays the case; returns the shift applied to its times.
 async fn replay(
     server: &RunningServer,
@@ -336,25 +359,13 @@ async fn replay(
         spans += r.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|s| s.spans.len()).sum::<usize>();
         post(&client, &format!("http://{}/v1/traces", server.http_addr()), tenant, r.encode_to_vec()).await?;
     }
-    for _ in 0..600 {
-        if storage.counts(tenant).await?.spans as usize >= spans && server.graph().queued() == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    server.graph().settle_all();
+    settle(server, storage, tenant, |c| c.spans, spans).await?;
     for r in &payloads.logs {
         logs += r.resource_logs.iter().flat_map(|rl| &rl.scope_logs).map(|s| s.log_records.len()).sum::<usize>();
         post(&client, &format!("http://{}/v1/logs", server.http_addr()), tenant, r.encode_to_vec()).await?;
     }
     // Stored, then counted by the graph.
-    for _ in 0..600 {
-        if storage.counts(tenant).await?.logs as usize >= logs && server.graph().queued() == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    server.graph().settle_all();
+    settle(server, storage, tenant, |c| c.logs, logs).await?;
     let mut points = 0usize;
     for r in &payloads.metrics {
         points += r
@@ -369,13 +380,7 @@ async fn replay(
             .sum::<usize>();
         post(&client, &format!("http://{}/v1/metrics", server.http_addr()), tenant, r.encode_to_vec()).await?;
     }
-    for _ in 0..600 {
-        if storage.counts(tenant).await?.metric_points as usize >= points && server.graph().queued() == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    server.graph().settle_all();
+    settle(server, storage, tenant, |c| c.metric_points, points).await?;
     Ok(shift)
 }
 
@@ -408,7 +413,7 @@ async fn main() -> anyhow::Result<()> {
         let slot = otelcontext_domain::graph::stats::SLOT_NS;
         let (start, end) = (case.window_start_ns + shift, case.window_end_ns + shift + slot);
         for (mode, focus) in [("whole tenant", None), ("from the entry service", Some(case.entry.as_str()))] {
-            let mut url = format!("http://{}/api/rca?start={start}&end={end}&limit=10", server.http_addr());
+            let mut url = format!("http://{}/api/rca?start={start}&end={end}&limit=100", server.http_addr());
             if let Some(service) = focus {
                 url.push_str(&format!("&service={service}"));
             }
@@ -435,6 +440,27 @@ async fn main() -> anyhow::Result<()> {
                         )
                     })
                     .collect();
+                let truth_line = match rank {
+                    Some(r) if r >= 3 => {
+                        let c = &candidates[r];
+                        let ev: Vec<String> = c["evidence"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .take(3)
+                            .map(|e| {
+                                format!(
+                                    "{} {:.2}: {}",
+                                    e["signal"].as_str().unwrap_or_default(),
+                                    e["score"].as_f64().unwrap_or_default(),
+                                    e["description"].as_str().unwrap_or_default()
+                                )
+                            })
+                            .collect();
+                        format!("\n    truth {:.2}: {}", c["score"].as_f64().unwrap_or_default(), ev.join(" | "))
+                    }
+                    _ => String::new(),
+                };
                 // Where the ranking split the range, against when the fault was injected.
                 let split_s =
                     (body["change_at_unix_nano"].as_i64().unwrap_or_default() - shift - case.inject_ns) / 1_000_000_000;
@@ -447,6 +473,9 @@ async fn main() -> anyhow::Result<()> {
                     rank.map(|r| r + 1),
                     top.join(", ")
                 );
+                if !truth_line.is_empty() {
+                    println!("{truth_line}");
+                }
             }
         }
     }

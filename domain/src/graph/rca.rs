@@ -30,8 +30,14 @@ use crate::ids::TraceId;
 use crate::template::TemplateId;
 use std::collections::{HashMap, HashSet};
 
-/// Calls needed on each side of the split for a signal to count.
+/// Calls needed after the split (and, for error rates and fan-out, before it) for a signal to
+/// count.
 pub const MIN_CALLS: u64 = 5;
+/// Calls a latency baseline needs: a rarely called service often has only a few before a
+/// change; with [`LOG_VAR_FLOOR`] and the t discount two are enough to show a large shift.
+pub const MIN_BASELINE_CALLS: u64 = 2;
+/// The most a fan-out change scores.
+const FAN_OUT_MAX: f64 = 1.0;
 /// Latency floor of the ratios (1 ms), so tiny absolute changes of very fast things do not dominate.
 const ERROR_WEIGHT: f64 = 3.0;
 
@@ -81,6 +87,10 @@ pub struct RcaResult {
     pub candidates: Vec<Candidate>,
 }
 
+/// The least variance of `ln(1 + ms)` assumed of a side (≈ a ±30 % spread of latencies), so two
+/// calls that happen to agree do not make a baseline look certain.
+const LOG_VAR_FLOOR: f64 = 0.1;
+
 /// How sure a change is: its t statistic over this, capped at 1 (a change of three standard
 /// errors counts fully, a smaller one in proportion), so noise on a handful of calls does not
 /// outrank a real shift.
@@ -89,11 +99,13 @@ const SURE_AT: f64 = 3.0;
 /// A latency change: the difference of the mean `ln(1 + ms)` (the log of the ratio of typical
 /// latencies, with a 1 ms floor), discounted by how sure it is (Welch's t).
 fn latency_score(before: &Red, after: &Red) -> Option<f64> {
-    if before.calls < MIN_CALLS || after.calls < MIN_CALLS {
+    if before.calls < MIN_BASELINE_CALLS || after.calls < MIN_CALLS {
         return None;
     }
     let effect = after.log_mean - before.log_mean;
-    let se = (before.log_var / before.calls as f64 + after.log_var / after.calls as f64).sqrt();
+    let se = (before.log_var.max(LOG_VAR_FLOOR) / before.calls as f64
+        + after.log_var.max(LOG_VAR_FLOOR) / after.calls as f64)
+        .sqrt();
     let sure = if se > 0.0 { (effect.abs() / se / SURE_AT).min(1.0) } else { 1.0 };
     Some(effect * sure)
 }
@@ -153,8 +165,16 @@ fn gaps(graph: &ServiceGraph, start: i64, split: i64, end: i64) -> Gaps {
         // separates caller from callee: all of it is the callee's.
         let common = if scores.len() >= 2 { scores[(scores.len() - 1) / 2].max(0.0) } else { 0.0 };
         out.caller_wide.push((caller.to_owned(), common, scores.len()));
+        // A caller whose own CPU ran out is late to read its answers: that much of every wait
+        // is explained by the caller, not by the network towards its callees.
+        let starved = graph
+            .nodes
+            .get(&(NodeKind::Service, caller.to_owned()))
+            .and_then(|n| utilization_rise(n, start, split, end).into_iter().find(|e| e.signal == "cpu"))
+            .map_or(0.0, |e| e.score.max(0.0));
+        let explained = common.max(starved);
         for (to, score, b, a) in edges {
-            out.into.push((to, caller.to_owned(), score - common, b, a));
+            out.into.push((to, caller.to_owned(), score - explained, b, a));
         }
     }
     out
@@ -242,7 +262,8 @@ fn error_log_rise(
         }
     }
     let (_, template) = top?;
-    let share = (excess / (entered_after.calls.max(MIN_CALLS)) as f64).min(1.0);
+    let calls = entered_after.calls.max(MIN_CALLS) as f64;
+    let share = (excess / calls).min(1.0);
     Some(Evidence {
         signal: "error_logs",
         via: None,
@@ -338,6 +359,9 @@ fn fan_out_change(
     }
     changes.sort_by(|x, y| x.0.total_cmp(&y.0));
     let (score, before, after) = changes[(changes.len() - 1) / 2];
+    // A change of what it calls is indirect evidence (a new request mix moves it too): at most
+    // as strong as an e-fold change of latency.
+    let score = score.min(FAN_OUT_MAX);
     Some(Evidence {
         signal: "fan_out",
         via: None,
@@ -741,6 +765,107 @@ mod tests {
             "idle wobble and node gauges are no news: {:?}",
             r.candidates
         );
+    }
+
+    #[test]
+    fn a_starved_caller_is_blamed_for_its_waits_even_on_its_only_edge() {
+        // frontend → payment only. From 100 s the frontend's CPU is saturated and it reads
+        // payment's answers 40 ms late; payment serves as fast as ever.
+        let mut g = ServiceGraph::new(GraphLimits::default());
+        let mut points = Vec::new();
+        for sec in 0..180 {
+            let t = NOW - (180 - sec) * S;
+            let late = if sec >= 100 { 40 * MS } else { MS };
+            let entry = |service: &str, d: i64| Entry {
+                service: service.into(),
+                operation: "op".into(),
+                instance: format!("{service}-1"),
+                end_ns: t,
+                duration_ns: d,
+                self_ns: 2 * MS,
+                error: false,
+            };
+            let own = |service: &str| SelfTime {
+                service: service.into(),
+                operation: "op".into(),
+                end_ns: t,
+                self_ns: 2 * MS,
+                error: false,
+            };
+            g.apply(
+                &TraceFacts {
+                    trace_id: None,
+                    entries: vec![entry("frontend", 10 * MS + late), entry("payment", 5 * MS)],
+                    calls: vec![Call {
+                        caller: "frontend".into(),
+                        callee_kind: NodeKind::Service,
+                        callee: "payment".into(),
+                        end_ns: t,
+                        client_ns: 5 * MS + late,
+                        server_ns: Some(5 * MS),
+                        error: false,
+                    }],
+                    self_times: vec![own("frontend"), own("payment")],
+                },
+                NOW,
+            );
+            if sec % 30 == 0 {
+                points.push(crate::graph::MetricFact {
+                    service: "frontend".into(),
+                    instance: "frontend-1".into(),
+                    name: "k8s.pod.cpu.utilization".into(),
+                    time_ns: t,
+                    value: if sec >= 100 { 0.98 } else { 0.05 },
+                });
+            }
+        }
+        g.apply_metrics(&points, NOW);
+        let r = rank(&g, NOW - 180 * S, NOW, None, 5);
+        assert_eq!(r.candidates[0].name, "frontend", "{:?}", r.candidates);
+        assert_eq!(r.candidates[0].evidence[0].signal, "cpu");
+        let payment = r.candidates.iter().find(|c| c.name == "payment").map_or(0.0, |c| c.score);
+        // The raw rise of the wait is ln(41 / 2) ≈ 3.0; the starved caller's share is taken out.
+        assert!(payment < 1.5, "the wait is mostly the starved caller's: {:?}", r.candidates);
+    }
+
+    #[test]
+    fn a_rarely_called_service_with_a_thin_baseline_is_still_blamed_for_a_large_delay() {
+        // auth → verify: two calls before the change, eight after, each waiting 2 s more on the
+        // network; auth's other callee (users) is busy and steady throughout.
+        let mut g = ServiceGraph::new(GraphLimits::default());
+        for sec in 0..180 {
+            let t = NOW - (180 - sec) * S;
+            let call = |callee: &str, client_ns: i64| Call {
+                caller: "auth".into(),
+                callee_kind: NodeKind::Service,
+                callee: callee.into(),
+                end_ns: t,
+                client_ns,
+                server_ns: Some(5 * MS),
+                error: false,
+            };
+            let entry = |service: &str| Entry {
+                service: service.into(),
+                operation: "op".into(),
+                instance: String::new(),
+                end_ns: t,
+                duration_ns: 5 * MS,
+                self_ns: 5 * MS,
+                error: false,
+            };
+            let mut facts = TraceFacts { entries: vec![entry("auth"), entry("users")], ..TraceFacts::default() };
+            facts.calls.push(call("users", 6 * MS));
+            let rare = [40, 80].contains(&sec) || (sec >= 100 && sec % 10 == 5);
+            if rare {
+                facts.entries.push(entry("verify"));
+                facts.calls.push(call("verify", if sec >= 100 { 2_005 * MS } else { 6 * MS }));
+            }
+            g.apply(&facts, NOW);
+        }
+        let r = rank(&g, NOW - 180 * S, NOW, None, 5);
+        let c = &r.candidates[0];
+        assert_eq!((c.name.as_str(), c.evidence[0].signal), ("verify", "edge_gap"), "{:?}", r.candidates);
+        assert_eq!(c.evidence[0].baseline_calls, 2);
     }
 
     #[test]

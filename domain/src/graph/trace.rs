@@ -83,7 +83,9 @@ pub struct Call {
     pub error: bool,
 }
 
-/// The self time of a span doing its service's own work (not waiting on a call).
+/// The self time of a request a service served: the time its spans under one entered span
+/// spent on the service's own work (not waiting on a call to another service or a peer), so a
+/// slow step deep inside the service counts whole, not diluted among its many short spans.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SelfTime {
     pub service: String,
@@ -115,18 +117,49 @@ pub fn instance_of_resource(resource: &Resource) -> &str {
     ["k8s.pod.name", "host.name", "service.instance.id"].iter().find_map(|k| a.get_str(k)).unwrap_or("")
 }
 
+/// Whether span `i` is its service's side of a call: a CLIENT or PRODUCER span, or, without
+/// kinds, a span whose children are all in other services (it does nothing but call).
+fn is_call(spans: &[GraphSpan], children: &[Vec<usize>], i: usize) -> bool {
+    let s = &spans[i];
+    matches!(s.kind, SpanKind::Client | SpanKind::Producer)
+        || (matches!(s.kind, SpanKind::Unspecified | SpanKind::Internal)
+            && !children[i].is_empty()
+            && children[i].iter().all(|c| spans[*c].service_name() != s.service_name()))
+}
+
 /// The facts of one trace's spans (any order; spans whose parent is missing count as roots).
 pub fn analyse(spans: &[GraphSpan]) -> TraceFacts {
     let tree = SpanTree::new(spans);
     let self_ns = tree.self_times(spans);
     let (parent, children) = (&tree.parent, &tree.children);
     let mut facts = TraceFacts::default();
+    let entered: Vec<bool> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let parent_span = parent[i].map(|p| &spans[p]);
+            parent_span.is_none_or(|p| p.service_name() != s.service_name())
+                || matches!(s.kind, SpanKind::Server | SpanKind::Consumer)
+        })
+        .collect();
+    // The request each span works for: its nearest entered ancestor (itself when entered),
+    // handed down from the roots (the tree has no cycles; roots are entered).
+    let mut owner: Vec<usize> = (0..spans.len()).collect();
+    let mut stack: Vec<usize> = tree.roots.clone();
+    while let Some(i) = stack.pop() {
+        for &c in &children[i] {
+            if !entered[c] {
+                owner[c] = owner[i];
+            }
+            stack.push(c);
+        }
+    }
+    let mut own = vec![0i64; spans.len()];
     for (i, s) in spans.iter().enumerate() {
         let service = s.service_name();
         let parent_span = parent[i].map(|p| &spans[p]);
         let remote_parent = parent_span.is_some_and(|p| p.service_name() != service);
-        let entered = parent_span.is_none() || remote_parent || matches!(s.kind, SpanKind::Server | SpanKind::Consumer);
-        if entered {
+        if entered[i] {
             facts.entries.push(Entry {
                 service: service.to_owned(),
                 operation: s.name.clone(),
@@ -138,23 +171,15 @@ pub fn analyse(spans: &[GraphSpan]) -> TraceFacts {
             });
         }
         // A service's own work: not the time a client span waits on another service or a peer
-        // (that is the call's, seen on its edge).
+        // (that is the call's, seen on its edge). Summed per request the service served.
         let answered = children[i].iter().any(|c| spans[*c].service_name() != service);
-        if !answered && s.peer.is_none() {
-            facts.self_times.push(SelfTime {
-                service: service.to_owned(),
-                operation: s.name.clone(),
-                end_ns: s.end_ns,
-                self_ns: self_ns[i],
-                error: s.error,
-            });
+        if !is_call(spans, children, i) && s.peer.is_none() {
+            own[owner[i]] += self_ns[i];
         }
         if let (Some(p), Some(pi)) = (parent_span.filter(|_| remote_parent), parent[i]) {
             // The caller's view of the call: its CLIENT span; without kinds, a span of the caller
             // whose children are all in other services (it does nothing but call).
-            let client_side = matches!(p.kind, SpanKind::Client | SpanKind::Producer)
-                || (matches!(p.kind, SpanKind::Unspecified | SpanKind::Internal)
-                    && children[pi].iter().all(|c| spans[*c].service_name() != p.service_name()));
+            let client_side = is_call(spans, children, pi);
             facts.calls.push(Call {
                 caller: p.service_name().to_owned(),
                 callee_kind: NodeKind::Service,
@@ -177,6 +202,16 @@ pub fn analyse(spans: &[GraphSpan]) -> TraceFacts {
                 error: s.error,
             });
         }
+    }
+    for (i, s) in spans.iter().enumerate().filter(|(i, _)| entered[*i]) {
+        facts.self_times.push(SelfTime {
+            service: s.service_name().to_owned(),
+            operation: s.name.clone(),
+            end_ns: s.end_ns,
+            // At most the request's own length (children may overlap or outlast their parent).
+            self_ns: own[i].min(s.duration_ns()),
+            error: s.error,
+        });
     }
     facts
 }
@@ -280,6 +315,27 @@ mod tests {
     }
 
     #[test]
+    fn self_time_is_summed_per_request_so_a_slow_step_deep_inside_counts_whole() {
+        // api SERVER (0-100) → internal (0-100) → internal (10-90) → db CLIENT (40-50), and a
+        // second request of the same service under a remote caller.
+        let mut db = span(4, Some(3), "api", SpanKind::Client, 40, 50);
+        db.attributes.push("db.system", AnyValue::String("mysql".into()));
+        let spans = [
+            span(1, None, "api", SpanKind::Server, 0, 100),
+            span(2, Some(1), "api", SpanKind::Internal, 0, 100),
+            span(3, Some(2), "api", SpanKind::Internal, 10, 90),
+            db,
+            span(5, Some(3), "auth", SpanKind::Server, 60, 70),
+            span(6, Some(5), "auth", SpanKind::Internal, 61, 69),
+        ];
+        let f = analyse(&spans.iter().map(GraphSpan::from).collect::<Vec<_>>());
+        let own: Vec<(&str, &str, i64)> =
+            f.self_times.iter().map(|s| (s.service.as_str(), s.operation.as_str(), s.self_ns / MS)).collect();
+        // api: 20 ms in span 2, 80 − 10 (db) − 10 (auth) = 60 in span 3; auth: 2 + 8.
+        assert_eq!(own, [("api", "op1", 80), ("auth", "op5", 10)]);
+    }
+
+    #[test]
     fn without_span_kinds_calls_are_found_from_the_tree() {
         let spans = [
             span(1, None, "gateway", SpanKind::Unspecified, 0, 50),
@@ -311,7 +367,7 @@ mod tests {
                 })
                 .collect();
             let f = analyse(&spans.iter().map(GraphSpan::from).collect::<Vec<_>>());
-            prop_assert!(f.self_times.len() <= spans.len());
+            prop_assert_eq!(f.self_times.len(), f.entries.len(), "one per request served");
             for st in &f.self_times {
                 let s = spans.iter().find(|s| s.name == st.operation).unwrap();
                 prop_assert!(st.self_ns >= 0 && st.self_ns <= s.duration_ns());
