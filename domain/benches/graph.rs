@@ -19,14 +19,15 @@ fn span(id: u64, parent: Option<u64>, resource: &Arc<Resource>, kind: SpanKind, 
     GraphSpan {
         span_id: SpanId::from_array(id.to_be_bytes()).unwrap(),
         parent_span_id: parent.map(|p| SpanId::from_array(p.to_be_bytes()).unwrap()),
-        resource: resource.clone(),
-        name: format!("op-{}", id % 4),
+        service: resource.service_name.as_str().into(),
+        name: format!("op-{}", id % 4).into(),
         kind,
         start_ns: start,
         end_ns: start + ms * MS,
         error: false,
         message: String::new(),
         peer: None,
+        instance: otelcontext_domain::graph::trace::instance_of_resource(resource).into(),
     }
 }
 

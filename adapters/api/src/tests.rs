@@ -240,6 +240,7 @@ fn answer() -> otelcontext_ports::RcaAnswer {
     let evidence = Evidence {
         signal: "edge_gap",
         via: Some("frontend".into()),
+        instance: None,
         template: None,
         baseline: 2_000_000.0,
         recent: 72_000_000.0,
@@ -258,7 +259,20 @@ fn answer() -> otelcontext_ports::RcaAnswer {
                 operation: Some("Convert".into()),
                 instance: None,
                 score: 3.2,
-                evidence: vec![evidence],
+                evidence: vec![
+                    evidence,
+                    Evidence {
+                        signal: "cpu",
+                        via: None,
+                        instance: Some("currency-7f9".into()),
+                        template: None,
+                        baseline: 0.05,
+                        recent: 0.97,
+                        score: 1.9,
+                        baseline_calls: 3,
+                        recent_calls: 2,
+                    },
+                ],
                 example_traces: vec![TraceId::from_array([7; 16]).unwrap()],
             }],
         },
@@ -297,6 +311,11 @@ async fn rca_answers_ranked_candidates_with_their_evidence() {
     e.get("recent").assert_f64(72.0);
     e.get("via").assert_string("frontend");
     assert!(e.get("description").string().contains("frontend waits 2.0 ms → 72.0 ms"));
+    let cpu = c.get("evidence").array().get(1).object();
+    cpu.get("signal").assert_string("cpu");
+    cpu.get("unit").assert_string("utilization");
+    cpu.get("instance").assert_string("currency-7f9");
+    assert!(cpu.get("description").string().contains("currency-7f9 5.0 % → 97.0 %"), "{:?}", cpu.get("description"));
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@
 
 use otelcontext_domain::graph::assembly::{Assembly, AssemblyConfig};
 use otelcontext_domain::graph::stats::Red;
-use otelcontext_domain::graph::trace::{GraphSpan, analyse};
+use otelcontext_domain::graph::trace::{GraphSpan, Sharing, analyse};
 use otelcontext_domain::graph::{Dropped, GraphLimits, LogFact, MetricFact, ServiceGraph, ServiceMap};
 use otelcontext_domain::{GraphSnapshot, LogRecord, MetricPoint, PointValue, SeverityLevel, TenantId, TraceId};
 use otelcontext_ports::{
@@ -135,7 +135,13 @@ pub struct GraphService {
     metrics: GraphMetrics,
     /// When the tick last ran (0 before the tasks are spawned).
     last_tick_ns: AtomicI64,
+    /// Span names shared between the spans waiting in the graph (names are no tenant's secret:
+    /// equal strings share one copy).
+    names: Mutex<Sharing>,
 }
+
+/// Distinct span names shared at most; past it the set starts over.
+const MAX_SHARED_NAMES: usize = 50_000;
 
 impl GraphService {
     pub fn new(settings: GraphSettings, clock: Arc<dyn Clock>, meter: &Meter) -> Self {
@@ -149,6 +155,7 @@ impl GraphService {
             queued: AtomicUsize::new(0),
             metrics: GraphMetrics::new(meter),
             last_tick_ns: AtomicI64::new(0),
+            names: Mutex::new(Sharing::new(MAX_SHARED_NAMES)),
         }
     }
 
@@ -562,7 +569,9 @@ impl CommitObserver for GraphService {
     fn committed(&self, batches: &[TenantBatch]) {
         for b in batches {
             if !b.spans.is_empty() {
-                let spans = b.spans.iter().map(|s| (s.trace_id, GraphSpan::from(s))).collect();
+                let mut names = self.names.lock();
+                let spans = names.graph_spans(&b.spans);
+                drop(names);
                 self.enqueue(&b.tenant, Records::Spans(spans));
             }
             let logs: Vec<LogFact> = b.logs.iter().filter_map(log_fact).collect();

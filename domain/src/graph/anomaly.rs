@@ -254,9 +254,9 @@ mod tests {
             };
             let facts = TraceFacts {
                 entries: vec![Entry {
-                    service: "api".into(),
-                    operation: "GET".into(),
-                    instance: String::new(),
+                    service: "api",
+                    operation: "GET",
+                    instance: "",
                     end_ns: t,
                     duration_ns: d,
                     self_ns: d,

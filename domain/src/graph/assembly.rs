@@ -6,7 +6,8 @@
 
 use super::trace::GraphSpan;
 use crate::ids::TraceId;
-use std::collections::{BTreeSet, HashMap};
+use hashbrown::HashMap;
+use std::collections::BTreeSet;
 
 /// How traces assemble.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,10 +132,8 @@ impl Assembly {
 mod tests {
     use super::*;
     use crate::ids::SpanId;
-    use crate::resource::Resource;
     use crate::span::SpanKind;
     use proptest::prelude::*;
-    use std::sync::Arc;
 
     const S: i64 = 1_000_000_000;
 
@@ -146,7 +145,7 @@ mod tests {
         GraphSpan {
             span_id: SpanId::from_array([n.wrapping_add(1).max(1); 8]).unwrap(),
             parent_span_id: None,
-            resource: Arc::new(Resource::for_service("svc")),
+            service: "svc".into(),
             name: "op".into(),
             kind: SpanKind::Server,
             start_ns: 0,
@@ -154,6 +153,7 @@ mod tests {
             error: false,
             message: String::new(),
             peer: None,
+            instance: "".into(),
         }
     }
 

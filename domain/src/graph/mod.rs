@@ -17,9 +17,9 @@ pub mod tree;
 pub mod walks;
 
 use crate::template::TemplateId;
+use hashbrown::{Equivalent, HashMap};
 use peer::NodeKind;
 use stats::{Counts, Examples, Red, Values, Windowed};
-use std::collections::HashMap;
 use trace::TraceFacts;
 
 /// Hard caps of one tenant's graph.
@@ -137,6 +137,26 @@ impl Default for Edge {
 /// Identity of a node.
 pub type NodeKey = (NodeKind, String);
 
+/// A borrowed [`NodeKey`], to look nodes up without allocating (hashes as the tuple does).
+#[derive(Hash)]
+struct KeyRef<'a>(NodeKind, &'a str);
+
+impl Equivalent<NodeKey> for KeyRef<'_> {
+    fn equivalent(&self, key: &NodeKey) -> bool {
+        self.0 == key.0 && self.1 == key.1
+    }
+}
+
+/// A borrowed edge key: caller, then the callee's [`KeyRef`].
+#[derive(Hash)]
+struct EdgeRef<'a>(&'a str, KeyRef<'a>);
+
+impl Equivalent<(String, NodeKey)> for EdgeRef<'_> {
+    fn equivalent(&self, key: &(String, NodeKey)) -> bool {
+        self.0 == key.0 && self.1.equivalent(&key.1)
+    }
+}
+
 /// What did not fit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Dropped {
@@ -243,22 +263,22 @@ impl ServiceGraph {
 
     /// A node by kind and exact name.
     pub fn node(&self, kind: NodeKind, name: &str) -> Option<&Node> {
-        self.nodes.get(&(kind, name.to_owned()))
+        self.nodes.get(&KeyRef(kind, name))
     }
 
     /// An edge by caller and callee.
     pub fn edge(&self, from: &str, to_kind: NodeKind, to: &str) -> Option<&Edge> {
-        self.edges.get(&(from.to_owned(), (to_kind, to.to_owned())))
+        self.edges.get(&EdgeRef(from, KeyRef(to_kind, to)))
     }
 
     fn node_mut(&mut self, kind: NodeKind, name: &str, dropped: &mut Dropped) -> Option<&mut Node> {
-        let key = (kind, name.to_owned());
+        let key = KeyRef(kind, name);
         if !self.nodes.contains_key(&key) {
             if self.nodes.len() >= self.limits.max_nodes {
                 dropped.nodes += 1;
                 return None;
             }
-            self.nodes.insert(key.clone(), Node::default());
+            self.nodes.insert((kind, name.to_owned()), Node::default());
         }
         self.nodes.get_mut(&key)
     }
@@ -268,14 +288,14 @@ impl ServiceGraph {
         let mut dropped = Dropped::default();
         let limits = self.limits;
         for e in &facts.entries {
-            let Some(node) = self.node_mut(NodeKind::Service, &e.service, &mut dropped) else { continue };
+            let Some(node) = self.node_mut(NodeKind::Service, e.service, &mut dropped) else { continue };
             node.entered.record(e.end_ns, e.duration_ns, e.error, now_ns);
             if let Some(trace) = facts.trace_id {
                 node.examples.record(trace, e.end_ns, e.duration_ns, e.error, now_ns);
             }
             if let Some(w) = bounded(
                 &mut node.operations,
-                &e.operation,
+                e.operation,
                 limits.max_operations_per_service,
                 &mut dropped.operations,
                 // Operations and instances are compared by their means, never by quantiles.
@@ -286,7 +306,7 @@ impl ServiceGraph {
             if !e.instance.is_empty()
                 && let Some(w) = bounded(
                     &mut node.instances,
-                    &e.instance,
+                    e.instance,
                     limits.max_instances_per_service,
                     &mut dropped.instances,
                     Windowed::without_quantiles,
@@ -296,15 +316,15 @@ impl ServiceGraph {
             }
         }
         for s in &facts.self_times {
-            if let Some(node) = self.node_mut(NodeKind::Service, &s.service, &mut dropped) {
+            if let Some(node) = self.node_mut(NodeKind::Service, s.service, &mut dropped) {
                 node.self_time.record(s.end_ns, s.self_ns, s.error, now_ns);
             }
         }
         for c in &facts.calls {
-            if self.node_mut(NodeKind::Service, &c.caller, &mut dropped).is_none() {
+            if self.node_mut(NodeKind::Service, c.caller, &mut dropped).is_none() {
                 continue;
             }
-            let Some(callee) = self.node_mut(c.callee_kind, &c.callee, &mut dropped) else { continue };
+            let Some(callee) = self.node_mut(c.callee_kind, c.callee, &mut dropped) else { continue };
             if c.callee_kind != NodeKind::Service {
                 // A peer's only view of itself is what its callers saw.
                 callee.entered.record(c.end_ns, c.client_ns, c.error, now_ns);
@@ -312,12 +332,15 @@ impl ServiceGraph {
                     callee.examples.record(trace, c.end_ns, c.client_ns, c.error, now_ns);
                 }
             }
-            let key = (c.caller.clone(), (c.callee_kind, c.callee.clone()));
-            if !self.edges.contains_key(&key) && self.edges.len() >= limits.max_edges {
-                dropped.edges += 1;
-                continue;
+            let key = EdgeRef(c.caller, KeyRef(c.callee_kind, c.callee));
+            if !self.edges.contains_key(&key) {
+                if self.edges.len() >= limits.max_edges {
+                    dropped.edges += 1;
+                    continue;
+                }
+                self.edges.insert((c.caller.to_owned(), (c.callee_kind, c.callee.to_owned())), Edge::default());
             }
-            let edge = self.edges.entry(key).or_default();
+            let Some(edge) = self.edges.get_mut(&key) else { continue };
             edge.client.record(c.end_ns, c.client_ns, c.error, now_ns);
             if let Some(server) = c.server_ns {
                 edge.server.record(c.end_ns, server, c.error, now_ns);

@@ -3,6 +3,7 @@
 //! and PRODUCER spans.
 
 use crate::span::{Span, SpanKind};
+use crate::value::AnyValue;
 
 /// The kind of a node of the service graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -33,11 +34,65 @@ pub struct Peer {
     pub kind: NodeKind,
     /// The node's name: `<db.system>` with its namespace or host (`postgresql:orders`), the
     /// broker with its destination host (`kafka`), the `peer.service`, or the host called.
-    pub name: String,
+    pub name: std::sync::Arc<str>,
 }
 
-fn first<'a>(span: &'a Span, keys: &[&str]) -> Option<&'a str> {
-    keys.iter().find_map(|k| span.attributes.get_str(k)).map(str::trim).filter(|v| !v.is_empty())
+/// The attributes peers are named from, in one pass over a span's attributes: per key, the
+/// first value given for it (`None` inside when that value is not a string, as
+/// [`crate::value::Attributes::get_str`] reads it).
+const DB_SYSTEM: usize = 0;
+const DB_SYSTEM_NAME: usize = 1;
+const DB_NAMESPACE: usize = 2;
+const DB_NAME: usize = 3;
+const MESSAGING_SYSTEM: usize = 4;
+const PEER_SERVICE: usize = 5;
+const SERVER_ADDRESS: usize = 6;
+const NET_PEER_NAME: usize = 7;
+const NETWORK_PEER_ADDRESS: usize = 8;
+const NET_SOCK_PEER_ADDR: usize = 9;
+const URL_FULL: usize = 10;
+const HTTP_URL: usize = 11;
+
+fn slot(key: &str) -> Option<usize> {
+    Some(match key {
+        "db.system" => DB_SYSTEM,
+        "db.system.name" => DB_SYSTEM_NAME,
+        "db.namespace" => DB_NAMESPACE,
+        "db.name" => DB_NAME,
+        "messaging.system" => MESSAGING_SYSTEM,
+        "peer.service" => PEER_SERVICE,
+        "server.address" => SERVER_ADDRESS,
+        "net.peer.name" => NET_PEER_NAME,
+        "network.peer.address" => NETWORK_PEER_ADDRESS,
+        "net.sock.peer.addr" => NET_SOCK_PEER_ADDR,
+        "url.full" => URL_FULL,
+        "http.url" => HTTP_URL,
+        _ => return None,
+    })
+}
+
+struct PeerAttributes<'a>([Option<Option<&'a str>>; 12]);
+
+impl<'a> PeerAttributes<'a> {
+    fn of(span: &'a Span) -> Self {
+        let mut seen = [None; 12];
+        for kv in &span.attributes.0 {
+            if let Some(i) = slot(&kv.key)
+                && seen[i].is_none()
+            {
+                seen[i] = Some(match &kv.value {
+                    AnyValue::String(s) => Some(s.as_str()),
+                    _ => None,
+                });
+            }
+        }
+        Self(seen)
+    }
+
+    /// The first of `keys` with a string value, trimmed; `None` when that value is blank.
+    fn first(&self, keys: &[usize]) -> Option<&'a str> {
+        keys.iter().find_map(|i| self.0[*i].flatten()).map(str::trim).filter(|v| !v.is_empty())
+    }
 }
 
 /// The host of a URL (`https://api.example.com:443/x` → `api.example.com`).
@@ -53,28 +108,41 @@ fn url_host(url: &str) -> Option<&str> {
 /// The peer a CLIENT or PRODUCER span calls, when its attributes name one; `None` for other
 /// kinds and for client spans that say nothing about their peer.
 pub fn infer_peer(span: &Span) -> Option<Peer> {
+    let mut name = String::new();
+    infer_peer_into(span, &mut name).map(|kind| Peer { kind, name: name.as_str().into() })
+}
+
+/// [`infer_peer`] writing the peer's name into `name` (cleared first), so a caller that shares
+/// names needs no allocation per span.
+pub fn infer_peer_into(span: &Span, name: &mut String) -> Option<NodeKind> {
+    name.clear();
     if !matches!(span.kind, SpanKind::Client | SpanKind::Producer) {
         return None;
     }
+    let a = PeerAttributes::of(span);
     let host = || {
-        first(span, &["server.address", "net.peer.name", "network.peer.address", "net.sock.peer.addr"])
-            .or_else(|| first(span, &["url.full", "http.url"]).and_then(url_host))
+        a.first(&[SERVER_ADDRESS, NET_PEER_NAME, NETWORK_PEER_ADDRESS, NET_SOCK_PEER_ADDR])
+            .or_else(|| a.first(&[URL_FULL, HTTP_URL]).and_then(url_host))
     };
-    if let Some(system) = first(span, &["db.system", "db.system.name"]) {
-        let place = first(span, &["db.namespace", "db.name"]).or_else(host);
-        let name = match place {
-            Some(p) => format!("{system}:{p}"),
-            None => system.to_owned(),
-        };
-        return Some(Peer { kind: NodeKind::Database, name });
+    if let Some(system) = a.first(&[DB_SYSTEM, DB_SYSTEM_NAME]) {
+        name.push_str(system);
+        if let Some(place) = a.first(&[DB_NAMESPACE, DB_NAME]).or_else(host) {
+            name.push(':');
+            name.push_str(place);
+        }
+        return Some(NodeKind::Database);
     }
-    if let Some(system) = first(span, &["messaging.system"]) {
-        return Some(Peer { kind: NodeKind::Messaging, name: system.to_owned() });
+    if let Some(system) = a.first(&[MESSAGING_SYSTEM]) {
+        name.push_str(system);
+        return Some(NodeKind::Messaging);
     }
-    if let Some(service) = first(span, &["peer.service"]) {
-        return Some(Peer { kind: NodeKind::External, name: service.to_owned() });
+    if let Some(service) = a.first(&[PEER_SERVICE]) {
+        name.push_str(service);
+        return Some(NodeKind::External);
     }
-    host().map(|h| Peer { kind: NodeKind::External, name: h.to_ascii_lowercase() })
+    let h = host()?;
+    name.extend(h.chars().map(|c| c.to_ascii_lowercase()));
+    Some(NodeKind::External)
 }
 
 #[cfg(test)]
@@ -109,6 +177,34 @@ mod tests {
             status: SpanStatus::default(),
             resource: Arc::new(Resource::for_service("checkout")),
             scope: Arc::new(InstrumentationScope::default()),
+        }
+    }
+
+    /// The reading the one-pass version replaced: each key looked up in turn.
+    fn first_by_lookup<'a>(span: &'a Span, keys: &[&str]) -> Option<&'a str> {
+        keys.iter().find_map(|k| span.attributes.get_str(k)).map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_pass_reads_attributes_as_lookups_do(
+            attrs in proptest::collection::vec((0usize..14, 0usize..4, proptest::bool::ANY), 0..12)
+        ) {
+            const KEYS: [&str; 14] = [
+                "db.system", "db.system.name", "db.namespace", "db.name", "messaging.system", "peer.service",
+                "server.address", "net.peer.name", "network.peer.address", "net.sock.peer.addr", "url.full",
+                "http.url", "http.method", "db.statement",
+            ];
+            const VALUES: [&str; 4] = ["", " pg ", "https://API.example.com:8443/x", "orders"];
+            let mut sp = span(SpanKind::Client, &[]);
+            for (k, v, string) in &attrs {
+                let value = if *string { AnyValue::String(VALUES[*v].into()) } else { AnyValue::Int(*v as i64) };
+                sp.attributes.push(KEYS[*k], value);
+            }
+            let one_pass = PeerAttributes::of(&sp);
+            for (i, key) in KEYS.iter().take(12).enumerate() {
+                proptest::prop_assert_eq!(one_pass.first(&[i]), first_by_lookup(&sp, &[key]), "{}", key);
+            }
         }
     }
 
@@ -150,7 +246,7 @@ mod tests {
         ];
         for (kind, attrs, want) in cases {
             let got = infer_peer(&span(kind, &attrs)).map(|p| (p.kind, p.name));
-            assert_eq!(got, want.map(|(k, n)| (k, n.to_owned())), "{kind:?} {attrs:?}");
+            assert_eq!(got, want.map(|(k, n)| (k, std::sync::Arc::<str>::from(n))), "{kind:?} {attrs:?}");
         }
     }
 }

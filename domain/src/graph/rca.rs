@@ -28,7 +28,7 @@ use super::stats::{Red, SLOT_NS};
 use super::{NodeKey, ServiceGraph};
 use crate::ids::TraceId;
 use crate::template::TemplateId;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 /// Calls needed after the split (and, for error rates and fan-out, before it) for a signal to
 /// count.
@@ -168,8 +168,7 @@ fn gaps(graph: &ServiceGraph, start: i64, split: i64, end: i64) -> Gaps {
         // A caller whose own CPU ran out is late to read its answers: that much of every wait
         // is explained by the caller, not by the network towards its callees.
         let starved = graph
-            .nodes
-            .get(&(NodeKind::Service, caller.to_owned()))
+            .node(NodeKind::Service, caller)
             .and_then(|n| utilization_rise(n, start, split, end).into_iter().find(|e| e.signal == "cpu"))
             .map_or(0.0, |e| e.score.max(0.0));
         let explained = common.max(starved);
@@ -376,7 +375,12 @@ fn fan_out_change(
 }
 
 /// The key (operation or instance) whose calls changed most (latency or errors), if one did.
-fn most_changed(parts: &HashMap<String, super::stats::Windowed>, start: i64, split: i64, end: i64) -> Option<String> {
+fn most_changed(
+    parts: &hashbrown::HashMap<String, super::stats::Windowed>,
+    start: i64,
+    split: i64,
+    end: i64,
+) -> Option<String> {
     parts
         .iter()
         .filter_map(|(k, w)| {
@@ -442,7 +446,7 @@ pub fn rank(graph: &ServiceGraph, start_ns: i64, end_ns: i64, focus: Option<&str
             let score = score_of(&evidence);
             // Only the signals that moved are evidence.
             evidence.retain(|e| e.score >= EVIDENCE_MIN_SCORE);
-            let node = graph.nodes.get(&(kind, name.clone()));
+            let node = graph.node(kind, &name);
             // A saturated instance is named by its utilisation; otherwise by its calls.
             let saturated = evidence.first().and_then(|e| e.instance.clone());
             let failures = evidence.first().is_some_and(|e| matches!(e.signal, "errors" | "error_logs"));
@@ -484,18 +488,18 @@ mod tests {
             if sec >= fault_at {
                 fault(&mut tm);
             }
-            let e = |service: &str, d: i64, error: bool| Entry {
-                service: service.into(),
-                operation: "op".into(),
-                instance: String::new(),
+            let e = |service: &'static str, d: i64, error: bool| Entry {
+                service,
+                operation: "op",
+                instance: "",
                 end_ns: t,
                 duration_ns: d,
                 self_ns: 0,
                 error,
             };
-            let own = |service: &str, d: i64| SelfTime {
-                service: service.into(),
-                operation: "op".into(),
+            let own = |service: &'static str, d: i64| SelfTime {
+                service,
+                operation: "op",
                 end_ns: t,
                 self_ns: d,
                 error: false,
@@ -511,18 +515,18 @@ mod tests {
                 ],
                 calls: vec![
                     Call {
-                        caller: "frontend".into(),
+                        caller: "frontend",
                         callee_kind: NodeKind::Service,
-                        callee: "checkout".into(),
+                        callee: "checkout",
                         end_ns: t,
                         client_ns: checkout_serve + 2 * MS,
                         server_ns: Some(checkout_serve),
                         error: false,
                     },
                     Call {
-                        caller: "checkout".into(),
+                        caller: "checkout",
                         callee_kind: NodeKind::Service,
-                        callee: "payment".into(),
+                        callee: "payment",
                         end_ns: t,
                         client_ns: payment + tm.gap_to_payment,
                         server_ns: Some(payment),
@@ -579,25 +583,25 @@ mod tests {
             let mut facts = TraceFacts::default();
             for callee in ["ads", "cart", "catalog"] {
                 facts.entries.push(Entry {
-                    service: callee.into(),
-                    operation: "op".into(),
-                    instance: String::new(),
+                    service: callee,
+                    operation: "op",
+                    instance: "",
                     end_ns: t,
                     duration_ns: 5 * MS,
                     self_ns: 5 * MS,
                     error: false,
                 });
                 facts.self_times.push(SelfTime {
-                    service: callee.into(),
-                    operation: "op".into(),
+                    service: callee,
+                    operation: "op",
                     end_ns: t,
                     self_ns: 5 * MS,
                     error: false,
                 });
                 facts.calls.push(Call {
-                    caller: "frontend".into(),
+                    caller: "frontend",
                     callee_kind: NodeKind::Service,
-                    callee: callee.into(),
+                    callee,
                     end_ns: t,
                     client_ns: 5 * MS + late,
                     server_ns: Some(5 * MS),
@@ -615,7 +619,7 @@ mod tests {
     #[test]
     fn new_error_lines_blame_the_service_that_writes_them() {
         let mut g = system(&|_| {}, 0);
-        let line = |service: &str, sec: i64, template: u64| crate::graph::LogFact {
+        let line = |service: &'static str, sec: i64, template: u64| crate::graph::LogFact {
             service: service.into(),
             time_ns: NOW - (180 - sec) * S,
             template: TemplateId(template),
@@ -650,10 +654,10 @@ mod tests {
         for sec in 0..180 {
             let t = NOW - (180 - sec) * S;
             let mut facts = TraceFacts::default();
-            let entry = |service: &str| Entry {
-                service: service.into(),
-                operation: "op".into(),
-                instance: String::new(),
+            let entry = |service: &'static str| Entry {
+                service,
+                operation: "op",
+                instance: "",
                 end_ns: t,
                 duration_ns: 5 * MS,
                 self_ns: 5 * MS,
@@ -665,9 +669,9 @@ mod tests {
                 for callee in ["ads", "cart", "catalog"] {
                     facts.entries.push(entry(callee));
                     facts.calls.push(Call {
-                        caller: "frontend".into(),
+                        caller: "frontend",
                         callee_kind: NodeKind::Service,
-                        callee: callee.into(),
+                        callee,
                         end_ns: t,
                         client_ns: 5 * MS,
                         server_ns: Some(5 * MS),
@@ -695,9 +699,9 @@ mod tests {
                 let facts = TraceFacts {
                     trace_id: Some(TraceId::from_array([(sec % 250 + 1) as u8; 16]).unwrap()),
                     entries: vec![Entry {
-                        service: "payment".into(),
-                        operation: op.into(),
-                        instance: pod.into(),
+                        service: "payment",
+                        operation: op,
+                        instance: pod,
                         end_ns: t,
                         duration_ns: d,
                         self_ns: d,
@@ -705,8 +709,8 @@ mod tests {
                     }],
                     calls: Vec::new(),
                     self_times: vec![SelfTime {
-                        service: "payment".into(),
-                        operation: op.into(),
+                        service: "payment",
+                        operation: op,
                         end_ns: t,
                         self_ns: d,
                         error: false,
@@ -732,13 +736,14 @@ mod tests {
         // Nothing moves in the spans; one pod of payment runs out of CPU at 100 s, while
         // checkout's pod idles up and down inside its headroom and the node is busy throughout.
         let mut g = system(&|_| {}, 0);
-        let point = |service: &str, instance: &str, name: &str, sec: i64, value: f64| crate::graph::MetricFact {
-            service: service.into(),
-            instance: instance.into(),
-            name: name.into(),
-            time_ns: NOW - (180 - sec) * S,
-            value,
-        };
+        let point =
+            |service: &'static str, instance: &str, name: &str, sec: i64, value: f64| crate::graph::MetricFact {
+                service: service.into(),
+                instance: instance.into(),
+                name: name.into(),
+                time_ns: NOW - (180 - sec) * S,
+                value,
+            };
         let mut points = Vec::new();
         for sec in (0..180).step_by(30) {
             let hot = sec >= 100;
@@ -776,30 +781,25 @@ mod tests {
         for sec in 0..180 {
             let t = NOW - (180 - sec) * S;
             let late = if sec >= 100 { 40 * MS } else { MS };
-            let entry = |service: &str, d: i64| Entry {
-                service: service.into(),
-                operation: "op".into(),
-                instance: format!("{service}-1"),
+            let entry = |service: &'static str, d: i64| Entry {
+                service,
+                operation: "op",
+                instance: if service == "frontend" { "frontend-1" } else { "payment-1" },
                 end_ns: t,
                 duration_ns: d,
                 self_ns: 2 * MS,
                 error: false,
             };
-            let own = |service: &str| SelfTime {
-                service: service.into(),
-                operation: "op".into(),
-                end_ns: t,
-                self_ns: 2 * MS,
-                error: false,
-            };
+            let own =
+                |service: &'static str| SelfTime { service, operation: "op", end_ns: t, self_ns: 2 * MS, error: false };
             g.apply(
                 &TraceFacts {
                     trace_id: None,
                     entries: vec![entry("frontend", 10 * MS + late), entry("payment", 5 * MS)],
                     calls: vec![Call {
-                        caller: "frontend".into(),
+                        caller: "frontend",
                         callee_kind: NodeKind::Service,
-                        callee: "payment".into(),
+                        callee: "payment",
                         end_ns: t,
                         client_ns: 5 * MS + late,
                         server_ns: Some(5 * MS),
@@ -835,19 +835,19 @@ mod tests {
         let mut g = ServiceGraph::new(GraphLimits::default());
         for sec in 0..180 {
             let t = NOW - (180 - sec) * S;
-            let call = |callee: &str, client_ns: i64| Call {
-                caller: "auth".into(),
+            let call = |callee: &'static str, client_ns: i64| Call {
+                caller: "auth",
                 callee_kind: NodeKind::Service,
-                callee: callee.into(),
+                callee,
                 end_ns: t,
                 client_ns,
                 server_ns: Some(5 * MS),
                 error: false,
             };
-            let entry = |service: &str| Entry {
-                service: service.into(),
-                operation: "op".into(),
-                instance: String::new(),
+            let entry = |service: &'static str| Entry {
+                service,
+                operation: "op",
+                instance: "",
                 end_ns: t,
                 duration_ns: 5 * MS,
                 self_ns: 5 * MS,

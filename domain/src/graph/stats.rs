@@ -20,7 +20,14 @@ fn bucket_of(duration_ns: i64) -> u8 {
     if us < 1.0 {
         return 0;
     }
-    ((us.log2() * 4.0).floor() as usize).min(BUCKETS - 1) as u8
+    // floor(4 · log2 us) without a logarithm: the binary exponent gives whole octaves, the
+    // mantissa (1 ≤ m < 2) against 2^(1/4), 2^(1/2), 2^(3/4) the quarter.
+    const QUARTERS: [f64; 3] = [1.189_207_115_002_721, std::f64::consts::SQRT_2, 1.681_792_830_507_429];
+    let bits = us.to_bits();
+    let octave = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    let mantissa = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+    let quarter = QUARTERS.iter().filter(|q| mantissa >= **q).count() as i64;
+    (4 * octave + quarter).clamp(0, BUCKETS as i64 - 1) as u8
 }
 
 /// The representative duration (geometric middle) of a bucket, in ns.
@@ -390,6 +397,23 @@ impl Examples {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn buckets_are_quarter_octaves_of_microseconds() {
+        // Against the logarithm, away from the exact bucket edges (where rounding may differ).
+        let mut x: f64 = 1.0;
+        while x < 1e13 {
+            let ns = (x * 1_000.0) as i64;
+            let exact = (ns as f64 / 1_000.0).log2() * 4.0;
+            if (exact - exact.round()).abs() > 1e-9 {
+                let want = (exact.floor() as usize).min(BUCKETS - 1) as u8;
+                assert_eq!(bucket_of(ns), want, "{ns} ns");
+            }
+            x *= 1.037;
+        }
+        assert_eq!((bucket_of(0), bucket_of(999), bucket_of(1_000), bucket_of(2_000)), (0, 0, 0, 4));
+        assert_eq!(bucket_of(i64::MAX), (BUCKETS - 1) as u8);
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -5,11 +5,17 @@ const NOW: i64 = 1_700_000_000 * 1_000_000_000;
 const MS: i64 = 1_000_000;
 const HOUR: i64 = 3_600_000 * MS;
 
-fn entry(service: &str, op: &str, instance: &str, duration_ms: i64, error: bool) -> Entry {
+fn entry(
+    service: &'static str,
+    op: &'static str,
+    instance: &'static str,
+    duration_ms: i64,
+    error: bool,
+) -> Entry<'static> {
     Entry {
-        service: service.into(),
-        operation: op.into(),
-        instance: instance.into(),
+        service,
+        operation: op,
+        instance,
         end_ns: NOW - MS,
         duration_ns: duration_ms * MS,
         self_ns: duration_ms * MS / 2,
@@ -17,11 +23,18 @@ fn entry(service: &str, op: &str, instance: &str, duration_ms: i64, error: bool)
     }
 }
 
-fn call(from: &str, kind: NodeKind, to: &str, client_ms: i64, server_ms: Option<i64>, error: bool) -> Call {
+fn call(
+    from: &'static str,
+    kind: NodeKind,
+    to: &'static str,
+    client_ms: i64,
+    server_ms: Option<i64>,
+    error: bool,
+) -> Call<'static> {
     Call {
-        caller: from.into(),
+        caller: from,
         callee_kind: kind,
-        callee: to.into(),
+        callee: to,
         end_ns: NOW - MS,
         client_ns: client_ms * MS,
         server_ns: server_ms.map(|s| s * MS),
@@ -29,12 +42,12 @@ fn call(from: &str, kind: NodeKind, to: &str, client_ms: i64, server_ms: Option<
     }
 }
 
-fn facts(n: usize) -> TraceFacts {
+fn facts(n: usize) -> TraceFacts<'static> {
     TraceFacts {
         trace_id: None,
         entries: vec![
             entry("frontend", "GET /", "frontend-0", 100, false),
-            entry("api", "POST /orders", &format!("api-{}", n % 2), 60, n.is_multiple_of(4)),
+            entry("api", "POST /orders", ["api-0", "api-1"][n % 2], 60, n.is_multiple_of(4)),
             entry("api-gateway", "route", "", 5, false),
         ],
         calls: vec![
@@ -42,8 +55,8 @@ fn facts(n: usize) -> TraceFacts {
             call("api", NodeKind::Database, "postgresql:orders", 20, None, false),
         ],
         self_times: vec![SelfTime {
-            service: "api".into(),
-            operation: "POST /orders".into(),
+            service: "api",
+            operation: "POST /orders",
             end_ns: NOW - MS,
             self_ns: 40 * MS,
             error: false,
@@ -105,7 +118,7 @@ fn caps_hold_and_count_what_did_not_fit() {
     let mut total = Dropped::default();
     for n in 0..4 {
         let mut f = facts(n);
-        f.entries.push(entry("api", &format!("op{n}"), "api-9", 1, false));
+        f.entries.push(entry("api", ["op0", "op1", "op2", "op3"][n], "api-9", 1, false));
         let d = g.apply(&f, NOW);
         total.nodes += d.nodes;
         total.edges += d.edges;
@@ -116,7 +129,7 @@ fn caps_hold_and_count_what_did_not_fit() {
     assert!(total.nodes > 0 && total.operations > 0 && total.instances > 0, "{total:?}");
     let api = g.node(NodeKind::Service, "api").unwrap();
     assert_eq!((api.operations.len(), api.instances.len()), (1, 1));
-    let log = |service: &str, template: u64| LogFact {
+    let log = |service: &'static str, template: u64| LogFact {
         service: service.into(),
         time_ns: NOW - MS,
         template: TemplateId(template),

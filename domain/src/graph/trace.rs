@@ -3,7 +3,7 @@
 //! self time (its duration minus the time its children cover), so a slow leaf is not blamed on
 //! every caller and a network delay shows as a caller-side gap.
 
-use super::peer::{NodeKind, Peer, infer_peer};
+use super::peer::{NodeKind, Peer, infer_peer_into};
 use super::tree::SpanTree;
 use crate::ids::{SpanId, TraceId};
 use crate::resource::Resource;
@@ -16,8 +16,11 @@ use std::sync::Arc;
 pub struct GraphSpan {
     pub span_id: SpanId,
     pub parent_span_id: Option<SpanId>,
-    pub resource: Arc<Resource>,
-    pub name: String,
+    /// Its service (`service.name` of its resource), shared (see [`Sharing`]); the resource
+    /// itself is not kept.
+    pub service: Arc<str>,
+    /// Shared, so spans of one operation hold one copy (see [`Sharing`]).
+    pub name: Arc<str>,
     pub kind: SpanKind,
     pub start_ns: i64,
     pub end_ns: i64,
@@ -25,21 +28,94 @@ pub struct GraphSpan {
     /// The status message of a failed span.
     pub message: String,
     pub peer: Option<Peer>,
+    /// The instance it ran on (see [`instance_of_resource`]).
+    pub instance: Arc<str>,
 }
 
 impl From<&Span> for GraphSpan {
     fn from(s: &Span) -> Self {
-        Self {
+        Sharing::new(0).graph_span(s)
+    }
+}
+
+/// Strings shared between the spans waiting in the graph: operation, peer and instance names
+/// repeat, so most spans are kept without allocating. Bounded: past `cap` names it starts over.
+#[derive(Debug, Default)]
+pub struct Sharing {
+    names: hashbrown::HashSet<Arc<str>>,
+    cap: usize,
+    buf: String,
+}
+
+impl Sharing {
+    pub fn new(cap: usize) -> Self {
+        Self { cap, ..Self::default() }
+    }
+
+    /// The shared copy of `name`.
+    pub fn name(&mut self, name: &str) -> Arc<str> {
+        if let Some(n) = self.names.get(name) {
+            return n.clone();
+        }
+        if self.names.len() >= self.cap {
+            self.names.clear();
+        }
+        let n: Arc<str> = Arc::from(name);
+        if self.cap > 0 {
+            self.names.insert(n.clone());
+        }
+        n
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// What the graph keeps of `s`.
+    pub fn graph_span(&mut self, s: &Span) -> GraphSpan {
+        let service = self.name(&s.resource.service_name);
+        let instance = self.name(instance_of_resource(&s.resource));
+        self.keep(s, service, instance)
+    }
+
+    /// What the graph keeps of each span of a batch (spans of one resource share its names,
+    /// looked up once).
+    pub fn graph_spans(&mut self, spans: &[Span]) -> Vec<(TraceId, GraphSpan)> {
+        let mut resources: hashbrown::HashMap<*const Resource, (Arc<str>, Arc<str>)> = hashbrown::HashMap::new();
+        spans
+            .iter()
+            .map(|s| {
+                let (service, instance) = resources
+                    .entry(Arc::as_ptr(&s.resource))
+                    .or_insert_with(|| {
+                        (self.name(&s.resource.service_name), self.name(instance_of_resource(&s.resource)))
+                    })
+                    .clone();
+                (s.trace_id, self.keep(s, service, instance))
+            })
+            .collect()
+    }
+
+    fn keep(&mut self, s: &Span, service: Arc<str>, instance: Arc<str>) -> GraphSpan {
+        let mut buf = std::mem::take(&mut self.buf);
+        let peer = infer_peer_into(s, &mut buf).map(|kind| Peer { kind, name: self.name(&buf) });
+        self.buf = buf;
+        GraphSpan {
             span_id: s.span_id,
             parent_span_id: s.parent_span_id,
-            resource: s.resource.clone(),
-            name: s.name.clone(),
+            service,
+            name: self.name(&s.name),
             kind: s.kind,
             start_ns: s.start_ns,
             end_ns: s.end_ns,
             error: s.is_error(),
             message: if s.is_error() { s.status.message.clone() } else { String::new() },
-            peer: infer_peer(s),
+            peer,
+            instance,
         }
     }
 }
@@ -50,18 +126,18 @@ impl GraphSpan {
     }
 
     pub fn service_name(&self) -> &str {
-        &self.resource.service_name
+        &self.service
     }
 }
 
 /// A service entered by a span (the root, a span whose parent is in another service, or a
 /// SERVER / CONSUMER span).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
-    pub service: String,
-    pub operation: String,
+pub struct Entry<'a> {
+    pub service: &'a str,
+    pub operation: &'a str,
     /// Pod or host (`k8s.pod.name`, `host.name`, `service.instance.id`), empty when unknown.
-    pub instance: String,
+    pub instance: &'a str,
     pub end_ns: i64,
     pub duration_ns: i64,
     /// The entered span's own time, without the time its children cover.
@@ -71,10 +147,10 @@ pub struct Entry {
 
 /// One call between two nodes.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Call {
-    pub caller: String,
+pub struct Call<'a> {
+    pub caller: &'a str,
     pub callee_kind: NodeKind,
-    pub callee: String,
+    pub callee: &'a str,
     pub end_ns: i64,
     /// The call as the caller saw it (its CLIENT span, else the callee's span).
     pub client_ns: i64,
@@ -87,27 +163,27 @@ pub struct Call {
 /// spent on the service's own work (not waiting on a call to another service or a peer), so a
 /// slow step deep inside the service counts whole, not diluted among its many short spans.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SelfTime {
-    pub service: String,
-    pub operation: String,
+pub struct SelfTime<'a> {
+    pub service: &'a str,
+    pub operation: &'a str,
     pub end_ns: i64,
     pub self_ns: i64,
     pub error: bool,
 }
 
-/// What a trace adds to the graph.
+/// What a trace adds to the graph, borrowing the names from its spans.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct TraceFacts {
+pub struct TraceFacts<'a> {
     /// The trace, kept as an example of what the graph saw (set by the caller).
     pub trace_id: Option<TraceId>,
-    pub entries: Vec<Entry>,
-    pub calls: Vec<Call>,
-    pub self_times: Vec<SelfTime>,
+    pub entries: Vec<Entry<'a>>,
+    pub calls: Vec<Call<'a>>,
+    pub self_times: Vec<SelfTime<'a>>,
 }
 
 /// The instance a span ran on.
 pub fn instance_of(span: &GraphSpan) -> &str {
-    instance_of_resource(&span.resource)
+    &span.instance
 }
 
 /// The instance (pod, host) a resource describes: `k8s.pod.name`, else `host.name`, else
@@ -128,7 +204,7 @@ fn is_call(spans: &[GraphSpan], children: &[Vec<usize>], i: usize) -> bool {
 }
 
 /// The facts of one trace's spans (any order; spans whose parent is missing count as roots).
-pub fn analyse(spans: &[GraphSpan]) -> TraceFacts {
+pub fn analyse(spans: &[GraphSpan]) -> TraceFacts<'_> {
     let tree = SpanTree::new(spans);
     let self_ns = tree.self_times(spans);
     let (parent, children) = (&tree.parent, &tree.children);
@@ -161,9 +237,9 @@ pub fn analyse(spans: &[GraphSpan]) -> TraceFacts {
         let remote_parent = parent_span.is_some_and(|p| p.service_name() != service);
         if entered[i] {
             facts.entries.push(Entry {
-                service: service.to_owned(),
-                operation: s.name.clone(),
-                instance: instance_of(s).to_owned(),
+                service,
+                operation: &s.name,
+                instance: instance_of(s),
                 end_ns: s.end_ns,
                 duration_ns: s.duration_ns(),
                 self_ns: self_ns[i],
@@ -181,9 +257,9 @@ pub fn analyse(spans: &[GraphSpan]) -> TraceFacts {
             // whose children are all in other services (it does nothing but call).
             let client_side = is_call(spans, children, pi);
             facts.calls.push(Call {
-                caller: p.service_name().to_owned(),
+                caller: p.service_name(),
                 callee_kind: NodeKind::Service,
-                callee: service.to_owned(),
+                callee: service,
                 end_ns: s.end_ns,
                 client_ns: if client_side { p.duration_ns() } else { s.duration_ns() },
                 server_ns: Some(s.duration_ns()),
@@ -192,10 +268,11 @@ pub fn analyse(spans: &[GraphSpan]) -> TraceFacts {
         }
         // A client span no instrumented service answered: a call to a peer, when it names one.
         if !answered && let Some(Peer { kind, name }) = &s.peer {
+            let name: &str = name;
             facts.calls.push(Call {
-                caller: service.to_owned(),
+                caller: service,
                 callee_kind: *kind,
-                callee: name.clone(),
+                callee: name,
                 end_ns: s.end_ns,
                 client_ns: s.duration_ns(),
                 server_ns: None,
@@ -205,8 +282,8 @@ pub fn analyse(spans: &[GraphSpan]) -> TraceFacts {
     }
     for (i, s) in spans.iter().enumerate().filter(|(i, _)| entered[*i]) {
         facts.self_times.push(SelfTime {
-            service: s.service_name().to_owned(),
-            operation: s.name.clone(),
+            service: s.service_name(),
+            operation: &s.name,
             end_ns: s.end_ns,
             // At most the request's own length (children may overlap or outlast their parent).
             self_ns: own[i].min(s.duration_ns()),
@@ -284,18 +361,17 @@ mod tests {
             span(1, None, "frontend", SpanKind::Server, 0, 100),
             span(2, Some(1), "frontend", SpanKind::Client, 5, 95),
         ];
-        let f = analyse(&spans.iter().map(GraphSpan::from).collect::<Vec<_>>());
+        let graph_spans: Vec<GraphSpan> = spans.iter().map(GraphSpan::from).collect();
+        let f = analyse(&graph_spans);
         let entries: Vec<(&str, i64, i64)> =
-            f.entries.iter().map(|e| (e.service.as_str(), e.duration_ns / MS, e.self_ns / MS)).collect();
+            f.entries.iter().map(|e| (e.service, e.duration_ns / MS, e.self_ns / MS)).collect();
         assert_eq!(entries, [("checkout", 60, 20), ("frontend", 100, 10)]);
         assert_eq!(f.entries[0].instance, "checkout-0");
         assert!(f.entries[0].error);
         let calls: Vec<(&str, NodeKind, &str, i64, Option<i64>)> = f
             .calls
             .iter()
-            .map(|c| {
-                (c.caller.as_str(), c.callee_kind, c.callee.as_str(), c.client_ns / MS, c.server_ns.map(|s| s / MS))
-            })
+            .map(|c| (c.caller, c.callee_kind, c.callee, c.client_ns / MS, c.server_ns.map(|s| s / MS)))
             .collect();
         assert_eq!(
             calls,
@@ -310,7 +386,7 @@ mod tests {
             !f.self_times.iter().any(|s| s.operation == "op2" || s.operation == "op4"),
             "client spans waiting on a service or a peer are not their service's own work"
         );
-        let own: Vec<(&str, i64)> = f.self_times.iter().map(|s| (s.service.as_str(), s.self_ns / MS)).collect();
+        let own: Vec<(&str, i64)> = f.self_times.iter().map(|s| (s.service, s.self_ns / MS)).collect();
         assert_eq!(own, [("checkout", 20), ("frontend", 10)]);
     }
 
@@ -328,11 +404,43 @@ mod tests {
             span(5, Some(3), "auth", SpanKind::Server, 60, 70),
             span(6, Some(5), "auth", SpanKind::Internal, 61, 69),
         ];
-        let f = analyse(&spans.iter().map(GraphSpan::from).collect::<Vec<_>>());
+        let graph_spans: Vec<GraphSpan> = spans.iter().map(GraphSpan::from).collect();
+        let f = analyse(&graph_spans);
         let own: Vec<(&str, &str, i64)> =
-            f.self_times.iter().map(|s| (s.service.as_str(), s.operation.as_str(), s.self_ns / MS)).collect();
+            f.self_times.iter().map(|s| (s.service, s.operation, s.self_ns / MS)).collect();
         // api: 20 ms in span 2, 80 − 10 (db) − 10 (auth) = 60 in span 3; auth: 2 + 8.
         assert_eq!(own, [("api", "op1", 80), ("auth", "op5", 10)]);
+    }
+
+    #[test]
+    fn names_are_shared_and_bounded() {
+        let mut names = Sharing::new(2);
+        let (a, b) = (names.name("GET /a"), names.name("GET /a"));
+        assert!(Arc::ptr_eq(&a, &b) && &*a == "GET /a");
+        names.name("GET /b");
+        assert_eq!(names.len(), 2);
+        let c = names.name("GET /c");
+        assert_eq!((names.len(), &*c), (1, "GET /c"), "past the cap it starts over");
+    }
+
+    #[test]
+    fn a_batch_keeps_what_each_span_would_keep_alone() {
+        let mut db = span(3, Some(1), "api", SpanKind::Client, 2, 8);
+        db.attributes.push("db.system", AnyValue::String("mysql".into()));
+        let spans = [
+            span(1, None, "api", SpanKind::Server, 0, 10),
+            span(2, Some(1), "auth", SpanKind::Server, 1, 5),
+            db,
+            span(4, Some(1), "api", SpanKind::Internal, 8, 9),
+        ];
+        let mut sharing = Sharing::new(100);
+        let batch = sharing.graph_spans(&spans);
+        let alone: Vec<GraphSpan> = spans.iter().map(GraphSpan::from).collect();
+        assert_eq!(batch.iter().map(|(_, g)| g.clone()).collect::<Vec<_>>(), alone);
+        assert!(batch.iter().all(|(t, _)| *t == spans[0].trace_id));
+        assert_eq!((&*batch[2].1.service, &*batch[2].1.instance), ("api", "api-0"));
+        assert_eq!(batch[2].1.peer.as_ref().map(|p| &*p.name), Some("mysql"));
+        assert!(Arc::ptr_eq(&batch[0].1.service, &batch[3].1.service), "one copy per name");
     }
 
     #[test]
@@ -342,7 +450,8 @@ mod tests {
             span(2, Some(1), "orders", SpanKind::Unspecified, 10, 40),
             span(3, Some(9), "orphan", SpanKind::Unspecified, 0, 5),
         ];
-        let f = analyse(&spans.iter().map(GraphSpan::from).collect::<Vec<_>>());
+        let graph_spans: Vec<GraphSpan> = spans.iter().map(GraphSpan::from).collect();
+        let f = analyse(&graph_spans);
         assert_eq!(f.entries.len(), 3, "root, remote child and a span whose parent is missing");
         assert_eq!(f.calls.len(), 1);
         assert_eq!(
@@ -366,7 +475,8 @@ mod tests {
                     span(i as u8 + 1, parent, services[*svc], SpanKind::Unspecified, *start, start + len)
                 })
                 .collect();
-            let f = analyse(&spans.iter().map(GraphSpan::from).collect::<Vec<_>>());
+            let graph_spans: Vec<GraphSpan> = spans.iter().map(GraphSpan::from).collect();
+        let f = analyse(&graph_spans);
             prop_assert_eq!(f.self_times.len(), f.entries.len(), "one per request served");
             for st in &f.self_times {
                 let s = spans.iter().find(|s| s.name == st.operation).unwrap();

@@ -6,7 +6,7 @@ use super::peer::{NodeKind, Peer};
 use super::trace::GraphSpan;
 use crate::ids::SpanId;
 use crate::span::SpanKind;
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 /// Parent and children of each span of one trace, by index into its span slice; a span whose
 /// parent is not in the trace is a root.
@@ -224,7 +224,7 @@ pub fn trace_graph(spans: &[GraphSpan]) -> TraceGraph {
             parent_span_id: tree.parent[i].map(|p| spans[p].span_id),
             depth,
             service: s.service_name().to_owned(),
-            operation: s.name.clone(),
+            operation: s.name.to_string(),
             kind: s.kind,
             start_ns: s.start_ns,
             duration_ns: s.duration_ns(),
@@ -239,7 +239,7 @@ pub fn trace_graph(spans: &[GraphSpan]) -> TraceGraph {
             (Some(p), _) if p.service_name() != s.service_name() => {
                 Some((p.service_name(), NodeKind::Service, s.service_name()))
             }
-            (_, Some(peer)) if !answered => Some((s.service_name(), peer.kind, peer.name.as_str())),
+            (_, Some(peer)) if !answered => Some((s.service_name(), peer.kind, &*peer.name)),
             _ => None,
         };
         if let Some((from, kind, to)) = to {
@@ -283,7 +283,7 @@ impl ChainHop {
         Self {
             span_id: s.span_id,
             service: s.service_name().to_owned(),
-            operation: s.name.clone(),
+            operation: s.name.to_string(),
             kind: s.kind,
             duration_ns: s.duration_ns(),
             error: s.error,

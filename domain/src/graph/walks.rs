@@ -227,11 +227,11 @@ mod tests {
         (NodeKind::Service, name.to_owned())
     }
 
-    fn call(from: &str, kind: NodeKind, to: &str, at: i64) -> Call {
+    fn call(from: &'static str, kind: NodeKind, to: &'static str, at: i64) -> Call<'static> {
         Call {
-            caller: from.into(),
+            caller: from,
             callee_kind: kind,
-            callee: to.into(),
+            callee: to,
             end_ns: at,
             client_ns: 10_000_000,
             server_ns: (kind == NodeKind::Service).then_some(8_000_000),
@@ -239,11 +239,11 @@ mod tests {
         }
     }
 
-    fn entry(service: &str, at: i64) -> Entry {
+    fn entry(service: &str, at: i64) -> Entry<'_> {
         Entry {
-            service: service.into(),
-            operation: "op".into(),
-            instance: String::new(),
+            service,
+            operation: "op",
+            instance: "",
             end_ns: at,
             duration_ns: 8_000_000,
             self_ns: 1_000_000,
