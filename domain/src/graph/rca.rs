@@ -540,6 +540,11 @@ mod tests {
         g
     }
 
+    /// An entry into `service` at `t` that took 5 ms, all of it its own.
+    fn plain_entry(service: &'static str, t: i64) -> Entry<'static> {
+        Entry { service, operation: "op", instance: "", end_ns: t, duration_ns: 5 * MS, self_ns: 5 * MS, error: false }
+    }
+
     struct Timings {
         checkout_self: i64,
         payment_self: i64,
@@ -654,15 +659,7 @@ mod tests {
         for sec in 0..180 {
             let t = NOW - (180 - sec) * S;
             let mut facts = TraceFacts::default();
-            let entry = |service: &'static str| Entry {
-                service,
-                operation: "op",
-                instance: "",
-                end_ns: t,
-                duration_ns: 5 * MS,
-                self_ns: 5 * MS,
-                error: false,
-            };
+            let entry = |service| plain_entry(service, t);
             facts.entries.push(entry("frontend"));
             // From 100 s on, the frontend answers early and calls its backends one time in four.
             if sec < 100 || sec % 4 == 0 {
@@ -844,15 +841,7 @@ mod tests {
                 server_ns: Some(5 * MS),
                 error: false,
             };
-            let entry = |service: &'static str| Entry {
-                service,
-                operation: "op",
-                instance: "",
-                end_ns: t,
-                duration_ns: 5 * MS,
-                self_ns: 5 * MS,
-                error: false,
-            };
+            let entry = |service| plain_entry(service, t);
             let mut facts = TraceFacts { entries: vec![entry("auth"), entry("users")], ..TraceFacts::default() };
             facts.calls.push(call("users", 6 * MS));
             let rare = [40, 80].contains(&sec) || (sec >= 100 && sec % 10 == 5);

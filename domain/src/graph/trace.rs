@@ -34,7 +34,9 @@ pub struct GraphSpan {
 
 impl From<&Span> for GraphSpan {
     fn from(s: &Span) -> Self {
-        Sharing::new(0).graph_span(s)
+        let mut sharing = Sharing::new(0);
+        let (service, instance) = sharing.names_of(&s.resource);
+        sharing.keep(s, service, instance)
     }
 }
 
@@ -75,13 +77,6 @@ impl Sharing {
         self.names.is_empty()
     }
 
-    /// What the graph keeps of `s`.
-    pub fn graph_span(&mut self, s: &Span) -> GraphSpan {
-        let service = self.name(&s.resource.service_name);
-        let instance = self.name(instance_of_resource(&s.resource));
-        self.keep(s, service, instance)
-    }
-
     /// What the graph keeps of each span of a batch (spans of one resource share its names,
     /// looked up once).
     pub fn graph_spans(&mut self, spans: &[Span]) -> Vec<(TraceId, GraphSpan)> {
@@ -89,15 +84,16 @@ impl Sharing {
         spans
             .iter()
             .map(|s| {
-                let (service, instance) = resources
-                    .entry(Arc::as_ptr(&s.resource))
-                    .or_insert_with(|| {
-                        (self.name(&s.resource.service_name), self.name(instance_of_resource(&s.resource)))
-                    })
-                    .clone();
+                let (service, instance) =
+                    resources.entry(Arc::as_ptr(&s.resource)).or_insert_with(|| self.names_of(&s.resource)).clone();
                 (s.trace_id, self.keep(s, service, instance))
             })
             .collect()
+    }
+
+    /// The service and instance a resource names.
+    fn names_of(&mut self, resource: &Resource) -> (Arc<str>, Arc<str>) {
+        (self.name(&resource.service_name), self.name(instance_of_resource(resource)))
     }
 
     fn keep(&mut self, s: &Span, service: Arc<str>, instance: Arc<str>) -> GraphSpan {
