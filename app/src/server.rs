@@ -244,10 +244,14 @@ impl Server {
                     Err(e) => tracing::error!(error = %e, "rebuilding the similar-log index failed; it starts empty"),
                 }
                 let started = std::time::Instant::now();
-                match graph.rebuild(&*storage, &*storage, &tenants).await {
-                    Ok((spans, logs)) => {
-                        tracing::info!(spans, error_logs = logs, took = ?started.elapsed(), "service graph rebuilt")
-                    }
+                match graph.rebuild(&*storage, &*storage, &*storage, &tenants).await {
+                    Ok(r) => tracing::info!(
+                        spans = r.spans,
+                        error_logs = r.error_logs,
+                        metric_points = r.metric_points,
+                        took = ?started.elapsed(),
+                        "service graph rebuilt"
+                    ),
                     Err(e) => tracing::error!(error = %e, "rebuilding the service graph failed; it starts empty"),
                 }
                 match anomalies.restore(&tenants).await {

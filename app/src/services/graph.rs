@@ -11,8 +11,8 @@ use otelcontext_domain::graph::trace::{GraphSpan, Sharing, analyse};
 use otelcontext_domain::graph::{Dropped, GraphLimits, LogFact, MetricFact, ServiceGraph, ServiceMap};
 use otelcontext_domain::{GraphSnapshot, LogRecord, MetricPoint, PointValue, SeverityLevel, TenantId, TraceId};
 use otelcontext_ports::{
-    Clock, CommitObserver, IntelligenceStore, LogQuery, LogStore, SortOrder, SpanQuery, StorageError, TenantBatch,
-    TimeRange, TraceStore,
+    Clock, CommitObserver, Cursor, IntelligenceStore, LogQuery, LogStore, MetricQuery, MetricStore, SortOrder,
+    SpanQuery, StorageError, TenantBatch, TimeRange, TraceStore,
 };
 use otelcontext_telemetry::{Counter, Gauge, KeyValue, Meter, counter, gauge};
 use parking_lot::Mutex;
@@ -33,6 +33,16 @@ pub const REBUILD_WINDOW_NS: i64 = 15 * 60 * 1_000_000_000;
 pub const REBUILD_MAX_SPANS: usize = 200_000;
 /// Most error logs read back at start (over all tenants).
 pub const REBUILD_MAX_LOGS: usize = 100_000;
+/// Most metric points read back at start (over all tenants), for the gauges' baselines.
+pub const REBUILD_MAX_POINTS: usize = 100_000;
+
+/// What a rebuild read back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rebuilt {
+    pub spans: usize,
+    pub error_logs: usize,
+    pub metric_points: usize,
+}
 
 /// How often each tenant's graph is snapshotted to `graph_snapshots` (pruned after 7 days by
 /// retention).
@@ -332,64 +342,44 @@ impl GraphService {
 
     /// Rebuilds the graphs from the spans of the last [`REBUILD_WINDOW_NS`] in storage (at most
     /// [`REBUILD_MAX_SPANS`] over all tenants, newest first), then counts the error logs of the
-    /// same window (at most [`REBUILD_MAX_LOGS`]), so error-log baselines survive a restart;
-    /// returns how many spans and logs were read.
+    /// same window (at most [`REBUILD_MAX_LOGS`]) and records its gauge points (at most
+    /// [`REBUILD_MAX_POINTS`], newest first), so error-log and gauge baselines survive a
+    /// restart; returns how much was read.
     pub async fn rebuild(
         &self,
         store: &dyn TraceStore,
         logs: &dyn LogStore,
+        metrics: &dyn MetricStore,
         tenants: &[TenantId],
-    ) -> Result<(usize, usize), StorageError> {
+    ) -> Result<Rebuilt, StorageError> {
         let now = self.clock.now_ns();
-        let mut budget = REBUILD_MAX_SPANS;
-        let mut read = 0;
-        for tenant in tenants {
-            let mut cursor = None;
-            while budget > 0 {
-                let q = SpanQuery {
-                    time: TimeRange::between(now - REBUILD_WINDOW_NS, now),
-                    sort: SortOrder::NewestFirst,
-                    limit: budget.min(5_000),
-                    cursor,
-                    ..SpanQuery::default()
-                };
-                let page = store.search_spans(tenant, &q).await?;
-                budget -= page.items.len().min(budget);
-                read += page.items.len();
-                let spans = page.items.iter().map(|s| (s.trace_id, GraphSpan::from(s))).collect();
-                self.process(tenant, spans);
-                match page.next {
-                    Some(next) => cursor = Some(next),
-                    None => break,
-                }
-            }
-        }
+        let time = TimeRange::between(now - REBUILD_WINDOW_NS, now);
+        let spans = read_back(tenants, REBUILD_MAX_SPANS, async |tenant, limit, cursor| {
+            let q = SpanQuery { time, sort: SortOrder::NewestFirst, limit, cursor, ..SpanQuery::default() };
+            let page = store.search_spans(tenant, &q).await?;
+            self.process(tenant, page.items.iter().map(|s| (s.trace_id, GraphSpan::from(s))).collect());
+            Ok((page.items.len(), page.next))
+        })
+        .await?;
         self.settle_all();
-        let mut log_budget = REBUILD_MAX_LOGS;
-        let mut logs_read = 0;
-        for tenant in tenants {
-            let mut cursor = None;
-            while log_budget > 0 {
-                let q = LogQuery {
-                    time: TimeRange::between(now - REBUILD_WINDOW_NS, now),
-                    min_severity: Some(SeverityLevel::Error),
-                    limit: log_budget.min(5_000),
-                    cursor,
-                    ..LogQuery::default()
-                };
-                let page = logs.search_logs(tenant, &q).await?;
-                log_budget -= page.items.len().min(log_budget);
-                logs_read += page.items.len();
-                let facts: Vec<LogFact> = page.items.iter().filter_map(|l| log_fact(&l.record)).collect();
-                self.process_logs(tenant, &facts);
-                match page.next {
-                    Some(next) => cursor = Some(next),
-                    None => break,
-                }
-            }
-        }
+        let error_logs = read_back(tenants, REBUILD_MAX_LOGS, async |tenant, limit, cursor| {
+            let q = LogQuery { time, min_severity: Some(SeverityLevel::Error), limit, cursor, ..LogQuery::default() };
+            let page = logs.search_logs(tenant, &q).await?;
+            let facts: Vec<LogFact> = page.items.iter().filter_map(|l| log_fact(&l.record)).collect();
+            self.process_logs(tenant, &facts);
+            Ok((page.items.len(), page.next))
+        })
+        .await?;
+        let metric_points = read_back(tenants, REBUILD_MAX_POINTS, async |tenant, limit, cursor| {
+            let q = MetricQuery { time, sort: SortOrder::NewestFirst, limit, cursor, ..MetricQuery::default() };
+            let page = metrics.search_metric_points(tenant, &q).await?;
+            let facts: Vec<MetricFact> = page.items.iter().filter_map(metric_fact).collect();
+            self.process_metrics(tenant, &facts);
+            Ok((page.items.len(), page.next))
+        })
+        .await?;
         self.tick();
-        Ok((read, logs_read))
+        Ok(Rebuilt { spans, error_logs, metric_points })
     }
 
     /// Saves a snapshot of every tenant's map over the last [`SNAPSHOT_EVERY`]; a tenant whose
@@ -535,6 +525,29 @@ pub fn snapshot_of(map: &ServiceMap, now_ns: i64) -> GraphSnapshot {
         avg_health_score: avg_health,
         graph: serde_json::json!({ "nodes": nodes, "edges": edges }),
     }
+}
+
+/// Reads pages of each tenant in turn with `page(tenant, limit, cursor)` (which takes what it
+/// reads and says how many records and the next cursor) until `budget` records over all
+/// tenants; returns how many were read.
+async fn read_back(
+    tenants: &[TenantId],
+    budget: usize,
+    page: impl AsyncFn(&TenantId, usize, Option<Cursor>) -> Result<(usize, Option<Cursor>), StorageError>,
+) -> Result<usize, StorageError> {
+    let mut left = budget;
+    for tenant in tenants {
+        let mut cursor = None;
+        while left > 0 {
+            let (n, next) = page(tenant, left.min(5_000), cursor).await?;
+            left -= n.min(left);
+            match next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+    }
+    Ok(budget - left)
 }
 
 /// A gauge (or up-down counter) value, as the graph links it to its service; counters and

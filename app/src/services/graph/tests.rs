@@ -1,9 +1,10 @@
 use super::*;
 use crate::services::test_support::{clock_at as clock, tenant};
+use otelcontext_domain::PointValue;
 use otelcontext_domain::TemplateId;
 use otelcontext_domain::graph::peer::NodeKind;
-use otelcontext_ports::conformance::fixtures::{T0, log, plain_span, tid16};
-use otelcontext_ports::{MockLogStore, MockTraceStore, Page, StoredLog};
+use otelcontext_ports::conformance::fixtures::{T0, log, plain_span, point, tid16};
+use otelcontext_ports::{MockLogStore, MockMetricStore, MockTraceStore, Page, StoredLog};
 use otelcontext_telemetry::Telemetry;
 use std::sync::atomic::AtomicI64;
 
@@ -111,9 +112,32 @@ async fn the_graph_is_rebuilt_from_recent_spans_in_storage() {
         };
         Ok(Page { items, next: None })
     });
+    let mut metrics = MockMetricStore::new();
+    metrics.expect_search_metric_points().returning(|tenant, q| {
+        assert!(q.time.start_ns.is_some() && q.limit > 0);
+        let items = if tenant.as_str() == "a" {
+            vec![
+                point("k8s.pod.cpu.utilization", "checkout", 0, PointValue::Gauge { value: 0.4 }),
+                point(
+                    "http.requests",
+                    "checkout",
+                    0,
+                    PointValue::Sum {
+                        value: 9.0,
+                        monotonic: true,
+                        temporality: otelcontext_domain::Temporality::Cumulative,
+                    },
+                ),
+            ]
+        } else {
+            Vec::new()
+        };
+        Ok(Page { items, next: None })
+    });
     let t = Telemetry::new();
     let g = GraphService::new(GraphSettings::default(), clock(now), &t.meter());
-    assert_eq!(g.rebuild(&store, &logs, &[tenant("a"), tenant("b")]).await.unwrap(), (9, 2));
+    let rebuilt = g.rebuild(&store, &logs, &metrics, &[tenant("a"), tenant("b")]).await.unwrap();
+    assert_eq!(rebuilt, Rebuilt { spans: 9, error_logs: 2, metric_points: 2 });
     let calls = g.with_graph(&tenant("a"), |gr| {
         gr.edge("frontend", NodeKind::Service, "checkout").map(|e| e.client.summary(T0 - 60 * S, T0 + 60 * S).calls)
     });
@@ -122,6 +146,10 @@ async fn the_graph_is_rebuilt_from_recent_spans_in_storage() {
         gr.node(NodeKind::Service, "checkout").map(|n| n.error_logs[&TemplateId(7)].count(T0 - 60 * S, T0 + 60 * S))
     });
     assert_eq!(lines, Some(2), "the error logs of checkout are counted again");
+    let gauges = g.with_graph(&tenant("a"), |gr| {
+        gr.node(NodeKind::Service, "checkout").map(|n| (n.metrics.len(), n.utilization.len()))
+    });
+    assert_eq!(gauges, Some((1, 1)), "its gauge is recorded again, the counter is not a gauge");
 }
 
 #[tokio::test]
