@@ -240,13 +240,12 @@ fn answer() -> otelcontext_ports::RcaAnswer {
     let evidence = Evidence {
         signal: "edge_gap",
         via: Some("frontend".into()),
-        instance: None,
-        template: None,
         baseline: 2_000_000.0,
         recent: 72_000_000.0,
         score: 3.2,
         baseline_calls: 90,
         recent_calls: 80,
+        ..Evidence::default()
     };
     otelcontext_ports::RcaAnswer {
         start_ns: 1_764_000_000_000_000_000,
@@ -263,14 +262,24 @@ fn answer() -> otelcontext_ports::RcaAnswer {
                     evidence,
                     Evidence {
                         signal: "cpu",
-                        via: None,
                         instance: Some("currency-7f9".into()),
-                        template: None,
                         baseline: 0.05,
                         recent: 0.97,
                         score: 1.9,
                         baseline_calls: 3,
                         recent_calls: 2,
+                        ..Evidence::default()
+                    },
+                    Evidence {
+                        signal: "stops_early",
+                        operation: Some("Convert".into()),
+                        no_longer_calls: vec!["rates".into(), "redis".into()],
+                        baseline: 0.0,
+                        recent: 0.25,
+                        score: 1.1,
+                        baseline_calls: 200,
+                        recent_calls: 160,
+                        ..Evidence::default()
                     },
                 ],
                 example_traces: vec![TraceId::from_array([7; 16]).unwrap()],
@@ -316,6 +325,15 @@ async fn rca_answers_ranked_candidates_with_their_evidence() {
     cpu.get("unit").assert_string("utilization");
     cpu.get("instance").assert_string("currency-7f9");
     assert!(cpu.get("description").string().contains("currency-7f9 5.0 % → 97.0 %"), "{:?}", cpu.get("description"));
+    let short = c.get("evidence").array().get(2).object();
+    short.get("signal").assert_string("stops_early");
+    short.get("unit").assert_string("ratio");
+    short.get("operation").assert_string("Convert");
+    short.get("no_longer_calls").assert_string_array(&["rates", "redis"]);
+    let text = short.get("description").string();
+    assert!(text.contains("Convert requests that end without calling rates, redis: 0.0 % → 25.0 %"), "{text}");
+    // Fields a signal does not have are left out.
+    assert!(cpu.get_opt("no_longer_calls").is_none() && e.get_opt("operation").is_none(), "{cpu:?}");
 }
 
 #[tokio::test]

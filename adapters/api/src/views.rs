@@ -306,15 +306,23 @@ pub struct RcaEvidenceView {
     /// entering it), `error_logs` (ERROR lines beyond each log template's earlier rate),
     /// `edge_gap` (what a caller waits beyond the time the service took: network delay towards
     /// it), `waits_on_every_call` (every call it makes waits longer: it is slow to read answers),
-    /// `fan_out` (calls it makes per call it serves), `peer_latency` (a database, broker or
-    /// external endpoint as its callers see it), `cpu` or `memory` (utilisation of its busiest
-    /// instance, from gauges such as `k8s.pod.cpu.utilization`).
+    /// `fan_out` (calls it makes per call it serves), `stops_early` (requests of one operation
+    /// that now end without making calls such requests used to make: it answers early),
+    /// `peer_latency` (a database, broker or external endpoint as its callers see it), `cpu` or
+    /// `memory` (utilisation of its busiest instance, from gauges such as
+    /// `k8s.pod.cpu.utilization`).
     pub signal: String,
     /// The change in words, e.g. "self time 12.3 ms → 80.1 ms (mean of 120 → 98 spans)".
     pub description: String,
-    /// The caller, for `edge_gap`.
+    /// The caller, for `edge_gap` (absent when the waits of all its callers are taken together).
     #[oai(skip_serializing_if_is_none)]
     pub via: Option<String>,
+    /// The operation whose requests changed, for `stops_early`.
+    #[oai(skip_serializing_if_is_none)]
+    pub operation: Option<String>,
+    /// The services and peers those requests no longer call, for `stops_early`.
+    #[oai(skip_serializing_if_is_empty)]
+    pub no_longer_calls: Vec<String>,
     /// The instance (pod or host) whose utilisation rose, for `cpu` and `memory`.
     #[oai(skip_serializing_if_is_none)]
     pub instance: Option<String>,
@@ -325,8 +333,10 @@ pub struct RcaEvidenceView {
     pub baseline: f64,
     /// After the change: see `unit`.
     pub recent: f64,
-    /// `ms` (mean latency), `ratio` (error rate 0..1), `lines_per_s`, `calls_per_request`,
-    /// `utilization` (share of the resource used, 1 = all of it) or `none` (`waits_on_every_call`: baseline and recent are not given).
+    /// `ms` (mean latency), `ratio` (error rate 0..1; for `stops_early` the share of the
+    /// operation's requests that stop short), `lines_per_s`, `calls_per_request`, `utilization`
+    /// (share of the resource used, 1 = all of it) or `none` (`waits_on_every_call`: baseline and
+    /// recent are not given).
     pub unit: String,
     /// Calls (or log lines, or the caller's edges) behind `baseline` and `recent`.
     pub baseline_count: u64,
@@ -381,7 +391,7 @@ pub struct RcaView {
 fn evidence_view(e: &otelcontext_domain::graph::rca::Evidence) -> RcaEvidenceView {
     let (baseline, recent, unit) = match e.signal {
         "self_time" | "edge_gap" | "peer_latency" => (e.baseline / 1e6, e.recent / 1e6, "ms"),
-        "errors" => (e.baseline, e.recent, "ratio"),
+        "errors" | "stops_early" => (e.baseline, e.recent, "ratio"),
         "error_logs" => (e.baseline, e.recent, "lines_per_s"),
         "fan_out" => (e.baseline, e.recent, "calls_per_request"),
         "cpu" | "memory" => (e.baseline, e.recent, "utilization"),
@@ -391,8 +401,8 @@ fn evidence_view(e: &otelcontext_domain::graph::rca::Evidence) -> RcaEvidenceVie
     let description = match e.signal {
         "self_time" => format!("self time {baseline:.1} ms → {recent:.1} ms (mean of {b} → {r} spans)"),
         "edge_gap" => format!(
-            "{} waits {baseline:.1} ms → {recent:.1} ms per call beyond what this service took (mean of {b} → {r} calls)",
-            e.via.as_deref().unwrap_or("the caller")
+            "{} {baseline:.1} ms → {recent:.1} ms per call beyond what this service took (mean of {b} → {r} calls)",
+            e.via.as_deref().map_or_else(|| "its callers together wait".to_owned(), |v| format!("{v} waits"))
         ),
         "peer_latency" => format!("calls to it took {baseline:.1} ms → {recent:.1} ms (mean of {b} → {r} calls)"),
         "errors" => {
@@ -411,6 +421,13 @@ fn evidence_view(e: &otelcontext_domain::graph::rca::Evidence) -> RcaEvidenceVie
             baseline * 100.0,
             recent * 100.0
         ),
+        "stops_early" => format!(
+            "{} requests that end without calling {}: {:.1} % → {:.1} % ({b} → {r} requests)",
+            e.operation.as_deref().unwrap_or("its"),
+            e.no_longer_calls.join(", "),
+            baseline * 100.0,
+            recent * 100.0
+        ),
         "waits_on_every_call" => format!("every call it makes waits longer (the median rise over its {b} edges)"),
         other => other.to_owned(),
     };
@@ -418,6 +435,8 @@ fn evidence_view(e: &otelcontext_domain::graph::rca::Evidence) -> RcaEvidenceVie
         signal: e.signal.to_owned(),
         description,
         via: e.via.clone(),
+        operation: e.operation.clone(),
+        no_longer_calls: e.no_longer_calls.clone(),
         instance: e.instance.clone(),
         template_id: e.template.map(|t| t.to_string()),
         baseline,

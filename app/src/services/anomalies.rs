@@ -128,7 +128,10 @@ pub fn candidates_json(r: &RcaResult) -> Value {
                 "evidence": c.evidence.iter().map(|e| json!({
                     "signal": e.signal,
                     "via": e.via,
+                    "instance": e.instance,
                     "template_id": e.template.map(|t| t.to_string()),
+                    "operation": e.operation,
+                    "no_longer_calls": e.no_longer_calls,
                     "baseline": e.baseline,
                     "recent": e.recent,
                     "baseline_count": e.baseline_calls,

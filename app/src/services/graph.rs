@@ -90,7 +90,7 @@ impl GraphMetrics {
             capped: counter(
                 meter,
                 "otelcontext_graphrag_capped_total",
-                "Graph updates refused at a per-tenant cap (what: nodes, edges, operations, instances, log_templates, metric_series, spans, traces).",
+                "Graph updates refused at a per-tenant cap (what: nodes, edges, operations, instances, log_templates, metric_series, shapes, spans, traces).",
             ),
             traces: counter(meter, "otelcontext_graphrag_traces_total", "Traces folded into the service graph."),
             queued: gauge(
@@ -108,7 +108,9 @@ impl GraphMetrics {
         };
         m.dropped.add(0, &[]);
         m.traces.add(0, &[]);
-        for what in ["nodes", "edges", "operations", "instances", "log_templates", "metric_series", "spans", "traces"] {
+        for what in
+            ["nodes", "edges", "operations", "instances", "log_templates", "metric_series", "shapes", "spans", "traces"]
+        {
             m.capped.add(0, &[KeyValue::new("what", what)]);
         }
         m
@@ -244,6 +246,7 @@ impl GraphService {
             dropped.operations += d.operations;
             dropped.instances += d.instances;
             dropped.log_templates += d.log_templates;
+            dropped.shapes += d.shapes;
         }
         self.metrics.traces.add(n, &[]);
         self.count_capped(dropped, 0, 0);
@@ -257,6 +260,7 @@ impl GraphService {
             ("instances", d.instances),
             ("log_templates", d.log_templates),
             ("metric_series", d.metric_series),
+            ("shapes", d.shapes),
             ("spans", spans),
             ("traces", traces),
         ] {

@@ -11,6 +11,7 @@ pub mod assembly;
 pub mod paths;
 pub mod peer;
 pub mod rca;
+pub mod shapes;
 pub mod stats;
 pub mod trace;
 pub mod tree;
@@ -19,6 +20,7 @@ pub mod walks;
 use crate::template::TemplateId;
 use hashbrown::{Equivalent, HashMap};
 use peer::NodeKind;
+use shapes::Shapes;
 use stats::{Counts, Examples, Red, Values, Windowed};
 use trace::TraceFacts;
 
@@ -34,6 +36,8 @@ pub struct GraphLimits {
     pub max_log_templates_per_service: usize,
     /// Metric series (gauges) linked to a service.
     pub max_metric_series_per_service: usize,
+    /// Request shapes (operation and the set of callees) counted per service (see [`shapes`]).
+    pub max_shapes_per_service: usize,
 }
 
 impl Default for GraphLimits {
@@ -45,6 +49,7 @@ impl Default for GraphLimits {
             max_instances_per_service: 200,
             max_log_templates_per_service: 200,
             max_metric_series_per_service: 100,
+            max_shapes_per_service: 100,
         }
     }
 }
@@ -66,6 +71,8 @@ pub struct Node {
     pub metrics: HashMap<String, Values>,
     /// CPU and memory utilisation of its instances (see [`ResourceKind::of`]), per instance.
     pub utilization: HashMap<ResourceKind, HashMap<String, Values>>,
+    /// What the requests it served went on to call, per operation.
+    pub shapes: Shapes,
 }
 
 impl Default for Node {
@@ -79,6 +86,7 @@ impl Default for Node {
             examples: Examples::default(),
             metrics: HashMap::new(),
             utilization: HashMap::new(),
+            shapes: Shapes::default(),
         }
     }
 }
@@ -166,6 +174,7 @@ pub struct Dropped {
     pub instances: u64,
     pub log_templates: u64,
     pub metric_series: u64,
+    pub shapes: u64,
 }
 
 /// One tenant's graph.
@@ -315,9 +324,24 @@ impl ServiceGraph {
                 w.record(e.end_ns, e.duration_ns, e.error, now_ns);
             }
         }
-        for s in &facts.self_times {
+        let mut reached = facts.reached.as_slice();
+        for (r, s) in facts.self_times.iter().enumerate() {
+            // This request's callees (`reached` is sorted by request).
+            let skip = reached.iter().take_while(|x| x.request < r).count();
+            let mine = reached[skip..].iter().take_while(|x| x.request == r).count();
+            let callees = &reached[skip..skip + mine];
+            reached = &reached[skip + mine..];
             if let Some(node) = self.node_mut(NodeKind::Service, s.service, &mut dropped) {
                 node.self_time.record(s.end_ns, s.self_ns, s.error, now_ns);
+                let kept = node.shapes.record(
+                    s.operation,
+                    callees.iter().map(|c| (c.kind, c.callee)),
+                    facts.trace_id,
+                    s.end_ns,
+                    now_ns,
+                    limits.max_shapes_per_service,
+                );
+                dropped.shapes += u64::from(!kept);
             }
         }
         for c in &facts.calls {
@@ -426,6 +450,7 @@ impl ServiceGraph {
             n.utilization.retain(|_, m| !m.is_empty());
             n.operations.retain(|_, w| !w.is_empty());
             n.instances.retain(|_, w| !w.is_empty());
+            n.shapes.expire(now_ns);
         }
         self.edges.retain(|_, e| {
             e.client.expire(now_ns);

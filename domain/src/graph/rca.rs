@@ -15,9 +15,12 @@
 //!   a network delay towards a node shows as its callers' wait growing while its own serving
 //!   time does not, and is charged to the node; but the part of the rise that *every* call of
 //!   that caller shows (the median over its edges) is the caller's (a starved caller is late to
-//!   read every answer), charged to it as `waits_on_every_call`;
+//!   read every answer), charged to it as `waits_on_every_call`; the waits of all its callers
+//!   are also taken together, so a delay towards a rarely called service shows even when no
+//!   single caller called it often enough before;
 //! - for peers (databases, brokers, external APIs), the latency its callers see;
-//! - **error logs** and **fan-out** (see their functions);
+//! - **error logs**, **fan-out** and **stopping early** (requests that no longer make the calls
+//!   requests of their operation used to make; see their functions);
 //! - **cpu** / **memory**: the utilisation of its busiest instance against its own baseline.
 //!
 //! With `focus` (a symptomatic service), only that service and what it calls, transitively, are
@@ -45,10 +48,10 @@ const ERROR_WEIGHT: f64 = 3.0;
 pub const EVIDENCE_MIN_SCORE: f64 = 0.01;
 
 /// One signal that moved.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Evidence {
     /// `self_time`, `errors`, `error_logs`, `edge_gap`, `waits_on_every_call`, `fan_out`,
-    /// `peer_latency`, `cpu` or `memory`.
+    /// `stops_early`, `peer_latency`, `cpu` or `memory`.
     pub signal: &'static str,
     /// The caller, for an edge gap.
     pub via: Option<String>,
@@ -56,6 +59,13 @@ pub struct Evidence {
     pub instance: Option<String>,
     /// The log template that rose most, for error logs.
     pub template: Option<TemplateId>,
+    /// The operation whose requests changed, for `stops_early`.
+    pub operation: Option<String>,
+    /// What those requests no longer call, for `stops_early`.
+    pub no_longer_calls: Vec<String>,
+    /// A trace that shows the change, when the signal has one of its own (`stops_early`: a
+    /// request that stopped short).
+    pub example: Option<TraceId>,
     /// Before and after the split: mean ns (latencies) or a rate 0..1 (errors).
     pub baseline: f64,
     pub recent: f64,
@@ -126,13 +136,12 @@ fn evidence(signal: &'static str, via: Option<String>, b: &Red, a: &Red, score: 
     Evidence {
         signal,
         via,
-        instance: None,
-        template: None,
         baseline: if latency { b.mean_ns } else { b.error_rate },
         recent: if latency { a.mean_ns } else { a.error_rate },
         score,
         baseline_calls: b.calls,
         recent_calls: a.calls,
+        ..Evidence::default()
     }
 }
 
@@ -142,29 +151,38 @@ fn evidence(signal: &'static str, via: Option<String>, b: &Red, a: &Red, score: 
 struct Gaps {
     /// Per callee: (caller, specific score, before, after).
     into: Vec<(NodeKey, String, f64, Red, Red)>,
+    /// Per callee with two or more callers: the waits of all its callers together (specific
+    /// score, before, after, callers) — a delay towards a rarely called service shows on every
+    /// caller, each with too few calls to tell alone.
+    pooled: Vec<(NodeKey, f64, Red, Red, usize)>,
     /// Per caller: the median of its edges' gap scores, with how many edges.
     caller_wide: Vec<(String, f64, usize)>,
 }
 
 fn gaps(graph: &ServiceGraph, start: i64, split: i64, end: i64) -> Gaps {
-    let mut per_caller: std::collections::BTreeMap<&str, Vec<(NodeKey, f64, Red, Red)>> = Default::default();
+    type Sides = (NodeKey, Option<f64>, Red, Red);
+    let mut per_caller: std::collections::BTreeMap<&str, Vec<Sides>> = Default::default();
     for ((caller, to), edge) in &graph.edges {
         if to.0 != NodeKind::Service {
             continue;
         }
         let (b, a) = (edge.gap.summary(start, split), edge.gap.summary(split, end));
-        if let Some(score) = latency_score(&b, &a) {
-            per_caller.entry(caller.as_str()).or_default().push((to.clone(), score, b, a));
+        if b.calls + a.calls > 0 {
+            per_caller.entry(caller.as_str()).or_default().push((to.clone(), latency_score(&b, &a), b, a));
         }
     }
-    let mut out = Gaps { into: Vec::new(), caller_wide: Vec::new() };
+    let mut out = Gaps { into: Vec::new(), pooled: Vec::new(), caller_wide: Vec::new() };
+    // Per callee: (what its caller explains, before, after) of every edge into it.
+    let mut by_callee: std::collections::BTreeMap<NodeKey, Vec<(f64, Red, Red)>> = Default::default();
     for (caller, edges) in per_caller {
-        let mut scores: Vec<f64> = edges.iter().map(|e| e.1).collect();
+        let mut scores: Vec<f64> = edges.iter().filter_map(|e| e.1).collect();
         scores.sort_by(f64::total_cmp);
         // The lower median: the rise most of the caller's edges share. With one edge nothing
         // separates caller from callee: all of it is the callee's.
         let common = if scores.len() >= 2 { scores[(scores.len() - 1) / 2].max(0.0) } else { 0.0 };
-        out.caller_wide.push((caller.to_owned(), common, scores.len()));
+        if !scores.is_empty() {
+            out.caller_wide.push((caller.to_owned(), common, scores.len()));
+        }
         // A caller whose own CPU ran out is late to read its answers: that much of every wait
         // is explained by the caller, not by the network towards its callees.
         let starved = graph
@@ -173,8 +191,21 @@ fn gaps(graph: &ServiceGraph, start: i64, split: i64, end: i64) -> Gaps {
             .map_or(0.0, |e| e.score.max(0.0));
         let explained = common.max(starved);
         for (to, score, b, a) in edges {
-            out.into.push((to, caller.to_owned(), score - explained, b, a));
+            if let Some(score) = score {
+                out.into.push((to.clone(), caller.to_owned(), score - explained, b, a));
+            }
+            by_callee.entry(to).or_default().push((explained, b, a));
         }
+    }
+    for (to, parts) in by_callee {
+        if parts.len() < 2 {
+            continue;
+        }
+        let (b, a) = (Red::pooled(parts.iter().map(|p| &p.1)), Red::pooled(parts.iter().map(|p| &p.2)));
+        let Some(score) = latency_score(&b, &a) else { continue };
+        // What the callers explain, weighted by their calls after the split.
+        let explained = parts.iter().map(|p| p.0 * p.2.calls as f64).sum::<f64>() / a.calls.max(1) as f64;
+        out.pooled.push((to, score - explained, b, a, parts.len()));
     }
     out
 }
@@ -192,18 +223,19 @@ fn signals(graph: &ServiceGraph, gaps: &Gaps, key: &NodeKey, start: i64, split: 
         for (_, common, edges) in gaps.caller_wide.iter().filter(|(c, _, _)| *c == key.1) {
             out.push(Evidence {
                 signal: "waits_on_every_call",
-                via: None,
-                instance: None,
-                template: None,
                 baseline: 0.0,
                 recent: 0.0,
                 score: *common,
                 baseline_calls: *edges as u64,
                 recent_calls: *edges as u64,
+                ..Evidence::default()
             });
         }
         for (_, via, score, b, a) in gaps.into.iter().filter(|g| g.0 == *key) {
             out.push(evidence("edge_gap", Some(via.clone()), b, a, *score, true));
+        }
+        for (_, score, b, a, _) in gaps.pooled.iter().filter(|g| g.0 == *key) {
+            out.push(evidence("edge_gap", None, b, a, *score, true));
         }
     } else if let Some(score) = latency_score(&eb, &ea) {
         out.push(evidence("peer_latency", None, &eb, &ea, score, true));
@@ -215,6 +247,9 @@ fn signals(graph: &ServiceGraph, gaps: &Gaps, key: &NodeKey, start: i64, split: 
         out.push(e);
     }
     if let Some(e) = fan_out_change(graph, key, &eb, &ea, start, split, end) {
+        out.push(e);
+    }
+    if let Some(e) = stops_early(node, start, split, end) {
         out.push(e);
     }
     out.extend(utilization_rise(node, start, split, end));
@@ -265,14 +300,13 @@ fn error_log_rise(
     let share = (excess / calls).min(1.0);
     Some(Evidence {
         signal: "error_logs",
-        via: None,
-        instance: None,
         template: Some(template),
         baseline: lines_before as f64 / (before_s / 1e9),
         recent: lines_after as f64 / (after_s / 1e9),
         score: ERROR_WEIGHT * share,
         baseline_calls: lines_before,
         recent_calls: lines_after,
+        ..Evidence::default()
     })
 }
 
@@ -306,14 +340,13 @@ fn utilization_rise(node: &super::Node, start: i64, split: i64, end: i64) -> Vec
         if let Some((score, instance, b, a)) = best {
             out.push(Evidence {
                 signal: resource.as_str(),
-                via: None,
                 instance: (!instance.is_empty()).then(|| instance.clone()),
-                template: None,
                 baseline: b.mean,
                 recent: a.mean,
                 score,
                 baseline_calls: b.count,
                 recent_calls: a.count,
+                ..Evidence::default()
             });
         }
     }
@@ -363,14 +396,85 @@ fn fan_out_change(
     let score = score.min(FAN_OUT_MAX);
     Some(Evidence {
         signal: "fan_out",
-        via: None,
-        instance: None,
-        template: None,
         baseline: before,
         recent: after,
         score,
         baseline_calls: entered_before.calls,
         recent_calls: entered_after.calls,
+        ..Evidence::default()
+    })
+}
+
+/// How much the share of `n_before` / `n_after` requests that `before` / `after` make changed:
+/// the log of the ratio of shares (half a request of prior each, so a shape never seen before
+/// counts nearly whole), discounted by a Poisson z of the count after against what the share
+/// before predicts (three standard errors count fully).
+fn share_change(before: u64, after: u64, n_before: u64, n_after: u64) -> f64 {
+    let (b, a, nb, na) = (before as f64 + 0.5, after as f64 + 0.5, n_before as f64, n_after as f64);
+    let expected = b * na / nb;
+    let z = (after as f64 - expected).abs() / (expected + 1.0).sqrt();
+    ((a / na).ln() - (b / nb).ln()) * (z / SURE_AT).min(1.0)
+}
+
+/// Requests that stop short: for one operation of the service, requests that call a set of
+/// services and peers became more common while requests of the same operation that call
+/// strictly more became rarer (the lesser of the two changes, see [`share_change`]). A service
+/// that starts to throw or to return a wrong value answers before making the calls it used to
+/// make after that point, while nothing slows down or is marked failed. Compared within an
+/// operation, so a new mix of requests is not taken for it.
+fn stops_early(node: &super::Node, start: i64, split: i64, end: i64) -> Option<Evidence> {
+    /// Per operation: requests before and after, and each shape's (mask, before, after).
+    type PerOperation = (u64, u64, Vec<(u64, u64, u64)>);
+    let mut ops: hashbrown::HashMap<&str, PerOperation> = hashbrown::HashMap::new();
+    for shape in node.shapes.iter() {
+        let (b, a) = (shape.counts.count(start, split), shape.counts.count(split, end));
+        if b + a == 0 {
+            continue;
+        }
+        let e = ops.entry(shape.operation).or_default();
+        e.0 += b;
+        e.1 += a;
+        e.2.push((shape.mask, b, a));
+    }
+    type Best<'a> = (f64, &'a str, u64, u64, (u64, u64), (u64, u64));
+    let mut best: Option<Best> = None;
+    for (op, (nb, na, shapes)) in &ops {
+        if *nb < MIN_CALLS || *na < MIN_CALLS {
+            continue;
+        }
+        for &(short, b1, a1) in shapes {
+            let rise = share_change(b1, a1, *nb, *na);
+            if rise <= 0.0 {
+                continue;
+            }
+            for &(long, b0, a0) in shapes {
+                if long == short || short & !long != 0 {
+                    continue;
+                }
+                let score = rise.min(-share_change(b0, a0, *nb, *na));
+                let better = best.is_none_or(|(s, o, l, sh, ..)| {
+                    score.total_cmp(&s).then_with(|| (o, l, sh).cmp(&(op, long, short))).is_gt()
+                });
+                if score > 0.0 && better {
+                    best = Some((score, op, long, short, (b1, a1), (*nb, *na)));
+                }
+            }
+        }
+    }
+    let (score, op, long, short, (b1, a1), (nb, na)) = best?;
+    let example = node.shapes.iter().find(|x| x.operation == op && x.mask == short).and_then(|x| x.example);
+    Some(Evidence {
+        example,
+        signal: "stops_early",
+        operation: Some(op.to_owned()),
+        no_longer_calls: node.shapes.callee_names(long & !short),
+        baseline: b1 as f64 / nb as f64,
+        recent: a1 as f64 / na as f64,
+        // At most what a wrong answer shows as otherwise: errors or new error lines.
+        score: score.min(ERROR_WEIGHT),
+        baseline_calls: nb,
+        recent_calls: na,
+        ..Evidence::default()
     })
 }
 
@@ -454,7 +558,16 @@ pub fn rank(graph: &ServiceGraph, start_ns: i64, end_ns: i64, focus: Option<&str
                 kind,
                 operation: node.and_then(|n| most_changed(&n.operations, start_ns, split, end_ns)),
                 instance: saturated.or_else(|| node.and_then(|n| most_changed(&n.instances, start_ns, split, end_ns))),
-                example_traces: node.map(|n| n.examples.pick(split, end_ns, failures, 3)).unwrap_or_default(),
+                example_traces: {
+                    // The top signal's own example first, then the node's (failed or slowest).
+                    let mut traces: Vec<TraceId> = evidence.first().and_then(|e| e.example).into_iter().collect();
+                    for t in node.map(|n| n.examples.pick(split, end_ns, failures, 3)).unwrap_or_default() {
+                        if traces.len() < 3 && !traces.contains(&t) {
+                            traces.push(t);
+                        }
+                    }
+                    traces
+                },
                 name,
                 score,
                 evidence,
@@ -469,419 +582,5 @@ pub fn rank(graph: &ServiceGraph, start_ns: i64, end_ns: i64, focus: Option<&str
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::graph::GraphLimits;
-    use crate::graph::trace::{Call, Entry, SelfTime, TraceFacts};
-
-    const S: i64 = 1_000_000_000;
-    const MS: i64 = 1_000_000;
-    const NOW: i64 = 1_700_000_000 * S;
-
-    /// frontend → checkout → payment, one trace per second for 3 minutes; from `fault_at` on,
-    /// `fault` changes the numbers.
-    fn system(fault: &dyn Fn(&mut Timings), fault_at: i64) -> ServiceGraph {
-        let mut g = ServiceGraph::new(GraphLimits::default());
-        for sec in 0..180 {
-            let t = NOW - (180 - sec) * S;
-            let mut tm = Timings::default();
-            if sec >= fault_at {
-                fault(&mut tm);
-            }
-            let e = |service: &'static str, d: i64, error: bool| Entry {
-                service,
-                operation: "op",
-                instance: "",
-                end_ns: t,
-                duration_ns: d,
-                self_ns: 0,
-                error,
-            };
-            let own = |service: &'static str, d: i64| SelfTime {
-                service,
-                operation: "op",
-                end_ns: t,
-                self_ns: d,
-                error: false,
-            };
-            let payment = tm.payment_self;
-            let checkout_serve = tm.checkout_self + tm.gap_to_payment + payment;
-            let facts = TraceFacts {
-                trace_id: None,
-                entries: vec![
-                    e("frontend", 2 * MS + checkout_serve + 2 * MS, false),
-                    e("checkout", checkout_serve, false),
-                    e("payment", payment, tm.payment_errors && sec % 2 == 0),
-                ],
-                calls: vec![
-                    Call {
-                        caller: "frontend",
-                        callee_kind: NodeKind::Service,
-                        callee: "checkout",
-                        end_ns: t,
-                        client_ns: checkout_serve + 2 * MS,
-                        server_ns: Some(checkout_serve),
-                        error: false,
-                    },
-                    Call {
-                        caller: "checkout",
-                        callee_kind: NodeKind::Service,
-                        callee: "payment",
-                        end_ns: t,
-                        client_ns: payment + tm.gap_to_payment,
-                        server_ns: Some(payment),
-                        error: false,
-                    },
-                ],
-                self_times: vec![own("frontend", 2 * MS), own("checkout", tm.checkout_self), own("payment", payment)],
-            };
-            g.apply(&facts, NOW);
-        }
-        g
-    }
-
-    /// An entry into `service` at `t` that took 5 ms, all of it its own.
-    fn plain_entry(service: &'static str, t: i64) -> Entry<'static> {
-        Entry { service, operation: "op", instance: "", end_ns: t, duration_ns: 5 * MS, self_ns: 5 * MS, error: false }
-    }
-
-    struct Timings {
-        checkout_self: i64,
-        payment_self: i64,
-        gap_to_payment: i64,
-        payment_errors: bool,
-    }
-
-    impl Default for Timings {
-        fn default() -> Self {
-            Self { checkout_self: 5 * MS, payment_self: 10 * MS, gap_to_payment: MS, payment_errors: false }
-        }
-    }
-
-    #[test]
-    fn the_changed_service_ranks_first_whatever_the_kind_of_change() {
-        type Fault = Box<dyn Fn(&mut Timings)>;
-        let cases: Vec<(&str, Fault, &str, &str)> = vec![
-            ("slow leaf", Box::new(|t| t.payment_self = 80 * MS), "payment", "self_time"),
-            ("slow middle", Box::new(|t| t.checkout_self = 60 * MS), "checkout", "self_time"),
-            ("network delay towards payment", Box::new(|t| t.gap_to_payment = 70 * MS), "payment", "edge_gap"),
-            ("payment fails half its calls", Box::new(|t| t.payment_errors = true), "payment", "errors"),
-        ];
-        for (name, fault, want, signal) in cases {
-            let g = system(&*fault, 100);
-            let r = rank(&g, NOW - 180 * S, NOW, None, 5);
-            assert_eq!(r.candidates[0].name, want, "{name}: {:?}", r.candidates);
-            assert_eq!(r.candidates[0].evidence[0].signal, signal, "{name}");
-            let split_s = (r.split_ns - (NOW - 180 * S)) / S;
-            assert!((90..=110).contains(&split_s), "{name}: split at {split_s} s");
-            let focused = rank(&g, NOW - 180 * S, NOW, Some("frontend"), 5);
-            assert_eq!(focused.candidates[0].name, want, "{name}, asked from the entry service");
-        }
-    }
-
-    #[test]
-    fn a_caller_late_on_every_call_is_blamed_not_its_callees() {
-        let mut g = ServiceGraph::new(GraphLimits::default());
-        for sec in 0..180 {
-            let t = NOW - (180 - sec) * S;
-            let late = if sec >= 100 { 40 * MS } else { MS };
-            let mut facts = TraceFacts::default();
-            for callee in ["ads", "cart", "catalog"] {
-                facts.entries.push(Entry {
-                    service: callee,
-                    operation: "op",
-                    instance: "",
-                    end_ns: t,
-                    duration_ns: 5 * MS,
-                    self_ns: 5 * MS,
-                    error: false,
-                });
-                facts.self_times.push(SelfTime {
-                    service: callee,
-                    operation: "op",
-                    end_ns: t,
-                    self_ns: 5 * MS,
-                    error: false,
-                });
-                facts.calls.push(Call {
-                    caller: "frontend",
-                    callee_kind: NodeKind::Service,
-                    callee,
-                    end_ns: t,
-                    client_ns: 5 * MS + late,
-                    server_ns: Some(5 * MS),
-                    error: false,
-                });
-            }
-            g.apply(&facts, NOW);
-        }
-        let r = rank(&g, NOW - 180 * S, NOW, None, 5);
-        assert_eq!(r.candidates[0].name, "frontend", "{:?}", r.candidates);
-        assert_eq!(r.candidates[0].evidence[0].signal, "waits_on_every_call");
-        assert!(r.candidates.iter().skip(1).all(|c| c.score < 0.1), "{:?}", r.candidates);
-    }
-
-    #[test]
-    fn new_error_lines_blame_the_service_that_writes_them() {
-        let mut g = system(&|_| {}, 0);
-        let line = |service: &'static str, sec: i64, template: u64| crate::graph::LogFact {
-            service: service.into(),
-            time_ns: NOW - (180 - sec) * S,
-            template: TemplateId(template),
-        };
-        let mut logs = Vec::new();
-        for sec in 0..180 {
-            // checkout always logs one error every 10 s; payment starts a new one at 100 s.
-            if sec % 10 == 0 {
-                logs.push(line("checkout", sec, 1));
-            }
-            if sec >= 100 && sec % 2 == 0 {
-                logs.push(line("payment", sec, 2));
-            }
-        }
-        g.apply_logs(&logs, NOW);
-        let r = rank(&g, NOW - 180 * S, NOW, None, 5);
-        assert_eq!(r.candidates[0].name, "payment", "{:?}", r.candidates);
-        let e = &r.candidates[0].evidence[0];
-        assert_eq!((e.signal, e.template), ("error_logs", Some(TemplateId(2))));
-        assert!(r.candidates.iter().all(|c| c.name != "checkout" || c.score < 0.1), "steady lines are no news");
-        // Asked over a range reaching two minutes before any data, the baseline still starts
-        // where the data does: checkout's steady lines are not "new" after an empty before.
-        let wide = rank(&g, NOW - 300 * S, NOW, None, 5);
-        assert_eq!(wide.candidates[0].name, "payment", "{:?}", wide.candidates);
-        assert!(wide.candidates.iter().all(|c| c.name != "checkout" || c.score < 0.1), "{:?}", wide.candidates);
-        assert!(wide.split_ns >= NOW - 160 * S, "split at {} s", (wide.split_ns - NOW) / S);
-    }
-
-    #[test]
-    fn a_service_that_stops_calling_what_it_called_is_blamed() {
-        let mut g = ServiceGraph::new(GraphLimits::default());
-        for sec in 0..180 {
-            let t = NOW - (180 - sec) * S;
-            let mut facts = TraceFacts::default();
-            let entry = |service| plain_entry(service, t);
-            facts.entries.push(entry("frontend"));
-            // From 100 s on, the frontend answers early and calls its backends one time in four.
-            if sec < 100 || sec % 4 == 0 {
-                for callee in ["ads", "cart", "catalog"] {
-                    facts.entries.push(entry(callee));
-                    facts.calls.push(Call {
-                        caller: "frontend",
-                        callee_kind: NodeKind::Service,
-                        callee,
-                        end_ns: t,
-                        client_ns: 5 * MS,
-                        server_ns: Some(5 * MS),
-                        error: false,
-                    });
-                }
-            }
-            g.apply(&facts, NOW);
-        }
-        let r = rank(&g, NOW - 180 * S, NOW, None, 5);
-        assert_eq!(r.candidates[0].name, "frontend", "{:?}", r.candidates);
-        let e = &r.candidates[0].evidence[0];
-        assert_eq!(e.signal, "fan_out");
-        assert!(e.baseline > 0.9 && e.recent < 0.4, "{e:?}");
-    }
-
-    #[test]
-    fn candidates_name_the_operation_and_instance_that_changed_and_example_traces() {
-        let mut g = ServiceGraph::new(GraphLimits::default());
-        for sec in 0..180i64 {
-            let t = NOW - (180 - sec) * S;
-            for (op, pod) in [("GET /pay", "payment-1"), ("GET /refund", "payment-2")] {
-                let slow = sec >= 100 && pod == "payment-1";
-                let d = if slow { 90 * MS } else { 10 * MS };
-                let facts = TraceFacts {
-                    trace_id: Some(TraceId::from_array([(sec % 250 + 1) as u8; 16]).unwrap()),
-                    entries: vec![Entry {
-                        service: "payment",
-                        operation: op,
-                        instance: pod,
-                        end_ns: t,
-                        duration_ns: d,
-                        self_ns: d,
-                        error: false,
-                    }],
-                    calls: Vec::new(),
-                    self_times: vec![SelfTime {
-                        service: "payment",
-                        operation: op,
-                        end_ns: t,
-                        self_ns: d,
-                        error: false,
-                    }],
-                };
-                g.apply(&facts, NOW);
-            }
-        }
-        let r = rank(&g, NOW - 180 * S, NOW, None, 5);
-        let c = &r.candidates[0];
-        assert_eq!(
-            (c.name.as_str(), c.operation.as_deref(), c.instance.as_deref()),
-            ("payment", Some("GET /pay"), Some("payment-1"))
-        );
-        assert!(!c.example_traces.is_empty() && c.example_traces.len() <= 3);
-        // Trace ids hold the second they were made at, plus one.
-        let late = |t: &TraceId| i64::from(t.as_bytes()[0]) > 90;
-        assert!(c.example_traces.iter().all(late), "examples come from after the change: {:?}", c.example_traces);
-    }
-
-    #[test]
-    fn a_saturated_instance_is_blamed_by_its_utilisation() {
-        // Nothing moves in the spans; one pod of payment runs out of CPU at 100 s, while
-        // checkout's pod idles up and down inside its headroom and the node is busy throughout.
-        let mut g = system(&|_| {}, 0);
-        let point =
-            |service: &'static str, instance: &str, name: &str, sec: i64, value: f64| crate::graph::MetricFact {
-                service: service.into(),
-                instance: instance.into(),
-                name: name.into(),
-                time_ns: NOW - (180 - sec) * S,
-                value,
-            };
-        let mut points = Vec::new();
-        for sec in (0..180).step_by(30) {
-            let hot = sec >= 100;
-            points.push(point("payment", "payment-1", "k8s.pod.cpu.utilization", sec, if hot { 0.97 } else { 0.08 }));
-            points.push(point("payment", "payment-2", "k8s.pod.cpu.utilization", sec, 0.08));
-            points.push(point(
-                "checkout",
-                "checkout-1",
-                "container.cpu.utilization",
-                sec,
-                [0.01, 0.04][(sec / 30 % 2) as usize],
-            ));
-            points.push(point("frontend", "frontend-1", "k8s.node.cpu.utilization", sec, if hot { 1.0 } else { 0.1 }));
-        }
-        g.apply_metrics(&points, NOW);
-        let r = rank(&g, NOW - 180 * S, NOW, None, 5);
-        let c = &r.candidates[0];
-        assert_eq!((c.name.as_str(), c.instance.as_deref()), ("payment", Some("payment-1")), "{:?}", r.candidates);
-        let e = &c.evidence[0];
-        assert_eq!((e.signal, e.instance.as_deref()), ("cpu", Some("payment-1")));
-        assert!(e.baseline < 0.1 && e.recent > 0.9 && e.score > 1.5, "{e:?}");
-        assert!(
-            r.candidates.iter().skip(1).all(|c| c.score < 0.2),
-            "idle wobble and node gauges are no news: {:?}",
-            r.candidates
-        );
-    }
-
-    #[test]
-    fn a_starved_caller_is_blamed_for_its_waits_even_on_its_only_edge() {
-        // frontend → payment only. From 100 s the frontend's CPU is saturated and it reads
-        // payment's answers 40 ms late; payment serves as fast as ever.
-        let mut g = ServiceGraph::new(GraphLimits::default());
-        let mut points = Vec::new();
-        for sec in 0..180 {
-            let t = NOW - (180 - sec) * S;
-            let late = if sec >= 100 { 40 * MS } else { MS };
-            let entry = |service: &'static str, d: i64| Entry {
-                service,
-                operation: "op",
-                instance: if service == "frontend" { "frontend-1" } else { "payment-1" },
-                end_ns: t,
-                duration_ns: d,
-                self_ns: 2 * MS,
-                error: false,
-            };
-            let own =
-                |service: &'static str| SelfTime { service, operation: "op", end_ns: t, self_ns: 2 * MS, error: false };
-            g.apply(
-                &TraceFacts {
-                    trace_id: None,
-                    entries: vec![entry("frontend", 10 * MS + late), entry("payment", 5 * MS)],
-                    calls: vec![Call {
-                        caller: "frontend",
-                        callee_kind: NodeKind::Service,
-                        callee: "payment",
-                        end_ns: t,
-                        client_ns: 5 * MS + late,
-                        server_ns: Some(5 * MS),
-                        error: false,
-                    }],
-                    self_times: vec![own("frontend"), own("payment")],
-                },
-                NOW,
-            );
-            if sec % 30 == 0 {
-                points.push(crate::graph::MetricFact {
-                    service: "frontend".into(),
-                    instance: "frontend-1".into(),
-                    name: "k8s.pod.cpu.utilization".into(),
-                    time_ns: t,
-                    value: if sec >= 100 { 0.98 } else { 0.05 },
-                });
-            }
-        }
-        g.apply_metrics(&points, NOW);
-        let r = rank(&g, NOW - 180 * S, NOW, None, 5);
-        assert_eq!(r.candidates[0].name, "frontend", "{:?}", r.candidates);
-        assert_eq!(r.candidates[0].evidence[0].signal, "cpu");
-        let payment = r.candidates.iter().find(|c| c.name == "payment").map_or(0.0, |c| c.score);
-        // The raw rise of the wait is ln(41 / 2) ≈ 3.0; the starved caller's share is taken out.
-        assert!(payment < 1.5, "the wait is mostly the starved caller's: {:?}", r.candidates);
-    }
-
-    #[test]
-    fn a_rarely_called_service_with_a_thin_baseline_is_still_blamed_for_a_large_delay() {
-        // auth → verify: two calls before the change, eight after, each waiting 2 s more on the
-        // network; auth's other callee (users) is busy and steady throughout.
-        let mut g = ServiceGraph::new(GraphLimits::default());
-        for sec in 0..180 {
-            let t = NOW - (180 - sec) * S;
-            let call = |callee: &'static str, client_ns: i64| Call {
-                caller: "auth",
-                callee_kind: NodeKind::Service,
-                callee,
-                end_ns: t,
-                client_ns,
-                server_ns: Some(5 * MS),
-                error: false,
-            };
-            let entry = |service| plain_entry(service, t);
-            let mut facts = TraceFacts { entries: vec![entry("auth"), entry("users")], ..TraceFacts::default() };
-            facts.calls.push(call("users", 6 * MS));
-            let rare = [40, 80].contains(&sec) || (sec >= 100 && sec % 10 == 5);
-            if rare {
-                facts.entries.push(entry("verify"));
-                facts.calls.push(call("verify", if sec >= 100 { 2_005 * MS } else { 6 * MS }));
-            }
-            g.apply(&facts, NOW);
-        }
-        let r = rank(&g, NOW - 180 * S, NOW, None, 5);
-        let c = &r.candidates[0];
-        assert_eq!((c.name.as_str(), c.evidence[0].signal), ("verify", "edge_gap"), "{:?}", r.candidates);
-        assert_eq!(c.evidence[0].baseline_calls, 2);
-    }
-
-    #[test]
-    fn utilisation_gauges_are_recognised_by_their_conventional_names() {
-        use crate::graph::ResourceKind;
-        let cases = [
-            ("k8s.pod.cpu.utilization", Some(ResourceKind::Cpu)),
-            ("container.cpu.utilization", Some(ResourceKind::Cpu)),
-            ("process.cpu.utilization", Some(ResourceKind::Cpu)),
-            ("k8s.pod.memory.utilization", Some(ResourceKind::Memory)),
-            ("system.memory.utilization", Some(ResourceKind::Memory)),
-            ("k8s.node.cpu.utilization", None),
-            ("k8s.pod.cpu.usage", None),
-            ("cpu", None),
-            ("http.server.request.duration", None),
-        ];
-        for (name, want) in cases {
-            assert_eq!(ResourceKind::of(name), want, "{name}");
-        }
-    }
-
-    #[test]
-    fn nothing_changed_means_no_candidate_stands_out() {
-        let g = system(&|_| {}, 0);
-        let r = rank(&g, NOW - 180 * S, NOW, None, 5);
-        assert!(r.candidates.iter().all(|c| c.score < 0.05), "{:?}", r.candidates);
-        let only_payment = rank(&g, NOW - 180 * S, NOW, Some("payment"), 5);
-        assert!(only_payment.candidates.iter().all(|c| c.name == "payment"));
-    }
-}
+#[path = "rca_tests.rs"]
+mod tests;

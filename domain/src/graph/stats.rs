@@ -136,6 +136,38 @@ pub struct Red {
     pub log_var: f64,
 }
 
+impl Red {
+    /// The calls of several summaries of the same range taken together: counts, rates and means
+    /// exactly, the `ln(1 + ms)` variance from the parts' moments; quantiles are not kept (0).
+    pub fn pooled<'a>(parts: impl IntoIterator<Item = &'a Red>) -> Red {
+        let (mut calls, mut errors, mut rate) = (0u64, 0u64, 0f64);
+        let (mut sum_ns, mut lsum, mut lsq) = (0f64, 0f64, 0f64);
+        for r in parts {
+            let n = r.calls as f64;
+            calls += r.calls;
+            errors += r.errors;
+            rate += r.rate_per_s;
+            sum_ns += r.mean_ns * n;
+            lsum += r.log_mean * n;
+            lsq += r.log_var * (n - 1.0).max(0.0) + r.log_mean * r.log_mean * n;
+        }
+        if calls == 0 {
+            return Red::default();
+        }
+        let n = calls as f64;
+        Red {
+            calls,
+            errors,
+            rate_per_s: rate,
+            error_rate: errors as f64 / n,
+            mean_ns: sum_ns / n,
+            log_mean: lsum / n,
+            log_var: if calls < 2 { 0.0 } else { ((lsq - lsum * lsum / n) / (n - 1.0)).max(0.0) },
+            ..Red::default()
+        }
+    }
+}
+
 impl Windowed {
     /// A window that keeps no latency histogram (see the field).
     pub fn without_quantiles() -> Self {
@@ -418,6 +450,25 @@ mod tests {
     use proptest::prelude::*;
 
     const NOW: i64 = 1_700_000_000 * 1_000_000_000;
+
+    #[test]
+    fn pooled_summaries_equal_the_summary_of_all_the_calls() {
+        let (mut a, mut b, mut all) = (Windowed::default(), Windowed::default(), Windowed::default());
+        for (i, ms) in [3i64, 5, 8, 13, 400, 2, 7].iter().enumerate() {
+            let w = if i % 3 == 0 { &mut a } else { &mut b };
+            w.record(NOW - 1_000, ms * 1_000_000, i == 4, NOW);
+            all.record(NOW - 1_000, ms * 1_000_000, i == 4, NOW);
+        }
+        let range = (NOW - 60_000_000_000, NOW + 1);
+        let pooled = Red::pooled([&a.summary(range.0, range.1), &b.summary(range.0, range.1)]);
+        let want = all.summary(range.0, range.1);
+        assert_eq!((pooled.calls, pooled.errors), (want.calls, want.errors));
+        for (x, y) in [(pooled.mean_ns, want.mean_ns), (pooled.log_mean, want.log_mean), (pooled.log_var, want.log_var)]
+        {
+            assert!((x - y).abs() < 1e-9 * y.abs().max(1.0), "{x} vs {y}");
+        }
+        assert_eq!(Red::pooled([&Red::default()]), Red::default());
+    }
     const MS: i64 = 1_000_000;
 
     #[test]

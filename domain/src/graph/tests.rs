@@ -1,4 +1,4 @@
-use super::trace::{Call, Entry, SelfTime, TraceFacts};
+use super::trace::{Call, Entry, Reached, SelfTime, TraceFacts};
 use super::*;
 
 const NOW: i64 = 1_700_000_000 * 1_000_000_000;
@@ -61,6 +61,7 @@ fn facts(n: usize) -> TraceFacts<'static> {
             self_ns: 40 * MS,
             error: false,
         }],
+        reached: Vec::new(),
     }
 }
 
@@ -113,20 +114,27 @@ fn caps_hold_and_count_what_did_not_fit() {
         max_instances_per_service: 1,
         max_log_templates_per_service: 1,
         max_metric_series_per_service: 1,
+        max_shapes_per_service: 1,
     };
     let mut g = ServiceGraph::new(limits);
     let mut total = Dropped::default();
     for n in 0..4 {
         let mut f = facts(n);
         f.entries.push(entry("api", ["op0", "op1", "op2", "op3"][n], "api-9", 1, false));
+        // Every other request of api also calls the database: a second shape, over the cap.
+        if n % 2 == 1 {
+            f.reached.push(Reached { request: 0, kind: NodeKind::Database, callee: "postgresql:orders" });
+        }
         let d = g.apply(&f, NOW);
         total.nodes += d.nodes;
         total.edges += d.edges;
         total.operations += d.operations;
         total.instances += d.instances;
+        total.shapes += d.shapes;
     }
     assert_eq!((g.node_count(), g.edge_count()), (3, 1));
     assert!(total.nodes > 0 && total.operations > 0 && total.instances > 0, "{total:?}");
+    assert_eq!((total.shapes, g.node(NodeKind::Service, "api").unwrap().shapes.len()), (2, 1));
     let api = g.node(NodeKind::Service, "api").unwrap();
     assert_eq!((api.operations.len(), api.instances.len()), (1, 1));
     let log = |service: &'static str, template: u64| LogFact {

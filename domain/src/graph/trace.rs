@@ -167,6 +167,16 @@ pub struct SelfTime<'a> {
     pub error: bool,
 }
 
+/// A service or peer that one request went on to call, so a request that starts to end early — an exception, a wrong answer
+/// — shows as one that no longer calls what requests of its kind used to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Reached<'a> {
+    /// The request: its index in [`TraceFacts::self_times`].
+    pub request: usize,
+    pub kind: NodeKind,
+    pub callee: &'a str,
+}
+
 /// What a trace adds to the graph, borrowing the names from its spans.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TraceFacts<'a> {
@@ -174,7 +184,10 @@ pub struct TraceFacts<'a> {
     pub trace_id: Option<TraceId>,
     pub entries: Vec<Entry<'a>>,
     pub calls: Vec<Call<'a>>,
+    /// One per request served (entered span), in the order of `entries`.
     pub self_times: Vec<SelfTime<'a>>,
+    /// What each request called, sorted by request (a callee may repeat).
+    pub reached: Vec<Reached<'a>>,
 }
 
 /// The instance a span ran on.
@@ -227,6 +240,11 @@ pub fn analyse(spans: &[GraphSpan]) -> TraceFacts<'_> {
         }
     }
     let mut own = vec![0i64; spans.len()];
+    // The request index (in `self_times`, pushed below in span order) of each entered span.
+    let mut request = vec![usize::MAX; spans.len()];
+    for (n, i) in (0..spans.len()).filter(|i| entered[*i]).enumerate() {
+        request[i] = n;
+    }
     for (i, s) in spans.iter().enumerate() {
         let service = s.service_name();
         let parent_span = parent[i].map(|p| &spans[p]);
@@ -252,6 +270,7 @@ pub fn analyse(spans: &[GraphSpan]) -> TraceFacts<'_> {
             // The caller's view of the call: its CLIENT span; without kinds, a span of the caller
             // whose children are all in other services (it does nothing but call).
             let client_side = is_call(spans, children, pi);
+            facts.reached.push(Reached { request: request[owner[pi]], kind: NodeKind::Service, callee: service });
             facts.calls.push(Call {
                 caller: p.service_name(),
                 callee_kind: NodeKind::Service,
@@ -265,6 +284,7 @@ pub fn analyse(spans: &[GraphSpan]) -> TraceFacts<'_> {
         // A client span no instrumented service answered: a call to a peer, when it names one.
         if !answered && let Some(Peer { kind, name }) = &s.peer {
             let name: &str = name;
+            facts.reached.push(Reached { request: request[owner[i]], kind: *kind, callee: name });
             facts.calls.push(Call {
                 caller: service,
                 callee_kind: *kind,
@@ -286,6 +306,8 @@ pub fn analyse(spans: &[GraphSpan]) -> TraceFacts<'_> {
             error: s.error,
         });
     }
+    // Grouped by request; a callee called twice is listed twice (it is one member of the set).
+    facts.reached.sort_unstable_by_key(|r| r.request);
     facts
 }
 
@@ -384,6 +406,13 @@ mod tests {
         );
         let own: Vec<(&str, i64)> = f.self_times.iter().map(|s| (s.service, s.self_ns / MS)).collect();
         assert_eq!(own, [("checkout", 20), ("frontend", 10)]);
+        // What each request went on to call: checkout's the database, the frontend's checkout.
+        let reached: Vec<(&str, NodeKind, &str)> =
+            f.reached.iter().map(|r| (f.self_times[r.request].service, r.kind, r.callee)).collect();
+        assert_eq!(
+            reached,
+            [("checkout", NodeKind::Database, "postgresql"), ("frontend", NodeKind::Service, "checkout")]
+        );
     }
 
     #[test]
@@ -479,6 +508,12 @@ mod tests {
                 prop_assert!(st.self_ns >= 0 && st.self_ns <= s.duration_ns());
             }
             prop_assert!(f.calls.iter().all(|c| c.caller != c.callee));
+            prop_assert!(f.reached.windows(2).all(|w| w[0].request <= w[1].request), "grouped by request");
+            prop_assert_eq!(f.reached.len(), f.calls.len(), "every call was made by one request");
+            for r in &f.reached {
+                prop_assert!(r.request < f.self_times.len());
+                prop_assert!(f.self_times[r.request].service != r.callee);
+            }
         }
     }
 }
