@@ -451,7 +451,7 @@ fn a_service_whose_requests_stop_short_is_blamed_for_the_calls_they_no_longer_ma
     assert_eq!(c.example_traces.first(), TraceId::from_array([178; 16]).ok().as_ref(), "{:?}", c.example_traces);
     let e = &c.evidence[0];
     assert_eq!((e.signal, e.operation.as_deref()), ("stops_early", Some("PlaceOrder")));
-    assert_eq!(e.no_longer_calls, ["shipping", "email"]);
+    assert_eq!(e.no_longer_calls, ["email", "shipping"]);
     assert!(e.baseline < 0.01 && (0.3..0.4).contains(&e.recent), "{e:?}");
     // The full orders fell from all to two in three: the score is the log of that fall.
     assert!((e.score - 1.5f64.ln()).abs() < 0.05, "{e:?}");

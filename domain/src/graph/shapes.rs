@@ -115,7 +115,7 @@ impl Shapes {
         })
     }
 
-    /// The names of the callees in `mask`, in the order they were first seen.
+    /// The names of the callees in `mask`, sorted.
     pub fn callee_names(&self, mask: u64) -> Vec<String> {
         let mut out: Vec<String> = self
             .callees
@@ -124,6 +124,7 @@ impl Shapes {
             .filter(|(i, _)| mask & (1 << i) != 0)
             .map(|(_, (_, n))| n.clone())
             .collect();
+        out.sort();
         if mask & (1 << OVERFLOW_BIT) != 0 {
             out.push("(other callees)".to_owned());
         }

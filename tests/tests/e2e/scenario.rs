@@ -1,8 +1,8 @@
 //! A synthetic shop of ten services (with a database, a cache, a message broker and an external
 //! API) sends its traces over OTLP, one export per service as real services do, through the
 //! real server: seven minutes of normal traffic, one trace a second, then a fault in the last
-//! minute — a latency-only slowdown of a leaf service (no errors), or a network delay on one
-//! edge. The anomaly loop must detect it and open investigations that name the faulty service as
+//! minute — a latency-only slowdown of a leaf service (no errors), a network delay on one
+//! edge, or a service that starts to answer early (nothing slower, nothing failed). The anomaly loop must detect it and open investigations that name the faulty service as
 //! the root cause, and `GET /api/rca` must rank it first, with the signal that says how it
 //! changed and example traces that open.
 
@@ -64,6 +64,9 @@ enum Fault {
     Slow(&'static str, u64),
     /// Calls from the first service to the second spend this much longer on the network.
     Delay(&'static str, &'static str, u64),
+    /// This service answers right after its first call (it throws, or acts on a wrong answer),
+    /// without an error status and no slower.
+    StopsEarly(&'static str),
 }
 
 struct Builder {
@@ -123,7 +126,11 @@ impl Builder {
             client.attributes = vec![kv(key, value)];
             cursor += ms * MS;
         }
-        for callee in &node.calls {
+        let stops_early = self.faulty && matches!(self.fault, Fault::StopsEarly(s) if s == node.service);
+        for (i, callee) in node.calls.iter().enumerate() {
+            if stops_early && i >= 1 {
+                break;
+            }
             let mut network = MS;
             if self.faulty
                 && let Fault::Delay(from, to, extra) = self.fault
@@ -201,7 +208,7 @@ fn top(body: &serde_json::Value) -> (&str, &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slow_leaf_and_a_delayed_edge_are_each_ranked_first() {
+async fn a_slow_leaf_a_delayed_edge_and_an_early_answer_are_each_ranked_first() {
     let mut s = TestServer::start_with(config_from(&[("GRAPHRAG_ANOMALY_INTERVAL", "1s")])).await;
 
     let body = root_causes(&s, "leaf", Fault::Slow("payment", 150)).await;
@@ -244,6 +251,26 @@ async fn a_slow_leaf_and_a_delayed_edge_are_each_ranked_first() {
     let (status, whole) = s.get_json("/api/rca?time_range=9m", Some("network")).await;
     assert_eq!(status, 200);
     assert_eq!(top(&whole).0, "shipping", "{whole:#}");
+    // A service that starts to answer early, with nothing slower and nothing failed: checkout
+    // stops calling shipping and email after payment.
+    let body = root_causes(&s, "early", Fault::StopsEarly("checkout")).await;
+    assert_eq!(top(&body), ("checkout", "stops_early"), "{body:#}");
+    let e = &body["candidates"][0]["evidence"][0];
+    assert_eq!(
+        (e["operation"].as_str(), &e["no_longer_calls"]),
+        (Some("checkout serve"), &serde_json::json!(["email", "shipping"])),
+        "{e:#}"
+    );
+    let example = body["candidates"][0]["example_trace_ids"][0].as_str().expect("an example trace").to_owned();
+    let (status, trace) = s.get_json(&format!("/api/traces/{example}"), Some("early")).await;
+    assert_eq!(status, 200, "the example trace opens");
+    let services: Vec<&str> =
+        trace["spans"].as_array().unwrap().iter().filter_map(|sp| sp["service_name"].as_str()).collect();
+    assert!(
+        services.contains(&"payment") && !services.contains(&"shipping"),
+        "it shows an order that stopped short: {services:?}"
+    );
+
     let (status, body) = s.get_json("/api/rca?service=nope", Some("network")).await;
     assert_eq!(status, 404, "{body}");
     let (status, _) = s.get_json("/api/rca?time_range=2h", Some("network")).await;
