@@ -329,7 +329,13 @@ impl Server {
         ));
         let endpoint = http::app(HttpParts {
             otlp: OtlpHttp::new(receiver.clone(), HttpLimits::default()),
-            api: QueryApi::new(queries, graph_queries.clone(), config.default_tenant.clone()),
+            api: QueryApi::new(queries, graph_queries.clone(), config.default_tenant.clone()).with_cursor_key(
+                if config.cursor_secret.is_empty() {
+                    otelcontext_ports::CursorKey::random()
+                } else {
+                    otelcontext_ports::CursorKey::from_secret(&config.cursor_secret)
+                },
+            ),
             readiness,
             auth,
             telemetry: telemetry.clone(),

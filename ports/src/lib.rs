@@ -35,8 +35,8 @@ pub use observer::CommitObserver;
 pub use queries::{CheckStatus, Queries, QueryError, Readiness, ReadinessReport};
 pub use queue::{CommitNotifier, IngestQueue, QueueItem, SubmitOutcome};
 pub use storage::{
-    AttributeFilter, BucketQuery, Cursor, IntelligenceStore, InvestigationQuery, LogId, LogPartition, LogQuery,
-    LogSort, LogStore, Maintenance, MetricQuery, MetricStore, Page, PoolStats, RetentionTarget, SignalCounts,
+    AttributeFilter, BucketQuery, Cursor, CursorKey, IntelligenceStore, InvestigationQuery, LogId, LogPartition,
+    LogQuery, LogSort, LogStore, Maintenance, MetricQuery, MetricStore, Page, PoolStats, RetentionTarget, SignalCounts,
     SnapshotQuery, SortOrder, SpanQuery, Storage, StorageError, StorageStatus, StoredLog, TelemetryWriter,
     TemplateQuery, TemplateSort, TenantBatch, TimeRange, TraceQuery, TraceSort, TraceStore, WriteSummary,
 };

@@ -8,7 +8,7 @@ mod params;
 mod views;
 
 use otelcontext_domain::{TenantId, TraceId};
-use otelcontext_ports::{GraphQueries, Identity, LogId, Queries, QueryError};
+use otelcontext_ports::{Cursor, CursorKey, GraphQueries, Identity, LogId, Queries, QueryError};
 use poem::Request;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
@@ -158,6 +158,8 @@ pub struct QueryApi {
     queries: Arc<dyn Queries>,
     graph: Arc<dyn GraphQueries>,
     default_tenant: TenantId,
+    /// Signs the cursors of list routes (bound to the tenant and the route).
+    cursor_key: CursorKey,
 }
 
 enum Failure {
@@ -191,7 +193,26 @@ impl QueryApi {
     /// The API over `queries` and the live `graph`; requests without a tenant use
     /// `default_tenant`.
     pub fn new(queries: Arc<dyn Queries>, graph: Arc<dyn GraphQueries>, default_tenant: TenantId) -> Self {
-        Self { queries, graph, default_tenant }
+        Self { queries, graph, default_tenant, cursor_key: CursorKey::random() }
+    }
+
+    /// Signs cursors with `key` (e.g. from a configured secret) instead of a random key.
+    pub fn with_cursor_key(mut self, key: CursorKey) -> Self {
+        self.cursor_key = key;
+        self
+    }
+
+    /// The cursor a client gets to continue `route` of `tenant`.
+    fn seal(&self, cursor: Cursor, tenant: &TenantId, route: &str) -> String {
+        cursor.seal(&self.cursor_key, &[tenant.as_str(), route])
+    }
+
+    /// The `cursor` parameter of `route`, when it was issued to `tenant` for that route.
+    fn open(&self, cursor: Option<String>, tenant: &TenantId, route: &str) -> Result<Option<Cursor>, Failure> {
+        let Some(text) = cursor.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()) else { return Ok(None) };
+        Cursor::open(&text, &self.cursor_key, &[tenant.as_str(), route]).map(Some).map_err(|_| {
+            Failure::bad("invalid cursor", "use the next_cursor of a previous page of the same query and tenant")
+        })
     }
 
     fn tenant(&self, req: &Request, header: Option<&str>) -> Result<TenantId, Failure> {
@@ -282,16 +303,19 @@ impl QueryApi {
             end: end.0,
             sort: sort.0,
             limit: limit.0,
-            cursor: cursor.0,
         };
-        let query = match raw.into_query() {
+        let cursor = match self.open(cursor.0, &tenant, "logs") {
+            Ok(c) => c,
+            Err(f) => return f.into(),
+        };
+        let query = match raw.into_query(cursor) {
             Ok(q) => q,
             Err((error, detail)) => return Failure::bad(error, detail).into(),
         };
         match self.queries.logs(&tenant, &query).await {
             Ok(page) => LogsResponse::Ok(Json(LogPageView {
                 logs: page.items.iter().map(LogEntryView::from).collect(),
-                next_cursor: page.next.map(|c| c.encode()),
+                next_cursor: page.next.map(|c| self.seal(c, &tenant, "logs")),
             })),
             Err(e) => Failure::from(e).into(),
         }

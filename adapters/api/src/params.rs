@@ -33,7 +33,6 @@ pub(crate) struct LogParams {
     pub end: Option<String>,
     pub sort: Option<String>,
     pub limit: Option<i64>,
-    pub cursor: Option<String>,
 }
 
 type Invalid = (&'static str, String);
@@ -44,7 +43,8 @@ fn present(v: Option<String>) -> Option<String> {
 
 impl LogParams {
     /// Validates every parameter; the error names the parameter and says what is accepted.
-    pub(crate) fn into_query(self) -> Result<LogQuery, Invalid> {
+    /// `cursor` is the opened cursor of the request (see `QueryApi::open`).
+    pub(crate) fn into_query(self, cursor: Option<Cursor>) -> Result<LogQuery, Invalid> {
         let text = match present(self.q) {
             None => None,
             Some(q) => TextQuery::parse(&q).map_err(|e| ("invalid q", e.to_string()))?,
@@ -79,11 +79,6 @@ impl LogParams {
             Some(n) if n >= 1 && n as u64 <= MAX_LOG_LIMIT as u64 => n as usize,
             Some(n) => return Err(("invalid limit", format!("{n}: expected 1 to {MAX_LOG_LIMIT}"))),
         };
-        let cursor = present(self.cursor)
-            .map(|c| {
-                Cursor::decode(&c).map_err(|_| ("invalid cursor", "use next_cursor of a previous page".to_owned()))
-            })
-            .transpose()?;
         Ok(LogQuery {
             time,
             text,
@@ -153,7 +148,6 @@ mod tests {
             end: None,
             sort: None,
             limit: None,
-            cursor: None,
         }
     }
 
@@ -189,10 +183,10 @@ mod tests {
 
     #[test]
     fn defaults_and_bounds() {
-        let q = none().into_query().unwrap();
+        let q = none().into_query(None).unwrap();
         assert_eq!((q.limit, q.sort, q.text), (DEFAULT_LOG_LIMIT, LogSort::Newest, None));
         for (limit, ok) in [(0, false), (1, true), (1_000, true), (1_001, false), (-5, false)] {
-            assert_eq!(LogParams { limit: Some(limit), ..none() }.into_query().is_ok(), ok, "{limit}");
+            assert_eq!(LogParams { limit: Some(limit), ..none() }.into_query(None).is_ok(), ok, "{limit}");
         }
     }
 
@@ -205,11 +199,10 @@ mod tests {
             (LogParams { start: Some("soon".into()), ..none() }, "invalid start"),
             (LogParams { start: Some("20".into()), end: Some("10".into()), ..none() }, "invalid time range"),
             (LogParams { sort: Some("random".into()), ..none() }, "invalid sort"),
-            (LogParams { cursor: Some("nope".into()), ..none() }, "invalid cursor"),
             (LogParams { q: Some("a ".repeat(40)), ..none() }, "invalid q"),
         ];
         for (params, want) in cases {
-            assert_eq!(params.into_query().unwrap_err().0, want);
+            assert_eq!(params.into_query(None).unwrap_err().0, want);
         }
     }
 }

@@ -38,8 +38,17 @@ fn client(q: MockQueries) -> TestClient<impl poem::Endpoint> {
 }
 
 fn graph_client(q: MockQueries, g: MockGraphQueries) -> TestClient<impl poem::Endpoint> {
-    let api = QueryApi::new(Arc::new(q), Arc::new(g), TenantId::parse("default").unwrap());
+    let api = QueryApi::new(Arc::new(q), Arc::new(g), TenantId::parse("default").unwrap()).with_cursor_key(key());
     TestClient::new(Route::new().nest("/api", service(api)).map_to_response())
+}
+
+fn key() -> otelcontext_ports::CursorKey {
+    otelcontext_ports::CursorKey::from_secret("test")
+}
+
+/// `cursor` as the API hands it to `tenant` for `route`.
+fn sealed(cursor: otelcontext_ports::Cursor, tenant: &str, route: &str) -> String {
+    cursor.seal(&key(), &[tenant, route])
 }
 
 #[tokio::test]
@@ -167,7 +176,7 @@ async fn log_search_passes_validated_parameters_and_pages_with_a_cursor() {
                 next: Some(otelcontext_ports::Cursor::After { key: 1, id: 2 }),
             })
         });
-    let cursor = otelcontext_ports::Cursor::After { key: 5, id: 6 }.encode();
+    let cursor = sealed(otelcontext_ports::Cursor::After { key: 5, id: 6 }, "default", "logs");
     let resp = client(q)
         .get("/api/logs")
         .query("q", &"conn refused")
@@ -183,7 +192,28 @@ async fn log_search_passes_validated_parameters_and_pages_with_a_cursor() {
     assert_eq!(body["logs"][0]["id"], 42);
     assert_eq!(body["logs"][0]["body"], "connection refused");
     assert_eq!(body["logs"][0]["template_id"], "000000000000beef");
-    assert_eq!(body["next_cursor"], otelcontext_ports::Cursor::After { key: 1, id: 2 }.encode());
+    assert_eq!(body["next_cursor"], sealed(otelcontext_ports::Cursor::After { key: 1, id: 2 }, "default", "logs"));
+}
+
+#[tokio::test]
+async fn a_cursor_altered_unsigned_or_issued_elsewhere_is_refused() {
+    let c = otelcontext_ports::Cursor::After { key: 5, id: 6 };
+    let mine = sealed(c, "default", "logs");
+    let mut altered = mine.clone().into_bytes();
+    altered[3] = if altered[3] == b'a' { b'b' } else { b'a' };
+    for (why, cursor) in [
+        ("another tenant's", sealed(c, "other", "logs")),
+        ("another route's", sealed(c, "default", "traces")),
+        ("unsigned", c.encode()),
+        ("altered", String::from_utf8(altered).unwrap()),
+        ("another key's", c.seal(&otelcontext_ports::CursorKey::from_secret("x"), &["default", "logs"])),
+    ] {
+        // No query reaches the storage port: the mock has no expectation.
+        let resp = client(MockQueries::new()).get("/api/logs").query("cursor", &cursor).send().await;
+        resp.assert_status(poem::http::StatusCode::BAD_REQUEST);
+        resp.json().await.value().object().get("error").assert_string("invalid cursor");
+        let _ = why;
+    }
 }
 
 #[tokio::test]

@@ -95,6 +95,8 @@ pub struct Config {
     pub graphrag_anomaly_metric_zscore: f64,
     pub allow_sqlite_in_production: bool,
     pub api_key: String,
+    /// Signs page cursors (`CURSOR_SECRET`); empty = a random key per process.
+    pub cursor_secret: String,
     pub default_tenant: TenantId,
     pub trust_resource_tenant: bool,
     pub ingest_min_severity: SeverityLevel,
@@ -354,6 +356,7 @@ impl Config {
         let graphrag_anomaly_metric_zscore = r.float("GRAPHRAG_ANOMALY_METRIC_ZSCORE", 1.0, 1_000.0);
         let allow_sqlite_in_production = r.boolean("OTELCONTEXT_ALLOW_SQLITE_PROD");
         let api_key = r.raw("API_KEY").unwrap_or_default();
+        let cursor_secret = r.raw("CURSOR_SECRET").unwrap_or_default();
         let default_tenant_raw = r.string("DEFAULT_TENANT");
         let default_tenant = TenantId::parse(&default_tenant_raw).unwrap_or_else(|e| {
             r.bad("DEFAULT_TENANT", &default_tenant_raw, format!("1-64 characters of A-Z a-z 0-9 . _ - ({e})"));
@@ -423,6 +426,7 @@ impl Config {
             dlq_max_retries,
             allow_sqlite_in_production,
             api_key,
+            cursor_secret,
             default_tenant,
             trust_resource_tenant,
             ingest_min_severity,

@@ -179,6 +179,12 @@ pub const VARIABLES: &[VarSpec] = &[
         secret: true,
     },
     var("DEFAULT_TENANT", "default", "Tenant of data and queries that name none (1-64 of A-Z a-z 0-9 . _ -)."),
+    VarSpec {
+        name: "CURSOR_SECRET",
+        default: "",
+        help: "Secret that signs the page cursors of list routes, so they survive restarts and work on every replica given the same one; empty = a random key per process.",
+        secret: true,
+    },
     var(
         "OTLP_TRUST_RESOURCE_TENANT",
         "false",

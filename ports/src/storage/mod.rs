@@ -10,7 +10,7 @@ mod page;
 mod query;
 
 pub use maintenance::{LogPartition, PoolStats, RetentionTarget, StorageStatus};
-pub use page::{Cursor, Page};
+pub use page::{Cursor, CursorKey, Page};
 pub use query::{
     AttributeFilter, BucketQuery, InvestigationQuery, LogId, LogQuery, LogSort, MAX_ATTRIBUTE_FILTERS, MetricQuery,
     SnapshotQuery, SortOrder, SpanQuery, StoredLog, TemplateQuery, TemplateSort, TimeRange, TraceQuery, TraceSort,

@@ -4,7 +4,7 @@
 
 use crate::outage::OutageDatabase;
 use crate::payloads::*;
-use otelcontext_e2e::{Backend, TestServer, config_from, eventually};
+use otelcontext_e2e::{Backend, TestServer, config_from, eventually, open_sqlite};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -44,6 +44,9 @@ async fn logs_are_found_by_full_text_search_over_the_api(backend: Backend) {
     let (_, second) = s.get_json(&format!("/api/logs?limit=2&cursor={cursor}"), None).await;
     assert_eq!(second["logs"].as_array().unwrap().len(), 2);
     assert!(second["next_cursor"].is_null());
+    // The cursor is the default tenant's: another tenant cannot page with it.
+    let (status, refused) = s.get_json(&format!("/api/logs?limit=2&cursor={cursor}"), Some("someone-else")).await;
+    assert_eq!((status, refused["error"].as_str()), (400, Some("invalid cursor")), "{refused}");
     let id = second["logs"][0]["id"].as_i64().unwrap();
     let (status, one) = s.get_json(&format!("/api/logs/{id}"), None).await;
     assert_eq!((status, one["id"].as_i64()), (200, Some(id)));
@@ -146,4 +149,28 @@ async fn a_postgres_outage_turns_ready_off_and_on_and_loses_nothing_acknowledged
     assert!(stored <= sent, "stored {stored} > sent {sent}");
     drop(s);
     db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cursors_signed_with_a_configured_secret_survive_a_restart_and_no_other_secret_opens_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cursors.db");
+    let with_secret = |secret: &str| config_from(&[("CURSOR_SECRET", secret)]);
+    let mut s = TestServer::start_on(with_secret("shared secret"), open_sqlite(&path).await).await;
+    let records = (1..=3).map(|i| log_record(i, 9, "tick")).collect();
+    assert_eq!(post_proto(&s, "/v1/logs", &logs("clock", records), &[]).await.status, 200);
+    s.wait_for("default", |c| c.logs == 3).await;
+    let (_, first) = s.get_json("/api/logs?limit=2", None).await;
+    let cursor = first["next_cursor"].as_str().expect("a next page").to_owned();
+    s.shutdown().await;
+
+    let mut s = TestServer::start_on(with_secret("shared secret"), open_sqlite(&path).await).await;
+    let (status, rest) = s.get_json(&format!("/api/logs?limit=2&cursor={cursor}"), None).await;
+    assert_eq!((status, rest["logs"].as_array().map(Vec::len)), (200, Some(1)), "{rest}");
+    s.shutdown().await;
+
+    let mut s = TestServer::start_on(with_secret("another secret"), open_sqlite(&path).await).await;
+    let (status, _) = s.get_json(&format!("/api/logs?limit=2&cursor={cursor}"), None).await;
+    assert_eq!(status, 400);
+    s.shutdown().await;
 }
