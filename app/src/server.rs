@@ -5,9 +5,8 @@ use crate::config::Config;
 use crate::http::{self, HttpParts};
 use crate::services::{
     AnomalyService, AnomalySettings, DeadLetterService, GraphQueryService, GraphService, GraphSettings, IngestPolicy,
-    IngestService, Pipeline, PipelineSettings, PipelineStages, QueryService, ReadinessService, RetentionService,
-    RetentionSettings, SimilarLogService, StaticKeyAuthenticator, SystemClock, TemplateService, TsdbService,
-    tsdb_config,
+    IngestService, KeyRing, Pipeline, PipelineSettings, PipelineStages, QueryService, ReadinessService,
+    RetentionService, RetentionSettings, SimilarLogService, SystemClock, TemplateService, TsdbService, tsdb_config,
 };
 use crate::storage::{self, RetryPolicy};
 use crate::tls::{PoemTlsAcceptor, TlsMetrics, accept_tls};
@@ -288,7 +287,10 @@ impl Server {
             },
             &meter,
         ));
-        let auth: Arc<dyn Authenticator> = Arc::new(StaticKeyAuthenticator::new(&config.api_key));
+        let keys = Arc::new(
+            KeyRing::new(&config.api_key, config.api_keys_file.clone(), &meter).map_err(|e| anyhow::anyhow!(e))?,
+        );
+        let auth: Arc<dyn Authenticator> = keys.clone();
         let clock = Arc::new(SystemClock);
         let otlp_metrics = Arc::new(OtlpMetrics::new(&meter));
         let receiver = Receiver {
@@ -378,6 +380,10 @@ impl Server {
         let reload_task = tls
             .clone()
             .map(|t| crate::tls::spawn_reloader(t, config.tls_reload_interval, tls_metrics, stop_rx.clone()));
+        let keys_task = config
+            .api_keys_file
+            .is_some()
+            .then(|| keys.spawn_reloader(config.api_keys_reload_interval, stop_rx.clone()));
         let health = DbHealthMetrics::new(&meter);
         let health_task = tokio::spawn(db_health_loop(storage.clone(), health, stop_rx.clone()));
         let retention_task = retention.spawn(stop_rx.clone());
@@ -423,7 +429,7 @@ impl Server {
             // A purge may be mid-way through a table; each batch is its own transaction, so
             // stopping between (or inside) batches loses nothing.
             retention_task.abort();
-            if let Some(t) = reload_task {
+            for t in [reload_task, keys_task].into_iter().flatten() {
                 t.abort();
             }
             let _ = retention_task.await;

@@ -18,6 +18,7 @@ pub mod graph;
 pub mod hash;
 pub mod ids;
 pub mod investigation;
+pub mod keys;
 pub mod log;
 pub mod metric;
 pub mod pattern;
@@ -43,7 +44,7 @@ pub use pattern::{Activity, PatternFlags, SeverityMix};
 pub use resource::{InstrumentationScope, Resource};
 pub use span::{Span, SpanEvent, SpanKind, SpanLink, SpanStatus, StatusCode};
 pub use template::{LogTemplate, TemplateId};
-pub use tenant::{InvalidTenantId, TenantId};
+pub use tenant::{InvalidTenantId, TenantHeaderError, TenantId, request_tenant};
 pub use trace::{Trace, TraceSummary};
 pub use value::{AnyValue, Attributes, KeyValue};
 

@@ -51,6 +51,38 @@ impl TenantId {
     }
 }
 
+/// Why a request's tenant header was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TenantHeaderError {
+    /// The header is not a valid tenant id.
+    #[error("invalid tenant id {value:?}: {reason}")]
+    Invalid { value: String, reason: InvalidTenantId },
+    /// The caller's credential is bound to another tenant.
+    #[error("the credential is bound to tenant {bound:?}; it cannot act as {asked:?}")]
+    NotYours { bound: TenantId, asked: String },
+}
+
+/// The tenant a request acts as, from the tenant its credential is bound to and its tenant
+/// header (`X-Tenant-ID`, `x-tenant-id` metadata): a bound credential always acts as its tenant —
+/// a header naming another tenant is refused, never an override — else the header's tenant;
+/// `None` when neither names one (the caller's default applies). A blank header is absent.
+pub fn request_tenant(bound: Option<&TenantId>, header: Option<&str>) -> Result<Option<TenantId>, TenantHeaderError> {
+    let asked = match header.map(str::trim).filter(|h| !h.is_empty()) {
+        None => None,
+        Some(raw) => Some(
+            TenantId::parse(raw)
+                .map_err(|reason| TenantHeaderError::Invalid { value: raw.chars().take(80).collect(), reason })?,
+        ),
+    };
+    match (bound, asked) {
+        (Some(b), Some(a)) if *b != a => {
+            Err(TenantHeaderError::NotYours { bound: b.clone(), asked: a.as_str().to_owned() })
+        }
+        (Some(b), _) => Ok(Some(b.clone())),
+        (None, asked) => Ok(asked),
+    }
+}
+
 fn is_allowed(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
 }
@@ -84,6 +116,28 @@ impl std::str::FromStr for TenantId {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_bound_credential_acts_as_its_tenant_and_a_header_naming_another_is_refused() {
+        let t = |s: &str| TenantId::parse(s).unwrap();
+        let bound = t("acme");
+        let ok = |b: Option<&TenantId>, h: Option<&str>| request_tenant(b, h).unwrap().map(|t| t.to_string());
+        assert_eq!(ok(Some(&bound), None), Some("acme".into()));
+        assert_eq!(ok(Some(&bound), Some("  ")), Some("acme".into()), "blank is absent");
+        assert_eq!(ok(Some(&bound), Some(" acme ")), Some("acme".into()), "naming itself is fine");
+        assert_eq!(ok(None, Some("other")), Some("other".into()));
+        assert_eq!(ok(None, None), None);
+        assert!(matches!(
+            request_tenant(Some(&bound), Some("other")),
+            Err(TenantHeaderError::NotYours { ref asked, .. }) if asked == "other"
+        ));
+        assert!(
+            matches!(request_tenant(Some(&bound), Some("ACME")), Err(TenantHeaderError::NotYours { .. })),
+            "tenant ids are case-sensitive"
+        );
+        assert!(matches!(request_tenant(None, Some("a b")), Err(TenantHeaderError::Invalid { .. })));
+        assert!(matches!(request_tenant(Some(&bound), Some("a/b")), Err(TenantHeaderError::Invalid { .. })));
+    }
 
     #[test]
     fn accepts_the_allowed_alphabet() {

@@ -7,7 +7,7 @@
 mod params;
 mod views;
 
-use otelcontext_domain::{TenantId, TraceId};
+use otelcontext_domain::{TenantHeaderError, TenantId, TraceId, request_tenant};
 use otelcontext_ports::{Cursor, CursorKey, GraphQueries, Identity, LogId, Queries, QueryError};
 use poem::Request;
 use poem_openapi::param::{Header, Path, Query};
@@ -57,6 +57,9 @@ enum TraceResponse {
     /// The trace id or tenant is malformed.
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
+    /// The credential is bound to another tenant than `X-Tenant-ID` names.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
     /// No such trace for this tenant.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
@@ -76,6 +79,9 @@ enum LogsResponse {
     /// A parameter is malformed (time, limit, id, severity, sort, cursor, tenant).
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
+    /// The credential is bound to another tenant than `X-Tenant-ID` names.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
     /// The database is unavailable; retry later.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
@@ -94,6 +100,9 @@ enum LogResponse {
     /// The tenant is malformed.
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
+    /// The credential is bound to another tenant than `X-Tenant-ID` names.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
     /// No such log record for this tenant.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
@@ -126,6 +135,9 @@ enum StatsResponse {
     /// The tenant is malformed.
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
+    /// The credential is bound to another tenant than `X-Tenant-ID` names.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
     /// The database is unavailable; retry later.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
@@ -142,6 +154,9 @@ enum RcaResponse {
     /// A parameter is malformed (time, range, limit, tenant).
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
+    /// The credential is bound to another tenant than `X-Tenant-ID` names.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
     /// The service asked about has no spans in the graph (the last hour).
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
@@ -164,6 +179,7 @@ pub struct QueryApi {
 
 enum Failure {
     BadRequest(Json<ErrorBody>),
+    Forbidden(Json<ErrorBody>),
     NotFound(Json<ErrorBody>),
     Unavailable(Json<ErrorBody>),
     Internal(Json<ErrorBody>),
@@ -215,14 +231,18 @@ impl QueryApi {
         })
     }
 
+    /// The tenant the request acts as (see [`request_tenant`]): a credential bound to a tenant
+    /// acting as another is 403, a malformed header 400.
     fn tenant(&self, req: &Request, header: Option<&str>) -> Result<TenantId, Failure> {
-        if let Some(bound) = req.extensions().get::<Identity>().and_then(|i| i.tenant.clone()) {
-            return Ok(bound);
-        }
-        match header {
-            Some(raw) if !raw.trim().is_empty() => TenantId::parse(raw)
-                .map_err(|e| Failure::BadRequest(ErrorBody::new("invalid tenant id", Some(e.to_string())))),
-            _ => Ok(self.default_tenant.clone()),
+        let bound = req.extensions().get::<Identity>().and_then(|i| i.tenant.as_ref());
+        match request_tenant(bound, header) {
+            Ok(t) => Ok(t.unwrap_or_else(|| self.default_tenant.clone())),
+            Err(e @ TenantHeaderError::NotYours { .. }) => {
+                Err(Failure::Forbidden(ErrorBody::new("forbidden tenant", Some(e.to_string()))))
+            }
+            Err(TenantHeaderError::Invalid { reason, .. }) => {
+                Err(Failure::BadRequest(ErrorBody::new("invalid tenant id", Some(reason.to_string()))))
+            }
         }
     }
 }
@@ -236,7 +256,8 @@ impl QueryApi {
         req: &Request,
         /// Trace id: 32 hexadecimal characters.
         trace_id: Path<String>,
-        /// Tenant to read from (default tenant when absent; ignored when the credential is bound to a tenant).
+        /// Tenant to read from (default tenant when absent); a credential bound to a tenant may
+        /// only name its own.
         #[oai(name = "X-Tenant-ID")]
         x_tenant_id: Header<Option<String>>,
     ) -> TraceResponse {
@@ -285,7 +306,8 @@ impl QueryApi {
         limit: Query<Option<i64>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
-        /// Tenant to read from (default tenant when absent; ignored when the credential is bound to a tenant).
+        /// Tenant to read from (default tenant when absent); a credential bound to a tenant may
+        /// only name its own.
         #[oai(name = "X-Tenant-ID")]
         x_tenant_id: Header<Option<String>>,
     ) -> LogsResponse {
@@ -328,7 +350,8 @@ impl QueryApi {
         req: &Request,
         /// Log record id, as `id` in search results.
         id: Path<i64>,
-        /// Tenant to read from (default tenant when absent; ignored when the credential is bound to a tenant).
+        /// Tenant to read from (default tenant when absent); a credential bound to a tenant may
+        /// only name its own.
         #[oai(name = "X-Tenant-ID")]
         x_tenant_id: Header<Option<String>>,
     ) -> LogResponse {
@@ -381,7 +404,8 @@ impl QueryApi {
         end: Query<Option<String>>,
         /// Candidates to return, 1 to 100 (default 10).
         limit: Query<Option<i64>>,
-        /// Tenant to read from (default tenant when absent; ignored when the credential is bound to a tenant).
+        /// Tenant to read from (default tenant when absent); a credential bound to a tenant may
+        /// only name its own.
         #[oai(name = "X-Tenant-ID")]
         x_tenant_id: Header<Option<String>>,
     ) -> RcaResponse {
@@ -404,7 +428,8 @@ impl QueryApi {
     async fn get_stats(
         &self,
         req: &Request,
-        /// Tenant to read from (default tenant when absent; ignored when the credential is bound to a tenant).
+        /// Tenant to read from (default tenant when absent); a credential bound to a tenant may
+        /// only name its own.
         #[oai(name = "X-Tenant-ID")]
         x_tenant_id: Header<Option<String>>,
     ) -> StatsResponse {
@@ -427,6 +452,7 @@ macro_rules! failure_into {
             fn from(f: Failure) -> Self {
                 match f {
                     Failure::BadRequest(b) => Self::BadRequest(b),
+                    Failure::Forbidden(b) => Self::Forbidden(b),
                     Failure::NotFound(b) => Self::NotFound(b),
                     Failure::Unavailable(b) => Self::Unavailable(b),
                     Failure::Internal(b) => Self::Internal(b),
@@ -439,6 +465,7 @@ macro_rules! failure_into {
             fn from(f: Failure) -> Self {
                 match f {
                     Failure::BadRequest(b) => Self::BadRequest(b),
+                    Failure::Forbidden(b) => Self::Forbidden(b),
                     Failure::Unavailable(b) => Self::Unavailable(b),
                     Failure::NotFound(_) | Failure::Internal(_) => {
                         Self::Internal(ErrorBody::new("internal error", None))

@@ -96,7 +96,7 @@ async fn unknown_trace_is_404() {
 }
 
 #[tokio::test]
-async fn tenant_header_scopes_the_query_and_a_bound_credential_wins() {
+async fn tenant_header_scopes_the_query_and_a_bound_credential_acts_only_as_its_tenant() {
     let mut q = MockQueries::new();
     q.expect_stats()
         .withf(|t| t.as_str() == "acme")
@@ -119,7 +119,14 @@ async fn tenant_header_scopes_the_query_and_a_bound_credential_wins() {
         req.extensions_mut().insert(Identity { tenant: Some(TenantId::parse("bound").unwrap()), subject: "k".into() });
         poem::Endpoint::call(&*ep, req).await.map(poem::IntoResponse::into_response)
     });
-    TestClient::new(bound).get("/api/stats").header("X-Tenant-ID", "acme").send().await.assert_status_is_ok();
+    let cli = TestClient::new(bound);
+    // The bound tenant, whether the header is absent or names it; another tenant is 403.
+    cli.get("/api/stats").send().await.assert_status_is_ok();
+    let resp = cli.get("/api/stats").header("X-Tenant-ID", "acme").send().await;
+    resp.assert_status(poem::http::StatusCode::FORBIDDEN);
+    resp.json().await.value().object().get("error").assert_string("forbidden tenant");
+    let resp = cli.get("/api/logs").header("X-Tenant-ID", "acme").send().await;
+    resp.assert_status(poem::http::StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]

@@ -238,6 +238,10 @@ impl OtlpGrpc {
                 self.reject("invalid_tenant");
                 Status::invalid_argument(m)
             }
+            ExportError::ForbiddenTenant(m) => {
+                self.reject("forbidden_tenant");
+                Status::permission_denied(m)
+            }
             ExportError::Ingest(IngestError::Throttled { retry_after_secs }) => {
                 self.reject("throttled");
                 throttled(IngestError::Throttled { retry_after_secs }.to_string(), retry_after_secs)

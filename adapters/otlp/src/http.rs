@@ -232,6 +232,9 @@ impl OtlpHttp {
             ExportError::InvalidTenant(m) => {
                 Failure::new(StatusCode::BAD_REQUEST, Code::InvalidArgument, m, "invalid_tenant")
             }
+            ExportError::ForbiddenTenant(m) => {
+                Failure::new(StatusCode::FORBIDDEN, Code::PermissionDenied, m, "forbidden_tenant")
+            }
             ExportError::Ingest(e @ IngestError::Throttled { .. }) => Failure {
                 retry_after: true,
                 ..Failure::new(StatusCode::TOO_MANY_REQUESTS, Code::ResourceExhausted, e.to_string(), "throttled")

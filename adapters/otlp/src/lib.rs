@@ -16,7 +16,7 @@ pub use tenant::TenantPolicy;
 use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
 use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
-use otelcontext_domain::TenantId;
+use otelcontext_domain::{TenantHeaderError, TenantId};
 use otelcontext_ports::{Authenticator, Identity, Ingest, IngestError, IngestReceipt, Signal};
 use otelcontext_telemetry::{Counter, Histogram, KeyValue, Meter, counter, histogram};
 use std::sync::Arc;
@@ -70,7 +70,7 @@ impl OtlpMetrics {
             payload_rejected: counter(
                 meter,
                 "otelcontext_otlp_payload_rejected_total",
-                "Whole OTLP payloads refused, by reason (too_large, invalid_content_type, decode_error, bad_encoding, invalid_tenant, unauthorized, throttled, unavailable).",
+                "Whole OTLP payloads refused, by reason (too_large, invalid_content_type, decode_error, bad_encoding, invalid_tenant, forbidden_tenant, unauthorized, throttled, unavailable).",
             ),
             http_throttled: counter(
                 meter,
@@ -88,7 +88,15 @@ impl OtlpMetrics {
             panics: otelcontext_telemetry::panics_recovered(meter),
         };
         for transport in ["grpc", "http"] {
-            for reason in ["too_large", "decode_error", "invalid_tenant", "unauthorized", "throttled", "unavailable"] {
+            for reason in [
+                "too_large",
+                "decode_error",
+                "invalid_tenant",
+                "forbidden_tenant",
+                "unauthorized",
+                "throttled",
+                "unavailable",
+            ] {
                 m.payload_rejected.add(0, &[KeyValue::new("transport", transport), KeyValue::new("reason", reason)]);
             }
         }
@@ -111,6 +119,8 @@ impl OtlpMetrics {
 pub enum ExportError {
     /// The tenant header or resource attribute is not a valid tenant id.
     InvalidTenant(String),
+    /// The tenant header names another tenant than the one the credential is bound to.
+    ForbiddenTenant(String),
     /// The core refused the export.
     Ingest(IngestError),
 }
@@ -148,7 +158,10 @@ impl Receiver {
         header: Option<&str>,
     ) -> Result<tenant::RequestTenant, ExportError> {
         let bound: Option<&TenantId> = identity.and_then(|i| i.tenant.as_ref());
-        self.tenants.for_request(bound, header).map_err(|e| ExportError::InvalidTenant(e.to_string()))
+        self.tenants.for_request(bound, header).map_err(|e| match e {
+            e @ TenantHeaderError::NotYours { .. } => ExportError::ForbiddenTenant(e.to_string()),
+            e @ TenantHeaderError::Invalid { .. } => ExportError::InvalidTenant(format!("in the tenant header: {e}")),
+        })
     }
 
     fn account(&self, signal: Signal, transport: Transport, received: u64, rejected: u64, started: Instant) {

@@ -1,6 +1,6 @@
 //! Which tenant an export belongs to.
 
-use otelcontext_domain::{Attributes, InvalidTenantId, TenantId};
+use otelcontext_domain::{Attributes, InvalidTenantId, TenantHeaderError, TenantId, request_tenant};
 
 /// Resource attribute that may carry the tenant (only when trusted).
 pub const TENANT_RESOURCE_ATTRIBUTE: &str = "tenant.id";
@@ -41,17 +41,14 @@ impl std::fmt::Display for BadTenant {
 impl std::error::Error for BadTenant {}
 
 impl TenantPolicy {
-    /// Resolves the request-level tenant from the credential's tenant and the header value.
-    pub fn for_request(&self, bound: Option<&TenantId>, header: Option<&str>) -> Result<RequestTenant, BadTenant> {
-        if let Some(t) = bound {
-            return Ok(RequestTenant::Fixed(t.clone()));
-        }
-        match header {
-            Some(raw) if !raw.trim().is_empty() => TenantId::parse(raw)
-                .map(RequestTenant::Fixed)
-                .map_err(|reason| BadTenant { source: "the tenant header", value: raw.to_owned(), reason }),
-            _ => Ok(RequestTenant::PerResource),
-        }
+    /// Resolves the request-level tenant from the credential's tenant and the header value (see
+    /// [`request_tenant`]: a header naming another tenant than the credential's is refused).
+    pub fn for_request(
+        &self,
+        bound: Option<&TenantId>,
+        header: Option<&str>,
+    ) -> Result<RequestTenant, TenantHeaderError> {
+        Ok(request_tenant(bound, header)?.map_or(RequestTenant::PerResource, RequestTenant::Fixed))
     }
 
     /// The tenant of one resource.
@@ -94,7 +91,14 @@ mod tests {
     fn credential_beats_header_beats_resource_beats_default() {
         let p = policy(true);
         let bound = TenantId::parse("bound").unwrap();
-        assert_eq!(p.for_request(Some(&bound), Some("header")).unwrap(), RequestTenant::Fixed(bound));
+        assert!(
+            matches!(p.for_request(Some(&bound), Some("header")), Err(TenantHeaderError::NotYours { .. })),
+            "a header naming another tenant than the credential's is refused"
+        );
+        assert_eq!(p.for_request(Some(&bound), Some("bound")).unwrap(), RequestTenant::Fixed(bound.clone()));
+        let req = p.for_request(Some(&bound), None).unwrap();
+        assert_eq!(req, RequestTenant::Fixed(bound.clone()));
+        assert_eq!(p.for_resource(&req, &resource_with_tenant("res")).unwrap(), bound, "the credential wins");
         let req = p.for_request(None, Some(" header ")).unwrap();
         assert_eq!(p.for_resource(&req, &resource_with_tenant("res")).unwrap().as_str(), "header");
         let req = p.for_request(None, None).unwrap();
@@ -115,7 +119,7 @@ mod tests {
     fn invalid_tenants_are_errors_naming_the_source() {
         let p = policy(true);
         let err = p.for_request(None, Some("bad tenant!")).unwrap_err();
-        assert!(err.to_string().contains("tenant header"), "{err}");
+        assert!(matches!(err, TenantHeaderError::Invalid { .. }), "{err}");
         let req = p.for_request(None, None).unwrap();
         let err = p.for_resource(&req, &resource_with_tenant("x/y")).unwrap_err();
         assert!(err.to_string().contains("tenant.id"), "{err}");

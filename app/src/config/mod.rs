@@ -97,6 +97,9 @@ pub struct Config {
     pub api_key: String,
     /// Signs page cursors (`CURSOR_SECRET`); empty = a random key per process.
     pub cursor_secret: String,
+    /// Per-tenant keys (`API_KEYS_FILE`).
+    pub api_keys_file: Option<std::path::PathBuf>,
+    pub api_keys_reload_interval: Duration,
     pub default_tenant: TenantId,
     pub trust_resource_tenant: bool,
     pub ingest_min_severity: SeverityLevel,
@@ -357,6 +360,8 @@ impl Config {
         let allow_sqlite_in_production = r.boolean("OTELCONTEXT_ALLOW_SQLITE_PROD");
         let api_key = r.raw("API_KEY").unwrap_or_default();
         let cursor_secret = r.raw("CURSOR_SECRET").unwrap_or_default();
+        let api_keys_file = r.raw("API_KEYS_FILE").map(std::path::PathBuf::from);
+        let api_keys_reload_interval = r.duration("API_KEYS_RELOAD_INTERVAL", Duration::from_millis(100));
         let default_tenant_raw = r.string("DEFAULT_TENANT");
         let default_tenant = TenantId::parse(&default_tenant_raw).unwrap_or_else(|e| {
             r.bad("DEFAULT_TENANT", &default_tenant_raw, format!("1-64 characters of A-Z a-z 0-9 . _ - ({e})"));
@@ -427,6 +432,8 @@ impl Config {
             allow_sqlite_in_production,
             api_key,
             cursor_secret,
+            api_keys_file,
+            api_keys_reload_interval,
             default_tenant,
             trust_resource_tenant,
             ingest_min_severity,

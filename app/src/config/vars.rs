@@ -179,6 +179,12 @@ pub const VARIABLES: &[VarSpec] = &[
         secret: true,
     },
     var("DEFAULT_TENANT", "default", "Tenant of data and queries that name none (1-64 of A-Z a-z 0-9 . _ -)."),
+    var(
+        "API_KEYS_FILE",
+        "",
+        "File of per-tenant keys, one `key tenant` pair a line (# comments); a key always acts as its tenant. Reloaded on change and on SIGHUP.",
+    ),
+    var("API_KEYS_RELOAD_INTERVAL", "5s", "How often API_KEYS_FILE is checked for changes."),
     VarSpec {
         name: "CURSOR_SECRET",
         default: "",

@@ -19,7 +19,7 @@ mod test_support;
 pub mod tsdb;
 
 pub use anomalies::{AnomalyService, AnomalySettings};
-pub use auth::StaticKeyAuthenticator;
+pub use auth::KeyRing;
 pub use clock::SystemClock;
 pub use dead_letters::{DeadLetterService, DlqMetrics, ReplayPass};
 pub use graph::{GraphService, GraphSettings};

@@ -79,3 +79,89 @@ async fn sdk_exporters_with_the_key_get_through_on_both_transports() {
         assert_eq!(trace["service_name"], "keyed");
     }
 }
+
+const KEY_A: &str = "tenant-a-key-0123456789";
+const KEY_B: &str = "tenant-b-key-0123456789";
+const KEY_C: &str = "tenant-c-key-0123456789";
+
+/// Per-tenant keys pin the tenant on every surface: OTLP over HTTP and gRPC and the query API.
+/// A header naming another tenant is refused (403 / PERMISSION_DENIED), never an override; the
+/// keys file is reloaded while the server runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tenant_key_always_acts_as_its_tenant_and_the_keys_file_reloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keys");
+    std::fs::write(&file, format!("# per-team keys\n{KEY_A} a\n{KEY_B} b\n")).unwrap();
+    let path = file.display().to_string();
+    let s = TestServer::start_with(config_from(&[
+        ("API_KEY", KEY),
+        ("API_KEYS_FILE", &path),
+        ("API_KEYS_RELOAD_INTERVAL", "100ms"),
+    ]))
+    .await;
+    let bearer = |k: &str| format!("Bearer {k}");
+    let (auth_a, auth_b) = (bearer(KEY_A), bearer(KEY_B));
+
+    // OTLP/HTTP: a's key writes to a, with or without naming it; naming b is 403.
+    let one = |n| logs("svc", vec![log_record(n, 9, "from a")]);
+    assert_eq!(post_proto(&s, "/v1/logs", &one(1), &[("authorization", &auth_a)]).await.status, 200);
+    assert_eq!(
+        post_proto(&s, "/v1/logs", &one(2), &[("authorization", &auth_a), ("x-tenant-id", "a")]).await.status,
+        200
+    );
+    let refused = post_proto(&s, "/v1/logs", &one(3), &[("authorization", &auth_a), ("x-tenant-id", "b")]).await;
+    assert_eq!(refused.status, 403);
+    // gRPC: the same.
+    let err = grpc_logs(&s, one(4), &[("authorization", &auth_a), ("x-tenant-id", "b")]).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err:?}");
+    grpc_traces(&s, healthy_traces(1, 1), &[("authorization", &auth_b)]).await.unwrap();
+    // The shared key still chooses its tenant by header.
+    assert_eq!(
+        post_proto(&s, "/v1/logs", &one(5), &[("authorization", &bearer(KEY)), ("x-tenant-id", "b")]).await.status,
+        200
+    );
+    s.wait_for("a", |c| c.logs == 2).await;
+    s.wait_for("b", |c| c.logs == 1 && c.spans == 1).await;
+    assert_eq!(s.counts("default").await.logs, 0);
+
+    // The query API: b's key reads b, and cannot read a by naming it.
+    let get = |key: &str, tenant: Option<&str>| {
+        let mut r = s.http.get(s.url("/api/logs")).bearer_auth(key);
+        if let Some(t) = tenant {
+            r = r.header("x-tenant-id", t);
+        }
+        async move {
+            let resp = r.send().await.unwrap();
+            (resp.status().as_u16(), resp.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (status, body) = get(KEY_B, None).await;
+    assert_eq!((status, body["logs"].as_array().map(Vec::len)), (200, Some(1)), "{body}");
+    let (status, body) = get(KEY_B, Some("a")).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("forbidden tenant")), "{body}");
+    let m = s.metrics_text();
+    assert!(
+        m.contains(r#"otelcontext_otlp_payload_rejected_total{reason="forbidden_tenant",transport="http"} 1"#),
+        "{m}"
+    );
+    assert!(m.contains(r#"otelcontext_otlp_payload_rejected_total{reason="forbidden_tenant",transport="grpc"} 1"#));
+    assert!(m.contains("otelcontext_api_tenant_keys 2"), "{m}");
+
+    // Rotate: c gets a key, a's is withdrawn; picked up without a restart.
+    std::fs::write(&file, format!("{KEY_B} b\n{KEY_C} c\n")).unwrap();
+    let reloaded = otelcontext_e2e::eventually(|| async {
+        let status = s.http.get(s.url("/api/stats")).bearer_auth(KEY_C).send().await.unwrap().status().as_u16();
+        (status == 200).then_some(())
+    })
+    .await;
+    assert!(reloaded.is_some(), "the new key works after the reload");
+    assert_eq!(post_proto(&s, "/v1/logs", &one(6), &[("authorization", &auth_a)]).await.status, 401);
+    // A broken file keeps the keys there were.
+    std::fs::write(&file, "not a key file\n").unwrap();
+    let failed = otelcontext_e2e::eventually(|| async {
+        s.metrics_text().contains(r#"otelcontext_api_keys_reloads_total{result="error"} 1"#).then_some(())
+    })
+    .await;
+    assert!(failed.is_some(), "{}", s.metrics_text());
+    assert_eq!(get(KEY_C, None).await.0, 200);
+}
