@@ -2,8 +2,11 @@
 
 use otelcontext_domain::duration::parse_duration;
 use otelcontext_domain::search::TextQuery;
-use otelcontext_domain::{SeverityLevel, TemplateId, TraceId};
-use otelcontext_ports::{Cursor, LogQuery, LogSort, MAX_RCA_LIMIT, MAX_RCA_RANGE_NS, RcaQuery, TimeRange};
+use otelcontext_domain::{SeverityLevel, StatusCode, TemplateId, TraceId};
+use otelcontext_ports::{
+    AttributeFilter, Cursor, LogQuery, LogSort, MAX_RCA_LIMIT, MAX_RCA_RANGE_NS, RcaQuery, TimeRange, TraceQuery,
+    TraceSort,
+};
 
 /// Page size when `limit` is absent.
 pub const DEFAULT_LOG_LIMIT: usize = 100;
@@ -94,6 +97,150 @@ impl LogParams {
     }
 }
 
+/// Page size of a trace search when `limit` is absent.
+pub const DEFAULT_TRACE_LIMIT: usize = 20;
+/// Largest `limit` of a trace search.
+pub const MAX_TRACE_LIMIT: usize = 1_000;
+/// How far back a search looks when neither `start` nor `time_range` is given.
+pub const DEFAULT_WINDOW_NS: i64 = 3_600_000_000_000;
+/// Attribute filters one search may give.
+pub const MAX_ATTRIBUTE_FILTERS: usize = 16;
+
+fn duration_ns(text: &str) -> Result<i64, String> {
+    parse_duration(text)
+        .map_err(|e| format!("{text:?}: {e} (e.g. 250ms, 1.5s)"))
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// A time window from `start`/`end` (RFC 3339 or unix ns) or `time_range` (relative to `now_ns`,
+/// e.g. `15m`); neither gives the last `default_ns`. An open end is unbounded.
+pub(crate) fn window(
+    start: Option<String>,
+    end: Option<String>,
+    time_range: Option<String>,
+    default_ns: i64,
+    now_ns: i64,
+) -> Result<TimeRange, Invalid> {
+    let (start, end, range) = (present(start), present(end), present(time_range));
+    let end_ns = end.map(|t| parse_time(&t).map_err(|e| ("invalid end", e))).transpose()?;
+    let start_ns = match (start, range) {
+        (Some(_), Some(_)) => return Err(("invalid time range", "give time_range or start, not both".to_owned())),
+        (Some(t), None) => parse_time(&t).map_err(|e| ("invalid start", e))?,
+        (None, range) => {
+            let back = match range {
+                Some(r) => duration_ns(&r).map_err(|e| ("invalid time_range", e))?,
+                None => default_ns,
+            };
+            end_ns.unwrap_or(now_ns).saturating_sub(back)
+        }
+    };
+    let time = TimeRange { start_ns: Some(start_ns), end_ns };
+    time.validate().map_err(|e| ("invalid time range", e.to_string()))?;
+    Ok(time)
+}
+
+/// `limit` within `1..=max`, `default` when absent.
+fn limit_of(limit: Option<i64>, default: usize, max: usize) -> Result<usize, Invalid> {
+    match limit {
+        None => Ok(default),
+        Some(n) if n >= 1 && n as u64 <= max as u64 => Ok(n as usize),
+        Some(n) => Err(("invalid limit", format!("{n}: expected 1 to {max}"))),
+    }
+}
+
+/// `key=value` attribute filters.
+fn attribute_filters(raw: Vec<String>) -> Result<Vec<AttributeFilter>, Invalid> {
+    if raw.len() > MAX_ATTRIBUTE_FILTERS {
+        return Err(("invalid attribute", format!("at most {MAX_ATTRIBUTE_FILTERS} filters")));
+    }
+    raw.iter()
+        .map(|a| match a.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => {
+                Ok(AttributeFilter { key: k.trim().to_owned(), value: v.to_owned() })
+            }
+            _ => Err(("invalid attribute", format!("{a:?}: expected key=value, e.g. http.route=/checkout"))),
+        })
+        .collect()
+}
+
+/// The raw parameters of a trace search (the original's names where it had them).
+pub(crate) struct TraceParams {
+    pub service: Vec<String>,
+    pub operation: Option<String>,
+    pub status: Option<String>,
+    pub min_duration: Option<String>,
+    pub max_duration: Option<String>,
+    pub attributes: Vec<String>,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub time_range: Option<String>,
+    pub sort_by: Option<String>,
+    pub order_by: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+impl TraceParams {
+    /// Validates every parameter; `cursor` is the opened cursor of the request.
+    pub(crate) fn into_query(self, cursor: Option<Cursor>, now_ns: i64) -> Result<TraceQuery, Invalid> {
+        let mut services: Vec<String> = self.service.into_iter().filter_map(|s| present(Some(s))).collect();
+        services.dedup();
+        if services.len() > 1 {
+            return Err(("invalid service_name", format!("{services:?}: give one service")));
+        }
+        let status = present(self.status)
+            .map(|s| match s.to_ascii_uppercase().trim_start_matches("STATUS_CODE_") {
+                "OK" => Ok(StatusCode::Ok),
+                "ERROR" => Ok(StatusCode::Error),
+                "UNSET" => Ok(StatusCode::Unset),
+                _ => Err(("invalid status", format!("{s:?}: expected ok, error or unset"))),
+            })
+            .transpose()?;
+        let min_duration_ns =
+            present(self.min_duration).map(|d| duration_ns(&d).map_err(|e| ("invalid min_duration", e))).transpose()?;
+        let max_duration_ns =
+            present(self.max_duration).map(|d| duration_ns(&d).map_err(|e| ("invalid max_duration", e))).transpose()?;
+        let sort_by = present(self.sort_by).map(|s| s.to_ascii_lowercase());
+        let descending = match present(self.order_by).map(|s| s.to_ascii_lowercase()).as_deref() {
+            None | Some("desc") => true,
+            Some("asc") => false,
+            Some(other) => return Err(("invalid order_by", format!("{other:?}: expected asc or desc"))),
+        };
+        let sort = match (sort_by.as_deref(), descending) {
+            (None | Some("timestamp" | "start_time"), true) => TraceSort::Newest,
+            (None | Some("timestamp" | "start_time"), false) => TraceSort::Oldest,
+            (Some("duration"), true) => TraceSort::Longest,
+            (Some("duration"), false) => TraceSort::Shortest,
+            (Some(other), _) => {
+                return Err(("invalid sort_by", format!("{other:?}: expected timestamp or duration")));
+            }
+        };
+        match self.offset {
+            None | Some(0) => {}
+            Some(n) => {
+                return Err((
+                    "invalid offset",
+                    format!("{n}: pages continue with cursor (the next_cursor of the previous page), not an offset"),
+                ));
+            }
+        }
+        let q = TraceQuery {
+            time: window(self.start, self.end, self.time_range, DEFAULT_WINDOW_NS, now_ns)?,
+            service: services.pop(),
+            operation: present(self.operation),
+            attributes: attribute_filters(self.attributes)?,
+            status,
+            min_duration_ns,
+            max_duration_ns,
+            sort,
+            limit: limit_of(self.limit, DEFAULT_TRACE_LIMIT, MAX_TRACE_LIMIT)?,
+            cursor,
+        };
+        q.validate().map_err(|e| ("invalid argument", e.to_string()))?;
+        Ok(q)
+    }
+}
+
 /// Validates the parameters of `/api/rca` (the range against "now" is checked by the port).
 pub(crate) fn rca_query(
     service: Option<String>,
@@ -171,6 +318,90 @@ mod tests {
             let got = rca_query(None, range.map(Into::into), start.map(Into::into), end.map(Into::into), limit);
             assert_eq!(got.unwrap_err().0, want, "{range:?} {start:?} {end:?} {limit:?}");
         }
+    }
+
+    fn no_trace_params() -> TraceParams {
+        TraceParams {
+            service: vec![],
+            operation: None,
+            status: None,
+            min_duration: None,
+            max_duration: None,
+            attributes: vec![],
+            start: None,
+            end: None,
+            time_range: None,
+            sort_by: None,
+            order_by: None,
+            limit: None,
+            offset: None,
+        }
+    }
+
+    const NOW: i64 = 1_764_000_000_000_000_000;
+
+    #[test]
+    fn trace_search_parameters_become_a_query() {
+        let q = no_trace_params().into_query(None, NOW).unwrap();
+        assert_eq!(
+            (q.limit, q.sort, q.time.start_ns, q.time.end_ns),
+            (20, TraceSort::Newest, Some(NOW - 3_600_000_000_000), None)
+        );
+        let q = TraceParams {
+            service: vec![" cart ".into(), "cart".into()],
+            operation: Some("GET /cart".into()),
+            status: Some("STATUS_CODE_ERROR".into()),
+            min_duration: Some("250ms".into()),
+            max_duration: Some("1.5s".into()),
+            attributes: vec!["http.route=/cart".into(), "retry=".into()],
+            time_range: Some("15m".into()),
+            end: Some("2025-11-24T16:00:00Z".into()),
+            sort_by: Some("duration".into()),
+            order_by: Some("ASC".into()),
+            limit: Some(50),
+            ..no_trace_params()
+        }
+        .into_query(None, NOW)
+        .unwrap();
+        assert_eq!(
+            (q.service.as_deref(), q.operation.as_deref(), q.status),
+            (Some("cart"), Some("GET /cart"), Some(StatusCode::Error))
+        );
+        assert_eq!((q.min_duration_ns, q.max_duration_ns), (Some(250_000_000), Some(1_500_000_000)));
+        assert_eq!(q.attributes[1], AttributeFilter { key: "retry".into(), value: String::new() });
+        assert_eq!((q.time.start_ns, q.time.end_ns), (Some(NOW - 900_000_000_000), Some(NOW)));
+        assert_eq!((q.sort, q.limit), (TraceSort::Shortest, 50));
+    }
+
+    #[test]
+    fn every_bad_trace_search_parameter_is_named() {
+        type Case = (fn(&mut TraceParams), &'static str);
+        let cases: Vec<Case> = vec![
+            (|p| p.service = vec!["a".into(), "b".into()], "invalid service_name"),
+            (|p| p.status = Some("broken".into()), "invalid status"),
+            (|p| p.min_duration = Some("fast".into()), "invalid min_duration"),
+            (|p| p.max_duration = Some("-1s".into()), "invalid max_duration"),
+            (|p| (p.min_duration, p.max_duration) = (Some("2s".into()), Some("1s".into())), "invalid argument"),
+            (|p| p.attributes = vec!["no-equals".into()], "invalid attribute"),
+            (|p| p.attributes = vec!["=v".into()], "invalid attribute"),
+            (|p| p.attributes = (0..17).map(|i| format!("k{i}=v")).collect(), "invalid attribute"),
+            (|p| p.start = Some("soon".into()), "invalid start"),
+            (|p| p.end = Some("later".into()), "invalid end"),
+            (|p| p.time_range = Some("a while".into()), "invalid time_range"),
+            (|p| (p.start, p.time_range) = (Some("1".into()), Some("5m".into())), "invalid time range"),
+            (|p| (p.start, p.end) = (Some("20".into()), Some("10".into())), "invalid time range"),
+            (|p| p.sort_by = Some("service_name".into()), "invalid sort_by"),
+            (|p| p.order_by = Some("up".into()), "invalid order_by"),
+            (|p| p.limit = Some(0), "invalid limit"),
+            (|p| p.limit = Some(1_001), "invalid limit"),
+            (|p| p.offset = Some(20), "invalid offset"),
+        ];
+        for (set, want) in cases {
+            let mut p = no_trace_params();
+            set(&mut p);
+            assert_eq!(p.into_query(None, NOW).unwrap_err().0, want);
+        }
+        assert!(TraceParams { offset: Some(0), ..no_trace_params() }.into_query(None, NOW).is_ok());
     }
 
     #[test]

@@ -393,3 +393,66 @@ async fn rca_refuses_bad_parameters_and_says_when_the_service_is_unknown() {
     let resp = cli.get("/api/rca").query("service", &"nope").send().await;
     resp.assert_status(poem::http::StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn trace_search_passes_every_filter_and_pages_with_a_signed_cursor() {
+    let mut q = MockQueries::new();
+    q.expect_traces()
+        .withf(|t, q| {
+            t.as_str() == "default"
+                && q.service.as_deref() == Some("api")
+                && q.operation.as_deref() == Some("GET /items")
+                && q.status == Some(StatusCode::Error)
+                && q.min_duration_ns == Some(100_000_000)
+                && q.attributes.len() == 1
+                && q.attributes[0].key == "http.method"
+                && q.sort == otelcontext_ports::TraceSort::Longest
+                && q.time.start_ns == Some(1_700_000_000_000_000_000)
+                && q.limit == 5
+                && q.cursor == Some(otelcontext_ports::Cursor::After { key: 7, id: 8 })
+        })
+        .times(1)
+        .returning(|_, _| {
+            Ok(otelcontext_ports::Page {
+                items: vec![trace().summary],
+                next: Some(otelcontext_ports::Cursor::After { key: 1, id: 2 }),
+            })
+        });
+    let resp = client(q)
+        .get("/api/traces")
+        .query("service_name", &"api")
+        .query("operation", &"GET /items")
+        .query("status", &"error")
+        .query("min_duration", &"100ms")
+        .query("attribute", &"http.method=GET")
+        .query("start", &"1700000000000000000")
+        .query("sort_by", &"duration")
+        .query("limit", &5)
+        .query("cursor", &sealed(otelcontext_ports::Cursor::After { key: 7, id: 8 }, "default", "traces"))
+        .send()
+        .await;
+    resp.assert_status_is_ok();
+    let body: serde_json::Value = resp.json().await.value().deserialize();
+    let t = &body["traces"][0];
+    assert_eq!((t["trace_id"].as_str(), t["status"].as_str()), (Some(&*"ab".repeat(16)), Some("ERROR")));
+    assert_eq!((t["duration_ms"].as_f64(), t["span_count"].as_u64()), (Some(250.0), Some(1)));
+    assert!(t.get("spans").is_none(), "a search result holds no spans");
+    assert_eq!(body["next_cursor"], sealed(otelcontext_ports::Cursor::After { key: 1, id: 2 }, "default", "traces"));
+
+    // No parameter at all is the last hour's newest traces.
+    let mut q = MockQueries::new();
+    q.expect_traces()
+        .withf(|_, q| q.service.is_none() && q.attributes.is_empty() && q.limit == 20 && q.time.start_ns.is_some())
+        .times(1)
+        .returning(|_, _| Ok(otelcontext_ports::Page::empty()));
+    let resp = client(q).get("/api/traces").send().await;
+    resp.assert_status_is_ok();
+    resp.assert_json(serde_json::json!({"traces": []})).await;
+    // A logs cursor does not page traces.
+    let logs_cursor = sealed(otelcontext_ports::Cursor::After { key: 7, id: 8 }, "default", "logs");
+    let resp = client(MockQueries::new()).get("/api/traces").query("cursor", &logs_cursor).send().await;
+    resp.assert_status(poem::http::StatusCode::BAD_REQUEST);
+    let resp = client(MockQueries::new()).get("/api/traces").query("status", &"broken").send().await;
+    resp.assert_status(poem::http::StatusCode::BAD_REQUEST);
+    resp.json().await.value().object().get("error").assert_string("invalid status");
+}

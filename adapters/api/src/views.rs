@@ -2,7 +2,7 @@
 //! durations named by unit, attributes as plain JSON objects.
 
 use chrono::{DateTime, SecondsFormat};
-use otelcontext_domain::{AnyValue, Attributes, LogRecord, Span, Trace};
+use otelcontext_domain::{AnyValue, Attributes, LogRecord, Span, Trace, TraceSummary};
 use otelcontext_ports::{SignalCounts, StorageStatus, StoredLog};
 use poem_openapi::Object;
 use serde_json::Value;
@@ -232,9 +232,9 @@ impl From<StorageStatus> for StorageStatusView {
     }
 }
 
-/// A trace: the aggregate of its spans.
+/// A trace in a search result: the aggregate of its spans.
 #[derive(Debug, Clone, PartialEq, Object)]
-pub struct TraceView {
+pub struct TraceSummaryView {
     pub trace_id: String,
     /// Service of the root span (of the earliest span while the root has not arrived).
     pub service_name: String,
@@ -251,13 +251,10 @@ pub struct TraceView {
     pub duration_ns: i64,
     pub duration_ms: f64,
     pub span_count: u64,
-    pub spans: Vec<SpanView>,
-    pub logs: Vec<LogView>,
 }
 
-impl From<&Trace> for TraceView {
-    fn from(t: &Trace) -> Self {
-        let s = &t.summary;
+impl From<&TraceSummary> for TraceSummaryView {
+    fn from(s: &TraceSummary) -> Self {
         Self {
             trace_id: s.trace_id.to_hex(),
             service_name: s.root_service.clone(),
@@ -271,6 +268,32 @@ impl From<&Trace> for TraceView {
             duration_ns: s.duration_ns(),
             duration_ms: ms(s.duration_ns()),
             span_count: s.span_count,
+        }
+    }
+}
+
+/// One page of a trace search.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct TracePageView {
+    pub traces: Vec<TraceSummaryView>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
+    pub next_cursor: Option<String>,
+}
+
+/// A trace with its spans and the logs correlated with it.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct TraceView {
+    #[oai(flatten)]
+    pub summary: TraceSummaryView,
+    pub spans: Vec<SpanView>,
+    pub logs: Vec<LogView>,
+}
+
+impl From<&Trace> for TraceView {
+    fn from(t: &Trace) -> Self {
+        Self {
+            summary: TraceSummaryView::from(&t.summary),
             spans: t.spans.iter().map(SpanView::from).collect(),
             logs: t.logs.iter().map(LogView::from).collect(),
         }

@@ -16,6 +16,7 @@ mod outage;
 mod payloads;
 mod probes;
 mod process;
+mod query_api;
 mod sampling;
 mod scenario;
 mod sdk;

@@ -1,0 +1,84 @@
+//! The query API's read routes through the real server, on both databases.
+
+use crate::payloads::*;
+use otelcontext_e2e::{Backend, TestServer};
+
+otelcontext_e2e::on_both_databases!(2, traces_are_searched_by_service_status_duration_and_attribute);
+
+/// Trace numbers of a search answer, in its order.
+fn numbers(body: &serde_json::Value) -> Vec<u64> {
+    body["traces"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .map(|t| {
+            let id = t["trace_id"].as_str().unwrap();
+            (0..100u64).find(|n| hex(&trace_id(*n)) == id).expect("a trace of this test")
+        })
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn traces_are_searched_by_service_status_duration_and_attribute(backend: Backend) {
+    let Some(s) = TestServer::on(backend).await else { return };
+    // Traces 1-6: checkout (1-3) and search (4-6); 2 and 5 fail; trace n lasts n * 100 ms; trace 3
+    // has a child span with route=/pay.
+    let mut checkout = Vec::new();
+    let mut search = Vec::new();
+    for n in 1..=6u64 {
+        let root = span(n, 0, n == 2 || n == 5, n * 100);
+        if n <= 3 { checkout.push(root) } else { search.push(root) }
+    }
+    let mut child = span(3, 1, false, 10);
+    child.attributes.push(kv("http.route", "/pay"));
+    checkout.push(child);
+    for (service, spans) in [("checkout", checkout), ("search", search)] {
+        assert_eq!(post_proto(&s, "/v1/traces", &traces(service, spans), &[]).await.status, 200);
+    }
+    s.wait_for("default", |c| c.spans == 7).await;
+    let start = T0.to_string();
+    let search = |q: String| {
+        let s = &s;
+        let start = start.clone();
+        async move {
+            let (status, body) = s.get_json(&format!("/api/traces?start={start}&{q}"), None).await;
+            assert_eq!(status, 200, "{q}: {body}");
+            body
+        }
+    };
+    assert_eq!(numbers(&search(String::new()).await), [6, 5, 4, 3, 2, 1], "newest first");
+    assert_eq!(numbers(&search("service_name=checkout".into()).await), [3, 2, 1]);
+    assert_eq!(numbers(&search("status=error".into()).await), [5, 2]);
+    assert_eq!(numbers(&search("min_duration=250ms&max_duration=450ms".into()).await), [4, 3]);
+    assert_eq!(numbers(&search("attribute=http.route%3D/pay".into()).await), [3]);
+    assert_eq!(numbers(&search("sort_by=duration&order_by=desc&limit=2".into()).await), [6, 5]);
+    let first = search("service_name=search&status=ok".into()).await;
+    assert_eq!(numbers(&first), [6, 4]);
+    let t = &first["traces"][0];
+    assert_eq!(
+        (t["service_name"].as_str(), t["duration_ms"].as_f64(), t["span_count"].as_u64()),
+        (Some("search"), Some(600.0), Some(1))
+    );
+
+    // Pages of two, then the rest.
+    let page = search("limit=2".into()).await;
+    assert_eq!(numbers(&page), [6, 5]);
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let page = search(format!("limit=2&cursor={cursor}")).await;
+    assert_eq!(numbers(&page), [4, 3]);
+    // Another tenant cannot page with the default tenant's cursor, nor see its traces.
+    let (status, _) = s.get_json(&format!("/api/traces?start={}&cursor={cursor}", T0), Some("other")).await;
+    assert_eq!(status, 400);
+    let (status, body) = s.get_json(&format!("/api/traces?start={}", T0), Some("other")).await;
+    assert_eq!((status, numbers(&body)), (200, vec![]));
+    // The default window is the last hour: these traces are older.
+    let (_, body) = s.get_json("/api/traces", None).await;
+    assert_eq!(numbers(&body), Vec::<u64>::new());
+    for bad in ["status=broken", "min_duration=quick", "limit=0", "sort_by=status", "offset=20", "start=later"] {
+        let (status, body) = s.get_json(&format!("/api/traces?{bad}"), None).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+}
