@@ -40,6 +40,10 @@ pub use storage::{
     SnapshotQuery, SortOrder, SpanQuery, Storage, StorageError, StorageStatus, StoredLog, TelemetryWriter,
     TemplateQuery, TemplateSort, TenantBatch, TimeRange, TraceQuery, TraceSort, TraceStore, WriteSummary,
 };
+pub use storage::{
+    CATALOG_SLACK_NS, CatalogCache, CatalogEntry, CatalogSignal, MAX_CATALOG_LIMIT, catalog_entries,
+    validate_catalog_read,
+};
 
 #[cfg(any(test, feature = "mocks"))]
 pub use auth::MockAuthenticator;

@@ -1,7 +1,7 @@
 //! Read-side use cases called by the query API, and readiness.
 
 use crate::storage::{
-    LogId, LogQuery, MetricQuery, Page, SignalCounts, StorageError, StorageStatus, StoredLog, TraceQuery,
+    LogId, LogQuery, MetricQuery, Page, SignalCounts, StorageError, StorageStatus, StoredLog, TimeRange, TraceQuery,
 };
 use async_trait::async_trait;
 use otelcontext_domain::{MetricPoint, TenantId, Trace, TraceId, TraceSummary};
@@ -45,6 +45,24 @@ pub trait Queries: Send + Sync {
     async fn log(&self, tenant: &TenantId, id: LogId) -> Result<StoredLog, QueryError>;
     /// Metric point search.
     async fn metric_points(&self, tenant: &TenantId, query: &MetricQuery) -> Result<Page<MetricPoint>, QueryError>;
+    /// Services that sent spans within `time`, sorted; at most `limit`.
+    async fn services(&self, tenant: &TenantId, time: TimeRange, limit: usize) -> Result<Vec<String>, QueryError>;
+    /// Span names of `service` within `time`, sorted; at most `limit`.
+    async fn operations(
+        &self,
+        tenant: &TenantId,
+        service: &str,
+        time: TimeRange,
+        limit: usize,
+    ) -> Result<Vec<String>, QueryError>;
+    /// Metric names (of `service`, when given) within `time`, sorted; at most `limit`.
+    async fn metric_names(
+        &self,
+        tenant: &TenantId,
+        service: Option<String>,
+        time: TimeRange,
+        limit: usize,
+    ) -> Result<Vec<String>, QueryError>;
     /// Row counts.
     async fn stats(&self, tenant: &TenantId) -> Result<SignalCounts, QueryError>;
     /// Size and settings of the database (not tenant data).

@@ -47,6 +47,8 @@ enum ApiTags {
     Stats,
     /// The live service graph: root causes.
     Graph,
+    /// Names in use: services, their operations, metrics.
+    Metadata,
 }
 
 #[derive(ApiResponse)]
@@ -78,6 +80,25 @@ enum TracesResponse {
     Ok(Json<TracePageView>),
     /// A parameter is malformed (time, range, duration, status, attribute, sort, limit, cursor,
     /// tenant).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// The credential is bound to another tenant than `X-Tenant-ID` names.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// The database is unavailable; retry later.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+    /// Unexpected failure.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+}
+
+#[derive(ApiResponse)]
+enum NamesResponse {
+    /// The names, sorted.
+    #[oai(status = 200)]
+    Ok(Json<Vec<String>>),
+    /// A parameter is malformed (time, range, limit, tenant) or missing.
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
     /// The credential is bound to another tenant than `X-Tenant-ID` names.
@@ -238,6 +259,22 @@ impl QueryApi {
         self
     }
 
+    /// The tenant, window and limit of a metadata list.
+    fn names_request(
+        &self,
+        req: &Request,
+        x_tenant_id: &Header<Option<String>>,
+        start: Query<Option<String>>,
+        end: Query<Option<String>>,
+        time_range: Query<Option<String>>,
+        limit: Query<Option<i64>>,
+    ) -> Result<(TenantId, (otelcontext_ports::TimeRange, usize)), Failure> {
+        let tenant = self.tenant(req, x_tenant_id.0.as_deref())?;
+        let window = params::names_query(start.0, end.0, time_range.0, limit.0, now_ns())
+            .map_err(|(error, detail)| Failure::bad(error, detail))?;
+        Ok((tenant, window))
+    }
+
     /// The cursor a client gets to continue `route` of `tenant`.
     fn seal(&self, cursor: Cursor, tenant: &TenantId, route: &str) -> String {
         cursor.seal(&self.cursor_key, &[tenant.as_str(), route])
@@ -374,6 +411,100 @@ impl QueryApi {
             })),
             Err(e) => Failure::from(e).into(),
         }
+    }
+
+    /// Services that sent spans (everything retained unless a window is given), sorted.
+    #[oai(path = "/metadata/services", method = "get", tag = "ApiTags::Metadata", operation_id = "listServices")]
+    async fn list_services(
+        &self,
+        req: &Request,
+        /// Seen at or after: RFC 3339 or unix nanoseconds.
+        start: Query<Option<String>>,
+        /// Seen at or before: RFC 3339 or unix nanoseconds.
+        end: Query<Option<String>>,
+        /// Instead of `start`: how far back from `end` (or now), e.g. `24h`.
+        time_range: Query<Option<String>>,
+        /// Most names returned, 1 to 10000 (default 1000).
+        limit: Query<Option<i64>>,
+        /// Tenant to read from (default tenant when absent); a credential bound to a tenant may
+        /// only name its own.
+        #[oai(name = "X-Tenant-ID")]
+        x_tenant_id: Header<Option<String>>,
+    ) -> NamesResponse {
+        let (tenant, (time, limit)) = match self.names_request(req, &x_tenant_id, start, end, time_range, limit) {
+            Ok(r) => r,
+            Err(f) => return f.into(),
+        };
+        self.queries
+            .services(&tenant, time, limit)
+            .await
+            .map_or_else(|e| Failure::from(e).into(), |v| NamesResponse::Ok(Json(v)))
+    }
+
+    /// Operations (span names) of one service, sorted.
+    #[allow(clippy::too_many_arguments)]
+    #[oai(path = "/metadata/operations", method = "get", tag = "ApiTags::Metadata", operation_id = "listOperations")]
+    async fn list_operations(
+        &self,
+        req: &Request,
+        /// The service (exact).
+        service_name: Query<Option<String>>,
+        /// Seen at or after: RFC 3339 or unix nanoseconds.
+        start: Query<Option<String>>,
+        /// Seen at or before: RFC 3339 or unix nanoseconds.
+        end: Query<Option<String>>,
+        /// Instead of `start`: how far back from `end` (or now), e.g. `24h`.
+        time_range: Query<Option<String>>,
+        /// Most names returned, 1 to 10000 (default 1000).
+        limit: Query<Option<i64>>,
+        /// Tenant to read from (default tenant when absent); a credential bound to a tenant may
+        /// only name its own.
+        #[oai(name = "X-Tenant-ID")]
+        x_tenant_id: Header<Option<String>>,
+    ) -> NamesResponse {
+        let (tenant, (time, limit)) = match self.names_request(req, &x_tenant_id, start, end, time_range, limit) {
+            Ok(r) => r,
+            Err(f) => return f.into(),
+        };
+        let Some(service) = service_name.0.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) else {
+            return Failure::bad("missing service_name", "give the service whose operations to list").into();
+        };
+        self.queries
+            .operations(&tenant, &service, time, limit)
+            .await
+            .map_or_else(|e| Failure::from(e).into(), |v| NamesResponse::Ok(Json(v)))
+    }
+
+    /// Metric names, of one service when `service_name` is given, sorted.
+    #[allow(clippy::too_many_arguments)]
+    #[oai(path = "/metadata/metrics", method = "get", tag = "ApiTags::Metadata", operation_id = "listMetricNames")]
+    async fn list_metric_names(
+        &self,
+        req: &Request,
+        /// The service reporting them (exact); all services when absent.
+        service_name: Query<Option<String>>,
+        /// Seen at or after: RFC 3339 or unix nanoseconds.
+        start: Query<Option<String>>,
+        /// Seen at or before: RFC 3339 or unix nanoseconds.
+        end: Query<Option<String>>,
+        /// Instead of `start`: how far back from `end` (or now), e.g. `24h`.
+        time_range: Query<Option<String>>,
+        /// Most names returned, 1 to 10000 (default 1000).
+        limit: Query<Option<i64>>,
+        /// Tenant to read from (default tenant when absent); a credential bound to a tenant may
+        /// only name its own.
+        #[oai(name = "X-Tenant-ID")]
+        x_tenant_id: Header<Option<String>>,
+    ) -> NamesResponse {
+        let (tenant, (time, limit)) = match self.names_request(req, &x_tenant_id, start, end, time_range, limit) {
+            Ok(r) => r,
+            Err(f) => return f.into(),
+        };
+        let service = service_name.0.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        self.queries
+            .metric_names(&tenant, service, time, limit)
+            .await
+            .map_or_else(|e| Failure::from(e).into(), |v| NamesResponse::Ok(Json(v)))
     }
 
     /// Search log records: full text (`q`), service, minimum severity, trace, template and time,
@@ -578,6 +709,7 @@ failure_into!(TraceResponse, not_found);
 failure_into!(LogResponse, not_found);
 failure_into!(LogsResponse);
 failure_into!(TracesResponse);
+failure_into!(NamesResponse);
 failure_into!(StatsResponse);
 failure_into!(RcaResponse, not_found);
 

@@ -163,6 +163,28 @@ fn attribute_filters(raw: Vec<String>) -> Result<Vec<AttributeFilter>, Invalid> 
         .collect()
 }
 
+/// Page size of a metadata list when `limit` is absent.
+pub const DEFAULT_NAMES_LIMIT: usize = 1_000;
+
+/// The window and limit of a metadata list: everything retained unless `start`, `end` or
+/// `time_range` narrow it.
+pub(crate) fn names_query(
+    start: Option<String>,
+    end: Option<String>,
+    time_range: Option<String>,
+    limit: Option<i64>,
+    now_ns: i64,
+) -> Result<(TimeRange, usize), Invalid> {
+    let (start, end, time_range) = (present(start), present(end), present(time_range));
+    let time = if start.is_none() && time_range.is_none() {
+        let end_ns = end.map(|t| parse_time(&t).map_err(|e| ("invalid end", e))).transpose()?;
+        TimeRange { start_ns: None, end_ns }
+    } else {
+        window(start, end, time_range, DEFAULT_WINDOW_NS, now_ns)?
+    };
+    Ok((time, limit_of(limit, DEFAULT_NAMES_LIMIT, otelcontext_ports::MAX_CATALOG_LIMIT)?))
+}
+
 /// The raw parameters of a trace search (the original's names where it had them).
 pub(crate) struct TraceParams {
     pub service: Vec<String>,

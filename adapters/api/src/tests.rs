@@ -456,3 +456,44 @@ async fn trace_search_passes_every_filter_and_pages_with_a_signed_cursor() {
     resp.assert_status(poem::http::StatusCode::BAD_REQUEST);
     resp.json().await.value().object().get("error").assert_string("invalid status");
 }
+
+#[tokio::test]
+async fn metadata_lists_names_in_a_window_with_a_limit() {
+    let mut q = MockQueries::new();
+    q.expect_services()
+        .withf(|t, time, limit| t.as_str() == "default" && time.start_ns.is_none() && *limit == 1_000)
+        .times(1)
+        .returning(|_, _, _| Ok(vec!["api".into(), "db".into()]));
+    q.expect_operations()
+        .withf(|_, service, time, limit| service == "api" && time.start_ns.is_some() && *limit == 5)
+        .times(1)
+        .returning(|_, _, _, _| Ok(vec!["GET /a".into()]));
+    q.expect_metric_names()
+        .withf(|_, service, time, _| service.is_none() && time.end_ns == Some(1_764_000_000_000_000_000))
+        .times(1)
+        .returning(|_, _, _, _| Ok(vec!["cpu".into()]));
+    let cli = client(q);
+    let resp = cli.get("/api/metadata/services").send().await;
+    resp.assert_status_is_ok();
+    resp.assert_json(serde_json::json!(["api", "db"])).await;
+    let resp = cli
+        .get("/api/metadata/operations")
+        .query("service_name", &"api")
+        .query("time_range", &"6h")
+        .query("limit", &5)
+        .send()
+        .await;
+    resp.assert_json(serde_json::json!(["GET /a"])).await;
+    let resp = cli.get("/api/metadata/metrics").query("end", &"2025-11-24T16:00:00Z").send().await;
+    resp.assert_json(serde_json::json!(["cpu"])).await;
+    for (path, param, value, error) in [
+        ("/api/metadata/operations", "limit", "5", "missing service_name"),
+        ("/api/metadata/services", "limit", "10001", "invalid limit"),
+        ("/api/metadata/services", "time_range", "ages", "invalid time_range"),
+        ("/api/metadata/metrics", "start", "soon", "invalid start"),
+    ] {
+        let resp = cli.get(path).query(param, &value).send().await;
+        resp.assert_status(poem::http::StatusCode::BAD_REQUEST);
+        resp.json().await.value().object().get("error").assert_string(error);
+    }
+}

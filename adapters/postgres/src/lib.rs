@@ -37,6 +37,7 @@ use otelcontext_ports::{
     StorageStatus, StoredLog, TelemetryWriter, TemplateQuery, TenantBatch, TokenSource, TraceQuery, TraceStore,
     WriteSummary,
 };
+use otelcontext_ports::{CatalogCache, CatalogSignal, TimeRange, catalog_entries};
 use parking_lot::Mutex;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
@@ -93,6 +94,8 @@ pub struct PostgresStorage {
     trigram: bool,
     known_tenants: Mutex<HashSet<Arc<str>>>,
     known_resources: Mutex<HashSet<(Arc<str>, i64)>>,
+    /// What the catalogue table says (see [`CatalogCache`]).
+    catalog: Mutex<CatalogCache>,
     refresher: Option<entra::TokenRefresher>,
 }
 
@@ -142,6 +145,7 @@ impl PostgresStorage {
             trigram: facts.trigram,
             known_tenants: Mutex::new(HashSet::new()),
             known_resources: Mutex::new(HashSet::new()),
+            catalog: Mutex::new(CatalogCache::new(100_000)),
             refresher,
         })
     }
@@ -182,9 +186,12 @@ impl TelemetryWriter for PostgresStorage {
             write::Prepared::new(batches, &tenants, &resources)
         };
         let (tenants, resources) = prepared.registered();
+        let catalog = self.catalog.lock().needed(catalog_entries(batches));
         let mut tx = self.pool.begin().await.map_err(map_sqlx_error)?;
         let summary = write::write(&mut tx, prepared).await?;
+        write::write_catalog(&mut tx, &catalog).await?;
         tx.commit().await.map_err(map_sqlx_error)?;
+        self.catalog.lock().remember(&catalog);
         self.known_tenants.lock().extend(tenants.into_iter().map(Arc::from));
         let mut known = self.known_resources.lock();
         if known.len() > 100_000 {
@@ -207,6 +214,20 @@ impl TraceStore for PostgresStorage {
 
     async fn search_spans(&self, tenant: &TenantId, q: &SpanQuery) -> Result<Page<Span>, StorageError> {
         search::search_spans(&self.pool, tenant, q).await
+    }
+
+    async fn services(&self, tenant: &TenantId, time: TimeRange, limit: usize) -> Result<Vec<String>, StorageError> {
+        search::catalog_names(&self.pool, tenant, CatalogSignal::Span, true, None, time, limit).await
+    }
+
+    async fn operations(
+        &self,
+        tenant: &TenantId,
+        service: &str,
+        time: TimeRange,
+        limit: usize,
+    ) -> Result<Vec<String>, StorageError> {
+        search::catalog_names(&self.pool, tenant, CatalogSignal::Span, false, Some(service), time, limit).await
     }
 }
 
@@ -240,6 +261,16 @@ impl MetricStore for PostgresStorage {
 
     async fn search_buckets(&self, tenant: &TenantId, q: &BucketQuery) -> Result<Page<MetricBucket>, StorageError> {
         search::search_buckets(&self.pool, tenant, q).await
+    }
+
+    async fn metric_names<'a>(
+        &self,
+        tenant: &TenantId,
+        service: Option<&'a str>,
+        time: TimeRange,
+        limit: usize,
+    ) -> Result<Vec<String>, StorageError> {
+        search::catalog_names(&self.pool, tenant, CatalogSignal::Metric, false, service, time, limit).await
     }
 }
 
@@ -319,6 +350,10 @@ impl Maintenance for PostgresStorage {
     async fn purge(&self, target: RetentionTarget, cutoff_ns: i64, batch: usize) -> Result<u64, StorageError> {
         if batch == 0 {
             return Err(StorageError::InvalidArgument("purge batch must be at least 1".into()));
+        }
+        if matches!(target, RetentionTarget::Traces | RetentionTarget::MetricPoints) {
+            // Entries may leave the catalogue: writes must not assume they are there.
+            *self.catalog.lock() = CatalogCache::new(100_000);
         }
         maintenance::purge(&self.pool, target, cutoff_ns, batch, self.partitioned).await
     }

@@ -63,6 +63,20 @@ pub(crate) async fn purge(
     batch: usize,
     partitioned: bool,
 ) -> Result<u64, StorageError> {
+    // Names only expired records used leave the catalogue (its times may lag by the slack).
+    let signal = match target {
+        RetentionTarget::Traces => Some(otelcontext_ports::CatalogSignal::Span),
+        RetentionTarget::MetricPoints => Some(otelcontext_ports::CatalogSignal::Metric),
+        _ => None,
+    };
+    if let Some(signal) = signal {
+        sqlx::query("DELETE FROM catalog WHERE signal = $1 AND last_seen_ns < $2")
+            .bind(signal.as_i64() as i16)
+            .bind(cutoff_ns.saturating_sub(otelcontext_ports::CATALOG_SLACK_NS))
+            .execute(pool)
+            .await
+            .map_err(map_sqlx_error)?;
+    }
     let (table, time, key) = table_of(target, partitioned);
     let keys = key.join(", ");
     let join: String = std::iter::once("y.tenant_id = d.tenant_id".to_owned())

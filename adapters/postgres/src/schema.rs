@@ -6,11 +6,12 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{PgPool, SqlSafeStr};
 
 /// The schema version this binary reads and writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../../../migrations/postgres/0001_initial.sql")),
     (2, "log patterns", include_str!("../../../migrations/postgres/0002_log_patterns.sql")),
+    (3, "catalog", include_str!("../../../migrations/postgres/0003_catalog.sql")),
 ];
 
 /// The embedded migrations of `migrations/postgres/`.

@@ -327,3 +327,35 @@ pub(crate) async fn search_snapshots(
     let rows = sel.fetch(pool, q.limit, 0).await?;
     keyset_page(&rows, q.limit, "created_ns", "seq", |r| Ok(rows::snapshot(&Stored(r))?))
 }
+
+/// Names in the catalogue: the services (when `service_names`) or the names (of `service`, when
+/// given) of `signal`, seen within `time` widened by the catalogue's slack, sorted bytewise.
+pub(crate) async fn catalog_names(
+    pool: &PgPool,
+    tenant: &TenantId,
+    signal: otelcontext_ports::CatalogSignal,
+    service_names: bool,
+    service: Option<&str>,
+    time: otelcontext_ports::TimeRange,
+    limit: usize,
+) -> Result<Vec<String>, StorageError> {
+    otelcontext_ports::validate_catalog_read(&time, limit)?;
+    let column = if service_names { "service_name" } else { "name" };
+    // Bytewise order ("C"), as every adapter sorts, whatever the database's collation.
+    let sql = format!(
+        "SELECT DISTINCT {column} COLLATE \"C\" AS v FROM catalog WHERE tenant_id = $1 AND signal = $2 \
+         AND ($3::text IS NULL OR service_name = $3) AND last_seen_ns >= $4 AND first_seen_ns <= $5 \
+         ORDER BY v LIMIT $6"
+    );
+    let start = time.start_ns.map_or(i64::MIN, |s| s.saturating_sub(otelcontext_ports::CATALOG_SLACK_NS));
+    sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.as_str())
+        .bind(signal.as_i64() as i16)
+        .bind(service)
+        .bind(start)
+        .bind(time.end_ns.unwrap_or(i64::MAX))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(pool)
+        .await
+        .map_err(map_sqlx_error)
+}

@@ -349,6 +349,46 @@ impl TraceColumns {
 }
 
 /// Writes the prepared rows in the transaction.
+/// Adds catalogue entries, widening the times of those already there. Written last and in one
+/// global order, so concurrent writes lock the same rows in the same order.
+pub(crate) async fn write_catalog(
+    tx: &mut Transaction<'_, Postgres>,
+    entries: &[otelcontext_ports::CatalogEntry],
+) -> Result<(), StorageError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut sorted: Vec<&otelcontext_ports::CatalogEntry> = entries.iter().collect();
+    sorted.sort_by(|a, b| (&a.tenant, a.signal, &a.service, &a.name).cmp(&(&b.tenant, b.signal, &b.service, &b.name)));
+    let (mut t, mut sig, mut svc, mut name, mut first, mut last) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for e in sorted {
+        t.push(e.tenant.to_string());
+        sig.push(e.signal.as_i64() as i16);
+        svc.push(e.service.clone());
+        name.push(e.name.clone());
+        first.push(e.first_seen_ns);
+        last.push(e.last_seen_ns);
+    }
+    sqlx::query(
+        "INSERT INTO catalog (tenant_id, signal, service_name, name, first_seen_ns, last_seen_ns) \
+         SELECT * FROM UNNEST($1::text[], $2::smallint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) \
+         ON CONFLICT (tenant_id, signal, service_name, name) DO UPDATE SET \
+         first_seen_ns = LEAST(catalog.first_seen_ns, EXCLUDED.first_seen_ns), \
+         last_seen_ns = GREATEST(catalog.last_seen_ns, EXCLUDED.last_seen_ns)",
+    )
+    .bind(t)
+    .bind(sig)
+    .bind(svc)
+    .bind(name)
+    .bind(first)
+    .bind(last)
+    .execute(&mut **tx)
+    .await
+    .map_err(map_sqlx_error)?;
+    Ok(())
+}
+
 pub(crate) async fn write(tx: &mut Transaction<'_, Postgres>, p: Prepared) -> Result<WriteSummary, StorageError> {
     let mut summary = WriteSummary::default();
     if !p.tenants.is_empty() {

@@ -28,6 +28,7 @@ use otelcontext_ports::{
     MetricQuery, MetricStore, Page, PoolStats, RetentionTarget, SignalCounts, SnapshotQuery, SpanQuery, StorageError,
     StorageStatus, StoredLog, TelemetryWriter, TemplateQuery, TenantBatch, TraceQuery, TraceStore, WriteSummary,
 };
+use otelcontext_ports::{CatalogSignal, TimeRange};
 use sqlx::sqlite::{
     SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -207,6 +208,20 @@ impl TraceStore for SqliteStorage {
     async fn search_spans(&self, tenant: &TenantId, q: &SpanQuery) -> Result<Page<Span>, StorageError> {
         search::search_spans(&self.readers, tenant, q).await
     }
+
+    async fn services(&self, tenant: &TenantId, time: TimeRange, limit: usize) -> Result<Vec<String>, StorageError> {
+        search::catalog_names(&self.readers, tenant, CatalogSignal::Span, true, None, time, limit).await
+    }
+
+    async fn operations(
+        &self,
+        tenant: &TenantId,
+        service: &str,
+        time: TimeRange,
+        limit: usize,
+    ) -> Result<Vec<String>, StorageError> {
+        search::catalog_names(&self.readers, tenant, CatalogSignal::Span, false, Some(service), time, limit).await
+    }
 }
 
 #[async_trait]
@@ -241,6 +256,16 @@ impl MetricStore for SqliteStorage {
 
     async fn search_buckets(&self, tenant: &TenantId, q: &BucketQuery) -> Result<Page<MetricBucket>, StorageError> {
         search::search_buckets(&self.readers, tenant, q).await
+    }
+
+    async fn metric_names<'a>(
+        &self,
+        tenant: &TenantId,
+        service: Option<&'a str>,
+        time: TimeRange,
+        limit: usize,
+    ) -> Result<Vec<String>, StorageError> {
+        search::catalog_names(&self.readers, tenant, CatalogSignal::Metric, false, service, time, limit).await
     }
 }
 

@@ -16,6 +16,7 @@ use otelcontext_ports::{
     BucketQuery, Cursor, InvestigationQuery, LogId, LogQuery, LogSort, MetricQuery, Page, SnapshotQuery, SortOrder,
     SpanQuery, StorageError, StoredLog, TemplateQuery, TemplateSort, TimeRange, TraceQuery, TraceSort,
 };
+use otelcontext_ports::{CATALOG_SLACK_NS, CatalogSignal, validate_catalog_read};
 use sqlx::SqlitePool;
 use sqlx::sqlite::SqliteRow;
 
@@ -379,4 +380,35 @@ pub(crate) async fn search_snapshots(
     sel.keyset("created_ns", "seq", true, q.cursor)?;
     let rows = sel.fetch(pool, q.limit, 0).await?;
     keyset_page(&rows, q.limit, "created_ns", "seq", |r| Ok(rows::snapshot(&Stored(r))?))
+}
+
+/// Names in the catalogue: the services (when `service_names`) or the names (of `service`, when
+/// given) of `signal`, seen within `time` widened by the catalogue's slack, sorted.
+pub(crate) async fn catalog_names(
+    pool: &SqlitePool,
+    tenant: &TenantId,
+    signal: CatalogSignal,
+    service_names: bool,
+    service: Option<&str>,
+    time: TimeRange,
+    limit: usize,
+) -> Result<Vec<String>, StorageError> {
+    validate_catalog_read(&time, limit)?;
+    let column = if service_names { "service_name" } else { "name" };
+    let sql = format!(
+        "SELECT DISTINCT {column} FROM catalog WHERE tenant_id = ?1 AND signal = ?2 \
+         AND (?3 IS NULL OR service_name = ?3) AND last_seen_ns >= ?4 AND first_seen_ns <= ?5 \
+         ORDER BY {column} LIMIT ?6"
+    );
+    let start = time.start_ns.map_or(i64::MIN, |s| s.saturating_sub(CATALOG_SLACK_NS));
+    sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.as_str())
+        .bind(signal.as_i64())
+        .bind(service)
+        .bind(start)
+        .bind(time.end_ns.unwrap_or(i64::MAX))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(pool)
+        .await
+        .map_err(map_sqlx_error)
 }

@@ -8,7 +8,7 @@ use crate::writer::{WriterState, map_err};
 use otelcontext_domain::codec::{self, PointColumns};
 use otelcontext_domain::trace::{TraceSummary, summarize};
 use otelcontext_domain::{InstrumentationScope, Resource, TenantId};
-use otelcontext_ports::{StorageError, TenantBatch, WriteSummary};
+use otelcontext_ports::{CatalogEntry, StorageError, TenantBatch, WriteSummary, catalog_entries};
 use rusqlite::{Statement, params};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -123,6 +123,9 @@ pub(crate) struct Prepared {
     spans: Vec<SpanRow>,
     logs: Vec<LogRow>,
     points: Vec<PointRow>,
+    /// Services, span names and metric names of the batches (the thread skips what the
+    /// catalogue already says).
+    catalog: Vec<CatalogEntry>,
 }
 
 impl Prepared {
@@ -216,7 +219,7 @@ impl Prepared {
                 }
             }));
         }
-        Self { tenants, resources, traces, spans, logs, points }
+        Self { tenants, resources, traces, spans, logs, points, catalog: catalog_entries(batches) }
     }
 }
 
@@ -361,14 +364,37 @@ impl Prepared {
             .into_iter()
             .filter(|(t, r)| !state.known_resources.contains(&(t.clone(), r.fingerprint)))
             .collect();
+        let catalog = state.catalog.needed(std::mem::take(&mut p.catalog));
         let fts = state.full_text;
-        let summary = state.transaction(&p.tenants, |tx| write_rows(tx, &new_resources, &p, fts))?;
+        let summary = state.transaction(&p.tenants, |tx| {
+            let summary = write_rows(tx, &new_resources, &p, fts)?;
+            write_catalog(tx, &catalog)?;
+            Ok(summary)
+        })?;
+        state.catalog.remember(&catalog);
         if state.known_resources.len() > 100_000 {
             state.known_resources.clear();
         }
         state.known_resources.extend(new_resources.into_iter().map(|(t, r)| (t, r.fingerprint)));
         Ok(summary)
     }
+}
+
+/// Adds catalogue entries, widening the times of those already there.
+const UPSERT_CATALOG: &str = "INSERT INTO catalog (tenant_id, signal, service_name, name, first_seen_ns, last_seen_ns) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (tenant_id, signal, service_name, name) DO UPDATE SET \
+     first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), last_seen_ns = max(last_seen_ns, excluded.last_seen_ns)";
+
+fn write_catalog(tx: &rusqlite::Transaction<'_>, entries: &[CatalogEntry]) -> Result<(), StorageError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = tx.prepare_cached(UPSERT_CATALOG).map_err(map_err)?;
+    for e in entries {
+        stmt.execute(params![&*e.tenant, e.signal.as_i64(), e.service, e.name, e.first_seen_ns, e.last_seen_ns])
+            .map_err(map_err)?;
+    }
+    Ok(())
 }
 
 fn write_rows(

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use otelcontext_domain::{MetricPoint, TenantId, Trace, TraceId, TraceSummary};
 use otelcontext_ports::{
     LogId, LogQuery, LogStore, Maintenance, MetricQuery, MetricStore, Page, Queries, QueryError, SignalCounts,
-    StorageStatus, StoredLog, TraceQuery, TraceStore,
+    StorageStatus, StoredLog, TimeRange, TraceQuery, TraceStore,
 };
 use std::sync::Arc;
 
@@ -64,6 +64,30 @@ impl Queries for QueryService {
     async fn metric_points(&self, tenant: &TenantId, query: &MetricQuery) -> Result<Page<MetricPoint>, QueryError> {
         let q = MetricQuery { limit: capped(query.limit), ..query.clone() };
         Ok(self.metrics.search_metric_points(tenant, &q).await?)
+    }
+
+    async fn services(&self, tenant: &TenantId, time: TimeRange, limit: usize) -> Result<Vec<String>, QueryError> {
+        Ok(self.traces.services(tenant, time, limit).await?)
+    }
+
+    async fn operations(
+        &self,
+        tenant: &TenantId,
+        service: &str,
+        time: TimeRange,
+        limit: usize,
+    ) -> Result<Vec<String>, QueryError> {
+        Ok(self.traces.operations(tenant, service, time, limit).await?)
+    }
+
+    async fn metric_names(
+        &self,
+        tenant: &TenantId,
+        service: Option<String>,
+        time: TimeRange,
+        limit: usize,
+    ) -> Result<Vec<String>, QueryError> {
+        Ok(self.metrics.metric_names(tenant, service.as_deref(), time, limit).await?)
     }
 
     async fn stats(&self, tenant: &TenantId) -> Result<SignalCounts, QueryError> {

@@ -30,7 +30,7 @@ macro_rules! decorate_storage {
         use otelcontext_ports::{
             BucketQuery, IntelligenceStore, InvestigationQuery, LogId, LogPartition, LogQuery, LogStore, Maintenance,
             MetricQuery, MetricStore, Page, PoolStats, RetentionTarget, SignalCounts, SnapshotQuery, SpanQuery,
-            StorageError, StorageStatus, StoredLog, TelemetryWriter, TemplateQuery, TenantBatch, TraceQuery,
+            StorageError, StorageStatus, StoredLog, TelemetryWriter, TemplateQuery, TenantBatch, TimeRange, TraceQuery,
             TraceStore, WriteSummary,
         };
         use $crate::storage::decorate::OperationKind::{Probe, Read, Write};
@@ -52,6 +52,18 @@ macro_rules! decorate_storage {
             }
             async fn search_spans(&self, t: &TenantId, q: &SpanQuery) -> Result<Page<Span>, StorageError> {
                 self.around("search_spans", Read, || self.inner.search_spans(t, q)).await
+            }
+            async fn services(&self, t: &TenantId, time: TimeRange, limit: usize) -> Result<Vec<String>, StorageError> {
+                self.around("services", Read, || self.inner.services(t, time, limit)).await
+            }
+            async fn operations(
+                &self,
+                t: &TenantId,
+                service: &str,
+                time: TimeRange,
+                limit: usize,
+            ) -> Result<Vec<String>, StorageError> {
+                self.around("operations", Read, || self.inner.operations(t, service, time, limit)).await
             }
         }
 
@@ -79,6 +91,15 @@ macro_rules! decorate_storage {
             }
             async fn search_buckets(&self, t: &TenantId, q: &BucketQuery) -> Result<Page<MetricBucket>, StorageError> {
                 self.around("search_buckets", Read, || self.inner.search_buckets(t, q)).await
+            }
+            async fn metric_names<'a>(
+                &self,
+                t: &TenantId,
+                service: Option<&'a str>,
+                time: TimeRange,
+                limit: usize,
+            ) -> Result<Vec<String>, StorageError> {
+                self.around("metric_names", Read, || self.inner.metric_names(t, service, time, limit)).await
             }
         }
 

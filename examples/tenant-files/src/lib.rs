@@ -17,7 +17,8 @@ use otelcontext_domain::{
 use otelcontext_ports::{
     BucketQuery, IntelligenceStore, InvestigationQuery, LogId, LogPartition, LogQuery, LogStore, Maintenance,
     MetricQuery, MetricStore, Page, PoolStats, RetentionTarget, SignalCounts, SnapshotQuery, SpanQuery, StorageError,
-    StorageStatus, StoredLog, TelemetryWriter, TemplateQuery, TenantBatch, TraceQuery, TraceStore, WriteSummary,
+    StorageStatus, StoredLog, TelemetryWriter, TemplateQuery, TenantBatch, TimeRange, TraceQuery, TraceStore,
+    WriteSummary, validate_catalog_read,
 };
 use otelcontext_sqlite::{SqliteConfig, SqliteStorage};
 use std::collections::BTreeMap;
@@ -114,6 +115,28 @@ impl TraceStore for TenantFiles {
             None => Ok(Page::empty()),
         }
     }
+
+    async fn services(&self, t: &TenantId, time: TimeRange, limit: usize) -> Result<Vec<String>, StorageError> {
+        validate_catalog_read(&time, limit)?;
+        match self.existing(t).await {
+            Some(s) => s.services(t, time, limit).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn operations(
+        &self,
+        t: &TenantId,
+        service: &str,
+        time: TimeRange,
+        limit: usize,
+    ) -> Result<Vec<String>, StorageError> {
+        validate_catalog_read(&time, limit)?;
+        match self.existing(t).await {
+            Some(s) => s.operations(t, service, time, limit).await,
+            None => Ok(Vec::new()),
+        }
+    }
 }
 
 #[async_trait]
@@ -156,6 +179,20 @@ impl MetricStore for TenantFiles {
         match self.existing(t).await {
             Some(s) => s.search_buckets(t, q).await,
             None => Ok(Page::empty()),
+        }
+    }
+
+    async fn metric_names<'a>(
+        &self,
+        t: &TenantId,
+        service: Option<&'a str>,
+        time: TimeRange,
+        limit: usize,
+    ) -> Result<Vec<String>, StorageError> {
+        validate_catalog_read(&time, limit)?;
+        match self.existing(t).await {
+            Some(s) => s.metric_names(t, service, time, limit).await,
+            None => Ok(Vec::new()),
         }
     }
 }

@@ -348,3 +348,63 @@ pub async fn batches_of_fifty_thousand_records_are_written_whole(st: &dyn Storag
     assert_eq!((c.traces, c.spans, c.logs, c.metric_points), (2_500, 25_000, 20_000, 5_000));
     assert_eq!(st.get_trace(t, &tid16(1_234)).await.unwrap().unwrap().summary.span_count, 10);
 }
+
+/// Services, their operations and the metrics each reports are listed per tenant, sorted, within
+/// a time window, bounded by a limit; and they leave with the data that named them.
+pub async fn services_operations_and_metric_names_are_catalogued(st: &dyn Storage) {
+    use crate::storage::{RetentionTarget, StorageError};
+    use otelcontext_domain::PointValue;
+    const HOUR: i64 = 3_600_000_000_000;
+    let (a, b) = (tenant("a"), tenant("b"));
+    let gauge = |name: &str, service: &str, at: i64| point(name, service, at, PointValue::Gauge { value: 1.0 });
+    // a: api serves GET /a at 0 h and POST /b at 5 h, db answers query at 0 h; api reports cpu,
+    // db reports mem. b: other / x, and b_only.
+    let spans = vec![
+        plain_span(tid(1), 1, None, "api", "GET /a", 0, 10),
+        plain_span(tid(1), 2, Some(1), "db", "query", 1, 5),
+        plain_span(tid(2), 1, None, "api", "POST /b", 5 * HOUR, 5 * HOUR + 10),
+        plain_span(tid(2), 2, Some(1), "api", "GET /a", 5 * HOUR + 1, 5 * HOUR + 2),
+    ];
+    let metrics = vec![gauge("cpu", "api", 0), gauge("cpu", "api", 5 * HOUR), gauge("mem", "db", 0)];
+    write(st, vec![TenantBatch { tenant: a.clone(), spans, logs: vec![], metrics }]).await;
+    let other = vec![plain_span(tid(1), 1, None, "other", "x", 0, 10)];
+    write(
+        st,
+        vec![TenantBatch { tenant: b.clone(), spans: other, logs: vec![], metrics: vec![gauge("b_only", "other", 0)] }],
+    )
+    .await;
+
+    let all = TimeRange::default();
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(st.services(&a, all, 100).await.unwrap(), strings(&["api", "db"]));
+    assert_eq!(st.services(&b, all, 100).await.unwrap(), strings(&["other"]));
+    assert_eq!(st.services(&a, all, 1).await.unwrap(), strings(&["api"]), "limit");
+    assert_eq!(st.operations(&a, "api", all, 100).await.unwrap(), strings(&["GET /a", "POST /b"]));
+    assert_eq!(st.operations(&a, "other", all, 100).await.unwrap(), Vec::<String>::new(), "b's service is not a's");
+    assert_eq!(st.metric_names(&a, None, all, 100).await.unwrap(), strings(&["cpu", "mem"]));
+    assert_eq!(st.metric_names(&a, Some("db"), all, 100).await.unwrap(), strings(&["mem"]));
+    assert_eq!(st.metric_names(&b, None, all, 100).await.unwrap(), strings(&["b_only"]));
+
+    // From 3 h to 7 h: only what was seen at 5 h.
+    let late = TimeRange::between(T0 + 3 * HOUR, T0 + 7 * HOUR);
+    assert_eq!(st.services(&a, late, 100).await.unwrap(), strings(&["api"]));
+    assert_eq!(st.operations(&a, "api", late, 100).await.unwrap(), strings(&["GET /a", "POST /b"]));
+    assert_eq!(st.metric_names(&a, None, late, 100).await.unwrap(), strings(&["cpu"]));
+    // Up to 2 h: what was seen at 0 h.
+    let early = TimeRange { start_ns: None, end_ns: Some(T0 + 2 * HOUR) };
+    assert_eq!(st.operations(&a, "api", early, 100).await.unwrap(), strings(&["GET /a"]));
+
+    for bad in [st.services(&a, all, 0).await, st.operations(&a, "api", TimeRange::between(2, 1), 10).await] {
+        assert!(matches!(bad, Err(StorageError::InvalidArgument(_))), "{bad:?}");
+    }
+    assert!(matches!(st.metric_names(&a, None, all, 10_001).await, Err(StorageError::InvalidArgument(_))));
+
+    // Retention of traces and points older than 3 h takes what only they named.
+    for target in [RetentionTarget::Traces, RetentionTarget::MetricPoints] {
+        while st.purge(target, T0 + 3 * HOUR, 100).await.unwrap() > 0 {}
+    }
+    assert_eq!(st.services(&a, all, 100).await.unwrap(), strings(&["api"]));
+    assert_eq!(st.operations(&a, "api", all, 100).await.unwrap(), strings(&["GET /a", "POST /b"]));
+    assert_eq!(st.metric_names(&a, None, all, 100).await.unwrap(), strings(&["cpu"]));
+    assert_eq!(st.services(&b, all, 100).await.unwrap(), Vec::<String>::new());
+}

@@ -5,16 +5,18 @@
 //! Every method takes a [`TenantId`] and never sees another tenant's data, except the
 //! maintenance methods named as cross-tenant.
 
+mod catalog;
 mod maintenance;
 mod page;
 mod query;
 
+pub use catalog::{CATALOG_SLACK_NS, CatalogCache, CatalogEntry, CatalogSignal, MAX_CATALOG_LIMIT, catalog_entries};
 pub use maintenance::{LogPartition, PoolStats, RetentionTarget, StorageStatus};
 pub use page::{Cursor, CursorKey, Page};
 pub use query::{
     AttributeFilter, BucketQuery, InvestigationQuery, LogId, LogQuery, LogSort, MAX_ATTRIBUTE_FILTERS, MetricQuery,
     SnapshotQuery, SortOrder, SpanQuery, StoredLog, TemplateQuery, TemplateSort, TimeRange, TraceQuery, TraceSort,
-    validate_limit,
+    validate_catalog_read, validate_limit,
 };
 
 use async_trait::async_trait;
@@ -155,6 +157,20 @@ pub trait TraceStore: Send + Sync {
 
     /// Spans matching the query, by start time.
     async fn search_spans(&self, tenant: &TenantId, query: &SpanQuery) -> Result<Page<Span>, StorageError>;
+
+    /// Services that sent spans within `time` (to within [`CATALOG_SLACK_NS`]), sorted by name;
+    /// at most `limit` (1 to [`MAX_CATALOG_LIMIT`]).
+    async fn services(&self, tenant: &TenantId, time: TimeRange, limit: usize) -> Result<Vec<String>, StorageError>;
+
+    /// Span names of `service` seen within `time` (as [`TraceStore::services`]), sorted; at most
+    /// `limit`.
+    async fn operations(
+        &self,
+        tenant: &TenantId,
+        service: &str,
+        time: TimeRange,
+        limit: usize,
+    ) -> Result<Vec<String>, StorageError>;
 }
 
 /// Reads log records.
@@ -185,6 +201,16 @@ pub trait MetricStore: Send + Sync {
 
     /// Buckets matching the query, oldest first.
     async fn search_buckets(&self, tenant: &TenantId, query: &BucketQuery) -> Result<Page<MetricBucket>, StorageError>;
+
+    /// Names of the metrics reported within `time` (to within [`CATALOG_SLACK_NS`]), by
+    /// `service` when given, sorted; at most `limit` (1 to [`MAX_CATALOG_LIMIT`]).
+    async fn metric_names<'a>(
+        &self,
+        tenant: &TenantId,
+        service: Option<&'a str>,
+        time: TimeRange,
+        limit: usize,
+    ) -> Result<Vec<String>, StorageError>;
 }
 
 /// Persists what the intelligence features derive: log templates, investigations, graph

@@ -57,6 +57,19 @@ pub fn validate_limit(limit: usize) -> Result<(), StorageError> {
     if limit == 0 { Err(StorageError::InvalidArgument("limit must be at least 1".into())) } else { Ok(()) }
 }
 
+/// Checks the arguments of a catalogue read: a limit of 1 to [`crate::storage::MAX_CATALOG_LIMIT`]
+/// and a range that does not end before it starts.
+pub fn validate_catalog_read(time: &TimeRange, limit: usize) -> Result<(), StorageError> {
+    time.validate()?;
+    if limit == 0 || limit > crate::storage::MAX_CATALOG_LIMIT {
+        return Err(StorageError::InvalidArgument(format!(
+            "limit {limit}: expected 1 to {}",
+            crate::storage::MAX_CATALOG_LIMIT
+        )));
+    }
+    Ok(())
+}
+
 /// Checks that a cursor is of the kind the query's order pages with: keyset (`After`) for time
 /// and value orders, positional (`Skip`) for relevance.
 fn validate_cursor(cursor: Option<Cursor>, positional: bool) -> Result<(), StorageError> {

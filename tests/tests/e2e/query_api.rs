@@ -82,3 +82,34 @@ async fn traces_are_searched_by_service_status_duration_and_attribute(backend: B
         assert_eq!(status, 400, "{bad}: {body}");
     }
 }
+
+otelcontext_e2e::on_both_databases!(2, services_operations_and_metric_names_are_listed);
+
+async fn services_operations_and_metric_names_are_listed(backend: Backend) {
+    let Some(s) = TestServer::on(backend).await else { return };
+    let mut checkout = vec![span(1, 0, false, 10)];
+    let mut child = span(1, 1, false, 5);
+    child.name = "charge card".into();
+    checkout.push(child);
+    assert_eq!(post_proto(&s, "/v1/traces", &traces("checkout", checkout), &[]).await.status, 200);
+    assert_eq!(post_proto(&s, "/v1/traces", &traces("search", vec![span(2, 0, false, 10)]), &[]).await.status, 200);
+    assert_eq!(post_proto(&s, "/v1/metrics", &gauge("checkout", "queue.depth", &[1.0, 2.0]), &[]).await.status, 200);
+    s.wait_for("default", |c| c.spans == 3 && c.metric_points == 2).await;
+    let names = |path: &'static str, tenant: Option<&'static str>| {
+        let s = &s;
+        async move {
+            let (status, body) = s.get_json(path, tenant).await;
+            assert_eq!(status, 200, "{path}: {body}");
+            serde_json::from_value::<Vec<String>>(body).unwrap()
+        }
+    };
+    assert_eq!(names("/api/metadata/services", None).await, ["checkout", "search"]);
+    assert_eq!(names("/api/metadata/operations?service_name=checkout", None).await, ["charge card", "op-0"]);
+    assert_eq!(names("/api/metadata/metrics", None).await, ["queue.depth"]);
+    assert_eq!(names("/api/metadata/metrics?service_name=search", None).await, Vec::<String>::new());
+    assert_eq!(names("/api/metadata/services?limit=1", None).await, ["checkout"]);
+    // The payloads are stamped long ago: a window of the last hour holds none of them.
+    assert_eq!(names("/api/metadata/services?time_range=1h", None).await, Vec::<String>::new());
+    assert_eq!(names("/api/metadata/services", Some("other")).await, Vec::<String>::new());
+    assert_eq!(s.get_json("/api/metadata/operations", None).await.0, 400);
+}

@@ -150,25 +150,29 @@ impl Builder {
     }
 }
 
+/// Traces each service exports at a time: every service sends a minute of its spans, then the
+/// next minute follows, as exporters flushing on a timer do — so a trace's spans arrive within
+/// one round of exports, well inside the graph's settle time even on a busy machine.
+const TRACES_PER_EXPORT: u64 = 60;
+
 /// Sends the shop's traffic of the last [`SECONDS`] (ending now) as `tenant`; returns the
 /// number of spans.
 async fn run_shop(s: &TestServer, tenant: &str, fault: Fault) -> u64 {
     let shop = shop();
     let begin = now_ns() - SECONDS * 1_000 * MS;
-    let mut spans = BTreeMap::<&'static str, Vec<Span>>::new();
     let mut total = 0;
-    for sec in 0..SECONDS {
-        let mut b = Builder { trace: sec + 1, next: 0, faulty: sec >= FAULT_AT, fault, spans: BTreeMap::new() };
-        b.serve(&shop, None, begin + sec * 1_000 * MS);
-        for (service, list) in b.spans {
-            total += list.len() as u64;
-            spans.entry(service).or_default().extend(list);
+    for round in 0..SECONDS.div_ceil(TRACES_PER_EXPORT) {
+        let mut spans = BTreeMap::<&'static str, Vec<Span>>::new();
+        for sec in round * TRACES_PER_EXPORT..((round + 1) * TRACES_PER_EXPORT).min(SECONDS) {
+            let mut b = Builder { trace: sec + 1, next: 0, faulty: sec >= FAULT_AT, fault, spans: BTreeMap::new() };
+            b.serve(&shop, None, begin + sec * 1_000 * MS);
+            for (service, list) in b.spans {
+                total += list.len() as u64;
+                spans.entry(service).or_default().extend(list);
+            }
         }
-    }
-    for (service, list) in spans {
-        for chunk in list.chunks(2_000) {
-            let answer =
-                post_proto(s, "/v1/traces", &traces(service, chunk.to_vec()), &[("X-Tenant-ID", tenant)]).await;
+        for (service, list) in spans {
+            let answer = post_proto(s, "/v1/traces", &traces(service, list), &[("X-Tenant-ID", tenant)]).await;
             assert_eq!(answer.status, 200, "{service}");
         }
     }

@@ -11,7 +11,7 @@ use otelcontext_domain::{
 use otelcontext_ports::{
     AttributeFilter, BucketQuery, IntelligenceStore, InvestigationQuery, LogId, LogQuery, LogSort, LogStore,
     MetricQuery, MetricStore, Page, SnapshotQuery, SortOrder, SpanQuery, StorageError, StoredLog, TemplateQuery,
-    TraceQuery, TraceSort, TraceStore,
+    TimeRange, TraceQuery, TraceSort, TraceStore, validate_catalog_read,
 };
 
 fn has_all(attributes: &Attributes, filters: &[AttributeFilter]) -> bool {
@@ -90,6 +90,51 @@ impl TraceStore for MemoryStorage {
         })?;
         keyset(rows, newest(q.sort), q.cursor, q.limit)
     }
+
+    async fn services(&self, tenant: &TenantId, time: TimeRange, limit: usize) -> Result<Vec<String>, StorageError> {
+        validate_catalog_read(&time, limit)?;
+        self.read(tenant, |data| {
+            sorted_names(
+                data.spans.values().filter(|s| overlaps(&time, s.value.start_ns, s.value.end_ns)),
+                |s| s.value.service_name(),
+                limit,
+            )
+        })
+    }
+
+    async fn operations(
+        &self,
+        tenant: &TenantId,
+        service: &str,
+        time: TimeRange,
+        limit: usize,
+    ) -> Result<Vec<String>, StorageError> {
+        validate_catalog_read(&time, limit)?;
+        self.read(tenant, |data| {
+            sorted_names(
+                data.spans
+                    .values()
+                    .filter(|s| s.value.service_name() == service && overlaps(&time, s.value.start_ns, s.value.end_ns)),
+                |s| &s.value.name,
+                limit,
+            )
+        })
+    }
+}
+
+/// Whether records spanning `[first, last]` fall within `time` (the catalogue's rule, exactly).
+fn overlaps(time: &TimeRange, first: i64, last: i64) -> bool {
+    time.start_ns.is_none_or(|s| last.max(first) >= s) && time.end_ns.is_none_or(|e| first <= e)
+}
+
+/// The distinct names `name` gives the rows, sorted, at most `limit`.
+fn sorted_names<'a, T: 'a>(
+    rows: impl Iterator<Item = &'a T>,
+    name: impl Fn(&'a T) -> &'a str,
+    limit: usize,
+) -> Vec<String> {
+    let names: std::collections::BTreeSet<&str> = rows.map(name).collect();
+    names.into_iter().take(limit).map(str::to_owned).collect()
 }
 
 fn log_matches(l: &LogRecord, q: &LogQuery) -> bool {
@@ -186,6 +231,26 @@ impl MetricStore for MemoryStorage {
                 .collect::<Vec<_>>()
         })?;
         keyset(rows, false, q.cursor, q.limit)
+    }
+
+    async fn metric_names<'a>(
+        &self,
+        tenant: &TenantId,
+        service: Option<&'a str>,
+        time: TimeRange,
+        limit: usize,
+    ) -> Result<Vec<String>, StorageError> {
+        validate_catalog_read(&time, limit)?;
+        self.read(tenant, |data| {
+            sorted_names(
+                data.points.iter().filter(|p| {
+                    service.is_none_or(|s| p.value.resource.service_name == s)
+                        && overlaps(&time, p.value.time_ns, p.value.time_ns)
+                }),
+                |p| &p.value.name,
+                limit,
+            )
+        })
     }
 }
 
