@@ -303,7 +303,7 @@ impl Server {
             },
             now_ns: Arc::new(move || clock.now_ns()),
         };
-        let queries = Arc::new(QueryService::over(storage.clone()));
+        let queries = Arc::new(QueryService::over(storage.clone()).with_similar_logs(similar_logs.clone()));
         let retention = Arc::new(RetentionService::new(
             storage.clone(),
             Arc::new(SystemClock),

@@ -32,7 +32,7 @@ pub use graph::{
 };
 pub use ingest::{Ingest, IngestError, IngestReceipt, Signal, TenantLogs, TenantMetrics, TenantSpans};
 pub use observer::CommitObserver;
-pub use queries::{CheckStatus, Queries, QueryError, Readiness, ReadinessReport};
+pub use queries::{CheckStatus, LogContextQuery, Queries, QueryError, Readiness, ReadinessReport, SimilarLogHit};
 pub use queue::{CommitNotifier, IngestQueue, QueueItem, SubmitOutcome};
 pub use storage::{
     AttributeFilter, BucketQuery, Cursor, CursorKey, IntelligenceStore, InvestigationQuery, LogId, LogPartition,

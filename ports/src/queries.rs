@@ -4,7 +4,7 @@ use crate::storage::{
     LogId, LogQuery, MetricQuery, Page, SignalCounts, StorageError, StorageStatus, StoredLog, TimeRange, TraceQuery,
 };
 use async_trait::async_trait;
-use otelcontext_domain::{MetricPoint, TenantId, Trace, TraceId, TraceSummary};
+use otelcontext_domain::{MetricPoint, SpanId, TemplateId, TenantId, Trace, TraceId, TraceSummary};
 
 /// Why a query failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +31,34 @@ impl From<StorageError> for QueryError {
     }
 }
 
+/// A log record like a query text, from the similar-log index (WARN and above).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimilarLogHit {
+    /// Cosine similarity to the query, 0..1.
+    pub score: f64,
+    /// The stored id, when the index knows it (records indexed at start).
+    pub id: Option<LogId>,
+    pub timestamp_ns: i64,
+    pub service: String,
+    pub severity: String,
+    /// The body, clipped to 1 KiB.
+    pub body: String,
+    pub trace_id: Option<TraceId>,
+    pub span_id: Option<SpanId>,
+    pub template_id: Option<TemplateId>,
+}
+
+/// The log records around a moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogContextQuery {
+    pub around_ns: i64,
+    /// How far before and after.
+    pub window_ns: i64,
+    pub service: Option<String>,
+    /// At most this many records, about half before the moment and half after.
+    pub limit: usize,
+}
+
 /// Read access to stored telemetry, always inside one tenant.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -43,6 +71,11 @@ pub trait Queries: Send + Sync {
     async fn logs(&self, tenant: &TenantId, query: &LogQuery) -> Result<Page<StoredLog>, QueryError>;
     /// One log record; `NotFound` when absent.
     async fn log(&self, tenant: &TenantId, id: LogId) -> Result<StoredLog, QueryError>;
+    /// The records around a moment, oldest first.
+    async fn log_context(&self, tenant: &TenantId, query: &LogContextQuery) -> Result<Vec<StoredLog>, QueryError>;
+    /// The records most like `text`, best first; `Unavailable` when the index is off.
+    async fn similar_logs(&self, tenant: &TenantId, text: &str, limit: usize)
+    -> Result<Vec<SimilarLogHit>, QueryError>;
     /// Metric point search.
     async fn metric_points(&self, tenant: &TenantId, query: &MetricQuery) -> Result<Page<MetricPoint>, QueryError>;
     /// Services that sent spans within `time`, sorted; at most `limit`.

@@ -1,11 +1,12 @@
 //! Read-side use cases: tenant-scoped access to the storage ports, with limits capped and
 //! storage errors mapped to query errors (client mistakes stay client mistakes).
 
+use crate::services::SimilarLogService;
 use async_trait::async_trait;
 use otelcontext_domain::{MetricPoint, TenantId, Trace, TraceId, TraceSummary};
 use otelcontext_ports::{
-    LogId, LogQuery, LogStore, Maintenance, MetricQuery, MetricStore, Page, Queries, QueryError, SignalCounts,
-    StorageStatus, StoredLog, TimeRange, TraceQuery, TraceStore,
+    LogContextQuery, LogId, LogQuery, LogSort, LogStore, Maintenance, MetricQuery, MetricStore, Page, Queries,
+    QueryError, SignalCounts, SimilarLogHit, StorageStatus, StoredLog, TimeRange, TraceQuery, TraceStore,
 };
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ pub struct QueryService {
     logs: Arc<dyn LogStore>,
     metrics: Arc<dyn MetricStore>,
     maintenance: Arc<dyn Maintenance>,
+    similar: Option<Arc<SimilarLogService>>,
 }
 
 impl QueryService {
@@ -28,7 +30,13 @@ impl QueryService {
         metrics: Arc<dyn MetricStore>,
         maintenance: Arc<dyn Maintenance>,
     ) -> Self {
-        Self { traces, logs, metrics, maintenance }
+        Self { traces, logs, metrics, maintenance, similar: None }
+    }
+
+    /// Answers similar-log searches from `index`.
+    pub fn with_similar_logs(mut self, index: Arc<SimilarLogService>) -> Self {
+        self.similar = Some(index);
+        self
     }
 
     /// Queries over every port of one storage.
@@ -59,6 +67,58 @@ impl Queries for QueryService {
 
     async fn log(&self, tenant: &TenantId, id: LogId) -> Result<StoredLog, QueryError> {
         self.logs.get_log(tenant, id).await?.ok_or_else(|| QueryError::NotFound(format!("log {}", id.0)))
+    }
+
+    async fn log_context(&self, tenant: &TenantId, query: &LogContextQuery) -> Result<Vec<StoredLog>, QueryError> {
+        let limit = capped(query.limit).max(1);
+        let around = LogQuery { service: query.service.clone(), limit: limit.div_ceil(2), ..LogQuery::default() };
+        // Up to half the records at or before the moment (nearest first), the rest after it.
+        let before = LogQuery {
+            time: TimeRange::between(query.around_ns.saturating_sub(query.window_ns), query.around_ns),
+            sort: LogSort::Newest,
+            ..around.clone()
+        };
+        let mut records = self.logs.search_logs(tenant, &before).await?.items;
+        records.reverse();
+        let after = LogQuery {
+            time: TimeRange::between(
+                query.around_ns.saturating_add(1),
+                query.around_ns.saturating_add(query.window_ns),
+            ),
+            sort: LogSort::Oldest,
+            limit: limit - records.len(),
+            ..around
+        };
+        if after.limit > 0 {
+            records.extend(self.logs.search_logs(tenant, &after).await?.items);
+        }
+        Ok(records)
+    }
+
+    async fn similar_logs(
+        &self,
+        tenant: &TenantId,
+        text: &str,
+        limit: usize,
+    ) -> Result<Vec<SimilarLogHit>, QueryError> {
+        let Some(index) = &self.similar else {
+            return Err(QueryError::Unavailable("the similar-log index is not running".into()));
+        };
+        Ok(index
+            .search(tenant, text, limit)
+            .into_iter()
+            .map(|h| SimilarLogHit {
+                score: h.score,
+                id: h.payload.id,
+                timestamp_ns: h.payload.timestamp_ns,
+                service: h.payload.service,
+                severity: h.payload.severity,
+                body: h.payload.body,
+                trace_id: h.payload.trace_id,
+                span_id: h.payload.span_id,
+                template_id: h.payload.template_id,
+            })
+            .collect())
     }
 
     async fn metric_points(&self, tenant: &TenantId, query: &MetricQuery) -> Result<Page<MetricPoint>, QueryError> {
@@ -134,6 +194,60 @@ mod tests {
         let id = TraceId::from_array([7; 16]).unwrap();
         assert!(matches!(q.trace(&t(), &id).await, Err(QueryError::NotFound(m)) if m.contains("0707")));
         assert!(matches!(q.log(&t(), LogId(5)).await, Err(QueryError::NotFound(_))));
+    }
+
+    fn stored(id: i64, at: i64) -> StoredLog {
+        use otelcontext_domain::{Attributes, InstrumentationScope, LogRecord, Resource};
+        let record = LogRecord {
+            timestamp_ns: at,
+            observed_ns: at,
+            severity_number: 9,
+            severity_text: String::new(),
+            body: None,
+            attributes: Attributes::new(),
+            trace_id: None,
+            span_id: None,
+            flags: 0,
+            event_name: String::new(),
+            resource: Arc::new(Resource::for_service("api")),
+            scope: Arc::new(InstrumentationScope::default()),
+            template_id: None,
+        };
+        StoredLog { id: LogId(id), record }
+    }
+
+    #[tokio::test]
+    async fn log_context_is_half_before_and_half_after_oldest_first() {
+        let mut logs = MockLogStore::new();
+        // Before: [900, 1000], nearest first, 3 of them; after: (1000, 1100], oldest first.
+        logs.expect_search_logs()
+            .withf(|_, q| {
+                q.sort == LogSort::Newest
+                    && q.time == TimeRange::between(900, 1_000)
+                    && q.limit == 3
+                    && q.service.as_deref() == Some("api")
+            })
+            .times(1)
+            .returning(|_, _| Ok(Page { items: vec![stored(3, 1_000), stored(2, 990)], next: None }));
+        logs.expect_search_logs()
+            .withf(|_, q| q.sort == LogSort::Oldest && q.time == TimeRange::between(1_001, 1_100) && q.limit == 3)
+            .times(1)
+            .returning(|_, _| Ok(Page { items: vec![stored(4, 1_010), stored(5, 1_020)], next: None }));
+        let q = service(MockTraceStore::new(), logs, MockMaintenance::new());
+        let got = q
+            .log_context(
+                &t(),
+                &LogContextQuery { around_ns: 1_000, window_ns: 100, service: Some("api".into()), limit: 5 },
+            )
+            .await
+            .unwrap();
+        assert_eq!(got.iter().map(|l| l.id.0).collect::<Vec<_>>(), [2, 3, 4, 5]);
+    }
+
+    #[tokio::test]
+    async fn similar_logs_without_an_index_are_unavailable() {
+        let q = service(MockTraceStore::new(), MockLogStore::new(), MockMaintenance::new());
+        assert!(matches!(q.similar_logs(&t(), "timeout", 5).await, Err(QueryError::Unavailable(_))));
     }
 
     #[tokio::test]

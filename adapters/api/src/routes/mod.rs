@@ -1,0 +1,7 @@
+//! The routes, one module per tag; each group shares the [`crate::QueryApi`] context.
+
+pub mod graph;
+pub mod logs;
+pub mod metadata;
+pub mod stats;
+pub mod traces;
