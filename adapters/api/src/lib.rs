@@ -8,7 +8,7 @@ mod params;
 mod views;
 
 use otelcontext_domain::{TenantHeaderError, TenantId, TraceId, request_tenant};
-use otelcontext_ports::{Cursor, CursorKey, GraphQueries, Identity, LogId, Queries, QueryError};
+use otelcontext_ports::{Cursor, CursorKey, GraphQueries, Identity, LogContextQuery, LogId, Queries, QueryError};
 use poem::Request;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 pub use params::{DEFAULT_LOG_LIMIT, MAX_LOG_LIMIT, parse_time};
 pub use views::{
-    LogEntryView, LogPageView, LogView, RcaCandidateView, RcaEvidenceView, RcaView, SpanView, StatsView,
-    StorageStatusView, TracePageView, TraceSummaryView, TraceView,
+    LogEntryView, LogPageView, LogView, RcaCandidateView, RcaEvidenceView, RcaView, SimilarLogView, SimilarLogsView,
+    SpanView, StatsView, StorageStatusView, TracePageView, TraceSummaryView, TraceView,
 };
 
 /// JSON error body of every failed request.

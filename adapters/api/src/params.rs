@@ -25,6 +25,64 @@ pub fn parse_time(text: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("{t:?} is outside the range of nanosecond timestamps"))
 }
 
+/// A parameter given under either of two names (the original's and ours): the one given, or
+/// both when they agree.
+pub(crate) fn either(
+    a: Option<String>,
+    b: Option<String>,
+    names: (&'static str, &'static str),
+) -> Result<Option<String>, Invalid> {
+    match (present(a), present(b)) {
+        (Some(x), Some(y)) if x != y => {
+            Err(("conflicting parameters", format!("{} and {} differ; give one", names.0, names.1)))
+        }
+        (x, y) => Ok(x.or(y)),
+    }
+}
+
+/// `offset`: only 0 (or absent); pages continue with `cursor`.
+pub(crate) fn no_offset(offset: Option<i64>) -> Result<(), Invalid> {
+    match offset {
+        None | Some(0) => Ok(()),
+        Some(n) => Err((
+            "invalid offset",
+            format!("{n}: pages continue with cursor (the next_cursor of the previous page), not an offset"),
+        )),
+    }
+}
+
+/// Records a log context returns when `limit` is absent, and the most it returns.
+pub const DEFAULT_CONTEXT_LIMIT: usize = 100;
+/// How far before and after a log context looks by default (one minute), and at most (an hour).
+pub const DEFAULT_CONTEXT_WINDOW_NS: i64 = 60_000_000_000;
+pub const MAX_CONTEXT_WINDOW_NS: i64 = 3_600_000_000_000;
+
+/// The window and limit of a log context.
+pub(crate) fn context_window(window: Option<String>, limit: Option<i64>) -> Result<(i64, usize), Invalid> {
+    let window_ns = match present(window) {
+        None => DEFAULT_CONTEXT_WINDOW_NS,
+        Some(w) => match duration_ns(&w) {
+            Ok(ns) if ns > 0 && ns <= MAX_CONTEXT_WINDOW_NS => ns,
+            Ok(_) => return Err(("invalid window", format!("{w:?}: expected more than 0 and at most 1h"))),
+            Err(e) => return Err(("invalid window", e)),
+        },
+    };
+    Ok((window_ns, limit_of(limit, DEFAULT_CONTEXT_LIMIT, MAX_LOG_LIMIT)?))
+}
+
+/// Results of a similar-log search when `limit` is absent, and the most.
+pub const DEFAULT_SIMILAR_LIMIT: usize = 10;
+pub const MAX_SIMILAR_LIMIT: usize = 50;
+
+/// The text and limit of a similar-log search.
+pub(crate) fn similar_query(q: Option<String>, limit: Option<i64>) -> Result<(String, usize), Invalid> {
+    let text = present(q).ok_or(("missing q", "give the text to find similar log records to".to_owned()))?;
+    if text.len() > 4_096 {
+        return Err(("invalid q", "at most 4096 bytes".to_owned()));
+    }
+    Ok((text, limit_of(limit, DEFAULT_SIMILAR_LIMIT, MAX_SIMILAR_LIMIT)?))
+}
+
 /// The raw parameters of a log search.
 pub(crate) struct LogParams {
     pub q: Option<String>,

@@ -497,3 +497,113 @@ async fn metadata_lists_names_in_a_window_with_a_limit() {
         resp.json().await.value().object().get("error").assert_string(error);
     }
 }
+
+#[tokio::test]
+async fn log_search_takes_the_original_parameter_names() {
+    let mut q = MockQueries::new();
+    q.expect_logs()
+        .withf(|_, q| q.service.as_deref() == Some("api") && q.text.is_some())
+        .times(1)
+        .returning(|_, _| Ok(otelcontext_ports::Page::empty()));
+    let cli = client(q);
+    let resp =
+        cli.get("/api/logs").query("search", &"refused").query("service_name", &"api").query("offset", &0).send().await;
+    resp.assert_status_is_ok();
+    for (params, error) in [
+        (vec![("q", "a"), ("search", "b")], "conflicting parameters"),
+        (vec![("service", "a"), ("service_name", "b")], "conflicting parameters"),
+        (vec![("offset", "100")], "invalid offset"),
+    ] {
+        let mut r = cli.get("/api/logs");
+        for (k, v) in params {
+            r = r.query(k, &v);
+        }
+        let resp = r.send().await;
+        resp.assert_status(poem::http::StatusCode::BAD_REQUEST);
+        resp.json().await.value().object().get("error").assert_string(error);
+    }
+}
+
+#[tokio::test]
+async fn log_context_is_around_a_timestamp_or_a_record() {
+    let mut q = MockQueries::new();
+    q.expect_log().withf(|_, id| id.0 == 42).times(1).returning(|_, _| Ok(stored_log()));
+    q.expect_log_context()
+        .withf(|_, c| {
+            c.around_ns == 1_700_000_000_000_000_000
+                && c.window_ns == 30_000_000_000
+                && c.limit == 10
+                && c.service.as_deref() == Some("api")
+        })
+        .times(2)
+        .returning(|_, _| Ok(vec![stored_log()]));
+    let cli = client(q);
+    for (k, v) in [("id", "42"), ("timestamp", "1700000000000000000")] {
+        let resp = cli
+            .get("/api/logs/context")
+            .query(k, &v)
+            .query("window", &"30s")
+            .query("limit", &10)
+            .query("service_name", &"api")
+            .send()
+            .await;
+        resp.assert_status_is_ok();
+        let body: serde_json::Value = resp.json().await.value().deserialize();
+        assert_eq!(body[0]["id"], 42, "{body}");
+    }
+    for (params, error) in [
+        (vec![], "missing timestamp"),
+        (vec![("timestamp", "1"), ("id", "2")], "invalid moment"),
+        (vec![("timestamp", "noon")], "invalid timestamp"),
+        (vec![("timestamp", "1"), ("window", "2h")], "invalid window"),
+        (vec![("timestamp", "1"), ("limit", "0")], "invalid limit"),
+    ] {
+        let mut r = cli.get("/api/logs/context");
+        for (k, v) in params {
+            r = r.query(k, &v);
+        }
+        let resp = r.send().await;
+        resp.assert_status(poem::http::StatusCode::BAD_REQUEST);
+        resp.json().await.value().object().get("error").assert_string(error);
+    }
+}
+
+#[tokio::test]
+async fn similar_logs_answer_in_snake_case_and_refuse_bad_input() {
+    let mut q = MockQueries::new();
+    q.expect_similar_logs().withf(|_, text, limit| text == "connection refused" && *limit == 5).times(1).returning(
+        |_, _, _| {
+            Ok(vec![otelcontext_ports::SimilarLogHit {
+                score: 0.9,
+                id: Some(LogId(42)),
+                timestamp_ns: 1_700_000_000_000_000_000,
+                service: "api".into(),
+                severity: "ERROR".into(),
+                body: "connection refused by db".into(),
+                trace_id: None,
+                span_id: None,
+                template_id: None,
+            }])
+        },
+    );
+    q.expect_similar_logs().times(1).returning(|_, _, _| Err(QueryError::Unavailable("off".into())));
+    let cli = client(q);
+    let resp = cli.get("/api/logs/similar").query("q", &"connection refused").query("limit", &5).send().await;
+    resp.assert_status_is_ok();
+    let body: serde_json::Value = resp.json().await.value().deserialize();
+    assert_eq!((body["count"].as_u64(), body["query"].as_str()), (Some(1), Some("connection refused")));
+    assert_eq!(
+        (body["results"][0]["log_id"].as_i64(), body["results"][0]["service_name"].as_str()),
+        (Some(42), Some("api"))
+    );
+    assert_eq!(cli.get("/api/logs/similar").query("q", &"x").send().await.0.status().as_u16(), 503);
+    for (params, error) in [(vec![], "missing q"), (vec![("q", "x"), ("limit", "51")], "invalid limit")] {
+        let mut r = cli.get("/api/logs/similar");
+        for (k, v) in params {
+            r = r.query(k, &v);
+        }
+        let resp = r.send().await;
+        resp.assert_status(poem::http::StatusCode::BAD_REQUEST);
+        resp.json().await.value().object().get("error").assert_string(error);
+    }
+}

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, SecondsFormat};
 use otelcontext_domain::{AnyValue, Attributes, LogRecord, Span, Trace, TraceSummary};
-use otelcontext_ports::{SignalCounts, StorageStatus, StoredLog};
+use otelcontext_ports::{SignalCounts, SimilarLogHit, StorageStatus, StoredLog};
 use poem_openapi::Object;
 use serde_json::Value;
 
@@ -201,6 +201,54 @@ pub struct LogPageView {
     /// Pass as `cursor` to get the next page; absent on the last page.
     #[oai(skip_serializing_if_is_none)]
     pub next_cursor: Option<String>,
+}
+
+/// A log record like the query text.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct SimilarLogView {
+    /// Cosine similarity of its words to the query's, 0..1.
+    pub score: f64,
+    /// Id of the stored record, when known (for `GET /api/logs/{id}`).
+    #[oai(skip_serializing_if_is_none)]
+    pub log_id: Option<i64>,
+    pub timestamp: String,
+    pub timestamp_unix_nano: i64,
+    pub service_name: String,
+    pub severity: String,
+    /// The body, clipped to 1 KiB.
+    pub body: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub trace_id: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub span_id: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub template_id: Option<String>,
+}
+
+impl From<&SimilarLogHit> for SimilarLogView {
+    fn from(h: &SimilarLogHit) -> Self {
+        Self {
+            score: h.score,
+            log_id: h.id.map(|i| i.0),
+            timestamp: rfc3339(h.timestamp_ns),
+            timestamp_unix_nano: h.timestamp_ns,
+            service_name: h.service.clone(),
+            severity: h.severity.clone(),
+            body: h.body.clone(),
+            trace_id: h.trace_id.map(|t| t.to_hex()),
+            span_id: h.span_id.map(|s| s.to_hex()),
+            template_id: h.template_id.map(|t| t.to_string()),
+        }
+    }
+}
+
+/// The answer of a similar-log search.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct SimilarLogsView {
+    pub query: String,
+    pub count: u64,
+    /// Best first.
+    pub results: Vec<SimilarLogView>,
 }
 
 /// Size and settings of the database.

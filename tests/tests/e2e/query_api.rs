@@ -113,3 +113,44 @@ async fn services_operations_and_metric_names_are_listed(backend: Backend) {
     assert_eq!(names("/api/metadata/services", Some("other")).await, Vec::<String>::new());
     assert_eq!(s.get_json("/api/metadata/operations", None).await.0, 400);
 }
+
+otelcontext_e2e::on_both_databases!(2, log_context_and_similar_logs);
+
+async fn log_context_and_similar_logs(backend: Backend) {
+    let Some(s) = TestServer::on(backend).await else { return };
+    let bodies = [
+        (9, "cache warmed"),
+        (17, "connection refused by upstream db-1"),
+        (13, "disk almost full on /var"),
+        (17, "connection refused by upstream db-2"),
+        (9, "request served"),
+    ];
+    let records = bodies.iter().enumerate().map(|(i, (sev, body))| log_record(i as u64 + 1, *sev, body)).collect();
+    assert_eq!(post_proto(&s, "/v1/logs", &logs("api", records), &[]).await.status, 200);
+    s.wait_for("default", |c| c.logs == 5).await;
+    let (_, found) = s.get_json("/api/logs?q=disk", None).await;
+    let id = found["logs"][0]["id"].as_i64().expect("the WARN line");
+    let (status, around) = s.get_json(&format!("/api/logs/context?id={id}&limit=3"), None).await;
+    assert_eq!(status, 200, "{around}");
+    let got: Vec<&str> = around.as_array().unwrap().iter().map(|l| l["body"].as_str().unwrap()).collect();
+    assert_eq!(
+        got,
+        ["connection refused by upstream db-1", "disk almost full on /var", "connection refused by upstream db-2"]
+    );
+    let (status, _) = s.get_json(&format!("/api/logs/context?id={id}"), Some("other")).await;
+    assert_eq!(status, 404, "another tenant's record");
+
+    // WARN and above are indexed as they are stored.
+    let similar = otelcontext_e2e::eventually(|| async {
+        let (status, body) = s.get_json("/api/logs/similar?q=connection%20refused%20by%20db", None).await;
+        assert_eq!(status, 200, "{body}");
+        (body["count"].as_u64() == Some(2)).then_some(body)
+    })
+    .await
+    .expect("both refusals are found");
+    let first = &similar["results"][0];
+    assert!(first["body"].as_str().unwrap().starts_with("connection refused"), "{similar}");
+    assert!(first["score"].as_f64().unwrap() > 0.3, "{similar}");
+    let (_, none) = s.get_json("/api/logs/similar?q=connection%20refused", Some("other")).await;
+    assert_eq!(none["count"], 0, "another tenant sees none");
+}

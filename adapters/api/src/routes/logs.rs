@@ -48,6 +48,50 @@ enum LogResponse {
 failure_into!(LogsResponse);
 failure_into!(LogResponse, not_found);
 
+#[derive(ApiResponse)]
+enum ContextResponse {
+    /// The records around the moment, oldest first.
+    #[oai(status = 200)]
+    Ok(Json<Vec<LogEntryView>>),
+    /// A parameter is malformed or missing (timestamp or id, window, limit, tenant).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// The credential is bound to another tenant than `X-Tenant-ID` names.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// The log record named by `id` is not this tenant's.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The database is unavailable; retry later.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+    /// Unexpected failure.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+}
+
+#[derive(ApiResponse)]
+enum SimilarResponse {
+    /// The most similar records, best first (WARN and above, recent ones).
+    #[oai(status = 200)]
+    Ok(Json<SimilarLogsView>),
+    /// `q` is missing or too long, or the limit or tenant is malformed.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// The credential is bound to another tenant than `X-Tenant-ID` names.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// The similar-log index is not running; retry later.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+    /// Unexpected failure.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+}
+
+failure_into!(ContextResponse, not_found);
+failure_into!(SimilarResponse);
+
 /// Log records.
 pub struct LogRoutes(pub(crate) Arc<QueryApi>);
 
@@ -55,6 +99,8 @@ pub struct LogRoutes(pub(crate) Arc<QueryApi>);
 impl LogRoutes {
     /// Search log records: full text (`q`), service, minimum severity, trace, template and time,
     /// newest first; page on with `cursor`.
+    ///
+    /// `search`, `service_name` and `offset=0` are accepted under the original's names.
     #[allow(clippy::too_many_arguments)]
     #[oai(path = "/logs", method = "get", tag = "ApiTags::Logs", operation_id = "searchLogs")]
     async fn search_logs(
@@ -63,8 +109,12 @@ impl LogRoutes {
         /// Full-text query: whitespace-separated words, all of which must match the body or the
         /// service name, each as the start of a word (`conn` finds `connection`).
         q: Query<Option<String>>,
+        /// The same as `q` (the original's name).
+        search: Query<Option<String>>,
         /// Exact service name.
         service: Query<Option<String>>,
+        /// The same as `service` (the original's name).
+        service_name: Query<Option<String>>,
         /// Minimum level: TRACE, DEBUG, INFO, WARN, ERROR or FATAL.
         severity: Query<Option<String>>,
         /// Trace id (32 hex characters).
@@ -79,6 +129,8 @@ impl LogRoutes {
         sort: Query<Option<String>>,
         /// Records per page, 1 to 1000 (default 100).
         limit: Query<Option<i64>>,
+        /// Only 0 is accepted: pages continue with `cursor`.
+        offset: Query<Option<i64>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
         /// Tenant to read from (default tenant when absent); a credential bound to a tenant may
@@ -90,9 +142,18 @@ impl LogRoutes {
             Ok(t) => t,
             Err(f) => return f.into(),
         };
+        let merged = params::either(q.0, search.0, ("q", "search")).and_then(|q| {
+            let service = params::either(service.0, service_name.0, ("service", "service_name"))?;
+            params::no_offset(offset.0)?;
+            Ok((q, service))
+        });
+        let (q, service) = match merged {
+            Ok(m) => m,
+            Err((error, detail)) => return Failure::bad(error, detail).into(),
+        };
         let raw = params::LogParams {
-            q: q.0,
-            service: service.0,
+            q,
+            service,
             severity: severity.0,
             trace_id: trace_id.0,
             template_id: template_id.0,
@@ -113,6 +174,92 @@ impl LogRoutes {
             Ok(page) => LogsResponse::Ok(Json(LogPageView {
                 logs: page.items.iter().map(LogEntryView::from).collect(),
                 next_cursor: page.next.map(|c| self.0.seal(c, &tenant, "logs")),
+            })),
+            Err(e) => Failure::from(e).into(),
+        }
+    }
+
+    /// The log records around a moment (or around one record), oldest first: about half
+    /// before it and half after, within `window` either side.
+    #[allow(clippy::too_many_arguments)]
+    #[oai(path = "/logs/context", method = "get", tag = "ApiTags::Logs", operation_id = "getLogContext")]
+    async fn get_log_context(
+        &self,
+        req: &Request,
+        /// The moment: RFC 3339 or unix nanoseconds. Give this or `id`.
+        timestamp: Query<Option<String>>,
+        /// A log record's id: the moment is its timestamp.
+        id: Query<Option<i64>>,
+        /// Only this service's records (exact).
+        service_name: Query<Option<String>>,
+        /// How far before and after, e.g. `30s`; default `1m`, at most `1h`.
+        window: Query<Option<String>>,
+        /// Records to return, 1 to 1000 (default 100).
+        limit: Query<Option<i64>>,
+        /// Tenant to read from (default tenant when absent); a credential bound to a tenant may
+        /// only name its own.
+        #[oai(name = "X-Tenant-ID")]
+        x_tenant_id: Header<Option<String>>,
+    ) -> ContextResponse {
+        let tenant = match self.0.tenant(req, x_tenant_id.0.as_deref()) {
+            Ok(t) => t,
+            Err(f) => return f.into(),
+        };
+        let (window_ns, limit) = match params::context_window(window.0, limit.0) {
+            Ok(w) => w,
+            Err((error, detail)) => return Failure::bad(error, detail).into(),
+        };
+        let timestamp = timestamp.0.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+        let around_ns = match (timestamp, id.0) {
+            (Some(_), Some(_)) => return Failure::bad("invalid moment", "give timestamp or id, not both").into(),
+            (None, None) => {
+                return Failure::bad("missing timestamp", "give timestamp or the id of a log record").into();
+            }
+            (Some(t), None) => match parse_time(&t) {
+                Ok(ns) => ns,
+                Err(e) => return Failure::bad("invalid timestamp", e).into(),
+            },
+            (None, Some(id)) => match self.0.queries.log(&tenant, LogId(id)).await {
+                Ok(log) => log.record.timestamp_ns,
+                Err(e) => return Failure::from(e).into(),
+            },
+        };
+        let service = service_name.0.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let query = LogContextQuery { around_ns, window_ns, service, limit };
+        match self.0.queries.log_context(&tenant, &query).await {
+            Ok(logs) => ContextResponse::Ok(Json(logs.iter().map(LogEntryView::from).collect())),
+            Err(e) => Failure::from(e).into(),
+        }
+    }
+
+    /// Log records (WARN and above, recent) whose words are most like `q`: the same failure
+    /// in other words, from other services, at other times.
+    #[oai(path = "/logs/similar", method = "get", tag = "ApiTags::Logs", operation_id = "getSimilarLogs")]
+    async fn get_similar_logs(
+        &self,
+        req: &Request,
+        /// The text to compare with, e.g. a log body.
+        q: Query<Option<String>>,
+        /// Results, 1 to 50 (default 10).
+        limit: Query<Option<i64>>,
+        /// Tenant to read from (default tenant when absent); a credential bound to a tenant may
+        /// only name its own.
+        #[oai(name = "X-Tenant-ID")]
+        x_tenant_id: Header<Option<String>>,
+    ) -> SimilarResponse {
+        let tenant = match self.0.tenant(req, x_tenant_id.0.as_deref()) {
+            Ok(t) => t,
+            Err(f) => return f.into(),
+        };
+        let (text, limit) = match params::similar_query(q.0, limit.0) {
+            Ok(x) => x,
+            Err((error, detail)) => return Failure::bad(error, detail).into(),
+        };
+        match self.0.queries.similar_logs(&tenant, &text, limit).await {
+            Ok(hits) => SimilarResponse::Ok(Json(SimilarLogsView {
+                count: hits.len() as u64,
+                results: hits.iter().map(SimilarLogView::from).collect(),
+                query: text,
             })),
             Err(e) => Failure::from(e).into(),
         }
