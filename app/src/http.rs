@@ -100,7 +100,7 @@ pub fn app(parts: HttpParts) -> impl Endpoint<Output = Response> + 'static {
     let prom_metrics = telemetry;
     let routes = Route::new()
         .nest("/v1", otlp.routes())
-        .nest("/api", api_service)
+        .nest("/api", otelcontext_api::with_json_errors(api_service))
         .at(
             "/openapi.yaml",
             get(poem::endpoint::make_sync(move |_| {

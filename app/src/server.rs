@@ -118,6 +118,7 @@ pub struct RunningServer {
     task: JoinHandle<anyhow::Result<()>>,
     telemetry: Arc<Telemetry>,
     similar_logs: Arc<SimilarLogService>,
+    templates: Arc<TemplateService>,
     graph: Arc<GraphService>,
     anomalies: Arc<AnomalyService>,
     graph_queries: Arc<GraphQueryService>,
@@ -389,6 +390,7 @@ impl Server {
         let retention_task = retention.spawn(stop_rx.clone());
         let replay_task = dead_letters.clone().spawn(stop_rx.clone());
         let template_task = templates.clone().spawn(stop_rx.clone());
+        let running_templates = templates.clone();
         let tsdb_task = tsdb.clone().spawn(stop_rx.clone());
         let mut graph_tasks = Vec::new();
         if config.graphrag_enabled {
@@ -439,7 +441,18 @@ impl Server {
             grpc?;
             Ok(())
         });
-        Ok(RunningServer { http_addr, grpc_addr, stop, task, telemetry, similar_logs, graph, anomalies, graph_queries })
+        Ok(RunningServer {
+            http_addr,
+            grpc_addr,
+            stop,
+            task,
+            telemetry,
+            similar_logs,
+            templates: running_templates,
+            graph,
+            anomalies,
+            graph_queries,
+        })
     }
 }
 
@@ -548,6 +561,11 @@ impl RunningServer {
     /// The similar-log index (read by the query API and MCP).
     pub fn similar_logs(&self) -> Arc<SimilarLogService> {
         self.similar_logs.clone()
+    }
+
+    /// The log template miner (its templates are stored every few seconds; `flush` stores them now).
+    pub fn templates(&self) -> Arc<TemplateService> {
+        self.templates.clone()
     }
 
     /// The anomaly loop and its investigations.

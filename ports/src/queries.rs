@@ -1,10 +1,11 @@
 //! Read-side use cases called by the query API, and readiness.
 
 use crate::storage::{
-    LogId, LogQuery, MetricQuery, Page, SignalCounts, StorageError, StorageStatus, StoredLog, TimeRange, TraceQuery,
+    LogId, LogQuery, MetricQuery, Page, SignalCounts, StorageError, StorageStatus, StoredLog, TemplateQuery, TimeRange,
+    TraceQuery,
 };
 use async_trait::async_trait;
-use otelcontext_domain::{MetricPoint, SpanId, TemplateId, TenantId, Trace, TraceId, TraceSummary};
+use otelcontext_domain::{LogTemplate, MetricPoint, SpanId, TemplateId, TenantId, Trace, TraceId, TraceSummary};
 
 /// Why a query failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -76,6 +77,10 @@ pub trait Queries: Send + Sync {
     /// The records most like `text`, best first; `Unavailable` when the index is off.
     async fn similar_logs(&self, tenant: &TenantId, text: &str, limit: usize)
     -> Result<Vec<SimilarLogHit>, QueryError>;
+    /// Log patterns (Drain templates) matching the query, in its order.
+    async fn patterns(&self, tenant: &TenantId, query: &TemplateQuery) -> Result<Page<LogTemplate>, QueryError>;
+    /// One log pattern; `NotFound` when absent.
+    async fn pattern(&self, tenant: &TenantId, id: TemplateId) -> Result<LogTemplate, QueryError>;
     /// Metric point search.
     async fn metric_points(&self, tenant: &TenantId, query: &MetricQuery) -> Result<Page<MetricPoint>, QueryError>;
     /// Services that sent spans within `time`, sorted; at most `limit`.

@@ -227,6 +227,11 @@ impl TestServer {
         }
     }
 
+    /// The running server's log template miner.
+    pub fn templates(&self) -> Arc<otelcontext::services::TemplateService> {
+        self.running.as_ref().expect("server is running").templates()
+    }
+
     /// The running server's similar-log index.
     pub fn similar_logs(&self) -> Arc<otelcontext::services::SimilarLogService> {
         self.running.as_ref().expect("server is running").similar_logs()

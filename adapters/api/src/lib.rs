@@ -7,7 +7,7 @@
 mod params;
 mod views;
 
-use otelcontext_domain::{TenantHeaderError, TenantId, TraceId, request_tenant};
+use otelcontext_domain::{TemplateId, TenantHeaderError, TenantId, TraceId, request_tenant};
 use otelcontext_ports::{Cursor, CursorKey, GraphQueries, Identity, LogContextQuery, LogId, Queries, QueryError};
 use poem::Request;
 use poem_openapi::param::{Header, Path, Query};
@@ -17,8 +17,9 @@ use std::sync::Arc;
 
 pub use params::{DEFAULT_LOG_LIMIT, MAX_LOG_LIMIT, parse_time};
 pub use views::{
-    LogEntryView, LogPageView, LogView, RcaCandidateView, RcaEvidenceView, RcaView, SimilarLogView, SimilarLogsView,
-    SpanView, StatsView, StorageStatusView, TracePageView, TraceSummaryView, TraceView,
+    LogEntryView, LogPageView, LogView, PatternPageView, PatternView, RcaCandidateView, RcaEvidenceView, RcaView,
+    SeverityCountsView, SimilarLogView, SimilarLogsView, SpanView, StatsView, StorageStatusView, TracePageView,
+    TraceSummaryView, TraceView,
 };
 
 /// JSON error body of every failed request.
@@ -193,6 +194,7 @@ pub type Routes = (
     routes::traces::TraceRoutes,
     routes::logs::LogRoutes,
     routes::metadata::MetadataRoutes,
+    routes::patterns::PatternRoutes,
     routes::stats::StatsRoutes,
     routes::graph::GraphRoutes,
 );
@@ -204,12 +206,40 @@ pub fn service(api: QueryApi) -> OpenApiService<Routes, ()> {
         routes::traces::TraceRoutes(api.clone()),
         routes::logs::LogRoutes(api.clone()),
         routes::metadata::MetadataRoutes(api.clone()),
+        routes::patterns::PatternRoutes(api.clone()),
         routes::stats::StatsRoutes(api.clone()),
         routes::graph::GraphRoutes(api),
     );
     OpenApiService::new(routes, API_TITLE, env!("CARGO_PKG_VERSION"))
         .server("/api")
         .description("Read traces, logs and metrics stored by otelcontext. Every route is scoped to one tenant.")
+}
+
+/// `endpoint` (the API service) with every error poem raises before a handler runs — a
+/// parameter that does not parse as its type, a missing path, a wrong method — answered as the
+/// same JSON `{"error": ..., "detail": ...}` the handlers give, with poem's status.
+pub fn with_json_errors<E>(endpoint: E) -> impl poem::Endpoint<Output = poem::Response>
+where
+    E: poem::IntoEndpoint,
+    E::Endpoint: 'static,
+{
+    use poem::{EndpointExt, IntoResponse};
+    endpoint.into_endpoint().map_to_response().catch_all_error(|e: poem::Error| async move {
+        let status = e.status();
+        let error = if e.is::<poem_openapi::error::ParseParamError>() {
+            "invalid parameter"
+        } else if status == poem::http::StatusCode::NOT_FOUND {
+            "not found"
+        } else if status == poem::http::StatusCode::METHOD_NOT_ALLOWED {
+            "method not allowed"
+        } else if status.is_client_error() {
+            "bad request"
+        } else {
+            "internal error"
+        };
+        let detail = status.is_client_error().then(|| e.to_string());
+        Json(ErrorBody { error: error.into(), detail }).with_status(status).into_response()
+    })
 }
 
 /// The OpenAPI document (YAML) as committed in `openapi/openapi.yaml`.

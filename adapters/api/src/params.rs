@@ -4,8 +4,8 @@ use otelcontext_domain::duration::parse_duration;
 use otelcontext_domain::search::TextQuery;
 use otelcontext_domain::{SeverityLevel, StatusCode, TemplateId, TraceId};
 use otelcontext_ports::{
-    AttributeFilter, Cursor, LogQuery, LogSort, MAX_RCA_LIMIT, MAX_RCA_RANGE_NS, RcaQuery, TimeRange, TraceQuery,
-    TraceSort,
+    AttributeFilter, Cursor, LogQuery, LogSort, MAX_RCA_LIMIT, MAX_RCA_RANGE_NS, RcaQuery, TemplateQuery, TemplateSort,
+    TimeRange, TraceQuery, TraceSort,
 };
 
 /// Page size when `limit` is absent.
@@ -241,6 +241,45 @@ pub(crate) fn names_query(
         window(start, end, time_range, DEFAULT_WINDOW_NS, now_ns)?
     };
     Ok((time, limit_of(limit, DEFAULT_NAMES_LIMIT, otelcontext_ports::MAX_CATALOG_LIMIT)?))
+}
+
+/// Patterns per page when `limit` is absent.
+pub const DEFAULT_PATTERN_LIMIT: usize = 100;
+
+/// The raw parameters of a pattern search.
+pub(crate) struct PatternParams {
+    pub service: Option<String>,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub time_range: Option<String>,
+    pub new: Option<bool>,
+    pub spiking: Option<bool>,
+    pub sort: Option<String>,
+    pub limit: Option<i64>,
+}
+
+impl PatternParams {
+    /// Validates every parameter; `cursor` is the opened cursor of the request.
+    pub(crate) fn into_query(self, cursor: Option<Cursor>, now_ns: i64) -> Result<TemplateQuery, Invalid> {
+        let (time, _) = names_query(self.start, self.end, self.time_range, None, now_ns)?;
+        let sort = match present(self.sort).map(|s| s.to_ascii_lowercase()).as_deref() {
+            None | Some("count") => TemplateSort::Count,
+            Some("last_seen") => TemplateSort::LastSeen,
+            Some(other) => return Err(("invalid sort", format!("{other:?}: expected count or last_seen"))),
+        };
+        Ok(TemplateQuery {
+            time,
+            service: present(self.service),
+            first_seen_since_ns: self
+                .new
+                .unwrap_or(false)
+                .then(|| now_ns.saturating_sub(otelcontext_domain::pattern::NEW_WINDOW_NS)),
+            spiking_only: self.spiking.unwrap_or(false),
+            sort,
+            limit: limit_of(self.limit, DEFAULT_PATTERN_LIMIT, MAX_LOG_LIMIT)?,
+            cursor,
+        })
+    }
 }
 
 /// The raw parameters of a trace search (the original's names where it had them).

@@ -39,7 +39,7 @@ fn client(q: MockQueries) -> TestClient<impl poem::Endpoint> {
 
 fn graph_client(q: MockQueries, g: MockGraphQueries) -> TestClient<impl poem::Endpoint> {
     let api = QueryApi::new(Arc::new(q), Arc::new(g), TenantId::parse("default").unwrap()).with_cursor_key(key());
-    TestClient::new(Route::new().nest("/api", service(api)).map_to_response())
+    TestClient::new(Route::new().nest("/api", with_json_errors(service(api))))
 }
 
 fn key() -> otelcontext_ports::CursorKey {
@@ -606,4 +606,22 @@ async fn similar_logs_answer_in_snake_case_and_refuse_bad_input() {
         resp.assert_status(poem::http::StatusCode::BAD_REQUEST);
         resp.json().await.value().object().get("error").assert_string(error);
     }
+}
+
+#[tokio::test]
+async fn malformed_typed_parameters_unknown_paths_and_wrong_methods_are_json_errors() {
+    let cli = client(MockQueries::new());
+    let resp = cli.get("/api/logs").query("limit", &"abc").send().await;
+    resp.assert_status(poem::http::StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = resp.json().await.value().deserialize();
+    assert_eq!(body["error"], "invalid parameter", "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("limit"), "{body}");
+    let resp = cli.get("/api/patterns").query("new", &"maybe").send().await;
+    resp.assert_status(poem::http::StatusCode::BAD_REQUEST);
+    let resp = cli.get("/api/nothing-here").send().await;
+    resp.assert_status(poem::http::StatusCode::NOT_FOUND);
+    resp.json().await.value().object().get("error").assert_string("not found");
+    let resp = cli.post("/api/logs").send().await;
+    resp.assert_status(poem::http::StatusCode::METHOD_NOT_ALLOWED);
+    resp.json().await.value().object().get("error").assert_string("method not allowed");
 }

@@ -2,7 +2,7 @@
 //! durations named by unit, attributes as plain JSON objects.
 
 use chrono::{DateTime, SecondsFormat};
-use otelcontext_domain::{AnyValue, Attributes, LogRecord, Span, Trace, TraceSummary};
+use otelcontext_domain::{AnyValue, Attributes, LogRecord, LogTemplate, Span, Trace, TraceSummary};
 use otelcontext_ports::{SignalCounts, SimilarLogHit, StorageStatus, StoredLog};
 use poem_openapi::Object;
 use serde_json::Value;
@@ -249,6 +249,83 @@ pub struct SimilarLogsView {
     pub count: u64,
     /// Best first.
     pub results: Vec<SimilarLogView>,
+}
+
+/// Records of a pattern per severity level.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct SeverityCountsView {
+    pub trace: u64,
+    pub debug: u64,
+    pub info: u64,
+    pub warn: u64,
+    pub error: u64,
+    pub fatal: u64,
+}
+
+/// A log pattern: a Drain template and what is known of it.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct PatternView {
+    /// 16 hex characters, as `template_id` of log records (`/api/logs?template_id=`).
+    pub template_id: String,
+    /// The template: the words the records share, variable parts as `<*>`.
+    pub template: String,
+    /// Records matched so far.
+    pub count: u64,
+    pub first_seen: String,
+    pub first_seen_unix_nano: i64,
+    pub last_seen: String,
+    pub last_seen_unix_nano: i64,
+    /// One record that matched, and its service.
+    pub sample: String,
+    pub service_name: String,
+    /// Services it appeared in.
+    pub services: Vec<String>,
+    pub severity_counts: SeverityCountsView,
+    /// Records in the last hour (of its per-minute activity).
+    pub records_last_hour: u64,
+    /// First seen within the last hour.
+    pub new: bool,
+    /// Its recent rate was at least three times its trailing hour's when it was last evaluated.
+    pub spiking: bool,
+}
+
+impl PatternView {
+    /// The view of `t` as of `now_ns` (for `new` and the last hour's records).
+    pub fn new(t: &LogTemplate, now_ns: i64) -> Self {
+        let s = &t.severities;
+        Self {
+            template_id: t.id.to_string(),
+            template: t.template.clone(),
+            count: t.count,
+            first_seen: rfc3339(t.first_seen_ns),
+            first_seen_unix_nano: t.first_seen_ns,
+            last_seen: rfc3339(t.last_seen_ns),
+            last_seen_unix_nano: t.last_seen_ns,
+            sample: t.sample.clone(),
+            service_name: t.service.clone(),
+            services: t.services.clone(),
+            severity_counts: SeverityCountsView {
+                trace: s.trace,
+                debug: s.debug,
+                info: s.info,
+                warn: s.warn,
+                error: s.error,
+                fatal: s.fatal,
+            },
+            records_last_hour: t.activity.records_in_last(60, now_ns),
+            new: otelcontext_domain::pattern::is_new(t.first_seen_ns, now_ns),
+            spiking: t.spiking,
+        }
+    }
+}
+
+/// One page of log patterns.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct PatternPageView {
+    pub patterns: Vec<PatternView>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
+    pub next_cursor: Option<String>,
 }
 
 /// Size and settings of the database.

@@ -3,10 +3,11 @@
 
 use crate::services::SimilarLogService;
 use async_trait::async_trait;
-use otelcontext_domain::{MetricPoint, TenantId, Trace, TraceId, TraceSummary};
+use otelcontext_domain::{LogTemplate, MetricPoint, TemplateId, TenantId, Trace, TraceId, TraceSummary};
 use otelcontext_ports::{
-    LogContextQuery, LogId, LogQuery, LogSort, LogStore, Maintenance, MetricQuery, MetricStore, Page, Queries,
-    QueryError, SignalCounts, SimilarLogHit, StorageStatus, StoredLog, TimeRange, TraceQuery, TraceStore,
+    IntelligenceStore, LogContextQuery, LogId, LogQuery, LogSort, LogStore, Maintenance, MetricQuery, MetricStore,
+    Page, Queries, QueryError, SignalCounts, SimilarLogHit, StorageStatus, StoredLog, TemplateQuery, TimeRange,
+    TraceQuery, TraceStore,
 };
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ pub struct QueryService {
     logs: Arc<dyn LogStore>,
     metrics: Arc<dyn MetricStore>,
     maintenance: Arc<dyn Maintenance>,
+    intelligence: Arc<dyn IntelligenceStore>,
     similar: Option<Arc<SimilarLogService>>,
 }
 
@@ -29,8 +31,9 @@ impl QueryService {
         logs: Arc<dyn LogStore>,
         metrics: Arc<dyn MetricStore>,
         maintenance: Arc<dyn Maintenance>,
+        intelligence: Arc<dyn IntelligenceStore>,
     ) -> Self {
-        Self { traces, logs, metrics, maintenance, similar: None }
+        Self { traces, logs, metrics, maintenance, intelligence, similar: None }
     }
 
     /// Answers similar-log searches from `index`.
@@ -41,7 +44,7 @@ impl QueryService {
 
     /// Queries over every port of one storage.
     pub fn over(storage: Arc<dyn otelcontext_ports::Storage>) -> Self {
-        Self::new(storage.clone(), storage.clone(), storage.clone(), storage)
+        Self::new(storage.clone(), storage.clone(), storage.clone(), storage.clone(), storage)
     }
 }
 
@@ -121,6 +124,15 @@ impl Queries for QueryService {
             .collect())
     }
 
+    async fn patterns(&self, tenant: &TenantId, query: &TemplateQuery) -> Result<Page<LogTemplate>, QueryError> {
+        let q = TemplateQuery { limit: capped(query.limit), ..query.clone() };
+        Ok(self.intelligence.search_templates(tenant, &q).await?)
+    }
+
+    async fn pattern(&self, tenant: &TenantId, id: TemplateId) -> Result<LogTemplate, QueryError> {
+        self.intelligence.get_template(tenant, id).await?.ok_or_else(|| QueryError::NotFound(format!("pattern {id}")))
+    }
+
     async fn metric_points(&self, tenant: &TenantId, query: &MetricQuery) -> Result<Page<MetricPoint>, QueryError> {
         let q = MetricQuery { limit: capped(query.limit), ..query.clone() };
         Ok(self.metrics.search_metric_points(tenant, &q).await?)
@@ -165,7 +177,13 @@ mod tests {
     use otelcontext_ports::{MockLogStore, MockMaintenance, MockMetricStore, MockTraceStore, StorageError};
 
     fn service(traces: MockTraceStore, logs: MockLogStore, maintenance: MockMaintenance) -> QueryService {
-        QueryService::new(Arc::new(traces), Arc::new(logs), Arc::new(MockMetricStore::new()), Arc::new(maintenance))
+        QueryService::new(
+            Arc::new(traces),
+            Arc::new(logs),
+            Arc::new(MockMetricStore::new()),
+            Arc::new(maintenance),
+            Arc::new(otelcontext_ports::MockIntelligenceStore::new()),
+        )
     }
 
     fn t() -> TenantId {

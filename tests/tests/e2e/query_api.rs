@@ -154,3 +154,52 @@ async fn log_context_and_similar_logs(backend: Backend) {
     let (_, none) = s.get_json("/api/logs/similar?q=connection%20refused", Some("other")).await;
     assert_eq!(none["count"], 0, "another tenant sees none");
 }
+
+otelcontext_e2e::on_both_databases!(2, log_patterns_are_listed_with_counts_samples_and_flags);
+
+async fn log_patterns_are_listed_with_counts_samples_and_flags(backend: Backend) {
+    let Some(s) = TestServer::on(backend).await else { return };
+    // Three shapes from two services: 6 timeouts, 3 logins, 2 disk warnings.
+    let mut n = 0;
+    let mut line = |body: String, severity: i32| {
+        n += 1;
+        log_record(n, severity, &body)
+    };
+    let api: Vec<_> = (0..6).map(|i| line(format!("request {i} timed out after {}ms", 100 + i), 17)).collect();
+    let mut auth: Vec<_> = (0..3).map(|i| line(format!("user u{i} logged in"), 9)).collect();
+    auth.push(line("request 9 timed out after 900ms".into(), 17));
+    let disk: Vec<_> = (0..2).map(|i| line(format!("disk /dev/sd{i} almost full"), 13)).collect();
+    for (service, records) in [("api", api), ("auth", auth), ("api", disk)] {
+        assert_eq!(post_proto(&s, "/v1/logs", &logs(service, records), &[]).await.status, 200);
+    }
+    s.wait_for("default", |c| c.logs == 12).await;
+    s.templates().flush().await.unwrap();
+    let (status, body) = s.get_json("/api/patterns", None).await;
+    assert_eq!(status, 200, "{body}");
+    let patterns = body["patterns"].as_array().unwrap();
+    let counts: Vec<u64> = patterns.iter().map(|p| p["count"].as_u64().unwrap()).collect();
+    assert_eq!(counts, [7, 3, 2], "most records first: {body}");
+    let top = &patterns[0];
+    assert!(top["template"].as_str().unwrap().contains("timed out"), "{top}");
+    assert_eq!(top["services"], serde_json::json!(["api", "auth"]));
+    assert_eq!(top["severity_counts"]["error"], 7);
+    assert!(top["sample"].as_str().unwrap().starts_with("request "), "{top}");
+    // Its records are found by its id.
+    let id = top["template_id"].as_str().unwrap();
+    let (_, found) = s.get_json(&format!("/api/logs?template_id={id}"), None).await;
+    assert_eq!(found["logs"].as_array().unwrap().len(), 7);
+    let (status, one) = s.get_json(&format!("/api/patterns/{id}"), None).await;
+    assert_eq!((status, one["count"].as_u64()), (200, Some(7)));
+    assert_eq!(s.get_json(&format!("/api/patterns/{id}"), Some("other")).await.0, 404);
+    // By service, and paged.
+    let (_, by_auth) = s.get_json("/api/patterns?service_name=auth", None).await;
+    assert_eq!(by_auth["patterns"].as_array().unwrap().len(), 2);
+    let (_, page) = s.get_json("/api/patterns?limit=2", None).await;
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (_, rest) = s.get_json(&format!("/api/patterns?limit=2&cursor={cursor}"), None).await;
+    assert_eq!(rest["patterns"][0]["count"], 2);
+    for bad in ["sort=random", "limit=0", "start=soon", "new=maybe"] {
+        assert_eq!(s.get_json(&format!("/api/patterns?{bad}"), None).await.0, 400, "{bad}");
+    }
+    assert_eq!(s.get_json("/api/patterns/xyz", None).await.0, 400);
+}

@@ -3,5 +3,6 @@
 pub mod graph;
 pub mod logs;
 pub mod metadata;
+pub mod patterns;
 pub mod stats;
 pub mod traces;
