@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::http::{self, HttpParts};
 use crate::services::{
     AnomalyService, AnomalySettings, DeadLetterService, GraphQueryService, GraphService, GraphSettings, IngestPolicy,
-    IngestService, KeyRing, Pipeline, PipelineSettings, PipelineStages, QueryService, ReadinessService,
+    IngestService, KeyRing, LogTailService, Pipeline, PipelineSettings, PipelineStages, QueryService, ReadinessService,
     RetentionService, RetentionSettings, SimilarLogService, SystemClock, TemplateService, TsdbService, tsdb_config,
 };
 use crate::storage::{self, RetryPolicy};
@@ -109,6 +109,9 @@ pub struct Server {
     telemetry: Arc<Telemetry>,
     dead_letters: Arc<dyn DeadLetterQueue>,
 }
+
+/// Live tails of log records open at once (`GET /api/logs/tail`).
+pub const MAX_LOG_TAILS: usize = 256;
 
 /// A listening server.
 pub struct RunningServer {
@@ -214,7 +217,8 @@ impl Server {
             },
             &meter,
         ));
-        let mut observers: Vec<Arc<dyn CommitObserver>> = vec![tsdb.clone(), similar_logs.clone()];
+        let log_tail = Arc::new(LogTailService::new(MAX_LOG_TAILS, &meter));
+        let mut observers: Vec<Arc<dyn CommitObserver>> = vec![tsdb.clone(), similar_logs.clone(), log_tail.clone()];
         if config.graphrag_enabled {
             observers.push(graph.clone());
         }
@@ -332,13 +336,13 @@ impl Server {
         ));
         let endpoint = http::app(HttpParts {
             otlp: OtlpHttp::new(receiver.clone(), HttpLimits::default()),
-            api: QueryApi::new(queries, graph_queries.clone(), config.default_tenant.clone()).with_cursor_key(
-                if config.cursor_secret.is_empty() {
+            api: QueryApi::new(queries, graph_queries.clone(), config.default_tenant.clone())
+                .with_cursor_key(if config.cursor_secret.is_empty() {
                     otelcontext_ports::CursorKey::random()
                 } else {
                     otelcontext_ports::CursorKey::from_secret(&config.cursor_secret)
-                },
-            ),
+                })
+                .with_log_tail(log_tail.clone()),
             readiness,
             auth,
             telemetry: telemetry.clone(),
@@ -403,6 +407,8 @@ impl Server {
         let stop_seen = wait_stop(stop_rx.clone());
         let task = tokio::spawn(async move {
             stop_seen.await;
+            // Live tails end now, or their connections would hold the HTTP shutdown to its grace.
+            log_tail.close();
             let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
             let intake_deadline = deadline - SPILL_RESERVE;
             let http = finish(http_task, intake_deadline, "HTTP").await;

@@ -32,7 +32,10 @@ pub use graph::{
 };
 pub use ingest::{Ingest, IngestError, IngestReceipt, Signal, TenantLogs, TenantMetrics, TenantSpans};
 pub use observer::CommitObserver;
-pub use queries::{CheckStatus, LogContextQuery, Queries, QueryError, Readiness, ReadinessReport, SimilarLogHit};
+pub use queries::{
+    CheckStatus, LogContextQuery, LogTail, Queries, QueryError, Readiness, ReadinessReport, SimilarLogHit, TailEvent,
+    TailSubscription,
+};
 pub use queue::{CommitNotifier, IngestQueue, QueueItem, SubmitOutcome};
 pub use storage::{
     AttributeFilter, BucketQuery, Cursor, CursorKey, IntelligenceStore, InvestigationQuery, LogId, LogPartition,
@@ -60,7 +63,7 @@ pub use ingest::MockIngest;
 #[cfg(any(test, feature = "mocks"))]
 pub use observer::MockCommitObserver;
 #[cfg(any(test, feature = "mocks"))]
-pub use queries::{MockQueries, MockReadiness};
+pub use queries::{MockLogTail, MockQueries, MockReadiness};
 #[cfg(any(test, feature = "mocks"))]
 pub use queue::MockIngestQueue;
 #[cfg(any(test, feature = "mocks"))]

@@ -5,7 +5,9 @@ use crate::storage::{
     TraceQuery,
 };
 use async_trait::async_trait;
-use otelcontext_domain::{LogTemplate, MetricPoint, SpanId, TemplateId, TenantId, Trace, TraceId, TraceSummary};
+use otelcontext_domain::{
+    LogRecord, LogTemplate, MetricPoint, SpanId, TemplateId, TenantId, Trace, TraceId, TraceSummary,
+};
 
 /// Why a query failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,6 +60,32 @@ pub struct LogContextQuery {
     pub service: Option<String>,
     /// At most this many records, about half before the moment and half after.
     pub limit: usize,
+}
+
+/// What a live tail of log records yields next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TailEvent {
+    /// Records of the subscriber's tenant committed since the last event (unfiltered: filtering
+    /// is the subscriber's).
+    Records(std::sync::Arc<Vec<LogRecord>>),
+    /// The subscriber fell behind and this many commits were skipped.
+    Lagged(u64),
+    /// The feed ended (the server is stopping).
+    Closed,
+}
+
+/// A subscription to one tenant's committed log records.
+#[async_trait]
+pub trait TailSubscription: Send {
+    async fn next(&mut self) -> TailEvent;
+}
+
+/// The live tail of committed log records.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait LogTail: Send + Sync {
+    /// A subscription to `tenant`'s records committed from now on; `Unavailable` when too many
+    /// tails are open.
+    fn subscribe(&self, tenant: &TenantId) -> Result<Box<dyn TailSubscription>, QueryError>;
 }
 
 /// Read access to stored telemetry, always inside one tenant.

@@ -18,8 +18,8 @@ use std::sync::Arc;
 pub use params::{DEFAULT_LOG_LIMIT, MAX_LOG_LIMIT, parse_time};
 pub use views::{
     LogEntryView, LogPageView, LogView, PatternPageView, PatternView, RcaCandidateView, RcaEvidenceView, RcaView,
-    SeverityCountsView, SimilarLogView, SimilarLogsView, SpanView, StatsView, StorageStatusView, TracePageView,
-    TraceSummaryView, TraceView,
+    SeverityCountsView, SimilarLogView, SimilarLogsView, SpanView, StatsView, StorageStatusView, TailItemView,
+    TracePageView, TraceSummaryView, TraceView,
 };
 
 /// JSON error body of every failed request.
@@ -59,6 +59,8 @@ pub struct QueryApi {
     default_tenant: TenantId,
     /// Signs the cursors of list routes (bound to the tenant and the route).
     cursor_key: CursorKey,
+    /// The live tail of log records, when the server runs one.
+    tail: Option<Arc<dyn otelcontext_ports::LogTail>>,
 }
 
 enum Failure {
@@ -93,7 +95,13 @@ impl QueryApi {
     /// The API over `queries` and the live `graph`; requests without a tenant use
     /// `default_tenant`.
     pub fn new(queries: Arc<dyn Queries>, graph: Arc<dyn GraphQueries>, default_tenant: TenantId) -> Self {
-        Self { queries, graph, default_tenant, cursor_key: CursorKey::random() }
+        Self { queries, graph, default_tenant, cursor_key: CursorKey::random(), tail: None }
+    }
+
+    /// Serves `GET /api/logs/tail` from `tail`.
+    pub fn with_log_tail(mut self, tail: Arc<dyn otelcontext_ports::LogTail>) -> Self {
+        self.tail = Some(tail);
+        self
     }
 
     /// Signs cursors with `key` (e.g. from a configured secret) instead of a random key.

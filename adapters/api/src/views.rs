@@ -203,6 +203,18 @@ pub struct LogPageView {
     pub next_cursor: Option<String>,
 }
 
+/// One event of a live tail.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct TailItemView {
+    /// `log` (a record, in `log`) or `lagged` (the reader fell behind: `skipped` commits of
+    /// records were not sent).
+    pub kind: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub log: Option<LogView>,
+    #[oai(skip_serializing_if_is_none)]
+    pub skipped: Option<u64>,
+}
+
 /// A log record like the query text.
 #[derive(Debug, Clone, PartialEq, Object)]
 pub struct SimilarLogView {

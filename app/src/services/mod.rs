@@ -13,6 +13,7 @@ pub mod queries;
 pub mod readiness;
 pub mod retention;
 pub mod similar;
+pub mod tail;
 pub mod templates;
 #[cfg(test)]
 mod test_support;
@@ -30,6 +31,7 @@ pub use queries::QueryService;
 pub use readiness::ReadinessService;
 pub use retention::{RetentionService, RetentionSettings};
 pub use similar::{SimilarLog, SimilarLogService};
+pub use tail::LogTailService;
 pub use templates::TemplateService;
 pub use tsdb::{TsdbService, tsdb_config};
 

@@ -194,6 +194,19 @@ impl LogQuery {
     pub fn recent(limit: usize) -> Self {
         Self { limit, ..Self::default() }
     }
+
+    /// Whether a record passes every filter (time, service, severity, trace, template,
+    /// attributes, text): the reference the adapters' searches agree with, and the live tail's
+    /// filter.
+    pub fn matches(&self, l: &LogRecord) -> bool {
+        self.time.contains(l.timestamp_ns)
+            && self.service.as_deref().is_none_or(|s| l.service_name() == s)
+            && self.min_severity.is_none_or(|m| l.level() >= m)
+            && self.trace_id.is_none_or(|t| l.trace_id == Some(t))
+            && self.template_id.is_none_or(|t| l.template_id == Some(t))
+            && self.attributes.iter().all(|f| l.attributes.has(&f.key, &f.value))
+            && self.text.as_ref().is_none_or(|t| t.matches(&[&l.body_text(), l.service_name()]))
+    }
 }
 
 /// Most attribute filters one query may hold.

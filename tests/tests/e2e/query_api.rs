@@ -203,3 +203,38 @@ async fn log_patterns_are_listed_with_counts_samples_and_flags(backend: Backend)
     }
     assert_eq!(s.get_json("/api/patterns/xyz", None).await.0, 400);
 }
+
+/// The live tail: server-sent events of records as they are stored, filtered, per tenant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_tail_streams_stored_records_that_match_as_server_sent_events() {
+    let s = TestServer::start().await;
+    let mut tail = s.http.get(s.url("/api/logs/tail?severity=warn")).header("x-tenant-id", "a").send().await.unwrap();
+    assert_eq!(tail.status().as_u16(), 200);
+    assert!(tail.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    // The tail is open once the server counts it.
+    otelcontext_e2e::eventually(|| async { s.metrics_text().contains("otelcontext_api_log_tails 1").then_some(()) })
+        .await
+        .expect("the tail is open");
+    let a = vec![log_record(1, 9, "an info line nobody tails"), log_record(2, 13, "disk almost full")];
+    assert_eq!(post_proto(&s, "/v1/logs", &logs("api", a), &[("x-tenant-id", "a")]).await.status, 200);
+    let b = vec![log_record(3, 17, "another tenant's error")];
+    assert_eq!(post_proto(&s, "/v1/logs", &logs("api", b), &[("x-tenant-id", "b")]).await.status, 200);
+    let c = vec![log_record(4, 17, "a second warning or worse")];
+    assert_eq!(post_proto(&s, "/v1/logs", &logs("api", c), &[("x-tenant-id", "a")]).await.status, 200);
+
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !seen.contains("a second warning or worse") {
+        let chunk = tokio::time::timeout_at(deadline, tail.chunk()).await.expect("events in time").unwrap().unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let events: Vec<serde_json::Value> =
+        seen.lines().filter_map(|l| l.strip_prefix("data: ")).map(|d| serde_json::from_str(d).unwrap()).collect();
+    let bodies: Vec<&str> = events.iter().map(|e| e["log"]["body"].as_str().unwrap()).collect();
+    assert_eq!(bodies, ["disk almost full", "a second warning or worse"], "{seen}");
+    assert!(seen.contains("event: log"), "{seen}");
+    assert_eq!(events[0]["kind"], "log");
+    drop(tail);
+    let (status, body) = s.get_json("/api/logs/tail?severity=loud", None).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid severity")));
+}

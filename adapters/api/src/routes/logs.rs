@@ -1,6 +1,11 @@
 //! Log records: the routes.
 
 use crate::*;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use otelcontext_ports::TailEvent;
+use poem_openapi::payload::EventStream;
+use poem_openapi::types::ToJSON;
 
 #[derive(ApiResponse)]
 enum LogsResponse {
@@ -89,6 +94,28 @@ enum SimilarResponse {
     Internal(Json<ErrorBody>),
 }
 
+#[derive(ApiResponse)]
+enum TailResponse {
+    /// Server-sent events as records are stored: `log` events (one record each, as in search
+    /// results but without an id) and `lagged` events (how many commits a slow reader missed);
+    /// a comment every 15 s keeps the connection open.
+    #[oai(status = 200)]
+    Ok(EventStream<BoxStream<'static, TailItemView>>),
+    /// A filter is malformed (q, severity, trace_id, template_id, tenant).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// The credential is bound to another tenant than `X-Tenant-ID` names.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// Too many tails are open, or the server is stopping; retry later.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+    /// Unexpected failure.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+}
+
+failure_into!(TailResponse);
 failure_into!(ContextResponse, not_found);
 failure_into!(SimilarResponse);
 
@@ -263,6 +290,85 @@ impl LogRoutes {
             })),
             Err(e) => Failure::from(e).into(),
         }
+    }
+
+    /// Live tail: log records as they are stored, with the same filters as the search (no time
+    /// range, sort or paging), as server-sent events.
+    #[allow(clippy::too_many_arguments)]
+    #[oai(path = "/logs/tail", method = "get", tag = "ApiTags::Logs", operation_id = "tailLogs")]
+    async fn tail_logs(
+        &self,
+        req: &Request,
+        /// Full-text query (as in the search).
+        q: Query<Option<String>>,
+        /// Exact service name.
+        service: Query<Option<String>>,
+        /// The same as `service` (the original's name).
+        service_name: Query<Option<String>>,
+        /// Minimum level: TRACE, DEBUG, INFO, WARN, ERROR or FATAL.
+        severity: Query<Option<String>>,
+        /// Trace id (32 hex characters).
+        trace_id: Query<Option<String>>,
+        /// Log template id (hex).
+        template_id: Query<Option<String>>,
+        /// Tenant to read from (default tenant when absent); a credential bound to a tenant may
+        /// only name its own.
+        #[oai(name = "X-Tenant-ID")]
+        x_tenant_id: Header<Option<String>>,
+    ) -> TailResponse {
+        let tenant = match self.0.tenant(req, x_tenant_id.0.as_deref()) {
+            Ok(t) => t,
+            Err(f) => return f.into(),
+        };
+        let service = match params::either(service.0, service_name.0, ("service", "service_name")) {
+            Ok(s) => s,
+            Err((error, detail)) => return Failure::bad(error, detail).into(),
+        };
+        let raw = params::LogParams {
+            q: q.0,
+            service,
+            severity: severity.0,
+            trace_id: trace_id.0,
+            template_id: template_id.0,
+            start: None,
+            end: None,
+            sort: None,
+            limit: None,
+        };
+        let filter = match raw.into_query(None) {
+            Ok(q) => q,
+            Err((error, detail)) => return Failure::bad(error, detail).into(),
+        };
+        let Some(tail) = &self.0.tail else {
+            return Failure::from(QueryError::Unavailable("the live tail is not running".into())).into();
+        };
+        let subscription = match tail.subscribe(&tenant) {
+            Ok(s) => s,
+            Err(e) => return Failure::from(e).into(),
+        };
+        let events = futures_util::stream::unfold(subscription, move |mut sub| {
+            let filter = filter.clone();
+            async move {
+                let items: Vec<TailItemView> = match sub.next().await {
+                    TailEvent::Closed => return None,
+                    TailEvent::Lagged(n) => {
+                        vec![TailItemView { kind: "lagged".into(), log: None, skipped: Some(n) }]
+                    }
+                    TailEvent::Records(records) => records
+                        .iter()
+                        .filter(|r| filter.matches(r))
+                        .map(|r| TailItemView { kind: "log".into(), log: Some(LogView::from(r)), skipped: None })
+                        .collect(),
+                };
+                Some((futures_util::stream::iter(items), sub))
+            }
+        })
+        .flatten()
+        .boxed();
+        TailResponse::Ok(EventStream::new(events).keep_alive(std::time::Duration::from_secs(15)).to_event(|item| {
+            let kind = item.kind.clone();
+            poem::web::sse::Event::message(item.to_json_string()).event_type(kind)
+        }))
     }
 
     /// One log record by id.

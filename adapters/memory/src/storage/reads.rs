@@ -138,13 +138,7 @@ fn sorted_names<'a, T: 'a>(
 }
 
 fn log_matches(l: &LogRecord, q: &LogQuery) -> bool {
-    q.time.contains(l.timestamp_ns)
-        && q.service.as_deref().is_none_or(|s| l.service_name() == s)
-        && q.min_severity.is_none_or(|m| l.level() >= m)
-        && q.trace_id.is_none_or(|t| l.trace_id == Some(t))
-        && q.template_id.is_none_or(|t| l.template_id == Some(t))
-        && has_all(&l.attributes, &q.attributes)
-        && q.text.as_ref().is_none_or(|t| t.matches(&[&l.body_text(), l.service_name()]))
+    q.matches(l)
 }
 
 /// How many times the terms occur in the record: the memory adapter's relevance.
