@@ -77,6 +77,12 @@ impl Failure {
     }
 }
 
+impl From<(&'static str, String)> for Failure {
+    fn from((error, detail): (&'static str, String)) -> Self {
+        Failure::bad(error, detail)
+    }
+}
+
 impl From<QueryError> for Failure {
     fn from(e: QueryError) -> Self {
         match e {
@@ -183,6 +189,69 @@ macro_rules! failure_into {
                     }
                 }
             }
+        }
+    };
+}
+
+/// A route's response: `Ok`, and the failures of every tenant-scoped route — 400, 403, 503,
+/// 500, and 404 when `not_found` is given — each documented for the spec, with
+/// [`Failure`] mapped onto it.
+macro_rules! responses {
+    ($name:ident, ok($ok:ty): $ok_doc:literal, bad: $bad_doc:literal, unavailable: $un_doc:literal) => {
+        #[derive(ApiResponse)]
+        enum $name {
+            #[doc = $ok_doc]
+            #[oai(status = 200)]
+            Ok($ok),
+            #[doc = $bad_doc]
+            #[oai(status = 400)]
+            BadRequest(Json<ErrorBody>),
+            /// The credential is bound to another tenant than `X-Tenant-ID` names.
+            #[oai(status = 403)]
+            Forbidden(Json<ErrorBody>),
+            #[doc = $un_doc]
+            #[oai(status = 503)]
+            Unavailable(Json<ErrorBody>),
+            /// Unexpected failure.
+            #[oai(status = 500)]
+            Internal(Json<ErrorBody>),
+        }
+        failure_into!($name);
+    };
+    ($name:ident, ok($ok:ty): $ok_doc:literal, bad: $bad_doc:literal, not_found: $nf_doc:literal, unavailable: $un_doc:literal) => {
+        // One response per request: its size does not matter.
+        #[allow(clippy::large_enum_variant)]
+        #[derive(ApiResponse)]
+        enum $name {
+            #[doc = $ok_doc]
+            #[oai(status = 200)]
+            Ok($ok),
+            #[doc = $bad_doc]
+            #[oai(status = 400)]
+            BadRequest(Json<ErrorBody>),
+            /// The credential is bound to another tenant than `X-Tenant-ID` names.
+            #[oai(status = 403)]
+            Forbidden(Json<ErrorBody>),
+            #[doc = $nf_doc]
+            #[oai(status = 404)]
+            NotFound(Json<ErrorBody>),
+            #[doc = $un_doc]
+            #[oai(status = 503)]
+            Unavailable(Json<ErrorBody>),
+            /// Unexpected failure.
+            #[oai(status = 500)]
+            Internal(Json<ErrorBody>),
+        }
+        failure_into!($name, not_found);
+    };
+}
+
+/// The value of a `Result<_, Failure>`, or the route returns the failure as its response.
+macro_rules! or_return {
+    ($result:expr) => {
+        match $result {
+            Ok(v) => v,
+            Err(f) => return Failure::from(f).into(),
         }
     };
 }

@@ -2,29 +2,13 @@
 
 use crate::*;
 
-#[derive(ApiResponse)]
-enum RcaResponse {
-    /// Ranked candidates with their evidence (empty when nothing changed).
-    #[oai(status = 200)]
-    Ok(Json<RcaView>),
-    /// A parameter is malformed (time, range, limit, tenant).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// The credential is bound to another tenant than `X-Tenant-ID` names.
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// The service asked about has no spans in the graph (the last hour).
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    /// The database is unavailable; retry later.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-    /// Unexpected failure.
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-}
-
-failure_into!(RcaResponse, not_found);
+responses!(
+    RcaResponse,
+    ok(Json<RcaView>): "Ranked candidates with their evidence (empty when nothing changed).",
+    bad: "A parameter is malformed (time, range, limit, tenant).",
+    not_found: "The service asked about has no spans in the graph (the last hour).",
+    unavailable: "The database is unavailable; retry later."
+);
 
 /// The live service graph.
 pub struct GraphRoutes(pub(crate) Arc<QueryApi>);
@@ -60,14 +44,8 @@ impl GraphRoutes {
         #[oai(name = "X-Tenant-ID")]
         x_tenant_id: Header<Option<String>>,
     ) -> RcaResponse {
-        let tenant = match self.0.tenant(req, x_tenant_id.0.as_deref()) {
-            Ok(t) => t,
-            Err(f) => return f.into(),
-        };
-        let query = match params::rca_query(service.0, time_range.0, start.0, end.0, limit.0) {
-            Ok(q) => q,
-            Err((error, detail)) => return Failure::bad(error, detail).into(),
-        };
+        let tenant = or_return!(self.0.tenant(req, x_tenant_id.0.as_deref()));
+        let query = or_return!(params::rca_query(service.0, time_range.0, start.0, end.0, limit.0));
         match self.0.graph.root_causes(&tenant, &query).await {
             Ok(answer) => RcaResponse::Ok(Json(RcaView::new(query.service.clone(), &answer))),
             Err(e) => Failure::from(e).into(),

@@ -7,117 +7,42 @@ use otelcontext_ports::TailEvent;
 use poem_openapi::payload::EventStream;
 use poem_openapi::types::ToJSON;
 
-#[derive(ApiResponse)]
-enum LogsResponse {
-    /// One page of log records, newest first unless sorted otherwise.
-    #[oai(status = 200)]
-    Ok(Json<LogPageView>),
-    /// A parameter is malformed (time, limit, id, severity, sort, cursor, tenant).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// The credential is bound to another tenant than `X-Tenant-ID` names.
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// The database is unavailable; retry later.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-    /// Unexpected failure.
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-}
+responses!(
+    LogsResponse,
+    ok(Json<LogPageView>): "One page of log records, newest first unless sorted otherwise.",
+    bad: "A parameter is malformed (time, limit, id, severity, sort, cursor, tenant).",
+    unavailable: "The database is unavailable; retry later."
+);
 
-// One response per request: its size does not matter.
-#[allow(clippy::large_enum_variant)]
-#[derive(ApiResponse)]
-enum LogResponse {
-    /// The log record.
-    #[oai(status = 200)]
-    Ok(Json<LogEntryView>),
-    /// The tenant is malformed.
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// The credential is bound to another tenant than `X-Tenant-ID` names.
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// No such log record for this tenant.
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    /// The database is unavailable; retry later.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-    /// Unexpected failure.
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-}
+responses!(
+    LogResponse,
+    ok(Json<LogEntryView>): "The log record.",
+    bad: "The tenant is malformed.",
+    not_found: "No such log record for this tenant.",
+    unavailable: "The database is unavailable; retry later."
+);
 
-failure_into!(LogsResponse);
-failure_into!(LogResponse, not_found);
+responses!(
+    ContextResponse,
+    ok(Json<Vec<LogEntryView>>): "The records around the moment, oldest first.",
+    bad: "A parameter is malformed or missing (timestamp or id, window, limit, tenant).",
+    not_found: "The log record named by `id` is not this tenant's.",
+    unavailable: "The database is unavailable; retry later."
+);
 
-#[derive(ApiResponse)]
-enum ContextResponse {
-    /// The records around the moment, oldest first.
-    #[oai(status = 200)]
-    Ok(Json<Vec<LogEntryView>>),
-    /// A parameter is malformed or missing (timestamp or id, window, limit, tenant).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// The credential is bound to another tenant than `X-Tenant-ID` names.
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// The log record named by `id` is not this tenant's.
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    /// The database is unavailable; retry later.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-    /// Unexpected failure.
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-}
+responses!(
+    SimilarResponse,
+    ok(Json<SimilarLogsView>): "The most similar records, best first (WARN and above, recent ones).",
+    bad: "`q` is missing or too long, or the limit or tenant is malformed.",
+    unavailable: "The similar-log index is not running; retry later."
+);
 
-#[derive(ApiResponse)]
-enum SimilarResponse {
-    /// The most similar records, best first (WARN and above, recent ones).
-    #[oai(status = 200)]
-    Ok(Json<SimilarLogsView>),
-    /// `q` is missing or too long, or the limit or tenant is malformed.
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// The credential is bound to another tenant than `X-Tenant-ID` names.
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// The similar-log index is not running; retry later.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-    /// Unexpected failure.
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-}
-
-#[derive(ApiResponse)]
-enum TailResponse {
-    /// Server-sent events as records are stored: `log` events (one record each, as in search
-    /// results but without an id) and `lagged` events (how many commits a slow reader missed);
-    /// a comment every 15 s keeps the connection open.
-    #[oai(status = 200)]
-    Ok(EventStream<BoxStream<'static, TailItemView>>),
-    /// A filter is malformed (q, severity, trace_id, template_id, tenant).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// The credential is bound to another tenant than `X-Tenant-ID` names.
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// Too many tails are open, or the server is stopping; retry later.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-    /// Unexpected failure.
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-}
-
-failure_into!(TailResponse);
-failure_into!(ContextResponse, not_found);
-failure_into!(SimilarResponse);
+responses!(
+    TailResponse,
+    ok(EventStream<BoxStream<'static, TailItemView>>): "Server-sent events as records are stored: `log` events (one record each, as in search results but without an id) and `lagged` events (how many commits a slow reader missed); a comment every 15 s keeps the connection open.",
+    bad: "A filter is malformed (q, severity, trace_id, template_id, tenant).",
+    unavailable: "Too many tails are open, or the server is stopping; retry later."
+);
 
 /// Log records.
 pub struct LogRoutes(pub(crate) Arc<QueryApi>);
@@ -165,19 +90,13 @@ impl LogRoutes {
         #[oai(name = "X-Tenant-ID")]
         x_tenant_id: Header<Option<String>>,
     ) -> LogsResponse {
-        let tenant = match self.0.tenant(req, x_tenant_id.0.as_deref()) {
-            Ok(t) => t,
-            Err(f) => return f.into(),
-        };
+        let tenant = or_return!(self.0.tenant(req, x_tenant_id.0.as_deref()));
         let merged = params::either(q.0, search.0, ("q", "search")).and_then(|q| {
             let service = params::either(service.0, service_name.0, ("service", "service_name"))?;
             params::no_offset(offset.0)?;
             Ok((q, service))
         });
-        let (q, service) = match merged {
-            Ok(m) => m,
-            Err((error, detail)) => return Failure::bad(error, detail).into(),
-        };
+        let (q, service) = or_return!(merged);
         let raw = params::LogParams {
             q,
             service,
@@ -189,14 +108,8 @@ impl LogRoutes {
             sort: sort.0,
             limit: limit.0,
         };
-        let cursor = match self.0.open(cursor.0, &tenant, "logs") {
-            Ok(c) => c,
-            Err(f) => return f.into(),
-        };
-        let query = match raw.into_query(cursor) {
-            Ok(q) => q,
-            Err((error, detail)) => return Failure::bad(error, detail).into(),
-        };
+        let cursor = or_return!(self.0.open(cursor.0, &tenant, "logs"));
+        let query = or_return!(raw.into_query(cursor));
         match self.0.queries.logs(&tenant, &query).await {
             Ok(page) => LogsResponse::Ok(Json(LogPageView {
                 logs: page.items.iter().map(LogEntryView::from).collect(),
@@ -228,14 +141,8 @@ impl LogRoutes {
         #[oai(name = "X-Tenant-ID")]
         x_tenant_id: Header<Option<String>>,
     ) -> ContextResponse {
-        let tenant = match self.0.tenant(req, x_tenant_id.0.as_deref()) {
-            Ok(t) => t,
-            Err(f) => return f.into(),
-        };
-        let (window_ns, limit) = match params::context_window(window.0, limit.0) {
-            Ok(w) => w,
-            Err((error, detail)) => return Failure::bad(error, detail).into(),
-        };
+        let tenant = or_return!(self.0.tenant(req, x_tenant_id.0.as_deref()));
+        let (window_ns, limit) = or_return!(params::context_window(window.0, limit.0));
         let timestamp = timestamp.0.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
         let around_ns = match (timestamp, id.0) {
             (Some(_), Some(_)) => return Failure::bad("invalid moment", "give timestamp or id, not both").into(),
@@ -274,14 +181,8 @@ impl LogRoutes {
         #[oai(name = "X-Tenant-ID")]
         x_tenant_id: Header<Option<String>>,
     ) -> SimilarResponse {
-        let tenant = match self.0.tenant(req, x_tenant_id.0.as_deref()) {
-            Ok(t) => t,
-            Err(f) => return f.into(),
-        };
-        let (text, limit) = match params::similar_query(q.0, limit.0) {
-            Ok(x) => x,
-            Err((error, detail)) => return Failure::bad(error, detail).into(),
-        };
+        let tenant = or_return!(self.0.tenant(req, x_tenant_id.0.as_deref()));
+        let (text, limit) = or_return!(params::similar_query(q.0, limit.0));
         match self.0.queries.similar_logs(&tenant, &text, limit).await {
             Ok(hits) => SimilarResponse::Ok(Json(SimilarLogsView {
                 count: hits.len() as u64,
@@ -316,14 +217,8 @@ impl LogRoutes {
         #[oai(name = "X-Tenant-ID")]
         x_tenant_id: Header<Option<String>>,
     ) -> TailResponse {
-        let tenant = match self.0.tenant(req, x_tenant_id.0.as_deref()) {
-            Ok(t) => t,
-            Err(f) => return f.into(),
-        };
-        let service = match params::either(service.0, service_name.0, ("service", "service_name")) {
-            Ok(s) => s,
-            Err((error, detail)) => return Failure::bad(error, detail).into(),
-        };
+        let tenant = or_return!(self.0.tenant(req, x_tenant_id.0.as_deref()));
+        let service = or_return!(params::either(service.0, service_name.0, ("service", "service_name")));
         let raw = params::LogParams {
             q: q.0,
             service,
@@ -335,10 +230,7 @@ impl LogRoutes {
             sort: None,
             limit: None,
         };
-        let filter = match raw.into_query(None) {
-            Ok(q) => q,
-            Err((error, detail)) => return Failure::bad(error, detail).into(),
-        };
+        let filter = or_return!(raw.into_query(None));
         let Some(tail) = &self.0.tail else {
             return Failure::from(QueryError::Unavailable("the live tail is not running".into())).into();
         };
@@ -383,10 +275,7 @@ impl LogRoutes {
         #[oai(name = "X-Tenant-ID")]
         x_tenant_id: Header<Option<String>>,
     ) -> LogResponse {
-        let tenant = match self.0.tenant(req, x_tenant_id.0.as_deref()) {
-            Ok(t) => t,
-            Err(f) => return f.into(),
-        };
+        let tenant = or_return!(self.0.tenant(req, x_tenant_id.0.as_deref()));
         match self.0.queries.log(&tenant, LogId(id.0)).await {
             Ok(log) => LogResponse::Ok(Json(LogEntryView::from(&log))),
             Err(e) => Failure::from(e).into(),

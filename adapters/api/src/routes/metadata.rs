@@ -2,26 +2,12 @@
 
 use crate::*;
 
-#[derive(ApiResponse)]
-enum NamesResponse {
-    /// The names, sorted.
-    #[oai(status = 200)]
-    Ok(Json<Vec<String>>),
-    /// A parameter is malformed (time, range, limit, tenant) or missing.
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// The credential is bound to another tenant than `X-Tenant-ID` names.
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// The database is unavailable; retry later.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-    /// Unexpected failure.
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-}
-
-failure_into!(NamesResponse);
+responses!(
+    NamesResponse,
+    ok(Json<Vec<String>>): "The names, sorted.",
+    bad: "A parameter is malformed (time, range, limit, tenant) or missing.",
+    unavailable: "The database is unavailable; retry later."
+);
 
 /// Names in use.
 pub struct MetadataRoutes(pub(crate) Arc<QueryApi>);
@@ -46,10 +32,8 @@ impl MetadataRoutes {
         #[oai(name = "X-Tenant-ID")]
         x_tenant_id: Header<Option<String>>,
     ) -> NamesResponse {
-        let (tenant, (time, limit)) = match self.0.names_request(req, &x_tenant_id, start, end, time_range, limit) {
-            Ok(r) => r,
-            Err(f) => return f.into(),
-        };
+        let (tenant, (time, limit)) =
+            or_return!(self.0.names_request(req, &x_tenant_id, start, end, time_range, limit));
         self.0
             .queries
             .services(&tenant, time, limit)
@@ -78,10 +62,8 @@ impl MetadataRoutes {
         #[oai(name = "X-Tenant-ID")]
         x_tenant_id: Header<Option<String>>,
     ) -> NamesResponse {
-        let (tenant, (time, limit)) = match self.0.names_request(req, &x_tenant_id, start, end, time_range, limit) {
-            Ok(r) => r,
-            Err(f) => return f.into(),
-        };
+        let (tenant, (time, limit)) =
+            or_return!(self.0.names_request(req, &x_tenant_id, start, end, time_range, limit));
         let Some(service) = service_name.0.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) else {
             return Failure::bad("missing service_name", "give the service whose operations to list").into();
         };
@@ -113,10 +95,8 @@ impl MetadataRoutes {
         #[oai(name = "X-Tenant-ID")]
         x_tenant_id: Header<Option<String>>,
     ) -> NamesResponse {
-        let (tenant, (time, limit)) = match self.0.names_request(req, &x_tenant_id, start, end, time_range, limit) {
-            Ok(r) => r,
-            Err(f) => return f.into(),
-        };
+        let (tenant, (time, limit)) =
+            or_return!(self.0.names_request(req, &x_tenant_id, start, end, time_range, limit));
         let service = service_name.0.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
         self.0
             .queries

@@ -2,51 +2,20 @@
 
 use crate::*;
 
-#[derive(ApiResponse)]
-enum PatternsResponse {
-    /// One page of patterns, most records first unless sorted by last seen.
-    #[oai(status = 200)]
-    Ok(Json<PatternPageView>),
-    /// A parameter is malformed (time, range, sort, limit, cursor, tenant).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// The credential is bound to another tenant than `X-Tenant-ID` names.
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// The database is unavailable; retry later.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-    /// Unexpected failure.
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-}
+responses!(
+    PatternsResponse,
+    ok(Json<PatternPageView>): "One page of patterns, most records first unless sorted by last seen.",
+    bad: "A parameter is malformed (time, range, sort, limit, cursor, tenant).",
+    unavailable: "The database is unavailable; retry later."
+);
 
-// One response per request: its size does not matter.
-#[allow(clippy::large_enum_variant)]
-#[derive(ApiResponse)]
-enum PatternResponse {
-    /// The pattern.
-    #[oai(status = 200)]
-    Ok(Json<PatternView>),
-    /// The id or tenant is malformed.
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// The credential is bound to another tenant than `X-Tenant-ID` names.
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// No such pattern for this tenant.
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    /// The database is unavailable; retry later.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-    /// Unexpected failure.
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-}
-
-failure_into!(PatternsResponse);
-failure_into!(PatternResponse, not_found);
+responses!(
+    PatternResponse,
+    ok(Json<PatternView>): "The pattern.",
+    bad: "The id or tenant is malformed.",
+    not_found: "No such pattern for this tenant.",
+    unavailable: "The database is unavailable; retry later."
+);
 
 /// Log patterns.
 pub struct PatternRoutes(pub(crate) Arc<QueryApi>);
@@ -84,14 +53,8 @@ impl PatternRoutes {
         #[oai(name = "X-Tenant-ID")]
         x_tenant_id: Header<Option<String>>,
     ) -> PatternsResponse {
-        let tenant = match self.0.tenant(req, x_tenant_id.0.as_deref()) {
-            Ok(t) => t,
-            Err(f) => return f.into(),
-        };
-        let cursor = match self.0.open(cursor.0, &tenant, "patterns") {
-            Ok(c) => c,
-            Err(f) => return f.into(),
-        };
+        let tenant = or_return!(self.0.tenant(req, x_tenant_id.0.as_deref()));
+        let cursor = or_return!(self.0.open(cursor.0, &tenant, "patterns"));
         let now = now_ns();
         let raw = params::PatternParams {
             service: service_name.0,
@@ -103,10 +66,7 @@ impl PatternRoutes {
             sort: sort.0,
             limit: limit.0,
         };
-        let query = match raw.into_query(cursor, now) {
-            Ok(q) => q,
-            Err((error, detail)) => return Failure::bad(error, detail).into(),
-        };
+        let query = or_return!(raw.into_query(cursor, now));
         match self.0.queries.patterns(&tenant, &query).await {
             Ok(page) => PatternsResponse::Ok(Json(PatternPageView {
                 patterns: page.items.iter().map(|t| PatternView::new(t, now)).collect(),
@@ -128,10 +88,7 @@ impl PatternRoutes {
         #[oai(name = "X-Tenant-ID")]
         x_tenant_id: Header<Option<String>>,
     ) -> PatternResponse {
-        let tenant = match self.0.tenant(req, x_tenant_id.0.as_deref()) {
-            Ok(t) => t,
-            Err(f) => return f.into(),
-        };
+        let tenant = or_return!(self.0.tenant(req, x_tenant_id.0.as_deref()));
         let Some(id) = TemplateId::parse_hex(template_id.0.trim()) else {
             return Failure::bad("invalid template_id", "expected 1-16 hex characters").into();
         };

@@ -15,26 +15,12 @@ enum StorageResponse {
     Internal(Json<ErrorBody>),
 }
 
-#[derive(ApiResponse)]
-enum StatsResponse {
-    /// Row counts of the tenant.
-    #[oai(status = 200)]
-    Ok(Json<StatsView>),
-    /// The tenant is malformed.
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// The credential is bound to another tenant than `X-Tenant-ID` names.
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// The database is unavailable; retry later.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-    /// Unexpected failure.
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-}
-
-failure_into!(StatsResponse);
+responses!(
+    StatsResponse,
+    ok(Json<StatsView>): "Row counts of the tenant.",
+    bad: "The tenant is malformed.",
+    unavailable: "The database is unavailable; retry later."
+);
 
 /// Counts and storage status.
 pub struct StatsRoutes(pub(crate) Arc<QueryApi>);
@@ -66,10 +52,7 @@ impl StatsRoutes {
         #[oai(name = "X-Tenant-ID")]
         x_tenant_id: Header<Option<String>>,
     ) -> StatsResponse {
-        let tenant = match self.0.tenant(req, x_tenant_id.0.as_deref()) {
-            Ok(t) => t,
-            Err(f) => return f.into(),
-        };
+        let tenant = or_return!(self.0.tenant(req, x_tenant_id.0.as_deref()));
         match self.0.queries.stats(&tenant).await {
             Ok(c) => StatsResponse::Ok(Json(StatsView::from(c))),
             Err(e) => Failure::from(e).into(),

@@ -2,50 +2,20 @@
 
 use crate::*;
 
-#[derive(ApiResponse)]
-enum TraceResponse {
-    /// The trace with its spans (by start time) and correlated logs.
-    #[oai(status = 200)]
-    Ok(Json<TraceView>),
-    /// The trace id or tenant is malformed.
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// The credential is bound to another tenant than `X-Tenant-ID` names.
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// No such trace for this tenant.
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    /// The database is unavailable; retry later.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-    /// Unexpected failure.
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-}
+responses!(
+    TraceResponse,
+    ok(Json<TraceView>): "The trace with its spans (by start time) and correlated logs.",
+    bad: "The trace id or tenant is malformed.",
+    not_found: "No such trace for this tenant.",
+    unavailable: "The database is unavailable; retry later."
+);
 
-#[derive(ApiResponse)]
-enum TracesResponse {
-    /// One page of traces, newest first unless sorted otherwise.
-    #[oai(status = 200)]
-    Ok(Json<TracePageView>),
-    /// A parameter is malformed (time, range, duration, status, attribute, sort, limit, cursor,
-    /// tenant).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// The credential is bound to another tenant than `X-Tenant-ID` names.
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// The database is unavailable; retry later.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-    /// Unexpected failure.
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-}
-
-failure_into!(TraceResponse, not_found);
-failure_into!(TracesResponse);
+responses!(
+    TracesResponse,
+    ok(Json<TracePageView>): "One page of traces, newest first unless sorted otherwise.",
+    bad: "A parameter is malformed (time, range, duration, status, attribute, sort, limit, cursor, tenant).",
+    unavailable: "The database is unavailable; retry later."
+);
 
 /// Traces and spans.
 pub struct TraceRoutes(pub(crate) Arc<QueryApi>);
@@ -64,10 +34,7 @@ impl TraceRoutes {
         #[oai(name = "X-Tenant-ID")]
         x_tenant_id: Header<Option<String>>,
     ) -> TraceResponse {
-        let tenant = match self.0.tenant(req, x_tenant_id.0.as_deref()) {
-            Ok(t) => t,
-            Err(f) => return f.into(),
-        };
+        let tenant = or_return!(self.0.tenant(req, x_tenant_id.0.as_deref()));
         let id = match TraceId::parse_hex(trace_id.0.trim()) {
             Ok(id) => id,
             Err(e) => return TraceResponse::BadRequest(ErrorBody::new("invalid trace id", Some(e.to_string()))),
@@ -123,14 +90,8 @@ impl TraceRoutes {
         #[oai(name = "X-Tenant-ID")]
         x_tenant_id: Header<Option<String>>,
     ) -> TracesResponse {
-        let tenant = match self.0.tenant(req, x_tenant_id.0.as_deref()) {
-            Ok(t) => t,
-            Err(f) => return f.into(),
-        };
-        let cursor = match self.0.open(cursor.0, &tenant, "traces") {
-            Ok(c) => c,
-            Err(f) => return f.into(),
-        };
+        let tenant = or_return!(self.0.tenant(req, x_tenant_id.0.as_deref()));
+        let cursor = or_return!(self.0.open(cursor.0, &tenant, "traces"));
         let raw = params::TraceParams {
             service: service_name.0.unwrap_or_default(),
             operation: operation.0,
@@ -146,10 +107,7 @@ impl TraceRoutes {
             limit: limit.0,
             offset: offset.0,
         };
-        let query = match raw.into_query(cursor, now_ns()) {
-            Ok(q) => q,
-            Err((error, detail)) => return Failure::bad(error, detail).into(),
-        };
+        let query = or_return!(raw.into_query(cursor, now_ns()));
         match self.0.queries.traces(&tenant, &query).await {
             Ok(page) => TracesResponse::Ok(Json(TracePageView {
                 traces: page.items.iter().map(TraceSummaryView::from).collect(),
