@@ -3,6 +3,7 @@
 use otelcontext_domain::duration::parse_duration;
 use otelcontext_domain::search::TextQuery;
 use otelcontext_domain::{SeverityLevel, StatusCode, TemplateId, TraceId};
+use otelcontext_ports::storage::MAX_ATTRIBUTE_FILTERS;
 use otelcontext_ports::{
     AttributeFilter, Cursor, LogQuery, LogSort, MAX_RCA_LIMIT, MAX_RCA_RANGE_NS, RcaQuery, TemplateQuery, TemplateSort,
     TimeRange, TraceQuery, TraceSort,
@@ -135,11 +136,7 @@ impl LogParams {
             Some("relevance") => LogSort::Relevance,
             Some(other) => return Err(("invalid sort", format!("{other:?}: expected newest, oldest or relevance"))),
         };
-        let limit = match self.limit {
-            None => DEFAULT_LOG_LIMIT,
-            Some(n) if n >= 1 && n as u64 <= MAX_LOG_LIMIT as u64 => n as usize,
-            Some(n) => return Err(("invalid limit", format!("{n}: expected 1 to {MAX_LOG_LIMIT}"))),
-        };
+        let limit = limit_of(self.limit, DEFAULT_LOG_LIMIT, MAX_LOG_LIMIT)?;
         Ok(LogQuery {
             time,
             text,
@@ -161,8 +158,6 @@ pub const DEFAULT_TRACE_LIMIT: usize = 20;
 pub const MAX_TRACE_LIMIT: usize = 1_000;
 /// How far back a search looks when neither `start` nor `time_range` is given.
 pub const DEFAULT_WINDOW_NS: i64 = 3_600_000_000_000;
-/// Attribute filters one search may give.
-pub const MAX_ATTRIBUTE_FILTERS: usize = 16;
 
 fn duration_ns(text: &str) -> Result<i64, String> {
     parse_duration(text)
@@ -391,11 +386,7 @@ pub(crate) fn rca_query(
     {
         return Err(("invalid time range", format!("start ({s}) must be before end ({e})")));
     }
-    q.limit = match limit {
-        None => q.limit,
-        Some(n) if n >= 1 && n as u64 <= MAX_RCA_LIMIT as u64 => n as usize,
-        Some(n) => return Err(("invalid limit", format!("{n}: expected 1 to {MAX_RCA_LIMIT}"))),
-    };
+    q.limit = limit_of(limit, q.limit, MAX_RCA_LIMIT)?;
     Ok(q)
 }
 

@@ -423,8 +423,8 @@ fn share_change(before: u64, after: u64, n_before: u64, n_after: u64) -> f64 {
 /// make after that point, while nothing slows down or is marked failed. Compared within an
 /// operation, so a new mix of requests is not taken for it.
 fn stops_early(node: &super::Node, start: i64, split: i64, end: i64) -> Option<Evidence> {
-    /// Per operation: requests before and after, and each shape's (mask, before, after).
-    type PerOperation = (u64, u64, Vec<(u64, u64, u64)>);
+    /// Per operation: requests before and after, and each shape's (mask, before, after, example).
+    type PerOperation = (u64, u64, Vec<(u64, u64, u64, Option<TraceId>)>);
     let mut ops: hashbrown::HashMap<&str, PerOperation> = hashbrown::HashMap::new();
     for shape in node.shapes.iter() {
         let (b, a) = (shape.counts.count(start, split), shape.counts.count(split, end));
@@ -434,20 +434,20 @@ fn stops_early(node: &super::Node, start: i64, split: i64, end: i64) -> Option<E
         let e = ops.entry(shape.operation).or_default();
         e.0 += b;
         e.1 += a;
-        e.2.push((shape.mask, b, a));
+        e.2.push((shape.mask, b, a, shape.example));
     }
-    type Best<'a> = (f64, &'a str, u64, u64, (u64, u64), (u64, u64));
+    type Best<'a> = (f64, &'a str, u64, u64, (u64, u64), (u64, u64), Option<TraceId>);
     let mut best: Option<Best> = None;
     for (op, (nb, na, shapes)) in &ops {
         if *nb < MIN_CALLS || *na < MIN_CALLS {
             continue;
         }
-        for &(short, b1, a1) in shapes {
+        for &(short, b1, a1, example) in shapes {
             let rise = share_change(b1, a1, *nb, *na);
             if rise <= 0.0 {
                 continue;
             }
-            for &(long, b0, a0) in shapes {
+            for &(long, b0, a0, _) in shapes {
                 if long == short || short & !long != 0 {
                     continue;
                 }
@@ -456,13 +456,12 @@ fn stops_early(node: &super::Node, start: i64, split: i64, end: i64) -> Option<E
                     score.total_cmp(&s).then_with(|| (o, l, sh).cmp(&(op, long, short))).is_gt()
                 });
                 if score > 0.0 && better {
-                    best = Some((score, op, long, short, (b1, a1), (*nb, *na)));
+                    best = Some((score, op, long, short, (b1, a1), (*nb, *na), example));
                 }
             }
         }
     }
-    let (score, op, long, short, (b1, a1), (nb, na)) = best?;
-    let example = node.shapes.iter().find(|x| x.operation == op && x.mask == short).and_then(|x| x.example);
+    let (score, op, long, short, (b1, a1), (nb, na), example) = best?;
     Some(Evidence {
         example,
         signal: "stops_early",

@@ -137,10 +137,6 @@ fn sorted_names<'a, T: 'a>(
     names.into_iter().take(limit).map(str::to_owned).collect()
 }
 
-fn log_matches(l: &LogRecord, q: &LogQuery) -> bool {
-    q.matches(l)
-}
-
 /// How many times the terms occur in the record: the memory adapter's relevance.
 fn relevance(l: &LogRecord, q: &LogQuery) -> usize {
     let body = format!("{} {}", l.body_text(), l.service_name()).to_lowercase();
@@ -154,7 +150,7 @@ impl LogStore for MemoryStorage {
         let mut rows = self.read(tenant, |data| {
             data.logs
                 .iter()
-                .filter(|l| log_matches(&l.value, q))
+                .filter(|l| q.matches(&l.value))
                 .map(|l| (l.value.timestamp_ns, l.id, StoredLog { id: LogId(l.id), record: l.value.clone() }))
                 .collect::<Vec<_>>()
         })?;
