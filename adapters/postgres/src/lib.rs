@@ -37,7 +37,7 @@ use otelcontext_ports::{
     StorageStatus, StoredLog, TelemetryWriter, TemplateQuery, TenantBatch, TokenSource, TraceQuery, TraceStore,
     WriteSummary,
 };
-use otelcontext_ports::{CatalogCache, CatalogSignal, TimeRange, catalog_entries};
+use otelcontext_ports::{CatalogCache, CatalogSignal, TimeRange};
 use parking_lot::Mutex;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
@@ -186,7 +186,7 @@ impl TelemetryWriter for PostgresStorage {
             write::Prepared::new(batches, &tenants, &resources)
         };
         let (tenants, resources) = prepared.registered();
-        let catalog = self.catalog.lock().needed(catalog_entries(batches));
+        let catalog = self.catalog.lock().needed_in(batches);
         let mut tx = self.pool.begin().await.map_err(map_sqlx_error)?;
         let summary = write::write(&mut tx, prepared).await?;
         write::write_catalog(&mut tx, &catalog).await?;

@@ -28,7 +28,10 @@ use otelcontext_ports::{
     MetricQuery, MetricStore, Page, PoolStats, RetentionTarget, SignalCounts, SnapshotQuery, SpanQuery, StorageError,
     StorageStatus, StoredLog, TelemetryWriter, TemplateQuery, TenantBatch, TraceQuery, TraceStore, WriteSummary,
 };
-use otelcontext_ports::{CatalogSignal, TimeRange};
+use otelcontext_ports::{CatalogCache, CatalogSignal, TimeRange};
+
+/// Catalogue entries a storage remembers writing.
+const CATALOG_CACHE_ENTRIES: usize = 100_000;
 use sqlx::sqlite::{
     SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -108,6 +111,9 @@ pub struct SqliteStorage {
     readers: SqlitePool,
     path: PathBuf,
     max_readers: u32,
+    /// What the catalogue table says (see [`CatalogCache`]): checked before a write is handed to
+    /// the writer, so names the table already has cost no allocation.
+    catalog: parking_lot::Mutex<CatalogCache>,
 }
 
 fn connect_options(path: &Path, busy_timeout: Duration) -> SqliteConnectOptions {
@@ -147,7 +153,13 @@ impl SqliteStorage {
         let writer = tokio::task::spawn_blocking(move || writer::Writer::start(&path, busy, durability, wal))
             .await
             .map_err(|e| StorageError::Other(format!("writer start panicked: {e}")))??;
-        Ok(Self { writer, readers, path: config.path.clone(), max_readers })
+        Ok(Self {
+            writer,
+            readers,
+            path: config.path.clone(),
+            max_readers,
+            catalog: parking_lot::Mutex::new(CatalogCache::new(CATALOG_CACHE_ENTRIES)),
+        })
     }
 
     /// Applies pending migrations to the database and closes it; returns the schema version.
@@ -190,8 +202,12 @@ impl TelemetryWriter for SqliteStorage {
         if batches.iter().all(|b| b.items() == 0) {
             return Ok(WriteSummary::default());
         }
-        let prepared = write::Prepared::new(batches);
-        self.writer.run(move |state| prepared.write(state)).await
+        let catalog = self.catalog.lock().needed_in(batches);
+        let written = catalog.clone();
+        let prepared = write::Prepared::new(batches, catalog);
+        let summary = self.writer.run(move |state| prepared.write(state)).await?;
+        self.catalog.lock().remember(&written);
+        Ok(summary)
     }
 }
 
@@ -348,6 +364,10 @@ impl Maintenance for SqliteStorage {
     async fn purge(&self, target: RetentionTarget, cutoff_ns: i64, batch: usize) -> Result<u64, StorageError> {
         if batch == 0 {
             return Err(StorageError::InvalidArgument("purge batch must be at least 1".into()));
+        }
+        if matches!(target, RetentionTarget::Traces | RetentionTarget::MetricPoints) {
+            // Entries may leave the catalogue: writes must not assume they are there.
+            *self.catalog.lock() = CatalogCache::new(CATALOG_CACHE_ENTRIES);
         }
         self.writer.run(move |state| maintenance::purge(state, target, cutoff_ns, batch)).await
     }

@@ -4,7 +4,7 @@ use crate::error::map_sqlx_error;
 use crate::read::col;
 use crate::writer::{WriterState, map_err, wal_size};
 use otelcontext_domain::TenantId;
-use otelcontext_ports::{CATALOG_SLACK_NS, CatalogCache, CatalogSignal, RetentionTarget, SignalCounts, StorageError};
+use otelcontext_ports::{CATALOG_SLACK_NS, CatalogSignal, RetentionTarget, SignalCounts, StorageError};
 use rusqlite::params_from_iter;
 use sqlx::SqlitePool;
 use std::path::Path;
@@ -75,10 +75,6 @@ pub(crate) fn purge(
 ) -> Result<u64, StorageError> {
     let limit = i64::try_from(batch).unwrap_or(i64::MAX);
     let full_text = state.full_text;
-    if matches!(target, RetentionTarget::Traces | RetentionTarget::MetricPoints) {
-        // Entries may leave the catalogue below: the writer must not assume they are there.
-        state.catalog = CatalogCache::new(100_000);
-    }
     state.transaction(&[], |tx| {
         let ids: Vec<i64> = {
             let mut stmt = tx.prepare_cached(&expired_ids_sql(target)).map_err(map_err)?;

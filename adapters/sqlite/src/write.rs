@@ -8,7 +8,7 @@ use crate::writer::{WriterState, map_err};
 use otelcontext_domain::codec::{self, PointColumns};
 use otelcontext_domain::trace::{TraceSummary, summarize};
 use otelcontext_domain::{InstrumentationScope, Resource, TenantId};
-use otelcontext_ports::{CatalogEntry, StorageError, TenantBatch, WriteSummary, catalog_entries};
+use otelcontext_ports::{CatalogEntry, StorageError, TenantBatch, WriteSummary};
 use rusqlite::{Statement, params};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -123,14 +123,13 @@ pub(crate) struct Prepared {
     spans: Vec<SpanRow>,
     logs: Vec<LogRow>,
     points: Vec<PointRow>,
-    /// Services, span names and metric names of the batches (the thread skips what the
-    /// catalogue already says).
+    /// Services, span names and metric names of the batches the catalogue does not say yet.
     catalog: Vec<CatalogEntry>,
 }
 
 impl Prepared {
     /// Converts batches to rows.
-    pub(crate) fn new(batches: &[TenantBatch]) -> Self {
+    pub(crate) fn new(batches: &[TenantBatch], catalog: Vec<CatalogEntry>) -> Self {
         let mut seen: HashSet<(TenantId, i64)> = HashSet::new();
         let mut tenants = Vec::new();
         let mut resources = Vec::new();
@@ -219,7 +218,7 @@ impl Prepared {
                 }
             }));
         }
-        Self { tenants, resources, traces, spans, logs, points, catalog: catalog_entries(batches) }
+        Self { tenants, resources, traces, spans, logs, points, catalog }
     }
 }
 
@@ -364,14 +363,12 @@ impl Prepared {
             .into_iter()
             .filter(|(t, r)| !state.known_resources.contains(&(t.clone(), r.fingerprint)))
             .collect();
-        let catalog = state.catalog.needed(std::mem::take(&mut p.catalog));
         let fts = state.full_text;
         let summary = state.transaction(&p.tenants, |tx| {
             let summary = write_rows(tx, &new_resources, &p, fts)?;
-            write_catalog(tx, &catalog)?;
+            write_catalog(tx, &p.catalog)?;
             Ok(summary)
         })?;
-        state.catalog.remember(&catalog);
         if state.known_resources.len() > 100_000 {
             state.known_resources.clear();
         }

@@ -65,8 +65,6 @@ pub(crate) struct WriterState {
     pub full_text: bool,
     pub known_resources: HashSet<(Arc<str>, i64)>,
     pub known_tenants: HashSet<Arc<str>>,
-    /// What the catalogue table says (see [`otelcontext_ports::CatalogCache`]).
-    pub catalog: otelcontext_ports::CatalogCache,
 }
 
 impl WriterState {
@@ -152,13 +150,8 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
-                let mut state = WriterState {
-                    conn,
-                    full_text,
-                    known_resources: HashSet::new(),
-                    known_tenants: HashSet::new(),
-                    catalog: otelcontext_ports::CatalogCache::new(100_000),
-                };
+                let mut state =
+                    WriterState { conn, full_text, known_resources: HashSet::new(), known_tenants: HashSet::new() };
                 while let Ok(job) = rx.recv() {
                     job(&mut state);
                 }

@@ -51,15 +51,16 @@ pub struct CatalogEntry {
 
 /// An entry's identity as a 64-bit hash: the cache keeps no strings and builds none to look up
 /// (a collision, at odds of one in 2^64, only delays one entry's update).
-fn key_of(e: &CatalogEntry) -> u64 {
+fn key_of(tenant: &str, signal: CatalogSignal, service: &str, name: &str) -> u64 {
     let mut h = otelcontext_domain::hash::StableHasher::new();
-    h.field(e.tenant.as_bytes()).u64(e.signal.as_i64() as u64).field(e.service.as_bytes()).field(e.name.as_bytes());
+    h.field(tenant.as_bytes()).u64(signal.as_i64() as u64).field(service.as_bytes()).field(name.as_bytes());
     h.finish()
 }
 
 /// The distinct (service, span name) and (service, metric name) pairs of a write, each with the
-/// earliest start and latest end (or time) of its records.
-pub fn catalog_entries(batches: &[TenantBatch]) -> Vec<CatalogEntry> {
+/// earliest start and latest end (or time) of its records; only those `keep` accepts (given
+/// its key, first and last seen) are built.
+fn distinct(batches: &[TenantBatch], keep: impl Fn(u64, i64, i64) -> bool) -> Vec<CatalogEntry> {
     let mut seen: HashMap<(CatalogSignal, &str, &str), (i64, i64)> = HashMap::new();
     let mut out = Vec::new();
     for b in batches {
@@ -78,6 +79,9 @@ pub fn catalog_entries(batches: &[TenantBatch]) -> Vec<CatalogEntry> {
         let tenant = b.tenant.shared();
         let mut entries: Vec<CatalogEntry> = seen
             .iter()
+            .filter(|((signal, service, name), (first, last))| {
+                keep(key_of(&tenant, *signal, service, name), *first, *last)
+            })
             .map(|((signal, service, name), (first, last))| CatalogEntry {
                 tenant: tenant.clone(),
                 signal: *signal,
@@ -91,6 +95,12 @@ pub fn catalog_entries(batches: &[TenantBatch]) -> Vec<CatalogEntry> {
         out.extend(entries);
     }
     out
+}
+
+/// The distinct (service, span name) and (service, metric name) pairs of a write, each with the
+/// earliest start and latest end (or time) of its records.
+pub fn catalog_entries(batches: &[TenantBatch]) -> Vec<CatalogEntry> {
+    distinct(batches, |_, _, _| true)
 }
 
 /// What the catalogue table is known to say, so writes only touch it when it would change by
@@ -112,11 +122,23 @@ impl CatalogCache {
     pub fn needed(&self, entries: Vec<CatalogEntry>) -> Vec<CatalogEntry> {
         entries
             .into_iter()
-            .filter(|e| match self.known.get(&key_of(e)) {
-                None => true,
-                Some((first, last)) => e.first_seen_ns < *first || e.last_seen_ns > last + CATALOG_SLACK_NS,
+            .filter(|e| {
+                self.is_needed(key_of(&e.tenant, e.signal, &e.service, &e.name), e.first_seen_ns, e.last_seen_ns)
             })
             .collect()
+    }
+
+    /// [`CatalogCache::needed`] of a write's [`catalog_entries`], building only those needed:
+    /// most writes name only what the table already says.
+    pub fn needed_in(&self, batches: &[TenantBatch]) -> Vec<CatalogEntry> {
+        distinct(batches, |key, first, last| self.is_needed(key, first, last))
+    }
+
+    fn is_needed(&self, key: u64, first: i64, last: i64) -> bool {
+        match self.known.get(&key) {
+            None => true,
+            Some((known_first, known_last)) => first < *known_first || last > known_last + CATALOG_SLACK_NS,
+        }
     }
 
     /// Records entries the table now holds (after the write committed).
@@ -125,7 +147,8 @@ impl CatalogCache {
             self.known.clear();
         }
         for e in written {
-            let k = self.known.entry(key_of(e)).or_insert((e.first_seen_ns, e.last_seen_ns));
+            let key = key_of(&e.tenant, e.signal, &e.service, &e.name);
+            let k = self.known.entry(key).or_insert((e.first_seen_ns, e.last_seen_ns));
             k.0 = k.0.min(e.first_seen_ns);
             k.1 = k.1.max(e.last_seen_ns);
         }
@@ -148,7 +171,11 @@ mod tests {
         b.spans.push(plain_span(tid(2), 1, None, "api", "GET /a", 5 * MIN, 6 * MIN));
         b.spans.push(plain_span(tid(3), 1, None, "db", "query", 7 * MIN, 8 * MIN));
         b.metrics.push(point("cpu", "api", 9 * MIN, PointValue::Gauge { value: 1.0 }));
-        let e = catalog_entries(&[b]);
+        let e = catalog_entries(std::slice::from_ref(&b));
+        assert_eq!(CatalogCache::new(10).needed_in(std::slice::from_ref(&b)), e, "an empty cache needs them all");
+        let mut cache = CatalogCache::new(10);
+        cache.remember(&e);
+        assert!(cache.needed_in(&[b]).is_empty(), "a known write needs nothing");
         let shown: Vec<(CatalogSignal, &str, &str, i64, i64)> = e
             .iter()
             .map(|e| {
