@@ -364,6 +364,46 @@ fn max_f64(a: f64, b: f64) -> f64 {
     }
 }
 
+/// One series of a metric (its service and attributes) over a range, re-bucketed to a step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RolledSeries {
+    pub service: String,
+    pub attributes: Attributes,
+    /// One bucket per step with data, oldest first; each starts at its step and is `step` wide.
+    pub points: Vec<MetricBucket>,
+}
+
+/// Groups `buckets` by series (service, then attributes) and merges those whose start falls in
+/// the same step of `step_ns` counted from `start_ns` (buckets before `start_ns` are dropped).
+/// Series come sorted by service and attributes' JSON, points oldest first.
+pub fn rollup(buckets: &[MetricBucket], start_ns: i64, step_ns: i64) -> Vec<RolledSeries> {
+    use std::collections::BTreeMap;
+    /// A series' attributes and its points by step.
+    type Points<'a> = (&'a Attributes, BTreeMap<i64, MetricBucket>);
+    let step_ns = step_ns.max(1);
+    let mut series: BTreeMap<(&str, String), Points> = BTreeMap::new();
+    for b in buckets.iter().filter(|b| b.start_ns >= start_ns) {
+        let step = start_ns + (b.start_ns - start_ns) / step_ns * step_ns;
+        let (_, points) = series
+            .entry((b.service.as_str(), b.attributes.to_json()))
+            .or_insert_with(|| (&b.attributes, BTreeMap::new()));
+        match points.get_mut(&step) {
+            Some(p) => p.merge(b),
+            None => {
+                points.insert(step, MetricBucket { start_ns: step, width_ns: step_ns, ..b.clone() });
+            }
+        }
+    }
+    series
+        .into_iter()
+        .map(|((service, _), (attributes, points))| RolledSeries {
+            service: service.to_owned(),
+            attributes: attributes.clone(),
+            points: points.into_values().collect(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -438,6 +478,37 @@ mod tests {
                 bucket(count, f64::from(sum), min, max, (f64::from(last), last_ns), h)
             },
         )
+    }
+
+    #[test]
+    fn rollup_groups_series_and_merges_buckets_per_step() {
+        let at = |service: &str, key: &str, start_ns: i64, value: f64| MetricBucket {
+            service: service.into(),
+            attributes: Attributes(vec![crate::value::KeyValue::new("route", crate::AnyValue::String(key.into()))]),
+            start_ns,
+            ..bucket(1, value, value, value, (value, start_ns), BucketHistogram::None)
+        };
+        let w = BUCKET_WIDTH_NS;
+        let buckets = vec![
+            at("b", "/x", 0, 1.0),
+            at("a", "/y", w, 2.0),
+            at("a", "/x", 0, 3.0),
+            at("a", "/x", w, 4.0),
+            at("a", "/x", 2 * w, 5.0),
+            at("a", "/x", -w, 9.0), // before the range
+        ];
+        let series = rollup(&buckets, 0, 2 * w);
+        let keys: Vec<(&str, String)> = series.iter().map(|s| (s.service.as_str(), s.attributes.to_json())).collect();
+        assert_eq!(keys.len(), 3);
+        assert_eq!((keys[0].0, keys[1].0, keys[2].0), ("a", "a", "b"));
+        assert!(keys[0].1 < keys[1].1);
+        let ax = &series[0].points;
+        assert_eq!(
+            ax.iter().map(|p| (p.start_ns, p.width_ns, p.count)).collect::<Vec<_>>(),
+            vec![(0, 2 * w, 2), (2 * w, 2 * w, 1)]
+        );
+        assert_eq!((ax[0].sum, ax[0].min, ax[0].max, ax[0].last), (7.0, 3.0, 4.0, 4.0));
+        assert!(rollup(&[], 0, w).is_empty());
     }
 
     proptest! {

@@ -35,7 +35,7 @@ pub mod trace;
 pub mod tsdb;
 pub mod value;
 
-pub use bucket::{BucketHistogram, ExpHistogram, MetricBucket};
+pub use bucket::{BucketHistogram, ExpHistogram, MetricBucket, RolledSeries, rollup};
 pub use ids::{IdError, SpanId, TraceId};
 pub use investigation::{GraphSnapshot, Investigation, InvestigationSeverity, InvestigationStatus};
 pub use log::{LogRecord, SeverityLevel};

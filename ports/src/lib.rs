@@ -33,8 +33,8 @@ pub use graph::{
 pub use ingest::{Ingest, IngestError, IngestReceipt, Signal, TenantLogs, TenantMetrics, TenantSpans};
 pub use observer::CommitObserver;
 pub use queries::{
-    CheckStatus, LogContextQuery, LogTail, Queries, QueryError, Readiness, ReadinessReport, SimilarLogHit, TailEvent,
-    TailSubscription,
+    CheckStatus, LogContextQuery, LogTail, MAX_METRIC_BUCKETS_READ, MAX_METRIC_SERIES, MetricSeriesAnswer,
+    MetricSeriesQuery, Queries, QueryError, Readiness, ReadinessReport, SimilarLogHit, TailEvent, TailSubscription,
 };
 pub use queue::{CommitNotifier, IngestQueue, QueueItem, SubmitOutcome};
 pub use storage::{
@@ -46,6 +46,10 @@ pub use storage::{
 pub use storage::{
     CATALOG_SLACK_NS, CatalogCache, CatalogEntry, CatalogSignal, MAX_CATALOG_LIMIT, catalog_entries,
     validate_catalog_read,
+};
+pub use storage::{
+    DASHBOARD_PERCENTILES, FailingService, HeatCell, LATENCY_BOUNDS_NS, MAX_SERIES_STEPS, MAX_STATS_SERVICES,
+    SeriesQuery, TOP_FAILING_SERVICES, TraceStats, TraceStatsQuery, TrafficPoint, latency_row, nearest_rank,
 };
 
 #[cfg(any(test, feature = "mocks"))]

@@ -1,12 +1,12 @@
 //! Read-side use cases called by the query API, and readiness.
 
 use crate::storage::{
-    LogId, LogQuery, MetricQuery, Page, SignalCounts, StorageError, StorageStatus, StoredLog, TemplateQuery, TimeRange,
-    TraceQuery,
+    HeatCell, LogId, LogQuery, MAX_SERIES_STEPS, MetricQuery, Page, SeriesQuery, SignalCounts, StorageError,
+    StorageStatus, StoredLog, TemplateQuery, TimeRange, TraceQuery, TraceStats, TraceStatsQuery, TrafficPoint,
 };
 use async_trait::async_trait;
 use otelcontext_domain::{
-    LogRecord, LogTemplate, MetricPoint, SpanId, TemplateId, TenantId, Trace, TraceId, TraceSummary,
+    LogRecord, LogTemplate, MetricPoint, RolledSeries, SpanId, TemplateId, TenantId, Trace, TraceId, TraceSummary,
 };
 
 /// Why a query failed.
@@ -88,6 +88,54 @@ pub trait LogTail: Send + Sync {
     fn subscribe(&self, tenant: &TenantId) -> Result<Box<dyn TailSubscription>, QueryError>;
 }
 
+/// Most series one metric query returns.
+pub const MAX_METRIC_SERIES: usize = 100;
+/// Most stored buckets one metric query reads; a wider query is refused (narrow it).
+pub const MAX_METRIC_BUCKETS_READ: usize = 100_000;
+
+/// One metric's series over a range, re-bucketed to a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricSeriesQuery {
+    pub name: String,
+    pub service: Option<String>,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub step_ns: i64,
+}
+
+impl MetricSeriesQuery {
+    /// Checks the name, the range and the step (positive, at most [`MAX_SERIES_STEPS`] steps).
+    pub fn validate(&self) -> Result<(), QueryError> {
+        if self.name.trim().is_empty() {
+            return Err(QueryError::InvalidArgument("metric name is required".into()));
+        }
+        if self.start_ns > self.end_ns {
+            return Err(QueryError::InvalidArgument(format!(
+                "time range starts ({}) after it ends ({})",
+                self.start_ns, self.end_ns
+            )));
+        }
+        if self.step_ns <= 0 {
+            return Err(QueryError::InvalidArgument("step must be positive".into()));
+        }
+        let steps = (self.end_ns - self.start_ns) / self.step_ns + 1;
+        if steps > MAX_SERIES_STEPS {
+            return Err(QueryError::InvalidArgument(format!(
+                "{steps} steps: at most {MAX_SERIES_STEPS}; use a larger step or a shorter range"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The series of a metric query, sorted by service and attributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricSeriesAnswer {
+    pub series: Vec<RolledSeries>,
+    /// More than [`MAX_METRIC_SERIES`] series matched; filter by service to see the rest.
+    pub truncated: bool,
+}
+
 /// Read access to stored telemetry, always inside one tenant.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -129,6 +177,18 @@ pub trait Queries: Send + Sync {
         time: TimeRange,
         limit: usize,
     ) -> Result<Vec<String>, QueryError>;
+    /// A metric's series over a range, re-bucketed to the step.
+    async fn metric_series(
+        &self,
+        tenant: &TenantId,
+        query: &MetricSeriesQuery,
+    ) -> Result<MetricSeriesAnswer, QueryError>;
+    /// Dashboard totals of the traces in a window: exact duration percentiles, failing services.
+    async fn dashboard(&self, tenant: &TenantId, query: &TraceStatsQuery) -> Result<TraceStats, QueryError>;
+    /// Traces and failed traces per step.
+    async fn traffic(&self, tenant: &TenantId, query: &SeriesQuery) -> Result<Vec<TrafficPoint>, QueryError>;
+    /// Traces per step and duration row.
+    async fn latency_heatmap(&self, tenant: &TenantId, query: &SeriesQuery) -> Result<Vec<HeatCell>, QueryError>;
     /// Row counts.
     async fn stats(&self, tenant: &TenantId) -> Result<SignalCounts, QueryError>;
     /// Size and settings of the database (not tenant data).

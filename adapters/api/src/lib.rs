@@ -17,6 +17,10 @@ use std::sync::Arc;
 
 pub use params::{DEFAULT_LOG_LIMIT, MAX_LOG_LIMIT, parse_time};
 pub use views::{
+    DashboardView, FailingServiceView, HeatCellView, HeatmapView, MetricPointView, MetricSeriesItemView,
+    MetricSeriesView, TrafficPointView, TrafficView,
+};
+pub use views::{
     LogEntryView, LogPageView, LogView, PatternPageView, PatternView, RcaCandidateView, RcaEvidenceView, RcaView,
     SeverityCountsView, SimilarLogView, SimilarLogsView, SpanView, StatsView, StorageStatusView, TailItemView,
     TracePageView, TraceSummaryView, TraceView,
@@ -50,6 +54,8 @@ enum ApiTags {
     Graph,
     /// Names in use: services, their operations, metrics.
     Metadata,
+    /// Metric series and trace aggregates: dashboard, traffic, latency heat map.
+    Metrics,
 }
 
 /// The query API over the `Queries` and `GraphQueries` use cases.
@@ -274,6 +280,7 @@ pub type Routes = (
     routes::patterns::PatternRoutes,
     routes::stats::StatsRoutes,
     routes::graph::GraphRoutes,
+    routes::metrics::MetricRoutes,
 );
 
 /// The OpenAPI service, mounted under `/api`.
@@ -285,7 +292,8 @@ pub fn service(api: QueryApi) -> OpenApiService<Routes, ()> {
         routes::metadata::MetadataRoutes(api.clone()),
         routes::patterns::PatternRoutes(api.clone()),
         routes::stats::StatsRoutes(api.clone()),
-        routes::graph::GraphRoutes(api),
+        routes::graph::GraphRoutes(api.clone()),
+        routes::metrics::MetricRoutes(api),
     );
     OpenApiService::new(routes, API_TITLE, env!("CARGO_PKG_VERSION"))
         .server("/api")

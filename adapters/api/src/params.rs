@@ -5,8 +5,8 @@ use otelcontext_domain::search::TextQuery;
 use otelcontext_domain::{SeverityLevel, StatusCode, TemplateId, TraceId};
 use otelcontext_ports::storage::MAX_ATTRIBUTE_FILTERS;
 use otelcontext_ports::{
-    AttributeFilter, Cursor, LogQuery, LogSort, MAX_RCA_LIMIT, MAX_RCA_RANGE_NS, RcaQuery, TemplateQuery, TemplateSort,
-    TimeRange, TraceQuery, TraceSort,
+    AttributeFilter, Cursor, LogQuery, LogSort, MAX_RCA_LIMIT, MAX_RCA_RANGE_NS, MAX_SERIES_STEPS, MAX_STATS_SERVICES,
+    RcaQuery, TemplateQuery, TemplateSort, TimeRange, TraceQuery, TraceSort,
 };
 
 /// Page size when `limit` is absent.
@@ -390,6 +390,63 @@ pub(crate) fn rca_query(
     Ok(q)
 }
 
+/// How far back the dashboard, traffic and heat map routes look by default.
+pub const DEFAULT_AGGREGATE_WINDOW_NS: i64 = 30 * 60 * 1_000_000_000;
+/// The smallest step a series gets when `step` is absent.
+pub const DEFAULT_STEP_NS: i64 = 60_000_000_000;
+const SECOND_NS: i64 = 1_000_000_000;
+
+/// A closed window: `start`/`end`/`time_range` as [`window`], the end defaulting to now.
+pub(crate) fn closed_window(
+    start: Option<String>,
+    end: Option<String>,
+    time_range: Option<String>,
+    default_ns: i64,
+    now_ns: i64,
+) -> Result<(i64, i64), Invalid> {
+    let w = window(start, end, time_range, default_ns, now_ns)?;
+    let (start_ns, end_ns) = (w.start_ns.unwrap_or(0), w.end_ns.unwrap_or(now_ns));
+    if start_ns > end_ns {
+        return Err(("invalid time range", format!("start ({start_ns}) is after end ({end_ns})")));
+    }
+    Ok((start_ns, end_ns))
+}
+
+/// The step of a series over `[start, end]`: `step` (a duration such as `30s` or `5m`) when
+/// given, otherwise `min_default_ns` or, when that would give more than the most steps a series
+/// may have, the smallest whole number of seconds that fits.
+pub(crate) fn step_of(step: Option<String>, start_ns: i64, end_ns: i64, min_default_ns: i64) -> Result<i64, Invalid> {
+    match present(step) {
+        Some(text) => {
+            let ns = duration_ns(&text).map_err(|e| ("invalid step", e))?;
+            if ns <= 0 {
+                return Err(("invalid step", format!("{text:?}: must be longer than 0")));
+            }
+            Ok(ns)
+        }
+        None => {
+            let fit = (end_ns - start_ns) / (MAX_SERIES_STEPS - 1) + 1;
+            let ns = fit.max(min_default_ns);
+            Ok((ns + SECOND_NS - 1) / SECOND_NS * SECOND_NS)
+        }
+    }
+}
+
+/// Repeated `service_name` values: trimmed, blanks dropped, duplicates removed, at most
+/// [`MAX_STATS_SERVICES`].
+pub(crate) fn services_of(raw: Vec<String>) -> Result<Vec<String>, Invalid> {
+    let mut services: Vec<String> = Vec::new();
+    for s in raw.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        if !services.iter().any(|x| x == s) {
+            services.push(s.to_owned());
+        }
+    }
+    if services.len() > MAX_STATS_SERVICES {
+        return Err(("invalid service_name", format!("{} services: at most {MAX_STATS_SERVICES}", services.len())));
+    }
+    Ok(services)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -545,5 +602,26 @@ mod tests {
         for (params, want) in cases {
             assert_eq!(params.into_query(None).unwrap_err().0, want);
         }
+    }
+
+    #[test]
+    fn aggregate_windows_steps_and_services_are_checked() {
+        let now = 10_000 * SECOND_NS;
+        assert_eq!(closed_window(None, None, None, 60 * SECOND_NS, now), Ok((now - 60 * SECOND_NS, now)));
+        let future = Some((now + 1).to_string());
+        assert!(closed_window(future, None, None, 60 * SECOND_NS, now).is_err());
+        assert_eq!(step_of(Some("5m".into()), 0, 1, DEFAULT_STEP_NS), Ok(300 * SECOND_NS));
+        assert!(step_of(Some("0s".into()), 0, 1, DEFAULT_STEP_NS).is_err());
+        assert!(step_of(Some("soon".into()), 0, 1, DEFAULT_STEP_NS).is_err());
+        assert_eq!(step_of(None, 0, 3_600 * SECOND_NS, DEFAULT_STEP_NS), Ok(DEFAULT_STEP_NS));
+        // A week at the default step would be 10,080 steps: the step grows to fit.
+        let week = 7 * 24 * 3_600 * SECOND_NS;
+        let step = step_of(None, 0, week, DEFAULT_STEP_NS).unwrap();
+        assert!(week / step < MAX_SERIES_STEPS && step % SECOND_NS == 0, "{step}");
+        assert_eq!(
+            services_of(vec![" a ".into(), "".into(), "a".into(), "b".into()]),
+            Ok(vec!["a".into(), "b".into()])
+        );
+        assert!(services_of((0..=MAX_STATS_SERVICES).map(|i| i.to_string()).collect()).is_err());
     }
 }

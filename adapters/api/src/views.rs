@@ -637,3 +637,247 @@ impl RcaView {
         }
     }
 }
+
+/// A finite float, `None` otherwise (JSON has no NaN or infinity).
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+/// Failures of `errors` out of `total`, as a fraction 0..1 (0 without traces).
+fn rate(errors: u64, total: u64) -> f64 {
+    if total == 0 { 0.0 } else { errors as f64 / total as f64 }
+}
+
+/// A root service with failed traces.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct FailingServiceView {
+    pub service_name: String,
+    pub error_count: u64,
+    pub total_count: u64,
+    /// `error_count / total_count`, 0..1.
+    pub error_rate: f64,
+}
+
+/// Dashboard totals of the traces that started in the window.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct DashboardView {
+    pub start: String,
+    pub start_unix_nano: i64,
+    pub end: String,
+    pub end_unix_nano: i64,
+    pub total_traces: u64,
+    /// Traces whose status is ERROR.
+    pub total_errors: u64,
+    /// `total_errors / total_traces`, 0..1.
+    pub error_rate: f64,
+    /// Log records in the window (of the services, when filtered).
+    pub total_logs: u64,
+    /// Distinct root services.
+    pub active_services: u64,
+    /// Mean trace duration; absent without traces.
+    pub avg_latency_ms: Option<f64>,
+    /// Exact percentiles of the trace durations (nearest rank, every trace counted); absent
+    /// without traces.
+    pub p50_latency_ms: Option<f64>,
+    pub p95_latency_ms: Option<f64>,
+    pub p99_latency_ms: Option<f64>,
+    /// At most 5, most failed traces first.
+    pub top_failing_services: Vec<FailingServiceView>,
+}
+
+impl DashboardView {
+    pub fn new(start_ns: i64, end_ns: i64, s: &otelcontext_ports::TraceStats) -> Self {
+        let p = |i: usize| s.percentiles_ns.get(i).map(|&ns| ms(ns));
+        Self {
+            start: rfc3339(start_ns),
+            start_unix_nano: start_ns,
+            end: rfc3339(end_ns),
+            end_unix_nano: end_ns,
+            total_traces: s.traces,
+            total_errors: s.errors,
+            error_rate: rate(s.errors, s.traces),
+            total_logs: s.logs,
+            active_services: s.services,
+            avg_latency_ms: s.mean_duration_ns.map(|ns| ns / 1e6),
+            p50_latency_ms: p(0),
+            p95_latency_ms: p(1),
+            p99_latency_ms: p(2),
+            top_failing_services: s
+                .top_failing
+                .iter()
+                .map(|f| FailingServiceView {
+                    service_name: f.service.clone(),
+                    error_count: f.errors,
+                    total_count: f.traces,
+                    error_rate: rate(f.errors, f.traces),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Traces that started in one step.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct TrafficPointView {
+    /// Start of the step.
+    pub timestamp: String,
+    pub timestamp_unix_nano: i64,
+    pub count: u64,
+    pub error_count: u64,
+    /// `error_count / count`, 0..1.
+    pub error_rate: f64,
+}
+
+/// Traces per step; steps without traces are left out.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct TrafficView {
+    pub start_unix_nano: i64,
+    pub end_unix_nano: i64,
+    pub step_ns: i64,
+    pub points: Vec<TrafficPointView>,
+}
+
+impl TrafficView {
+    pub fn new(q: &otelcontext_ports::SeriesQuery, points: &[otelcontext_ports::TrafficPoint]) -> Self {
+        Self {
+            start_unix_nano: q.rows.start_ns,
+            end_unix_nano: q.rows.end_ns,
+            step_ns: q.step_ns,
+            points: points
+                .iter()
+                .map(|p| TrafficPointView {
+                    timestamp: rfc3339(p.start_ns),
+                    timestamp_unix_nano: p.start_ns,
+                    count: p.traces,
+                    error_count: p.errors,
+                    error_rate: rate(p.errors, p.traces),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Traces of one step whose duration falls in one row.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct HeatCellView {
+    /// Start of the step.
+    pub timestamp: String,
+    pub timestamp_unix_nano: i64,
+    /// Index into `bounds_ms`; `bounds_ms.len()` for the open last row.
+    pub row: u32,
+    /// Upper bound of the row's durations (inclusive); absent for the open last row.
+    pub le_ms: Option<f64>,
+    pub count: u64,
+}
+
+/// Trace durations per step: a heat map with fixed rows (a 1-2-5 series of upper bounds from
+/// 0.1 ms to 100 s, then everything longer). Empty cells are left out.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct HeatmapView {
+    pub start_unix_nano: i64,
+    pub end_unix_nano: i64,
+    pub step_ns: i64,
+    /// Upper bounds of the rows, ascending.
+    pub bounds_ms: Vec<f64>,
+    pub cells: Vec<HeatCellView>,
+}
+
+impl HeatmapView {
+    pub fn new(q: &otelcontext_ports::SeriesQuery, cells: &[otelcontext_ports::HeatCell]) -> Self {
+        use otelcontext_ports::LATENCY_BOUNDS_NS;
+        Self {
+            start_unix_nano: q.rows.start_ns,
+            end_unix_nano: q.rows.end_ns,
+            step_ns: q.step_ns,
+            bounds_ms: LATENCY_BOUNDS_NS.iter().map(|&b| ms(b)).collect(),
+            cells: cells
+                .iter()
+                .map(|c| HeatCellView {
+                    timestamp: rfc3339(c.start_ns),
+                    timestamp_unix_nano: c.start_ns,
+                    row: u32::try_from(c.row).unwrap_or(u32::MAX),
+                    le_ms: LATENCY_BOUNDS_NS.get(c.row).map(|&b| ms(b)),
+                    count: c.traces,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One step of a metric series: what the stored buckets in it aggregate.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct MetricPointView {
+    /// Start of the step.
+    pub timestamp: String,
+    pub timestamp_unix_nano: i64,
+    /// Observations: points for gauges and sums, recorded values for histograms.
+    pub count: u64,
+    pub sum: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    /// `sum / count`.
+    pub avg: Option<f64>,
+    /// The latest value in the step (gauges: the level; cumulative sums: the running total).
+    pub last: Option<f64>,
+    /// Histogram quantiles, interpolated inside their histogram bucket; absent for gauges and
+    /// sums.
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+}
+
+/// One series (service and attributes) of a metric.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct MetricSeriesItemView {
+    pub service_name: String,
+    pub attributes: Value,
+    /// Oldest first; steps without data are left out.
+    pub points: Vec<MetricPointView>,
+}
+
+/// A metric's series over the range, one point per step.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct MetricSeriesView {
+    pub name: String,
+    pub start_unix_nano: i64,
+    pub end_unix_nano: i64,
+    pub step_ns: i64,
+    /// Sorted by service, then attributes.
+    pub series: Vec<MetricSeriesItemView>,
+    /// More than 100 series matched and only the first 100 are here: filter by `service_name`.
+    pub truncated: bool,
+}
+
+impl MetricSeriesView {
+    pub fn new(q: &otelcontext_ports::MetricSeriesQuery, a: &otelcontext_ports::MetricSeriesAnswer) -> Self {
+        let point = |b: &otelcontext_domain::MetricBucket| MetricPointView {
+            timestamp: rfc3339(b.start_ns),
+            timestamp_unix_nano: b.start_ns,
+            count: b.count,
+            sum: finite(b.sum),
+            min: finite(b.min),
+            max: finite(b.max),
+            avg: b.mean().and_then(finite),
+            last: finite(b.last),
+            p50: b.quantile(0.5).and_then(finite),
+            p95: b.quantile(0.95).and_then(finite),
+            p99: b.quantile(0.99).and_then(finite),
+        };
+        Self {
+            name: q.name.trim().to_owned(),
+            start_unix_nano: q.start_ns,
+            end_unix_nano: q.end_ns,
+            step_ns: q.step_ns,
+            series: a
+                .series
+                .iter()
+                .map(|s| MetricSeriesItemView {
+                    service_name: s.service.clone(),
+                    attributes: json(&s.attributes),
+                    points: s.points.iter().map(point).collect(),
+                })
+                .collect(),
+            truncated: a.truncated,
+        }
+    }
+}

@@ -5,6 +5,7 @@
 //! by `ILIKE` served by pg_trgm GIN indexes (sequential scans with a warning when the extension
 //! is missing); optional daily partitioning of logs; optional Azure Entra tokens as passwords.
 
+mod aggregate;
 mod dsn;
 mod entra;
 mod error;
@@ -37,7 +38,9 @@ use otelcontext_ports::{
     StorageStatus, StoredLog, TelemetryWriter, TemplateQuery, TenantBatch, TokenSource, TraceQuery, TraceStore,
     WriteSummary,
 };
-use otelcontext_ports::{CatalogCache, CatalogSignal, TimeRange};
+use otelcontext_ports::{
+    CatalogCache, CatalogSignal, HeatCell, SeriesQuery, TimeRange, TraceStats, TraceStatsQuery, TrafficPoint,
+};
 use parking_lot::Mutex;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
@@ -228,6 +231,18 @@ impl TraceStore for PostgresStorage {
         limit: usize,
     ) -> Result<Vec<String>, StorageError> {
         search::catalog_names(&self.pool, tenant, CatalogSignal::Span, false, Some(service), time, limit).await
+    }
+
+    async fn trace_stats(&self, tenant: &TenantId, q: &TraceStatsQuery) -> Result<TraceStats, StorageError> {
+        aggregate::trace_stats(&self.pool, tenant, q).await
+    }
+
+    async fn traffic(&self, tenant: &TenantId, q: &SeriesQuery) -> Result<Vec<TrafficPoint>, StorageError> {
+        aggregate::traffic(&self.pool, tenant, q).await
+    }
+
+    async fn latency_heatmap(&self, tenant: &TenantId, q: &SeriesQuery) -> Result<Vec<HeatCell>, StorageError> {
+        aggregate::latency_heatmap(&self.pool, tenant, q).await
     }
 }
 

@@ -6,6 +6,7 @@
 //! writes are group commits: a whole [`otelcontext_ports::TenantBatch`] slice goes into one
 //! transaction. WAL checkpoints run on their own thread; the WAL file is bounded.
 
+mod aggregate;
 mod error;
 mod fts;
 mod maintenance;
@@ -28,7 +29,9 @@ use otelcontext_ports::{
     MetricQuery, MetricStore, Page, PoolStats, RetentionTarget, SignalCounts, SnapshotQuery, SpanQuery, StorageError,
     StorageStatus, StoredLog, TelemetryWriter, TemplateQuery, TenantBatch, TraceQuery, TraceStore, WriteSummary,
 };
-use otelcontext_ports::{CatalogCache, CatalogSignal, TimeRange};
+use otelcontext_ports::{
+    CatalogCache, CatalogSignal, HeatCell, SeriesQuery, TimeRange, TraceStats, TraceStatsQuery, TrafficPoint,
+};
 
 /// Catalogue entries a storage remembers writing.
 const CATALOG_CACHE_ENTRIES: usize = 100_000;
@@ -237,6 +240,18 @@ impl TraceStore for SqliteStorage {
         limit: usize,
     ) -> Result<Vec<String>, StorageError> {
         search::catalog_names(&self.readers, tenant, CatalogSignal::Span, false, Some(service), time, limit).await
+    }
+
+    async fn trace_stats(&self, tenant: &TenantId, q: &TraceStatsQuery) -> Result<TraceStats, StorageError> {
+        aggregate::trace_stats(&self.readers, tenant, q).await
+    }
+
+    async fn traffic(&self, tenant: &TenantId, q: &SeriesQuery) -> Result<Vec<TrafficPoint>, StorageError> {
+        aggregate::traffic(&self.readers, tenant, q).await
+    }
+
+    async fn latency_heatmap(&self, tenant: &TenantId, q: &SeriesQuery) -> Result<Vec<HeatCell>, StorageError> {
+        aggregate::latency_heatmap(&self.readers, tenant, q).await
     }
 }
 

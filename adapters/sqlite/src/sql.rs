@@ -101,6 +101,19 @@ impl Select {
         self
     }
 
+    /// Fetches every row (for aggregates, whose row count the query itself bounds).
+    pub(crate) async fn fetch_all(&self, pool: &SqlitePool) -> Result<Vec<SqliteRow>, StorageError> {
+        let sql = self.sql.clone();
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for b in &self.binds {
+            q = match b {
+                Bind::Text(s) => q.bind(s.clone()),
+                Bind::Int(i) => q.bind(*i),
+            };
+        }
+        q.fetch_all(pool).await.map_err(map_sqlx_error)
+    }
+
     /// Fetches up to `limit + 1` rows (the extra one tells whether another page follows),
     /// skipping `offset`.
     pub(crate) async fn fetch(

@@ -5,9 +5,10 @@ use crate::services::SimilarLogService;
 use async_trait::async_trait;
 use otelcontext_domain::{LogTemplate, MetricPoint, TemplateId, TenantId, Trace, TraceId, TraceSummary};
 use otelcontext_ports::{
-    IntelligenceStore, LogContextQuery, LogId, LogQuery, LogSort, LogStore, Maintenance, MetricQuery, MetricStore,
-    Page, Queries, QueryError, SignalCounts, SimilarLogHit, StorageStatus, StoredLog, TemplateQuery, TimeRange,
-    TraceQuery, TraceStore,
+    BucketQuery, HeatCell, IntelligenceStore, LogContextQuery, LogId, LogQuery, LogSort, LogStore,
+    MAX_METRIC_BUCKETS_READ, MAX_METRIC_SERIES, Maintenance, MetricQuery, MetricSeriesAnswer, MetricSeriesQuery,
+    MetricStore, Page, Queries, QueryError, SeriesQuery, SignalCounts, SimilarLogHit, StorageStatus, StoredLog,
+    TemplateQuery, TimeRange, TraceQuery, TraceStats, TraceStatsQuery, TraceStore, TrafficPoint,
 };
 use std::sync::Arc;
 
@@ -162,6 +163,52 @@ impl Queries for QueryService {
         Ok(self.metrics.metric_names(tenant, service.as_deref(), time, limit).await?)
     }
 
+    async fn metric_series(
+        &self,
+        tenant: &TenantId,
+        query: &MetricSeriesQuery,
+    ) -> Result<MetricSeriesAnswer, QueryError> {
+        query.validate()?;
+        let mut q = BucketQuery {
+            time: TimeRange::between(query.start_ns, query.end_ns),
+            name: Some(query.name.trim().to_owned()),
+            service: query.service.clone(),
+            limit: MAX_PAGE_ROWS,
+            cursor: None,
+        };
+        let mut buckets = Vec::new();
+        loop {
+            let page = self.metrics.search_buckets(tenant, &q).await?;
+            buckets.extend(page.items);
+            if buckets.len() > MAX_METRIC_BUCKETS_READ {
+                return Err(QueryError::InvalidArgument(format!(
+                    "the query covers more than {MAX_METRIC_BUCKETS_READ} stored buckets: filter by service or \
+                     shorten the range"
+                )));
+            }
+            match page.next {
+                Some(c) => q.cursor = Some(c),
+                None => break,
+            }
+        }
+        let mut series = otelcontext_domain::rollup(&buckets, query.start_ns, query.step_ns);
+        let truncated = series.len() > MAX_METRIC_SERIES;
+        series.truncate(MAX_METRIC_SERIES);
+        Ok(MetricSeriesAnswer { series, truncated })
+    }
+
+    async fn dashboard(&self, tenant: &TenantId, query: &TraceStatsQuery) -> Result<TraceStats, QueryError> {
+        Ok(self.traces.trace_stats(tenant, query).await?)
+    }
+
+    async fn traffic(&self, tenant: &TenantId, query: &SeriesQuery) -> Result<Vec<TrafficPoint>, QueryError> {
+        Ok(self.traces.traffic(tenant, query).await?)
+    }
+
+    async fn latency_heatmap(&self, tenant: &TenantId, query: &SeriesQuery) -> Result<Vec<HeatCell>, QueryError> {
+        Ok(self.traces.latency_heatmap(tenant, query).await?)
+    }
+
     async fn stats(&self, tenant: &TenantId) -> Result<SignalCounts, QueryError> {
         Ok(self.maintenance.counts(tenant).await?)
     }
@@ -274,5 +321,94 @@ mod tests {
         logs.expect_search_logs().withf(|_, q| q.limit == MAX_PAGE_ROWS).returning(|_, _| Ok(Page::empty()));
         let q = service(MockTraceStore::new(), logs, MockMaintenance::new());
         q.logs(&t(), &LogQuery::recent(usize::MAX)).await.unwrap();
+    }
+
+    fn bucket(service: &str, start_ns: i64, value: f64) -> otelcontext_domain::MetricBucket {
+        otelcontext_domain::MetricBucket {
+            name: "queue.depth".into(),
+            service: service.into(),
+            attributes: otelcontext_domain::Attributes::new(),
+            start_ns,
+            width_ns: 30,
+            count: 1,
+            sum: value,
+            min: value,
+            max: value,
+            last: value,
+            last_ns: start_ns,
+            histogram: otelcontext_domain::BucketHistogram::None,
+        }
+    }
+
+    fn over_metrics(metrics: MockMetricStore) -> QueryService {
+        QueryService::new(
+            Arc::new(MockTraceStore::new()),
+            Arc::new(MockLogStore::new()),
+            Arc::new(metrics),
+            Arc::new(MockMaintenance::new()),
+            Arc::new(otelcontext_ports::MockIntelligenceStore::new()),
+        )
+    }
+
+    #[tokio::test]
+    async fn metric_series_read_every_page_and_roll_up_per_step() {
+        let mut metrics = MockMetricStore::new();
+        let next = otelcontext_ports::Cursor::After { key: 30, id: 2 };
+        metrics
+            .expect_search_buckets()
+            .withf(|_, q| {
+                q.cursor.is_none() && q.name.as_deref() == Some("queue.depth") && q.time == TimeRange::between(0, 119)
+            })
+            .returning(move |_, _| {
+                Ok(Page { items: vec![bucket("a", 0, 1.0), bucket("a", 30, 3.0)], next: Some(next) })
+            });
+        metrics
+            .expect_search_buckets()
+            .withf(move |_, q| q.cursor == Some(next))
+            .returning(|_, _| Ok(Page { items: vec![bucket("a", 60, 5.0), bucket("b", 90, 7.0)], next: None }));
+        let q = over_metrics(metrics);
+        let query =
+            MetricSeriesQuery { name: " queue.depth ".into(), service: None, start_ns: 0, end_ns: 119, step_ns: 60 };
+        let answer = q.metric_series(&t(), &query).await.unwrap();
+        assert!(!answer.truncated);
+        let a = &answer.series[0];
+        assert_eq!(
+            a.points.iter().map(|p| (p.start_ns, p.count, p.sum)).collect::<Vec<_>>(),
+            vec![(0, 2, 4.0), (60, 1, 5.0)]
+        );
+        assert_eq!(answer.series[1].service, "b");
+        let bad = MetricSeriesQuery { step_ns: 0, ..query.clone() };
+        assert!(matches!(q.metric_series(&t(), &bad).await, Err(QueryError::InvalidArgument(_))));
+        let unnamed = MetricSeriesQuery { name: " ".into(), ..query };
+        assert!(
+            matches!(q.metric_series(&t(), &unnamed).await, Err(QueryError::InvalidArgument(m)) if m.contains("name"))
+        );
+    }
+
+    #[tokio::test]
+    async fn metric_series_refuse_to_read_without_bound_and_cap_the_series() {
+        let mut metrics = MockMetricStore::new();
+        metrics.expect_search_buckets().returning(|_, q| {
+            let start = q.cursor.map_or(0, |c| match c {
+                otelcontext_ports::Cursor::After { key, .. } => key + 1,
+                otelcontext_ports::Cursor::Skip(_) => 0,
+            });
+            let items = (start..start + q.limit as i64).map(|i| bucket(&format!("s{i}"), 0, 1.0)).collect();
+            Ok(Page { items, next: Some(otelcontext_ports::Cursor::After { key: start + q.limit as i64, id: 0 }) })
+        });
+        let query = MetricSeriesQuery { name: "m".into(), service: None, start_ns: 0, end_ns: 10, step_ns: 10 };
+        let e = over_metrics(metrics).metric_series(&t(), &query).await.unwrap_err();
+        assert!(matches!(e, QueryError::InvalidArgument(m) if m.contains("filter by service")));
+
+        let mut metrics = MockMetricStore::new();
+        metrics.expect_search_buckets().returning(|_, _| {
+            Ok(Page {
+                items: (0..MAX_METRIC_SERIES + 1).map(|i| bucket(&format!("s{i:04}"), 0, 1.0)).collect(),
+                next: None,
+            })
+        });
+        let answer = over_metrics(metrics).metric_series(&t(), &query).await.unwrap();
+        assert!(answer.truncated);
+        assert_eq!(answer.series.len(), MAX_METRIC_SERIES);
     }
 }

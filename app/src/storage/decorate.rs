@@ -65,6 +65,27 @@ macro_rules! decorate_storage {
             ) -> Result<Vec<String>, StorageError> {
                 self.around("operations", Read, || self.inner.operations(t, service, time, limit)).await
             }
+            async fn trace_stats(
+                &self,
+                t: &TenantId,
+                q: &otelcontext_ports::TraceStatsQuery,
+            ) -> Result<otelcontext_ports::TraceStats, StorageError> {
+                self.around("trace_stats", Read, || self.inner.trace_stats(t, q)).await
+            }
+            async fn traffic(
+                &self,
+                t: &TenantId,
+                q: &otelcontext_ports::SeriesQuery,
+            ) -> Result<Vec<otelcontext_ports::TrafficPoint>, StorageError> {
+                self.around("traffic", Read, || self.inner.traffic(t, q)).await
+            }
+            async fn latency_heatmap(
+                &self,
+                t: &TenantId,
+                q: &otelcontext_ports::SeriesQuery,
+            ) -> Result<Vec<otelcontext_ports::HeatCell>, StorageError> {
+                self.around("latency_heatmap", Read, || self.inner.latency_heatmap(t, q)).await
+            }
         }
 
         #[async_trait::async_trait]

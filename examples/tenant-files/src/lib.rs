@@ -20,6 +20,7 @@ use otelcontext_ports::{
     StorageStatus, StoredLog, TelemetryWriter, TemplateQuery, TenantBatch, TimeRange, TraceQuery, TraceStore,
     WriteSummary, validate_catalog_read,
 };
+use otelcontext_ports::{HeatCell, SeriesQuery, TraceStats, TraceStatsQuery, TrafficPoint};
 use otelcontext_sqlite::{SqliteConfig, SqliteStorage};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -134,6 +135,30 @@ impl TraceStore for TenantFiles {
         validate_catalog_read(&time, limit)?;
         match self.existing(t).await {
             Some(s) => s.operations(t, service, time, limit).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn trace_stats(&self, t: &TenantId, q: &TraceStatsQuery) -> Result<TraceStats, StorageError> {
+        q.validate()?;
+        match self.existing(t).await {
+            Some(s) => s.trace_stats(t, q).await,
+            None => Ok(TraceStats::default()),
+        }
+    }
+
+    async fn traffic(&self, t: &TenantId, q: &SeriesQuery) -> Result<Vec<TrafficPoint>, StorageError> {
+        q.validate()?;
+        match self.existing(t).await {
+            Some(s) => s.traffic(t, q).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn latency_heatmap(&self, t: &TenantId, q: &SeriesQuery) -> Result<Vec<HeatCell>, StorageError> {
+        q.validate()?;
+        match self.existing(t).await {
+            Some(s) => s.latency_heatmap(t, q).await,
             None => Ok(Vec::new()),
         }
     }

@@ -57,6 +57,7 @@ macro_rules! storage_conformance_tests {
             trace_pages_neither_skip_nor_repeat_while_writes_continue,
             span_search_filters_and_pages,
             services_operations_and_metric_names_are_catalogued,
+            trace_aggregates_are_exact,
             awkward_strings_survive,
             batches_of_fifty_thousand_records_are_written_whole,
             // logs

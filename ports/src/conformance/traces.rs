@@ -408,3 +408,92 @@ pub async fn services_operations_and_metric_names_are_catalogued(st: &dyn Storag
     assert_eq!(st.metric_names(&a, None, all, 100).await.unwrap(), strings(&["cpu"]));
     assert_eq!(st.services(&b, all, 100).await.unwrap(), Vec::<String>::new());
 }
+
+/// Dashboard aggregates are exact: totals, nearest-rank percentiles over every trace, the most
+/// failing root services, log counts, traffic per step and the latency heat map, each inside
+/// the window, the services and the tenant asked about.
+pub async fn trace_aggregates_are_exact(st: &dyn Storage) {
+    use crate::storage::{FailingService, HeatCell, SeriesQuery, TraceStatsQuery, TrafficPoint, latency_row};
+    use otelcontext_domain::StatusCode;
+    let t = &tenant("acme");
+    let ms = 1_000_000;
+    // 201 traces, one a second: trace i lasts (i + 1) ms; roots cycle a, b, c; every 4th of b
+    // and every 10th of c failed.
+    let mut spans = Vec::new();
+    for i in 0..201i64 {
+        let service = ["a", "b", "c"][(i % 3) as usize];
+        let mut span =
+            plain_span(tid16(i as u16 + 1), 1, None, service, "op", i * 1_000 * ms, i * 1_000 * ms + (i + 1) * ms);
+        let failed = (service == "b" && i % 4 == 1) || (service == "c" && i % 10 == 5);
+        if failed {
+            span.status.code = StatusCode::Error;
+        }
+        spans.push(span);
+    }
+    write(st, spans_batch(t, spans)).await;
+    // A trace of another tenant in the window changes nothing.
+    write(st, spans_batch(&tenant("other"), vec![plain_span(tid(9), 1, None, "a", "op", 0, 500 * 1_000 * ms)])).await;
+    write(st, logs_batch(t, (0..7).map(|n| text_log(n * 1_000 * ms, if n < 4 { "a" } else { "b" }, "line")).collect()))
+        .await;
+    let q = TraceStatsQuery { start_ns: T0, end_ns: T0 + 200_000 * ms, services: vec![] };
+    let stats = st.trace_stats(t, &q).await.unwrap();
+    assert_eq!((stats.traces, stats.services, stats.logs), (201, 3, 7));
+    // b: i ≡ 1 (mod 3) and i ≡ 1 (mod 4), i.e. i ≡ 1 (mod 12): 17 of 201; c: i ≡ 2 (mod 3) and
+    // i ≡ 5 (mod 10), i.e. i ≡ 5 (mod 30): 7.
+    assert_eq!(stats.errors, 24);
+    assert_eq!(stats.percentiles_ns, vec![101 * ms, 191 * ms, 199 * ms]);
+    assert!((stats.mean_duration_ns.unwrap() - 101.0 * ms as f64).abs() < 1.0, "{:?}", stats.mean_duration_ns);
+    assert_eq!(
+        stats.top_failing,
+        vec![
+            FailingService { service: "b".into(), errors: 17, traces: 67 },
+            FailingService { service: "c".into(), errors: 7, traces: 67 },
+        ]
+    );
+    // Only c, first 30 seconds: traces 2, 5, …, 29 (10 traces, 5 failed), no log.
+    let c = TraceStatsQuery { start_ns: T0, end_ns: T0 + 29_999 * ms, services: vec!["c".into()] };
+    let stats = st.trace_stats(t, &c).await.unwrap();
+    assert_eq!((stats.traces, stats.errors, stats.services, stats.logs), (10, 1, 1, 0));
+    assert_eq!(stats.percentiles_ns, vec![15 * ms, 30 * ms, 30 * ms]);
+    let empty = TraceStatsQuery { start_ns: T0 - 10, end_ns: T0 - 1, services: vec![] };
+    let stats = st.trace_stats(t, &empty).await.unwrap();
+    assert_eq!((stats.traces, stats.mean_duration_ns, stats.percentiles_ns.len()), (0, None, 0));
+    assert!(stats.top_failing.is_empty());
+
+    // Steps of a minute from T0 + 30 s: traces 30..=89, 90..=149, 150..=200.
+    let series = SeriesQuery {
+        rows: TraceStatsQuery { start_ns: T0 + 30_000 * ms, end_ns: T0 + 300_000 * ms, services: vec!["b".into()] },
+        step_ns: 60_000 * ms,
+    };
+    let traffic = st.traffic(t, &series).await.unwrap();
+    let b_in = |lo: i64, hi: i64| (lo..=hi).filter(|i| i % 3 == 1);
+    let want: Vec<TrafficPoint> = [(30, 89), (90, 149), (150, 200)]
+        .iter()
+        .enumerate()
+        .map(|(k, &(lo, hi))| TrafficPoint {
+            start_ns: T0 + (30 + 60 * k as i64) * 1_000 * ms,
+            traces: b_in(lo, hi).count() as u64,
+            errors: b_in(lo, hi).filter(|i| i % 4 == 1).count() as u64,
+        })
+        .collect();
+    assert_eq!(traffic, want);
+    let heat = st.latency_heatmap(t, &series).await.unwrap();
+    let mut want: Vec<HeatCell> = Vec::new();
+    for (k, &(lo, hi)) in [(30, 89), (90, 149), (150, 200)].iter().enumerate() {
+        for i in b_in(lo, hi) {
+            let (start_ns, row) = (T0 + (30 + 60 * k as i64) * 1_000 * ms, latency_row((i + 1) * ms));
+            match want.last_mut() {
+                Some(c) if c.start_ns == start_ns && c.row == row => c.traces += 1,
+                _ => want.push(HeatCell { start_ns, row, traces: 1 }),
+            }
+        }
+    }
+    assert_eq!(heat, want);
+    assert_eq!(heat.iter().map(|c| c.traces).sum::<u64>(), traffic.iter().map(|p| p.traces).sum::<u64>());
+
+    // Bad arguments are refused.
+    let too_fine = SeriesQuery { step_ns: 1, ..series.clone() };
+    assert!(matches!(st.traffic(t, &too_fine).await, Err(crate::StorageError::InvalidArgument(_))));
+    let backwards = TraceStatsQuery { start_ns: T0, end_ns: T0 - 1, services: vec![] };
+    assert!(matches!(st.trace_stats(t, &backwards).await, Err(crate::StorageError::InvalidArgument(_))));
+}

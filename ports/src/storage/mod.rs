@@ -5,11 +5,16 @@
 //! Every method takes a [`TenantId`] and never sees another tenant's data, except the
 //! maintenance methods named as cross-tenant.
 
+mod aggregate;
 mod catalog;
 mod maintenance;
 mod page;
 mod query;
 
+pub use aggregate::{
+    DASHBOARD_PERCENTILES, FailingService, HeatCell, LATENCY_BOUNDS_NS, MAX_SERIES_STEPS, MAX_STATS_SERVICES,
+    SeriesQuery, TOP_FAILING_SERVICES, TraceStats, TraceStatsQuery, TrafficPoint, latency_row, nearest_rank,
+};
 pub use catalog::{CATALOG_SLACK_NS, CatalogCache, CatalogEntry, CatalogSignal, MAX_CATALOG_LIMIT, catalog_entries};
 pub use maintenance::{LogPartition, PoolStats, RetentionTarget, StorageStatus};
 pub use page::{Cursor, CursorKey, Page};
@@ -171,6 +176,17 @@ pub trait TraceStore: Send + Sync {
         time: TimeRange,
         limit: usize,
     ) -> Result<Vec<String>, StorageError>;
+
+    /// Totals, exact duration percentiles and the most failing root services of the trace rows
+    /// of the query, and the count of log records in the same window (and services).
+    async fn trace_stats(&self, tenant: &TenantId, query: &TraceStatsQuery) -> Result<TraceStats, StorageError>;
+
+    /// Traces and failed traces per step, oldest first; steps without traces are left out.
+    async fn traffic(&self, tenant: &TenantId, query: &SeriesQuery) -> Result<Vec<TrafficPoint>, StorageError>;
+
+    /// Traces per step and duration row of [`LATENCY_BOUNDS_NS`], by step then row; empty cells
+    /// are left out.
+    async fn latency_heatmap(&self, tenant: &TenantId, query: &SeriesQuery) -> Result<Vec<HeatCell>, StorageError>;
 }
 
 /// Reads log records.

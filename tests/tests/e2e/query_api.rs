@@ -83,6 +83,102 @@ async fn traces_are_searched_by_service_status_duration_and_attribute(backend: B
     }
 }
 
+otelcontext_e2e::on_both_databases!(2, dashboard_traffic_heat_map_and_metric_series);
+
+async fn dashboard_traffic_heat_map_and_metric_series(backend: Backend) {
+    let Some(s) = TestServer::on(backend).await else { return };
+    // Traces 1-12, trace n lasts n * 10 ms; checkout roots 1-10 (3 and 7 fail), search 11-12.
+    let checkout: Vec<_> = (1..=10u64).map(|n| span(n, 0, n == 3 || n == 7, n * 10)).collect();
+    let search: Vec<_> = (11..=12u64).map(|n| span(n, 0, false, n * 10)).collect();
+    for (service, spans) in [("checkout", checkout), ("search", search)] {
+        assert_eq!(post_proto(&s, "/v1/traces", &traces(service, spans), &[]).await.status, 200);
+    }
+    s.wait_for("default", |c| c.spans == 12).await;
+    let window = format!("start={T0}&end={}", T0 + 59_000_000_000);
+    let get = |path: String, tenant: Option<&'static str>| {
+        let s = &s;
+        async move {
+            let (status, body) = s.get_json(&path, tenant).await;
+            assert_eq!(status, 200, "{path}: {body}");
+            body
+        }
+    };
+    let d = get(format!("/api/metrics/dashboard?{window}"), None).await;
+    assert_eq!((d["total_traces"].as_u64(), d["total_errors"].as_u64()), (Some(12), Some(2)), "{d}");
+    assert_eq!(d["error_rate"].as_f64().unwrap(), 2.0 / 12.0);
+    assert_eq!(d["active_services"], 2);
+    assert_eq!(d["avg_latency_ms"].as_f64(), Some(65.0));
+    let p = |k: &str| d[k].as_f64().unwrap();
+    assert_eq!((p("p50_latency_ms"), p("p95_latency_ms"), p("p99_latency_ms")), (60.0, 120.0, 120.0));
+    assert_eq!(
+        d["top_failing_services"],
+        serde_json::json!([{"service_name": "checkout", "error_count": 2, "total_count": 10, "error_rate": 0.2}])
+    );
+    let d = get(format!("/api/metrics/dashboard?{window}&service_name=search"), None).await;
+    assert_eq!((d["total_traces"].as_u64(), d["p50_latency_ms"].as_f64()), (Some(2), Some(110.0)));
+    let d = get(format!("/api/metrics/dashboard?{window}"), Some("other")).await;
+    assert_eq!((d["total_traces"].as_u64(), d["p99_latency_ms"].is_null()), (Some(0), true), "{d}");
+
+    let t = get(format!("/api/metrics/traffic?{window}&step=1m"), None).await;
+    assert_eq!(t["points"].as_array().unwrap().len(), 1, "{t}");
+    let point = &t["points"][0];
+    assert_eq!((point["count"].as_u64(), point["error_count"].as_u64()), (Some(12), Some(2)));
+    assert_eq!(point["timestamp_unix_nano"].as_u64(), Some(T0));
+    let h = get(format!("/api/metrics/latency_heatmap?{window}&service_name=checkout&service_name=search"), None).await;
+    let cells: Vec<(f64, u64)> = h["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["le_ms"].as_f64().unwrap(), c["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(cells, [(10.0, 1), (20.0, 1), (50.0, 3), (100.0, 5), (200.0, 2)], "{h}");
+
+    // Metric series: two 30 s buckets of one series merge into one 1 m point.
+    let bucket = |start_ns: i64, value: f64| otelcontext_domain::MetricBucket {
+        name: "queue.depth".into(),
+        service: "checkout".into(),
+        attributes: otelcontext_domain::Attributes::new(),
+        start_ns,
+        width_ns: 30_000_000_000,
+        count: 2,
+        sum: 2.0 * value,
+        min: value,
+        max: value,
+        last: value,
+        last_ns: start_ns,
+        histogram: otelcontext_domain::BucketHistogram::None,
+    };
+    let t0 = T0 as i64;
+    let tenant = otelcontext_domain::TenantId::parse("default").unwrap();
+    s.storage.write_buckets(&tenant, &[bucket(t0, 1.0), bucket(t0 + 30_000_000_000, 4.0)]).await.unwrap();
+    let m = get(format!("/api/metrics?name=queue.depth&{window}&step=1m"), None).await;
+    let series = m["series"].as_array().unwrap();
+    assert_eq!((series.len(), series[0]["service_name"].as_str()), (1, Some("checkout")), "{m}");
+    let point = &series[0]["points"][0];
+    assert_eq!(
+        (point["count"].as_u64(), point["avg"].as_f64(), point["max"].as_f64(), point["last"].as_f64()),
+        (Some(4), Some(2.5), Some(4.0), Some(4.0))
+    );
+    assert!(point["p50"].is_null(), "a gauge has no quantiles: {point}");
+    let m = get(format!("/api/metrics?name=queue.depth&{window}"), Some("other")).await;
+    assert_eq!(m["series"], serde_json::json!([]));
+
+    let many = (0..21).map(|i| format!("service_name=s{i}")).collect::<Vec<_>>().join("&");
+    for bad in [
+        format!("/api/metrics?{window}"),
+        format!("/api/metrics?name=queue.depth&{window}&step=1ns"),
+        format!("/api/metrics/traffic?{window}&step=0s"),
+        format!("/api/metrics/latency_heatmap?{window}&step=10ms"),
+        format!("/api/metrics/dashboard?{window}&{many}"),
+        "/api/metrics/dashboard?start=later".into(),
+        format!("/api/metrics/dashboard?start={}&end={T0}", T0 + 1),
+    ] {
+        let (status, body) = s.get_json(&bad, None).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body["error"].is_string() && body["detail"].is_string(), "{bad}: {body}");
+    }
+}
+
 otelcontext_e2e::on_both_databases!(2, services_operations_and_metric_names_are_listed);
 
 async fn services_operations_and_metric_names_are_listed(backend: Backend) {

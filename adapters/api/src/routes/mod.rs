@@ -3,6 +3,7 @@
 pub mod graph;
 pub mod logs;
 pub mod metadata;
+pub mod metrics;
 pub mod patterns;
 pub mod stats;
 pub mod traces;

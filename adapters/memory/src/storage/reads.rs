@@ -9,9 +9,10 @@ use otelcontext_domain::{
     TenantId, Trace, TraceId, TraceSummary,
 };
 use otelcontext_ports::{
-    AttributeFilter, BucketQuery, IntelligenceStore, InvestigationQuery, LogId, LogQuery, LogSort, LogStore,
-    MetricQuery, MetricStore, Page, SnapshotQuery, SortOrder, SpanQuery, StorageError, StoredLog, TemplateQuery,
-    TimeRange, TraceQuery, TraceSort, TraceStore, validate_catalog_read,
+    AttributeFilter, BucketQuery, HeatCell, IntelligenceStore, InvestigationQuery, LogId, LogQuery, LogSort, LogStore,
+    MetricQuery, MetricStore, Page, SeriesQuery, SnapshotQuery, SortOrder, SpanQuery, StorageError, StoredLog,
+    TemplateQuery, TimeRange, TraceQuery, TraceSort, TraceStats, TraceStatsQuery, TraceStore, TrafficPoint,
+    validate_catalog_read,
 };
 
 fn has_all(attributes: &Attributes, filters: &[AttributeFilter]) -> bool {
@@ -119,6 +120,44 @@ impl TraceStore for MemoryStorage {
                 limit,
             )
         })
+    }
+
+    async fn trace_stats(&self, tenant: &TenantId, q: &TraceStatsQuery) -> Result<TraceStats, StorageError> {
+        self.stats(tenant, q)
+    }
+
+    async fn traffic(&self, tenant: &TenantId, q: &SeriesQuery) -> Result<Vec<TrafficPoint>, StorageError> {
+        self.series(tenant, q, |q, traces| q.traffic_of(traces))
+    }
+
+    async fn latency_heatmap(&self, tenant: &TenantId, q: &SeriesQuery) -> Result<Vec<HeatCell>, StorageError> {
+        self.series(tenant, q, |q, traces| q.heatmap_of(traces))
+    }
+}
+
+/// The aggregates, through the ports' reference functions.
+impl MemoryStorage {
+    fn stats(&self, tenant: &TenantId, q: &TraceStatsQuery) -> Result<TraceStats, StorageError> {
+        q.validate()?;
+        self.read(tenant, |data| {
+            let logs = data
+                .logs
+                .iter()
+                .filter(|l| l.value.timestamp_ns >= q.start_ns && l.value.timestamp_ns <= q.end_ns)
+                .filter(|l| q.services.is_empty() || q.services.iter().any(|s| s == l.value.service_name()))
+                .count() as u64;
+            q.stats_of(data.traces.values().map(|t| &t.value), logs)
+        })
+    }
+
+    fn series<R>(
+        &self,
+        tenant: &TenantId,
+        q: &SeriesQuery,
+        f: impl for<'a> FnOnce(&SeriesQuery, &mut dyn Iterator<Item = &'a TraceSummary>) -> R,
+    ) -> Result<R, StorageError> {
+        q.validate()?;
+        self.read(tenant, |data| f(q, &mut data.traces.values().map(|t| &t.value)))
     }
 }
 

@@ -1,0 +1,248 @@
+//! Aggregates over stored traces for dashboards: totals, exact duration percentiles, traffic per
+//! step and a latency heat map. Every aggregate reads the trace rows whose start lies in
+//! `[start_ns, end_ns]`, optionally only those whose root span belongs to one of `services`.
+
+use crate::storage::StorageError;
+use otelcontext_domain::{StatusCode, TraceSummary};
+use std::collections::{BTreeMap, HashMap};
+
+/// Most services one aggregate may filter on.
+pub const MAX_STATS_SERVICES: usize = 20;
+/// Most steps a traffic series or heat map may span.
+pub const MAX_SERIES_STEPS: i64 = 1_440;
+/// Most failing services a dashboard lists.
+pub const TOP_FAILING_SERVICES: usize = 5;
+/// The percentiles a dashboard reports, as fractions.
+pub const DASHBOARD_PERCENTILES: [f64; 3] = [0.5, 0.95, 0.99];
+
+/// Upper bounds (inclusive, ns) of the latency heat map's duration rows, a 1-2-5 series from
+/// 100 µs to 100 s; a last, open row holds everything longer.
+pub const LATENCY_BOUNDS_NS: [i64; 19] = [
+    100_000,
+    200_000,
+    500_000,
+    1_000_000,
+    2_000_000,
+    5_000_000,
+    10_000_000,
+    20_000_000,
+    50_000_000,
+    100_000_000,
+    200_000_000,
+    500_000_000,
+    1_000_000_000,
+    2_000_000_000,
+    5_000_000_000,
+    10_000_000_000,
+    20_000_000_000,
+    50_000_000_000,
+    100_000_000_000,
+];
+
+/// The heat map row of a duration: the first bound it does not exceed, or the open last row.
+pub fn latency_row(duration_ns: i64) -> usize {
+    LATENCY_BOUNDS_NS.partition_point(|&b| b < duration_ns)
+}
+
+/// The 1-based rank of the `q` percentile among `n` ordered values by the nearest-rank method
+/// (SQL's `percentile_disc`): `ceil(q·n)`, at least 1.
+pub fn nearest_rank(q: f64, n: u64) -> u64 {
+    ((q * n as f64).ceil() as u64).clamp(1, n.max(1))
+}
+
+/// The trace rows an aggregate reads.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TraceStatsQuery {
+    pub start_ns: i64,
+    pub end_ns: i64,
+    /// Root services to keep; empty keeps all.
+    pub services: Vec<String>,
+}
+
+impl TraceStatsQuery {
+    /// Whether the aggregate reads this trace row.
+    pub fn keeps(&self, t: &TraceSummary) -> bool {
+        t.start_ns >= self.start_ns
+            && t.start_ns <= self.end_ns
+            && (self.services.is_empty() || self.services.contains(&t.root_service))
+    }
+
+    /// The statistics of `traces` (the rows the query keeps are picked here) with `logs` log
+    /// records: the reference an adapter that holds its rows in memory computes with.
+    pub fn stats_of<'a>(&self, traces: impl Iterator<Item = &'a TraceSummary>, logs: u64) -> TraceStats {
+        let mut durations = Vec::new();
+        let mut by_service: HashMap<&str, (u64, u64)> = HashMap::new();
+        for t in traces.filter(|t| self.keeps(t)) {
+            durations.push(t.duration_ns());
+            let e = by_service.entry(t.root_service.as_str()).or_default();
+            e.0 += 1;
+            e.1 += u64::from(t.status == StatusCode::Error);
+        }
+        durations.sort_unstable();
+        let n = durations.len() as u64;
+        let mut top_failing: Vec<FailingService> = by_service
+            .iter()
+            .filter(|(_, (_, errors))| *errors > 0)
+            .map(|(s, (traces, errors))| FailingService { service: (*s).to_owned(), errors: *errors, traces: *traces })
+            .collect();
+        top_failing.sort_by(|a, b| b.errors.cmp(&a.errors).then_with(|| a.service.cmp(&b.service)));
+        top_failing.truncate(TOP_FAILING_SERVICES);
+        TraceStats {
+            traces: n,
+            errors: by_service.values().map(|(_, e)| e).sum(),
+            logs,
+            services: by_service.len() as u64,
+            mean_duration_ns: (n > 0).then(|| durations.iter().map(|&d| d as f64).sum::<f64>() / n as f64),
+            percentiles_ns: if n == 0 {
+                Vec::new()
+            } else {
+                DASHBOARD_PERCENTILES.iter().map(|&q| durations[(nearest_rank(q, n) - 1) as usize]).collect()
+            },
+            top_failing,
+        }
+    }
+
+    /// Checks the range and the number of services.
+    pub fn validate(&self) -> Result<(), StorageError> {
+        if self.start_ns > self.end_ns {
+            return Err(StorageError::InvalidArgument(format!(
+                "time range starts ({}) after it ends ({})",
+                self.start_ns, self.end_ns
+            )));
+        }
+        if self.services.len() > MAX_STATS_SERVICES {
+            return Err(StorageError::InvalidArgument(format!(
+                "{} services: at most {MAX_STATS_SERVICES}",
+                self.services.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A series over the rows of `rows`, one point per `step_ns` from `rows.start_ns`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SeriesQuery {
+    pub rows: TraceStatsQuery,
+    pub step_ns: i64,
+}
+
+impl SeriesQuery {
+    /// Checks the rows and that the step is positive and yields at most [`MAX_SERIES_STEPS`].
+    pub fn validate(&self) -> Result<(), StorageError> {
+        self.rows.validate()?;
+        if self.step_ns <= 0 {
+            return Err(StorageError::InvalidArgument("step must be positive".into()));
+        }
+        let steps = (self.rows.end_ns - self.rows.start_ns) / self.step_ns + 1;
+        if steps > MAX_SERIES_STEPS {
+            return Err(StorageError::InvalidArgument(format!(
+                "{steps} steps: at most {MAX_SERIES_STEPS}; use a larger step or a shorter range"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The start of the step containing `t` (a time inside the range).
+    pub fn step_start(&self, t: i64) -> i64 {
+        self.rows.start_ns + (t - self.rows.start_ns) / self.step_ns * self.step_ns
+    }
+
+    /// The traffic of `traces` (the reference; see [`TraceStatsQuery::stats_of`]).
+    pub fn traffic_of<'a>(&self, traces: impl Iterator<Item = &'a TraceSummary>) -> Vec<TrafficPoint> {
+        let mut steps: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
+        for t in traces.filter(|t| self.rows.keeps(t)) {
+            let e = steps.entry(self.step_start(t.start_ns)).or_default();
+            e.0 += 1;
+            e.1 += u64::from(t.status == StatusCode::Error);
+        }
+        steps.into_iter().map(|(start_ns, (traces, errors))| TrafficPoint { start_ns, traces, errors }).collect()
+    }
+
+    /// The latency heat map of `traces` (the reference; see [`TraceStatsQuery::stats_of`]).
+    pub fn heatmap_of<'a>(&self, traces: impl Iterator<Item = &'a TraceSummary>) -> Vec<HeatCell> {
+        let mut cells: BTreeMap<(i64, usize), u64> = BTreeMap::new();
+        for t in traces.filter(|t| self.rows.keeps(t)) {
+            *cells.entry((self.step_start(t.start_ns), latency_row(t.duration_ns()))).or_default() += 1;
+        }
+        cells.into_iter().map(|((start_ns, row), traces)| HeatCell { start_ns, row, traces }).collect()
+    }
+}
+
+/// A service with failed traces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailingService {
+    pub service: String,
+    pub errors: u64,
+    pub traces: u64,
+}
+
+/// Totals of the trace rows (and of the log records of the same window and services).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TraceStats {
+    pub traces: u64,
+    /// Traces whose status is ERROR.
+    pub errors: u64,
+    /// Log records in the window (of the services, when filtered).
+    pub logs: u64,
+    /// Distinct root services.
+    pub services: u64,
+    /// Mean trace duration; `None` without traces.
+    pub mean_duration_ns: Option<f64>,
+    /// Exact trace durations at [`DASHBOARD_PERCENTILES`] by nearest rank; empty without traces.
+    pub percentiles_ns: Vec<i64>,
+    /// At most [`TOP_FAILING_SERVICES`], most errors first (then by name).
+    pub top_failing: Vec<FailingService>,
+}
+
+/// Traces started in one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrafficPoint {
+    pub start_ns: i64,
+    pub traces: u64,
+    pub errors: u64,
+}
+
+/// Traces of one step whose duration falls in one row of [`LATENCY_BOUNDS_NS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeatCell {
+    pub start_ns: i64,
+    /// Index into [`LATENCY_BOUNDS_NS`]; its length for the open last row.
+    pub row: usize,
+    pub traces: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranks_are_nearest_rank_and_rows_are_inclusive_bounds() {
+        assert_eq!(nearest_rank(0.5, 4), 2);
+        assert_eq!(nearest_rank(0.99, 100), 99);
+        assert_eq!(nearest_rank(0.99, 101), 100);
+        assert_eq!(nearest_rank(0.01, 3), 1);
+        assert_eq!(nearest_rank(1.0, 3), 3);
+        assert_eq!(nearest_rank(0.5, 0), 1);
+        assert_eq!(latency_row(0), 0);
+        assert_eq!(latency_row(100_000), 0);
+        assert_eq!(latency_row(100_001), 1);
+        assert_eq!(latency_row(i64::MAX), LATENCY_BOUNDS_NS.len());
+    }
+
+    #[test]
+    fn series_steps_are_bounded_and_aligned_to_the_start() {
+        let q = |start, end, step| SeriesQuery {
+            rows: TraceStatsQuery { start_ns: start, end_ns: end, services: vec![] },
+            step_ns: step,
+        };
+        assert!(q(0, 10, 0).validate().is_err());
+        assert!(q(10, 0, 1).validate().is_err());
+        assert!(q(0, MAX_SERIES_STEPS - 1, 1).validate().is_ok());
+        assert!(q(0, MAX_SERIES_STEPS, 1).validate().is_err());
+        assert_eq!(q(5, 100, 10).step_start(5), 5);
+        assert_eq!(q(5, 100, 10).step_start(24), 15);
+        let many = TraceStatsQuery { start_ns: 0, end_ns: 1, services: vec!["s".into(); MAX_STATS_SERVICES + 1] };
+        assert!(many.validate().is_err());
+    }
+}
