@@ -1,12 +1,14 @@
 //! Read-side use cases called by the query API, and readiness.
 
 use crate::storage::{
-    HeatCell, LogId, LogQuery, MAX_SERIES_STEPS, MetricQuery, Page, SeriesQuery, SignalCounts, StorageError,
-    StorageStatus, StoredLog, TemplateQuery, TimeRange, TraceQuery, TraceStats, TraceStatsQuery, TrafficPoint,
+    HeatCell, InvestigationQuery, LogId, LogQuery, MAX_SERIES_STEPS, MetricQuery, Page, SeriesQuery, SignalCounts,
+    SnapshotQuery, StorageError, StorageStatus, StoredLog, TemplateQuery, TimeRange, TraceQuery, TraceStats,
+    TraceStatsQuery, TrafficPoint,
 };
 use async_trait::async_trait;
 use otelcontext_domain::{
-    LogRecord, LogTemplate, MetricPoint, RolledSeries, SpanId, TemplateId, TenantId, Trace, TraceId, TraceSummary,
+    GraphSnapshot, Investigation, LogRecord, LogTemplate, MetricPoint, RolledSeries, SpanId, TemplateId, TenantId,
+    Trace, TraceId, TraceSummary,
 };
 
 /// Why a query failed.
@@ -189,6 +191,18 @@ pub trait Queries: Send + Sync {
     async fn traffic(&self, tenant: &TenantId, query: &SeriesQuery) -> Result<Vec<TrafficPoint>, QueryError>;
     /// Traces per step and duration row.
     async fn latency_heatmap(&self, tenant: &TenantId, query: &SeriesQuery) -> Result<Vec<HeatCell>, QueryError>;
+    /// Investigations, newest first.
+    async fn investigations(
+        &self,
+        tenant: &TenantId,
+        query: &InvestigationQuery,
+    ) -> Result<Page<Investigation>, QueryError>;
+    /// One investigation; `NotFound` when absent.
+    async fn investigation(&self, tenant: &TenantId, id: &str) -> Result<Investigation, QueryError>;
+    /// Graph snapshots, newest first.
+    async fn snapshots(&self, tenant: &TenantId, query: &SnapshotQuery) -> Result<Page<GraphSnapshot>, QueryError>;
+    /// One graph snapshot; `NotFound` when absent.
+    async fn snapshot(&self, tenant: &TenantId, id: &str) -> Result<GraphSnapshot, QueryError>;
     /// Row counts.
     async fn stats(&self, tenant: &TenantId) -> Result<SignalCounts, QueryError>;
     /// Size and settings of the database (not tenant data).

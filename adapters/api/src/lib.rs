@@ -4,6 +4,7 @@
 //! Every route is tenant-scoped: the tenant bound to the caller's credential, else the
 //! `X-Tenant-ID` header, else the default tenant. Errors are JSON `{"error": "...", "detail": ...}`.
 
+mod graph_views;
 mod params;
 mod views;
 
@@ -15,6 +16,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, OpenApiService, Tags};
 use std::sync::Arc;
 
+pub use graph_views::*;
 pub use params::{DEFAULT_LOG_LIMIT, MAX_LOG_LIMIT, parse_time};
 pub use views::{
     DashboardView, FailingServiceView, HeatCellView, HeatmapView, MetricPointView, MetricSeriesItemView,
@@ -50,7 +52,8 @@ enum ApiTags {
     Logs,
     /// Counts and health of the stored data.
     Stats,
-    /// The live service graph: root causes.
+    /// The live service graph: service map, root causes, impact, error chains, anomalies,
+    /// investigations and snapshots.
     Graph,
     /// Names in use: services, their operations, metrics.
     Metadata,

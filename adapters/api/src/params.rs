@@ -447,6 +447,98 @@ pub(crate) fn services_of(raw: Vec<String>) -> Result<Vec<String>, Invalid> {
     Ok(services)
 }
 
+/// The range of a graph question: `time_range` (relative to `end` or now, e.g. `15m`) or
+/// `start`/`end`; the graph service checks it against what the graph holds.
+pub(crate) fn graph_window(
+    time_range: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+    default_ns: i64,
+) -> Result<otelcontext_ports::GraphWindow, Invalid> {
+    let (time_range, start, end) = (present(time_range), present(start), present(end));
+    if time_range.is_some() && start.is_some() {
+        return Err(("invalid time range", "give time_range or start, not both".to_owned()));
+    }
+    let last_ns = match time_range {
+        Some(r) => duration_ns(&r).map_err(|e| ("invalid time_range", e))?,
+        None => default_ns,
+    };
+    if last_ns <= 0 {
+        return Err(("invalid time_range", "must be longer than 0".to_owned()));
+    }
+    Ok(otelcontext_ports::GraphWindow {
+        start_ns: start.map(|t| parse_time(&t).map_err(|e| ("invalid start", e))).transpose()?,
+        end_ns: end.map(|t| parse_time(&t).map_err(|e| ("invalid end", e))).transpose()?,
+        last_ns,
+    })
+}
+
+/// A count parameter (`limit`, `depth`) within `1..=max`, `default` when absent.
+pub(crate) fn count_of(name: &'static str, v: Option<i64>, default: usize, max: usize) -> Result<usize, Invalid> {
+    match v {
+        None => Ok(default),
+        Some(n) if n >= 1 && n as u64 <= max as u64 => Ok(n as usize),
+        Some(n) => Err((name, format!("{n}: expected 1 to {max}"))),
+    }
+}
+
+/// A required name parameter, trimmed.
+pub(crate) fn required(name: &'static str, v: Option<String>) -> Result<String, Invalid> {
+    present(v).map(|v| v.trim().to_owned()).ok_or((name, format!("{name} is required")))
+}
+
+/// `downstream`, `upstream` or `both` (default).
+pub(crate) fn direction(v: Option<String>) -> Result<otelcontext_domain::graph::walks::Direction, Invalid> {
+    use otelcontext_domain::graph::walks::Direction;
+    match present(v).as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("both") => Ok(Direction::Both),
+        Some("downstream") => Ok(Direction::Downstream),
+        Some("upstream") => Ok(Direction::Upstream),
+        Some(other) => Err(("invalid direction", format!("{other:?}: expected downstream, upstream or both"))),
+    }
+}
+
+/// Investigations per page when `limit` is absent, and at most.
+pub const DEFAULT_INVESTIGATION_LIMIT: usize = 20;
+pub const MAX_INVESTIGATION_LIMIT: usize = 100;
+
+/// An investigation search: everything retained unless a window narrows it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn investigation_query(
+    status: Option<String>,
+    severity: Option<String>,
+    service: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+    time_range: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<Cursor>,
+    now_ns: i64,
+) -> Result<otelcontext_ports::InvestigationQuery, Invalid> {
+    use otelcontext_domain::{InvestigationSeverity, InvestigationStatus};
+    let (time, _) = names_query(start, end, time_range, None, now_ns)?;
+    let status = present(status)
+        .map(|s| {
+            InvestigationStatus::parse(&s.to_ascii_lowercase())
+                .ok_or(("invalid status", format!("{s:?}: expected detected, triaged or resolved")))
+        })
+        .transpose()?;
+    let min_severity = present(severity)
+        .map(|s| {
+            InvestigationSeverity::parse(&s)
+                .ok_or(("invalid severity", format!("{s:?}: expected info, warning or critical")))
+        })
+        .transpose()?;
+    Ok(otelcontext_ports::InvestigationQuery {
+        time,
+        status,
+        min_severity,
+        service: present(service).map(|s| s.trim().to_owned()),
+        limit: count_of("invalid limit", limit, DEFAULT_INVESTIGATION_LIMIT, MAX_INVESTIGATION_LIMIT)?,
+        cursor,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

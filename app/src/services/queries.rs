@@ -3,12 +3,14 @@
 
 use crate::services::SimilarLogService;
 use async_trait::async_trait;
-use otelcontext_domain::{LogTemplate, MetricPoint, TemplateId, TenantId, Trace, TraceId, TraceSummary};
+use otelcontext_domain::{
+    GraphSnapshot, Investigation, LogTemplate, MetricPoint, TemplateId, TenantId, Trace, TraceId, TraceSummary,
+};
 use otelcontext_ports::{
-    BucketQuery, HeatCell, IntelligenceStore, LogContextQuery, LogId, LogQuery, LogSort, LogStore,
+    BucketQuery, HeatCell, IntelligenceStore, InvestigationQuery, LogContextQuery, LogId, LogQuery, LogSort, LogStore,
     MAX_METRIC_BUCKETS_READ, MAX_METRIC_SERIES, Maintenance, MetricQuery, MetricSeriesAnswer, MetricSeriesQuery,
-    MetricStore, Page, Queries, QueryError, SeriesQuery, SignalCounts, SimilarLogHit, StorageStatus, StoredLog,
-    TemplateQuery, TimeRange, TraceQuery, TraceStats, TraceStatsQuery, TraceStore, TrafficPoint,
+    MetricStore, Page, Queries, QueryError, SeriesQuery, SignalCounts, SimilarLogHit, SnapshotQuery, StorageStatus,
+    StoredLog, TemplateQuery, TimeRange, TraceQuery, TraceStats, TraceStatsQuery, TraceStore, TrafficPoint,
 };
 use std::sync::Arc;
 
@@ -207,6 +209,31 @@ impl Queries for QueryService {
 
     async fn latency_heatmap(&self, tenant: &TenantId, query: &SeriesQuery) -> Result<Vec<HeatCell>, QueryError> {
         Ok(self.traces.latency_heatmap(tenant, query).await?)
+    }
+
+    async fn investigations(
+        &self,
+        tenant: &TenantId,
+        query: &InvestigationQuery,
+    ) -> Result<Page<Investigation>, QueryError> {
+        let q = InvestigationQuery { limit: capped(query.limit), ..query.clone() };
+        Ok(self.intelligence.search_investigations(tenant, &q).await?)
+    }
+
+    async fn investigation(&self, tenant: &TenantId, id: &str) -> Result<Investigation, QueryError> {
+        self.intelligence
+            .get_investigation(tenant, id)
+            .await?
+            .ok_or_else(|| QueryError::NotFound(format!("investigation {id}")))
+    }
+
+    async fn snapshots(&self, tenant: &TenantId, query: &SnapshotQuery) -> Result<Page<GraphSnapshot>, QueryError> {
+        let q = SnapshotQuery { limit: capped(query.limit), ..query.clone() };
+        Ok(self.intelligence.search_snapshots(tenant, &q).await?)
+    }
+
+    async fn snapshot(&self, tenant: &TenantId, id: &str) -> Result<GraphSnapshot, QueryError> {
+        self.intelligence.get_snapshot(tenant, id).await?.ok_or_else(|| QueryError::NotFound(format!("snapshot {id}")))
     }
 
     async fn stats(&self, tenant: &TenantId) -> Result<SignalCounts, QueryError> {

@@ -210,3 +210,170 @@ async fn the_graph_answers_error_chains_impact_paths_signals_and_trace_graphs() 
     let timeline = TimelineQuery { service: None, limit: 10, window: GraphWindow::last(86_400_000_000_000) };
     assert!(q.anomaly_timeline(&tenant, &timeline).await.is_ok());
 }
+
+otelcontext_e2e::on_both_databases!(2, the_graph_routes_answer_over_http);
+
+/// Every graph route through the real server and its middleware: the map, the system graph,
+/// impact, the call path, error chains, signals, anomalies, similar errors, the trace graph,
+/// investigations and snapshots; bad parameters are 400, unknown nodes 404, other tenants see
+/// nothing.
+async fn the_graph_routes_answer_over_http(backend: otelcontext_e2e::Backend) {
+    use otelcontext_domain::{GraphSnapshot, Investigation, InvestigationSeverity, InvestigationStatus};
+    let Some(s) = TestServer::on(backend).await else { return };
+    send_failing_traces(&s, 30).await;
+    s.wait_for("default", |c| c.spans == 120 && c.logs == 50).await;
+    map_with_edges(&s, 2).await;
+    eventually(|| async { (s.graph().queued() == 0).then_some(()) }).await.expect("graph queue drains");
+    let get = |path: String, tenant: Option<&'static str>| {
+        let s = &s;
+        async move {
+            let (status, body) = s.get_json(&path, tenant).await;
+            assert_eq!(status, 200, "{path}: {body}");
+            body
+        }
+    };
+    let hour = "time_range=1h";
+
+    let map = get(format!("/api/metrics/service-map?{hour}"), None).await;
+    let mut nodes: Vec<(&str, &str)> = map["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["name"].as_str().unwrap(), n["kind"].as_str().unwrap()))
+        .collect();
+    nodes.sort();
+    assert_eq!(nodes, [("checkout", "service"), ("frontend", "service"), ("postgresql:orders", "database")], "{map}");
+    let db_edge = map["edges"].as_array().unwrap().iter().find(|e| e["target"] == "postgresql:orders").unwrap();
+    assert_eq!((db_edge["client"]["calls"].as_u64(), db_edge["client"]["errors"].as_u64()), (Some(30), Some(10)));
+    assert!((db_edge["client"]["error_rate"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-9);
+    let deps = get(format!("/api/metrics/service-map?{hour}&service=checkout&direction=downstream"), None).await;
+    assert_eq!(deps["nodes"].as_array().unwrap().len(), 2, "{deps}");
+
+    let system = get(format!("/api/system/graph?{hour}"), None).await;
+    assert_eq!(system["system"]["total_services"], 2, "{system}");
+    let front = system["nodes"].as_array().unwrap().iter().find(|n| n["id"] == "frontend").unwrap();
+    assert_eq!((front["type"].as_str(), front["status"].as_str()), (Some("service"), Some("critical")), "{front}");
+    assert!(front["alerts"][0].as_str().unwrap().starts_with("error rate 33.3 %"), "{front}");
+
+    let impact = get(format!("/api/graph/impact?{hour}&service=postgresql:orders"), None).await;
+    let up: Vec<(&str, u64)> = impact["upstream"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["name"].as_str().unwrap(), n["hops"].as_u64().unwrap()))
+        .collect();
+    assert_eq!((impact["kind"].as_str(), up), (Some("database"), vec![("checkout", 1), ("frontend", 2)]));
+    let path = get(format!("/api/graph/path?{hour}&from=frontend&to=postgresql:orders"), None).await;
+    let hops: Vec<&str> = path["edges"].as_array().unwrap().iter().map(|e| e["target"].as_str().unwrap()).collect();
+    assert_eq!(hops, ["checkout", "postgresql:orders"]);
+
+    let chains = get(format!("/api/graph/error-chains?{hour}&service=frontend&limit=5"), None).await;
+    assert_eq!(chains["chains"].as_array().unwrap().len(), 5, "{chains}");
+    let origin = chains["chains"][0]["hops"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((origin["service"].as_str(), origin["message"].as_str()), (Some("checkout"), Some("deadlock detected")));
+    assert_eq!(origin["peer"].as_str(), Some("postgresql:orders"));
+    let trace_id = chains["chains"][0]["trace_id"].as_str().unwrap().to_owned();
+
+    let signals = get(format!("/api/graph/signals?{hour}&service=checkout"), None).await;
+    let logged = signals["error_logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["template"].as_str().is_some_and(|t| t.starts_with("deadlock detected while saving order")))
+        .unwrap_or_else(|| panic!("{signals}"))
+        .clone();
+    assert_eq!(logged["count"], 10);
+    let template = logged["template_id"].as_str().unwrap();
+    let similar = get(format!("/api/graph/similar-errors?{hour}&template_id={template}"), None).await;
+    assert!(
+        similar["similar"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["template"].as_str().unwrap().starts_with("checkout of order")),
+        "{similar}"
+    );
+    let anomalies = get("/api/graph/anomalies?time_range=24h".into(), None).await;
+    assert!(anomalies["anomalies"].is_array(), "{anomalies}");
+
+    let graph = get(format!("/api/traces/{trace_id}/graph"), None).await;
+    assert_eq!(graph["spans"].as_array().unwrap().len(), 4, "{graph}");
+    assert_eq!(graph["services"], serde_json::json!(["checkout", "frontend"]));
+    assert!(graph["spans"].as_array().unwrap().iter().any(|s| s["critical"] == true));
+
+    // Investigations and snapshots, stored as the graph stores them.
+    let tenant = TenantId::parse("default").unwrap();
+    let now = now_ns() as i64;
+    for (n, severity) in [(1, InvestigationSeverity::Warning), (2, InvestigationSeverity::Critical)] {
+        let inv = Investigation {
+            id: format!("inv-{n}"),
+            created_ns: now - 1_000 + n,
+            updated_ns: now - 1_000 + n,
+            status: InvestigationStatus::Detected,
+            severity,
+            kind: "error_rate_spike".into(),
+            trigger_service: "frontend".into(),
+            trigger_operation: "op-0".into(),
+            root_service: "checkout".into(),
+            root_operation: "op-2".into(),
+            summary: format!("investigation {n}"),
+            evidence: serde_json::json!({"candidates": []}),
+        };
+        s.storage.save_investigation(&tenant, &inv).await.unwrap();
+        let snap = GraphSnapshot {
+            id: format!("snap-{n}"),
+            created_ns: now - 1_000 + n,
+            service_count: 2,
+            edge_count: 2,
+            total_calls: 60,
+            avg_health_score: 0.5,
+            graph: serde_json::json!({"nodes": [], "edges": []}),
+        };
+        s.storage.save_snapshot(&tenant, &snap).await.unwrap();
+    }
+    let page = get("/api/investigations?limit=1".into(), None).await;
+    assert_eq!(page["investigations"][0]["id"], "inv-2", "{page}");
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let page = get(format!("/api/investigations?limit=1&cursor={cursor}"), None).await;
+    assert_eq!((page["investigations"][0]["id"].as_str(), page["next_cursor"].is_null()), (Some("inv-1"), true));
+    let critical = get("/api/investigations?severity=critical&service=checkout".into(), None).await;
+    assert_eq!(critical["investigations"].as_array().unwrap().len(), 1, "{critical}");
+    let one = get("/api/investigations/inv-1".into(), None).await;
+    assert_eq!((one["severity"].as_str(), one["root_service"].as_str()), (Some("warning"), Some("checkout")));
+    let at = get(format!("/api/graph/snapshots?at={}&limit=1", now - 1_000 + 1), None).await;
+    assert_eq!(at["snapshots"][0]["id"], "snap-1", "{at}");
+    let one = get("/api/graph/snapshots/snap-2".into(), None).await;
+    assert_eq!(one["total_calls"], 60);
+
+    // Other tenants see none of it; unknown nodes are 404, bad parameters 400.
+    let other = get(format!("/api/metrics/service-map?{hour}"), Some("other")).await;
+    assert_eq!(other["nodes"], serde_json::json!([]));
+    assert_eq!(get("/api/investigations".into(), Some("other")).await["investigations"], serde_json::json!([]));
+    for (path, want) in [
+        ("/api/investigations/inv-1".to_owned(), 404),
+        ("/api/graph/snapshots/snap-1".to_owned(), 404),
+        (format!("/api/traces/{trace_id}/graph"), 404),
+        (format!("/api/graph/impact?{hour}&service=checkout"), 404),
+    ] {
+        assert_eq!(s.get_json(&path, Some("other")).await.0, want, "{path} as another tenant");
+    }
+    for (path, want) in [
+        (format!("/api/graph/impact?{hour}&service=check"), 404),
+        (format!("/api/graph/impact?{hour}"), 400),
+        (format!("/api/graph/impact?{hour}&service=checkout&depth=0"), 400),
+        ("/api/metrics/service-map?time_range=2h".to_owned(), 400),
+        (format!("/api/metrics/service-map?{hour}&direction=sideways"), 400),
+        (format!("/api/graph/error-chains?{hour}&service=frontend&limit=500"), 400),
+        (format!("/api/graph/similar-errors?{hour}&template_id=xyz"), 400),
+        ("/api/graph/anomalies?time_range=48h".to_owned(), 400),
+        ("/api/traces/abc/graph".to_owned(), 400),
+        ("/api/investigations?severity=bad".to_owned(), 400),
+        ("/api/investigations?cursor=forged".to_owned(), 400),
+        ("/api/graph/snapshots?at=1&end=2".to_owned(), 400),
+        ("/api/investigations/nope".to_owned(), 404),
+    ] {
+        let (status, body) = s.get_json(&path, None).await;
+        assert_eq!(status, want, "{path}: {body}");
+        assert!(body["error"].is_string(), "{path}: {body}");
+    }
+}
