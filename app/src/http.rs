@@ -23,6 +23,10 @@ pub struct HttpParts {
     pub telemetry: Arc<Telemetry>,
     /// The OTLP receivers' metrics (a refused `/v1` request is a refused payload).
     pub otlp_metrics: Arc<OtlpMetrics>,
+    /// Per-client limit of `/api/*` and `/mcp`, when on.
+    pub rate_limit: Option<Arc<crate::services::RateLimiter>>,
+    /// Client IPs from `X-Forwarded-For` / `X-Real-IP`.
+    pub trust_proxy_headers: bool,
 }
 
 /// The HTTP side's metrics.
@@ -31,6 +35,7 @@ struct HttpMetrics {
     duration: Histogram<f64>,
     auth_failures: Counter<u64>,
     panics: Counter<u64>,
+    rate_limited: Counter<u64>,
 }
 
 impl HttpMetrics {
@@ -45,7 +50,15 @@ impl HttpMetrics {
             ),
             auth_failures: otelcontext_telemetry::auth_failures(meter),
             panics: otelcontext_telemetry::panics_recovered(meter),
+            rate_limited: counter(
+                meter,
+                "otelcontext_api_rate_limited_total",
+                "Requests to /api/* or /mcp refused with 429 because the client exceeded API_RATE_LIMIT_RPS.",
+            ),
         };
+        for surface in ["api", "mcp"] {
+            m.rate_limited.add(0, &[KeyValue::new("surface", surface)]);
+        }
         m.panics.add(0, &[KeyValue::new("subsystem", "http")]);
         m
     }
@@ -59,6 +72,18 @@ pub fn is_protected(path: &str) -> bool {
         || path.starts_with("/api/")
         || path == "/mcp"
         || path.starts_with("/mcp/")
+}
+
+/// Paths the per-client rate limit applies to: the query API and MCP, never OTLP ingest,
+/// probes or metrics.
+pub fn is_rate_limited(path: &str) -> Option<&'static str> {
+    if path == "/api" || path.starts_with("/api/") {
+        Some("api")
+    } else if path == "/mcp" || path.starts_with("/mcp/") {
+        Some("mcp")
+    } else {
+        None
+    }
 }
 
 /// Bounded-cardinality route label for metrics.
@@ -93,7 +118,7 @@ fn is_json(resp: &Response) -> bool {
 
 /// Builds the HTTP endpoint.
 pub fn app(parts: HttpParts) -> impl Endpoint<Output = Response> + 'static {
-    let HttpParts { otlp, api, readiness, auth, telemetry, otlp_metrics } = parts;
+    let HttpParts { otlp, api, readiness, auth, telemetry, otlp_metrics, rate_limit, trust_proxy_headers } = parts;
     let metrics = Arc::new(HttpMetrics::new(&telemetry.meter()));
     let api_service = otelcontext_api::service(api);
     let spec = api_service.spec_yaml();
@@ -139,6 +164,7 @@ pub fn app(parts: HttpParts) -> impl Endpoint<Output = Response> + 'static {
 
     let panic_metrics = metrics.clone();
     let auth_metrics = metrics.clone();
+    let limit_metrics = metrics.clone();
     routes
         // Innermost: authentication of protected paths; the identity goes into the request.
         .around(move |ep, mut req: Request| {
@@ -163,6 +189,40 @@ pub fn app(parts: HttpParts) -> impl Endpoint<Output = Response> + 'static {
                                 .insert(header::WWW_AUTHENTICATE, poem::http::HeaderValue::from_static("Bearer"));
                             return Ok(resp);
                         }
+                    }
+                }
+                Ok(ep.get_response(req).await)
+            }
+        })
+        // Per-client limit of the query surfaces, before authentication (so a flood of bad keys
+        // is limited too).
+        .around(move |ep, req: Request| {
+            let limiter = rate_limit.clone();
+            let metrics = limit_metrics.clone();
+            async move {
+                if let (Some(limiter), Some(surface)) = (limiter, is_rate_limited(req.uri().path())) {
+                    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+                    let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+                    let client = crate::services::rate_limit::client_ip(
+                        peer,
+                        header("x-forwarded-for"),
+                        header("x-real-ip"),
+                        trust_proxy_headers,
+                    );
+                    if let Some(client) = client
+                        && let Err(wait_ns) = limiter.check(client, crate::services::rate_limit::now_ns())
+                    {
+                        metrics.rate_limited.add(1, &[KeyValue::new("surface", surface)]);
+                        let retry_after = (wait_ns / 1_000_000_000 + 1).clamp(1, 3_600);
+                        let mut resp = json_response(
+                            StatusCode::TOO_MANY_REQUESTS,
+                            json!({
+                                "error": "rate limit exceeded",
+                                "detail": format!("this client may make API_RATE_LIMIT_RPS requests a second; retry in {retry_after} s"),
+                            }),
+                        );
+                        resp.headers_mut().insert(header::RETRY_AFTER, poem::http::HeaderValue::from(retry_after));
+                        return Ok(resp);
                     }
                 }
                 Ok(ep.get_response(req).await)

@@ -347,6 +347,8 @@ impl Server {
             auth,
             telemetry: telemetry.clone(),
             otlp_metrics,
+            rate_limit: crate::services::RateLimiter::new(config.api_rate_limit_rps).map(Arc::new),
+            trust_proxy_headers: config.trust_proxy_headers,
         });
         let grpc = OtlpGrpc::new(receiver).into_router(&GrpcLimits {
             max_recv_bytes: config.grpc_max_recv_mb * 1024 * 1024,

@@ -22,6 +22,7 @@ pub mod keys;
 pub mod log;
 pub mod metric;
 pub mod pattern;
+pub mod ratelimit;
 pub mod resource;
 pub mod retention;
 pub mod sampling;

@@ -100,6 +100,12 @@ pub struct Config {
     /// Per-tenant keys (`API_KEYS_FILE`).
     pub api_keys_file: Option<std::path::PathBuf>,
     pub api_keys_reload_interval: Duration,
+    /// Bearer token of the admin routes (`ADMIN_API_KEY`); empty disables them.
+    pub admin_api_key: String,
+    /// Requests per second per client IP on `/api/*` and `/mcp`; 0 disables.
+    pub api_rate_limit_rps: u32,
+    /// Client IPs from `X-Forwarded-For` / `X-Real-IP`.
+    pub trust_proxy_headers: bool,
     pub default_tenant: TenantId,
     pub trust_resource_tenant: bool,
     pub ingest_min_severity: SeverityLevel,
@@ -362,6 +368,9 @@ impl Config {
         let cursor_secret = r.raw("CURSOR_SECRET").unwrap_or_default();
         let api_keys_file = r.raw("API_KEYS_FILE").map(std::path::PathBuf::from);
         let api_keys_reload_interval = r.duration("API_KEYS_RELOAD_INTERVAL", Duration::from_millis(100));
+        let admin_api_key = r.raw("ADMIN_API_KEY").unwrap_or_default();
+        let api_rate_limit_rps = r.int::<u32>("API_RATE_LIMIT_RPS", 0, 1_000_000);
+        let trust_proxy_headers = r.boolean("TRUST_PROXY_HEADERS");
         let default_tenant_raw = r.string("DEFAULT_TENANT");
         let default_tenant = TenantId::parse(&default_tenant_raw).unwrap_or_else(|e| {
             r.bad("DEFAULT_TENANT", &default_tenant_raw, format!("1-64 characters of A-Z a-z 0-9 . _ - ({e})"));
@@ -434,6 +443,9 @@ impl Config {
             cursor_secret,
             api_keys_file,
             api_keys_reload_interval,
+            admin_api_key,
+            api_rate_limit_rps,
+            trust_proxy_headers,
             default_tenant,
             trust_resource_tenant,
             ingest_min_severity,

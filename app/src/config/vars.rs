@@ -186,6 +186,22 @@ pub const VARIABLES: &[VarSpec] = &[
     ),
     var("API_KEYS_RELOAD_INTERVAL", "5s", "How often API_KEYS_FILE is checked for changes."),
     VarSpec {
+        name: "ADMIN_API_KEY",
+        default: "",
+        help: "Bearer token the admin routes (DELETE /api/admin/purge, POST /api/admin/vacuum) require; empty disables them.",
+        secret: true,
+    },
+    var(
+        "API_RATE_LIMIT_RPS",
+        "100",
+        "Requests per second (and burst) each client IP may make to /api/* and /mcp; 0 disables. Never applies to OTLP ingest, probes or metrics.",
+    ),
+    var(
+        "TRUST_PROXY_HEADERS",
+        "false",
+        "Take the client IP for rate limiting from X-Forwarded-For / X-Real-IP (only behind a proxy that sets them).",
+    ),
+    VarSpec {
         name: "CURSOR_SECRET",
         default: "",
         help: "Secret that signs the page cursors of list routes, so they survive restarts and work on every replica given the same one; empty = a random key per process.",

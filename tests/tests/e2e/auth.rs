@@ -165,3 +165,44 @@ async fn a_tenant_key_always_acts_as_its_tenant_and_the_keys_file_reloads() {
     assert!(failed.is_some(), "{}", s.metrics_text());
     assert_eq!(get(KEY_C, None).await.0, 200);
 }
+
+/// `API_RATE_LIMIT_RPS` limits each client on `/api/*` (429 with `Retry-After` and a JSON body)
+/// but never OTLP ingest, probes or metrics; forwarded addresses count only when trusted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_query_api_is_rate_limited_per_client_and_ingest_never_is() {
+    let get = |s: &TestServer, path: &str, xff: Option<&str>| {
+        let mut req = s.http.get(s.url(path));
+        if let Some(ip) = xff {
+            req = req.header("x-forwarded-for", ip);
+        }
+        req.send()
+    };
+    // A rate this low refills nothing noticeable while the test runs.
+    let s = TestServer::start_with(config_from(&[("API_RATE_LIMIT_RPS", "1")])).await;
+    assert_eq!(get(&s, "/api/stats", None).await.unwrap().status().as_u16(), 200);
+    let refused = get(&s, "/api/stats", None).await.unwrap();
+    assert_eq!(refused.status().as_u16(), 429);
+    let retry: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "rate limit exceeded");
+    // Another address in X-Forwarded-For is the same client unless proxies are trusted.
+    assert_eq!(get(&s, "/api/stats", Some("203.0.113.9")).await.unwrap().status().as_u16(), 429);
+    for _ in 0..5 {
+        assert_eq!(post_proto(&s, "/v1/traces", &healthy_traces(1, 1), &[]).await.status, 200);
+        for public in ["/live", "/ready", "/metrics/prometheus"] {
+            assert_eq!(get(&s, public, None).await.unwrap().status().as_u16(), 200, "{public}");
+        }
+    }
+    assert!(s.metrics_text().contains(r#"otelcontext_api_rate_limited_total{surface="api"} 2"#));
+
+    let s = TestServer::start_with(config_from(&[("API_RATE_LIMIT_RPS", "1"), ("TRUST_PROXY_HEADERS", "true")])).await;
+    assert_eq!(get(&s, "/api/stats", Some("203.0.113.9")).await.unwrap().status().as_u16(), 200);
+    assert_eq!(get(&s, "/api/stats", Some("203.0.113.9, 10.0.0.1")).await.unwrap().status().as_u16(), 429);
+    assert_eq!(get(&s, "/api/stats", Some("198.51.100.4")).await.unwrap().status().as_u16(), 200);
+    // Limits off: no 429 however fast.
+    let s = TestServer::start_with(config_from(&[("API_RATE_LIMIT_RPS", "0")])).await;
+    for _ in 0..200 {
+        assert_eq!(get(&s, "/api/stats", None).await.unwrap().status().as_u16(), 200);
+    }
+}
