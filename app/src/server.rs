@@ -326,6 +326,22 @@ impl Server {
                 .with_retention(retention.clone())
                 .with_graph(graph.clone()),
         );
+        let admin = {
+            let (templates, similar, graph) = (templates.clone(), similar_logs.clone(), graph.clone());
+            Arc::new(
+                crate::services::AdminService::new(
+                    config.admin_api_key.clone(),
+                    storage.clone(),
+                    Arc::new(SystemClock),
+                    config.retention_batch_size,
+                    config.retention_batch_sleep,
+                    &meter,
+                )
+                .forgetting(Arc::new(move |t| templates.forget(t)))
+                .forgetting(Arc::new(move |t| similar.forget(t)))
+                .forgetting(Arc::new(move |t| graph.forget(t))),
+            )
+        };
         let graph_queries = Arc::new(GraphQueryService::new(
             graph.clone(),
             anomalies.clone(),
@@ -342,7 +358,8 @@ impl Server {
                 } else {
                     otelcontext_ports::CursorKey::from_secret(&config.cursor_secret)
                 })
-                .with_log_tail(log_tail.clone()),
+                .with_log_tail(log_tail.clone())
+                .with_admin(admin),
             readiness,
             auth,
             telemetry: telemetry.clone(),

@@ -33,8 +33,9 @@ pub use graph::{
 pub use ingest::{Ingest, IngestError, IngestReceipt, Signal, TenantLogs, TenantMetrics, TenantSpans};
 pub use observer::CommitObserver;
 pub use queries::{
-    CheckStatus, LogContextQuery, LogTail, MAX_METRIC_BUCKETS_READ, MAX_METRIC_SERIES, MetricSeriesAnswer,
-    MetricSeriesQuery, Queries, QueryError, Readiness, ReadinessReport, SimilarLogHit, TailEvent, TailSubscription,
+    Admin, AdminRefusal, CheckStatus, LogContextQuery, LogTail, MAX_METRIC_BUCKETS_READ, MAX_METRIC_SERIES,
+    MetricSeriesAnswer, MetricSeriesQuery, PurgeReport, Queries, QueryError, Readiness, ReadinessReport, SimilarLogHit,
+    TailEvent, TailSubscription,
 };
 pub use queue::{CommitNotifier, IngestQueue, QueueItem, SubmitOutcome};
 pub use storage::{
@@ -67,7 +68,7 @@ pub use ingest::MockIngest;
 #[cfg(any(test, feature = "mocks"))]
 pub use observer::MockCommitObserver;
 #[cfg(any(test, feature = "mocks"))]
-pub use queries::{MockLogTail, MockQueries, MockReadiness};
+pub use queries::{MockAdmin, MockLogTail, MockQueries, MockReadiness};
 #[cfg(any(test, feature = "mocks"))]
 pub use queue::MockIngestQueue;
 #[cfg(any(test, feature = "mocks"))]

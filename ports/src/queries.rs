@@ -1,9 +1,9 @@
 //! Read-side use cases called by the query API, and readiness.
 
 use crate::storage::{
-    HeatCell, InvestigationQuery, LogId, LogQuery, MAX_SERIES_STEPS, MetricQuery, Page, SeriesQuery, SignalCounts,
-    SnapshotQuery, StorageError, StorageStatus, StoredLog, TemplateQuery, TimeRange, TraceQuery, TraceStats,
-    TraceStatsQuery, TrafficPoint,
+    HeatCell, InvestigationQuery, LogId, LogQuery, MAX_SERIES_STEPS, MetricQuery, Page, RetentionTarget, SeriesQuery,
+    SignalCounts, SnapshotQuery, StorageError, StorageStatus, StoredLog, TemplateQuery, TimeRange, TraceQuery,
+    TraceStats, TraceStatsQuery, TrafficPoint,
 };
 use async_trait::async_trait;
 use otelcontext_domain::{
@@ -136,6 +136,40 @@ pub struct MetricSeriesAnswer {
     pub series: Vec<RolledSeries>,
     /// More than [`MAX_METRIC_SERIES`] series matched; filter by service to see the rest.
     pub truncated: bool,
+}
+
+/// What an admin purge deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurgeReport {
+    pub cutoff_ns: i64,
+    /// Rows deleted per table (spans go with their traces).
+    pub deleted: Vec<(RetentionTarget, u64)>,
+}
+
+/// Why an admin request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminRefusal {
+    /// No admin key is configured: the admin routes are off.
+    Disabled,
+    /// No admin key was presented.
+    Missing,
+    /// The key presented is not the admin key.
+    Wrong,
+}
+
+/// Administration of a tenant's stored data, behind the admin key.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait Admin: Send + Sync {
+    /// Whether `presented` is the admin key (compared in constant time).
+    // The lifetime is named for mockall.
+    #[allow(clippy::needless_lifetimes)]
+    fn check_key<'a>(&self, presented: Option<&'a str>) -> Result<(), AdminRefusal>;
+    /// Deletes `tenant`'s data older than `cutoff_ns` from every table, in batches (a cutoff at
+    /// or after now also drops what the server holds of the tenant in memory).
+    async fn purge(&self, tenant: &TenantId, cutoff_ns: i64) -> Result<PurgeReport, QueryError>;
+    /// Reclaims free space and refreshes the planner's statistics (the whole database).
+    async fn vacuum(&self) -> Result<(), QueryError>;
 }
 
 /// Read access to stored telemetry, always inside one tenant.

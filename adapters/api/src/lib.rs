@@ -59,6 +59,8 @@ enum ApiTags {
     Metadata,
     /// Metric series and trace aggregates: dashboard, traffic, latency heat map.
     Metrics,
+    /// Administration of the caller's tenant (needs the admin key).
+    Admin,
 }
 
 /// The query API over the `Queries` and `GraphQueries` use cases.
@@ -70,6 +72,8 @@ pub struct QueryApi {
     cursor_key: CursorKey,
     /// The live tail of log records, when the server runs one.
     tail: Option<Arc<dyn otelcontext_ports::LogTail>>,
+    /// The admin routes' use cases, when the server offers them.
+    admin: Option<Arc<dyn otelcontext_ports::Admin>>,
 }
 
 enum Failure {
@@ -110,12 +114,18 @@ impl QueryApi {
     /// The API over `queries` and the live `graph`; requests without a tenant use
     /// `default_tenant`.
     pub fn new(queries: Arc<dyn Queries>, graph: Arc<dyn GraphQueries>, default_tenant: TenantId) -> Self {
-        Self { queries, graph, default_tenant, cursor_key: CursorKey::random(), tail: None }
+        Self { queries, graph, default_tenant, cursor_key: CursorKey::random(), tail: None, admin: None }
     }
 
     /// Serves `GET /api/logs/tail` from `tail`.
     pub fn with_log_tail(mut self, tail: Arc<dyn otelcontext_ports::LogTail>) -> Self {
         self.tail = Some(tail);
+        self
+    }
+
+    /// Serves the admin routes from `admin` (which checks the admin key).
+    pub fn with_admin(mut self, admin: Arc<dyn otelcontext_ports::Admin>) -> Self {
+        self.admin = Some(admin);
         self
     }
 
@@ -284,6 +294,7 @@ pub type Routes = (
     routes::stats::StatsRoutes,
     routes::graph::GraphRoutes,
     routes::metrics::MetricRoutes,
+    routes::admin::AdminRoutes,
 );
 
 /// The OpenAPI service, mounted under `/api`.
@@ -296,7 +307,8 @@ pub fn service(api: QueryApi) -> OpenApiService<Routes, ()> {
         routes::patterns::PatternRoutes(api.clone()),
         routes::stats::StatsRoutes(api.clone()),
         routes::graph::GraphRoutes(api.clone()),
-        routes::metrics::MetricRoutes(api),
+        routes::metrics::MetricRoutes(api.clone()),
+        routes::admin::AdminRoutes(api),
     );
     OpenApiService::new(routes, API_TITLE, env!("CARGO_PKG_VERSION"))
         .server("/api")

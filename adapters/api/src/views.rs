@@ -7,7 +7,7 @@ use otelcontext_ports::{SignalCounts, SimilarLogHit, StorageStatus, StoredLog};
 use poem_openapi::Object;
 use serde_json::Value;
 
-fn rfc3339(ns: i64) -> String {
+pub(crate) fn rfc3339(ns: i64) -> String {
     DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(SecondsFormat::Nanos, true)
 }
 

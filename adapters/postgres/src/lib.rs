@@ -370,7 +370,23 @@ impl Maintenance for PostgresStorage {
             // Entries may leave the catalogue: writes must not assume they are there.
             *self.catalog.lock() = CatalogCache::new(100_000);
         }
-        maintenance::purge(&self.pool, target, cutoff_ns, batch, self.partitioned).await
+        maintenance::purge(&self.pool, target, None, cutoff_ns, batch, self.partitioned).await
+    }
+
+    async fn purge_tenant(
+        &self,
+        tenant: &TenantId,
+        target: RetentionTarget,
+        cutoff_ns: i64,
+        batch: usize,
+    ) -> Result<u64, StorageError> {
+        if batch == 0 {
+            return Err(StorageError::InvalidArgument("purge batch must be at least 1".into()));
+        }
+        if matches!(target, RetentionTarget::Traces | RetentionTarget::MetricPoints) {
+            *self.catalog.lock() = CatalogCache::new(100_000);
+        }
+        maintenance::purge(&self.pool, target, Some(tenant.as_str()), cutoff_ns, batch, self.partitioned).await
     }
 
     async fn count_older_than(&self, target: RetentionTarget, cutoff_ns: i64) -> Result<u64, StorageError> {

@@ -51,14 +51,17 @@ fn table_of(target: RetentionTarget, partitioned: bool) -> (&'static str, &'stat
         RetentionTarget::MetricPoints => ("metric_points", "time_ns", &["time_ns", "series_key"]),
         RetentionTarget::MetricBuckets => ("metric_buckets", "start_ns", &["series_key", "start_ns"]),
         RetentionTarget::GraphSnapshots => ("graph_snapshots", "created_ns", &["id"]),
+        RetentionTarget::Investigations => ("investigations", "created_ns", &["id"]),
+        RetentionTarget::Templates => ("drain_templates", "last_seen_ns", &["id"]),
     }
 }
 
-/// Deletes up to `batch` expired rows across tenants, found per tenant through its
-/// (tenant_id, time) index; a trace goes with its spans.
+/// Deletes up to `batch` expired rows across tenants (found per tenant through its
+/// (tenant_id, time) index) or of one `tenant`; a trace goes with its spans.
 pub(crate) async fn purge(
     pool: &PgPool,
     target: RetentionTarget,
+    tenant: Option<&str>,
     cutoff_ns: i64,
     batch: usize,
     partitioned: bool,
@@ -70,24 +73,32 @@ pub(crate) async fn purge(
         _ => None,
     };
     if let Some(signal) = signal {
-        sqlx::query("DELETE FROM catalog WHERE signal = $1 AND last_seen_ns < $2")
-            .bind(signal.as_i64() as i16)
-            .bind(cutoff_ns.saturating_sub(otelcontext_ports::CATALOG_SLACK_NS))
-            .execute(pool)
-            .await
-            .map_err(map_sqlx_error)?;
+        sqlx::query(
+            "DELETE FROM catalog WHERE signal = $1 AND last_seen_ns < $2 AND ($3::text IS NULL OR tenant_id = $3)",
+        )
+        .bind(signal.as_i64() as i16)
+        .bind(cutoff_ns.saturating_sub(otelcontext_ports::CATALOG_SLACK_NS))
+        .bind(tenant)
+        .execute(pool)
+        .await
+        .map_err(map_sqlx_error)?;
     }
-    let (table, time, key) = table_of(target, partitioned);
+    // One tenant's rows are deleted from the parent table, whatever partition holds them.
+    let (table, time, key) = table_of(target, partitioned && tenant.is_none());
     let keys = key.join(", ");
     let join: String = std::iter::once("y.tenant_id = d.tenant_id".to_owned())
         .chain(key.iter().map(|k| format!("y.{k} = d.{k}")))
         .collect::<Vec<_>>()
         .join(" AND ");
-    let doomed = format!(
-        "WITH doomed AS (SELECT x.tenant_id, {x_keys} FROM tenants t CROSS JOIN LATERAL \
-         (SELECT tenant_id, {keys} FROM {table} WHERE tenant_id = t.tenant_id AND {time} < $1 LIMIT $2) x LIMIT $2)",
-        x_keys = key.iter().map(|k| format!("x.{k}")).collect::<Vec<_>>().join(", ")
-    );
+    let doomed = if tenant.is_some() {
+        format!("WITH doomed AS (SELECT tenant_id, {keys} FROM {table} WHERE tenant_id = $3 AND {time} < $1 LIMIT $2)")
+    } else {
+        format!(
+            "WITH doomed AS (SELECT x.tenant_id, {x_keys} FROM tenants t CROSS JOIN LATERAL \
+             (SELECT tenant_id, {keys} FROM {table} WHERE tenant_id = t.tenant_id AND {time} < $1 LIMIT $2) x LIMIT $2)",
+            x_keys = key.iter().map(|k| format!("x.{k}")).collect::<Vec<_>>().join(", ")
+        )
+    };
     let sql = if target == RetentionTarget::Traces {
         format!(
             "{doomed}, gone_spans AS (DELETE FROM spans y USING doomed d \
@@ -98,8 +109,11 @@ pub(crate) async fn purge(
         format!("{doomed} DELETE FROM {table} y USING doomed d WHERE {join}")
     };
     let limit = i64::try_from(batch).unwrap_or(i64::MAX);
-    let done =
-        sqlx::query(AssertSqlSafe(sql)).bind(cutoff_ns).bind(limit).execute(pool).await.map_err(map_sqlx_error)?;
+    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(cutoff_ns).bind(limit);
+    if let Some(t) = tenant {
+        q = q.bind(t);
+    }
+    let done = q.execute(pool).await.map_err(map_sqlx_error)?;
     Ok(done.rows_affected())
 }
 

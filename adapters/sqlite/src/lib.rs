@@ -384,7 +384,24 @@ impl Maintenance for SqliteStorage {
             // Entries may leave the catalogue: writes must not assume they are there.
             *self.catalog.lock() = CatalogCache::new(CATALOG_CACHE_ENTRIES);
         }
-        self.writer.run(move |state| maintenance::purge(state, target, cutoff_ns, batch)).await
+        self.writer.run(move |state| maintenance::purge(state, target, None, cutoff_ns, batch)).await
+    }
+
+    async fn purge_tenant(
+        &self,
+        tenant: &TenantId,
+        target: RetentionTarget,
+        cutoff_ns: i64,
+        batch: usize,
+    ) -> Result<u64, StorageError> {
+        if batch == 0 {
+            return Err(StorageError::InvalidArgument("purge batch must be at least 1".into()));
+        }
+        if matches!(target, RetentionTarget::Traces | RetentionTarget::MetricPoints) {
+            *self.catalog.lock() = CatalogCache::new(CATALOG_CACHE_ENTRIES);
+        }
+        let tenant = tenant.as_str().to_owned();
+        self.writer.run(move |state| maintenance::purge(state, target, Some(&tenant), cutoff_ns, batch)).await
     }
 
     async fn count_older_than(&self, target: RetentionTarget, cutoff_ns: i64) -> Result<u64, StorageError> {

@@ -55,31 +55,56 @@ fn table_of(target: RetentionTarget) -> (&'static str, &'static str) {
         RetentionTarget::MetricPoints => ("metric_points", "time_ns"),
         RetentionTarget::MetricBuckets => ("metric_buckets", "start_ns"),
         RetentionTarget::GraphSnapshots => ("graph_snapshots", "created_ns"),
+        RetentionTarget::Investigations => ("investigations", "created_ns"),
+        RetentionTarget::Templates => ("drain_templates", "last_seen_ns"),
     }
 }
 
-/// Row ids of up to `batch` expired rows, across tenants, found through each tenant's
-/// (tenant_id, time) index.
-fn expired_ids_sql(target: RetentionTarget) -> String {
-    let (table, time) = table_of(target);
-    let id = if target == RetentionTarget::GraphSnapshots { "seq" } else { "id" };
-    format!("SELECT x.{id} FROM tenants t JOIN {table} x ON x.tenant_id = t.tenant_id AND x.{time} < ?1 LIMIT ?2")
+/// The row key of a target's table (`drain_templates` has none of its own: its key is
+/// (tenant_id, id), and its rows are deleted one by one).
+fn row_key(target: RetentionTarget) -> &'static str {
+    match target {
+        RetentionTarget::GraphSnapshots | RetentionTarget::Investigations => "seq",
+        _ => "id",
+    }
 }
 
-/// Deletes one batch on the writer; a trace goes with its spans.
+/// Tenant and row key of up to `batch` expired rows: across tenants, found through each
+/// tenant's (tenant_id, time) index, or of one tenant (`?3`).
+fn expired_sql(target: RetentionTarget, scoped: bool) -> String {
+    let (table, time) = table_of(target);
+    let id = row_key(target);
+    if scoped {
+        format!("SELECT x.tenant_id, x.{id} FROM {table} x WHERE x.tenant_id = ?3 AND x.{time} < ?1 LIMIT ?2")
+    } else {
+        format!(
+            "SELECT x.tenant_id, x.{id} FROM tenants t JOIN {table} x ON x.tenant_id = t.tenant_id AND x.{time} < ?1 \
+             LIMIT ?2"
+        )
+    }
+}
+
+/// Deletes one batch on the writer, of every tenant or of one; a trace goes with its spans.
 pub(crate) fn purge(
     state: &mut WriterState,
     target: RetentionTarget,
+    tenant: Option<&str>,
     cutoff_ns: i64,
     batch: usize,
 ) -> Result<u64, StorageError> {
     let limit = i64::try_from(batch).unwrap_or(i64::MAX);
     let full_text = state.full_text;
     state.transaction(&[], |tx| {
-        let ids: Vec<i64> = {
-            let mut stmt = tx.prepare_cached(&expired_ids_sql(target)).map_err(map_err)?;
-            let rows = stmt.query_map(rusqlite::params![cutoff_ns, limit], |r| r.get(0)).map_err(map_err)?;
-            rows.collect::<Result<_, _>>().map_err(map_err)?
+        let rows: Vec<(String, i64)> = {
+            let mut stmt = tx.prepare_cached(&expired_sql(target, tenant.is_some())).map_err(map_err)?;
+            let row = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?));
+            match tenant {
+                Some(t) => stmt.query_map(rusqlite::params![cutoff_ns, limit, t], row),
+                None => stmt.query_map(rusqlite::params![cutoff_ns, limit], row),
+            }
+            .map_err(map_err)?
+            .collect::<Result<_, _>>()
+            .map_err(map_err)?
         };
         // Names only expired records used leave the catalogue (its times may lag by the slack).
         let signal = match target {
@@ -88,17 +113,30 @@ pub(crate) fn purge(
             _ => None,
         };
         if let Some(signal) = signal {
-            tx.execute(
-                "DELETE FROM catalog WHERE signal = ?1 AND last_seen_ns < ?2",
-                rusqlite::params![signal.as_i64(), cutoff_ns.saturating_sub(CATALOG_SLACK_NS)],
-            )
+            let old = cutoff_ns.saturating_sub(CATALOG_SLACK_NS);
+            match tenant {
+                Some(t) => tx.execute(
+                    "DELETE FROM catalog WHERE tenant_id = ?3 AND signal = ?1 AND last_seen_ns < ?2",
+                    rusqlite::params![signal.as_i64(), old, t],
+                ),
+                None => tx.execute(
+                    "DELETE FROM catalog WHERE signal = ?1 AND last_seen_ns < ?2",
+                    rusqlite::params![signal.as_i64(), old],
+                ),
+            }
             .map_err(map_err)?;
         }
-        if ids.is_empty() {
-            return Ok(0);
+        if target == RetentionTarget::Templates {
+            let mut stmt =
+                tx.prepare_cached("DELETE FROM drain_templates WHERE tenant_id = ?1 AND id = ?2").map_err(map_err)?;
+            for (t, id) in &rows {
+                stmt.execute(rusqlite::params![t, id]).map_err(map_err)?;
+            }
+            return Ok(rows.len() as u64);
         }
+        let ids: Vec<i64> = rows.iter().map(|(_, id)| *id).collect();
         let (table, _) = table_of(target);
-        let id = if target == RetentionTarget::GraphSnapshots { "seq" } else { "id" };
+        let id = row_key(target);
         for chunk in ids.chunks(500) {
             let marks = vec!["?"; chunk.len()].join(",");
             if target == RetentionTarget::Traces {

@@ -184,6 +184,12 @@ impl GraphService {
             .clone()
     }
 
+    /// Drops `tenant`'s graph (after its data was purged); records still queued for it start a
+    /// new one.
+    pub fn forget(&self, tenant: &TenantId) {
+        self.tenants.lock().remove(tenant);
+    }
+
     /// Queues records for the workers; a batch that does not fit is dropped and counted.
     /// (The channel itself is unbounded; the record count bounds it.)
     fn enqueue(&self, tenant: &TenantId, records: Records) {

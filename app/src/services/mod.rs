@@ -1,6 +1,7 @@
 //! Use-case services: they combine domain policies with the driven ports and implement the
 //! driving ports the inbound adapters call.
 
+pub mod admin;
 pub mod anomalies;
 pub mod auth;
 pub mod clock;
@@ -20,6 +21,7 @@ pub mod templates;
 mod test_support;
 pub mod tsdb;
 
+pub use admin::AdminService;
 pub use anomalies::{AnomalyService, AnomalySettings};
 pub use auth::KeyRing;
 pub use clock::SystemClock;

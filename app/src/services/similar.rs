@@ -164,6 +164,15 @@ impl SimilarLogService {
         self.indexes.lock().get(tenant).map_or(0, |ix| ix.lock().len())
     }
 
+    /// Drops everything indexed for `tenant` (after its data was purged).
+    pub fn forget(&self, tenant: &TenantId) {
+        if let Some(ix) = self.indexes.lock().remove(tenant) {
+            let n = i64::try_from(ix.lock().len()).unwrap_or(i64::MAX);
+            let total = self.held.fetch_sub(n, Ordering::Relaxed) - n;
+            self.entries.record(total, &[]);
+        }
+    }
+
     /// Whether `tenant` has no records indexed.
     pub fn is_empty(&self, tenant: &TenantId) -> bool {
         self.len(tenant) == 0

@@ -194,6 +194,15 @@ impl TemplateService {
         ids.iter().filter_map(|id| m.drain.get(*id).map(|c| (*id, c.template()))).collect()
     }
 
+    /// Drops `tenant`'s miner and its templates (after its data was purged): nothing of it is
+    /// written back.
+    pub fn forget(&self, tenant: &TenantId) {
+        if let Some(miner) = self.miners.lock().remove(tenant) {
+            let n = i64::try_from(miner.lock().drain.len()).unwrap_or(i64::MAX);
+            self.publish_size(-n);
+        }
+    }
+
     /// Adds `delta` templates to the total and publishes it.
     fn publish_size(&self, delta: i64) {
         let total = self.held.fetch_add(delta, std::sync::atomic::Ordering::Relaxed) + delta;

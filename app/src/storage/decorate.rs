@@ -187,6 +187,15 @@ macro_rules! decorate_storage {
             async fn purge(&self, target: RetentionTarget, cutoff_ns: i64, batch: usize) -> Result<u64, StorageError> {
                 self.around("purge", Write, || self.inner.purge(target, cutoff_ns, batch)).await
             }
+            async fn purge_tenant(
+                &self,
+                t: &TenantId,
+                target: RetentionTarget,
+                cutoff_ns: i64,
+                batch: usize,
+            ) -> Result<u64, StorageError> {
+                self.around("purge_tenant", Write, || self.inner.purge_tenant(t, target, cutoff_ns, batch)).await
+            }
             async fn count_older_than(&self, target: RetentionTarget, cutoff_ns: i64) -> Result<u64, StorageError> {
                 self.around("count_older_than", Read, || self.inner.count_older_than(target, cutoff_ns)).await
             }

@@ -332,6 +332,22 @@ impl Maintenance for TenantFiles {
         Ok(deleted)
     }
 
+    async fn purge_tenant(
+        &self,
+        t: &TenantId,
+        target: RetentionTarget,
+        cutoff_ns: i64,
+        batch: usize,
+    ) -> Result<u64, StorageError> {
+        if batch == 0 {
+            return Err(StorageError::InvalidArgument("purge batch must be at least 1".into()));
+        }
+        match self.existing(t).await {
+            Some(s) => s.purge_tenant(t, target, cutoff_ns, batch).await,
+            None => Ok(0),
+        }
+    }
+
     async fn count_older_than(&self, target: RetentionTarget, cutoff_ns: i64) -> Result<u64, StorageError> {
         let mut n = 0;
         for s in self.all().await {

@@ -275,3 +275,85 @@ pub async fn empty_write_is_a_no_op(st: &dyn Storage) {
 pub async fn ping_answers(st: &dyn Storage) {
     st.ping().await.unwrap();
 }
+
+/// A tenant purge empties every table of that tenant older than the cutoff, in batches, and
+/// touches no other tenant: traces with their spans, logs (and their full text), metric points
+/// and buckets, catalogued names, templates, investigations and snapshots.
+pub async fn tenant_purge_empties_every_table_of_one_tenant_only(st: &dyn Storage) {
+    let (a, b) = (tenant("a"), tenant("b"));
+    let later = T0 + 5_000_000;
+    for t in [&a, &b] {
+        let spans = (0..3u16).map(|n| plain_span(tid16(n), 1, None, "svc", "op", 0, 10)).collect();
+        let logs = (0..4).map(|i| text_log(i, "svc", &format!("word{i}"))).collect();
+        let metrics = vec![point("g", "svc", 0, otelcontext_domain::PointValue::Gauge { value: 1.0 })];
+        write(st, vec![TenantBatch { tenant: t.clone(), spans, logs, metrics }]).await;
+        st.write_buckets(t, &[bucket_at(T0)]).await.unwrap();
+        st.save_snapshot(t, &snapshot("s", T0)).await.unwrap();
+        st.save_snapshot(t, &snapshot("kept", later + 1)).await.unwrap();
+        let template = LogTemplate {
+            id: TemplateId(7),
+            template: "word <*>".into(),
+            count: 4,
+            first_seen_ns: T0,
+            last_seen_ns: T0 + 3,
+            sample: "word0".into(),
+            service: "svc".into(),
+            services: vec!["svc".into()],
+            ..LogTemplate::default()
+        };
+        st.upsert_templates(t, &[template]).await.unwrap();
+        let inv = Investigation {
+            id: "inv".into(),
+            created_ns: T0,
+            updated_ns: T0,
+            status: InvestigationStatus::Detected,
+            severity: InvestigationSeverity::Warning,
+            kind: "error_rate_spike".into(),
+            trigger_service: "svc".into(),
+            trigger_operation: "op".into(),
+            root_service: "svc".into(),
+            root_operation: "op".into(),
+            summary: "s".into(),
+            evidence: json!({}),
+        };
+        st.save_investigation(t, &inv).await.unwrap();
+    }
+    // The catalogue keeps names up to ten minutes behind their data: purge from well after.
+    let cutoff = later + crate::storage::CATALOG_SLACK_NS;
+    for target in RetentionTarget::ALL {
+        loop {
+            let n = st
+                .purge_tenant(&a, target, if target == RetentionTarget::GraphSnapshots { later } else { cutoff }, 2)
+                .await
+                .unwrap();
+            assert!(n <= 2, "{target:?}: a batch of {n}");
+            if n == 0 {
+                break;
+            }
+        }
+    }
+    let c = st.counts(&a).await.unwrap();
+    assert_eq!((c.traces, c.spans, c.logs, c.metric_points), (0, 0, 0, 0));
+    let all = TimeRange::default();
+    assert!(st.services(&a, all, 10).await.unwrap().is_empty(), "catalogued services go");
+    assert!(st.metric_names(&a, None, all, 10).await.unwrap().is_empty());
+    assert!(st.search_buckets(&a, &BucketQuery { limit: 10, ..Default::default() }).await.unwrap().items.is_empty());
+    assert!(st.list_templates(&a).await.unwrap().is_empty());
+    assert!(st.get_investigation(&a, "inv").await.unwrap().is_none());
+    assert!(st.get_snapshot(&a, "s").await.unwrap().is_none());
+    assert!(st.get_snapshot(&a, "kept").await.unwrap().is_some(), "newer than the cutoff");
+    let text = LogQuery { text: TextQuery::parse("word1").unwrap(), ..LogQuery::recent(10) };
+    assert!(st.search_logs(&a, &text).await.unwrap().items.is_empty());
+    // Tenant b keeps everything.
+    let c = st.counts(&b).await.unwrap();
+    assert_eq!((c.traces, c.spans, c.logs, c.metric_points), (3, 3, 4, 1));
+    assert_eq!(st.services(&b, all, 10).await.unwrap(), ["svc"]);
+    assert_eq!(st.list_templates(&b).await.unwrap().len(), 1);
+    assert!(st.get_investigation(&b, "inv").await.unwrap().is_some());
+    assert!(st.get_snapshot(&b, "s").await.unwrap().is_some());
+    assert_eq!(st.search_logs(&b, &text).await.unwrap().items.len(), 1);
+    assert!(matches!(
+        st.purge_tenant(&a, RetentionTarget::Logs, cutoff, 0).await,
+        Err(StorageError::InvalidArgument(_))
+    ));
+}

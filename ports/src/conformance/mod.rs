@@ -89,6 +89,7 @@ macro_rules! storage_conformance_tests {
             counts_are_per_tenant,
             tenants_lists_every_tenant_with_data,
             retention_purges_only_older_records_in_batches,
+            tenant_purge_empties_every_table_of_one_tenant_only,
             invalid_queries_are_invalid_arguments,
             optimize_and_status_answer,
             empty_write_is_a_no_op,

@@ -9,6 +9,10 @@ pub enum RetentionTarget {
     MetricPoints,
     MetricBuckets,
     GraphSnapshots,
+    /// Investigations, by creation time.
+    Investigations,
+    /// Log templates (Drain), by the last time a record matched them.
+    Templates,
 }
 
 impl RetentionTarget {
@@ -20,11 +24,24 @@ impl RetentionTarget {
             Self::MetricPoints => "metric_points",
             Self::MetricBuckets => "metric_buckets",
             Self::GraphSnapshots => "graph_snapshots",
+            Self::Investigations => "investigations",
+            Self::Templates => "drain_templates",
         }
     }
 
     /// The targets kept for `HOT_RETENTION_DAYS`.
     pub const HOT: [RetentionTarget; 4] = [Self::Logs, Self::Traces, Self::MetricPoints, Self::MetricBuckets];
+
+    /// Every table of tenant data (an admin purge empties them all).
+    pub const ALL: [RetentionTarget; 7] = [
+        Self::Logs,
+        Self::Traces,
+        Self::MetricPoints,
+        Self::MetricBuckets,
+        Self::GraphSnapshots,
+        Self::Investigations,
+        Self::Templates,
+    ];
 }
 
 /// One daily partition of `logs`.

@@ -301,6 +301,17 @@ pub trait Maintenance: Send + Sync {
     /// Records of `target` older than `cutoff_ns`, across all tenants (cross-tenant).
     async fn count_older_than(&self, target: RetentionTarget, cutoff_ns: i64) -> Result<u64, StorageError>;
 
+    /// Deletes up to `batch` rows of `tenant` in `target` older than `cutoff_ns` (a trace with its
+    /// spans; catalogue names only those rows used go too); the number deleted. Only that
+    /// tenant's rows are touched.
+    async fn purge_tenant(
+        &self,
+        tenant: &TenantId,
+        target: RetentionTarget,
+        cutoff_ns: i64,
+        batch: usize,
+    ) -> Result<u64, StorageError>;
+
     /// Refreshes planner statistics and reclaims free space, without blocking writes for long.
     async fn optimize(&self) -> Result<(), StorageError>;
 

@@ -334,3 +334,71 @@ async fn the_live_tail_streams_stored_records_that_match_as_server_sent_events()
     let (status, body) = s.get_json("/api/logs/tail?severity=loud", None).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid severity")));
 }
+
+otelcontext_e2e::on_both_databases!(2, admin_purge_empties_only_the_callers_tenant);
+
+/// `DELETE /api/admin/purge` needs the admin key, acts on the caller's tenant only and empties
+/// every table of it; `POST /api/admin/vacuum` answers; without `ADMIN_API_KEY` both are off.
+async fn admin_purge_empties_only_the_callers_tenant(backend: Backend) {
+    const ADMIN: &str = "admin-key-for-tests";
+    let config = otelcontext_e2e::config_from(&[("ADMIN_API_KEY", ADMIN)]);
+    let Some(s) = TestServer::on_with(backend, config).await else { return };
+    for tenant in ["a", "b"] {
+        let h = [("x-tenant-id", tenant)];
+        assert_eq!(post_proto(&s, "/v1/traces", &healthy_traces(1, 3), &h).await.status, 200);
+        let records = (0..4).map(|n| log_record(n, 9, &format!("user {n} signed in"))).collect();
+        assert_eq!(post_proto(&s, "/v1/logs", &logs("auth", records), &h).await.status, 200);
+        assert_eq!(post_proto(&s, "/v1/metrics", &gauge("auth", "queue.depth", &[1.0]), &h).await.status, 200);
+        s.wait_for(tenant, |c| c.spans == 3 && c.logs == 4 && c.metric_points == 1).await;
+    }
+    let purge = |query: &str, key: Option<&str>, tenant: &str| {
+        let mut req = s.http.delete(s.url(&format!("/api/admin/purge{query}"))).header("x-tenant-id", tenant);
+        if let Some(k) = key {
+            req = req.header("x-admin-key", k);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    assert_eq!(purge("?days=0", None, "a").await.0, 401);
+    assert_eq!(purge("?days=0", Some("wrong"), "a").await.0, 401);
+    for bad in ["?days=-1", "?days=0&before=2025-01-01T00:00:00Z", "?before=yesterday"] {
+        let (status, body) = purge(bad, Some(ADMIN), "a").await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    // The default keeps the last 7 days: these records are from 2025, so they go too; first
+    // with a cutoff before them, which deletes nothing.
+    let (status, body) = purge(&format!("?before={}", T0 - 1), Some(ADMIN), "a").await;
+    assert_eq!((status, body["total_deleted"].as_u64()), (200, Some(0)), "{body}");
+    let (status, body) = purge("?days=0", Some(ADMIN), "a").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["tenant"], "a");
+    assert_eq!(
+        (
+            body["deleted"]["traces"].as_u64(),
+            body["deleted"]["logs"].as_u64(),
+            body["deleted"]["metric_points"].as_u64()
+        ),
+        (Some(3), Some(4), Some(1)),
+        "{body}"
+    );
+    let a = s.counts("a").await;
+    assert_eq!((a.traces, a.spans, a.logs, a.metric_points), (0, 0, 0, 0));
+    let b = s.counts("b").await;
+    assert_eq!((b.traces, b.spans, b.logs, b.metric_points), (3, 3, 4, 1), "another tenant is untouched");
+    let (_, services) = s.get_json("/api/metadata/services", Some("a")).await;
+    assert_eq!(services, serde_json::json!([]));
+    let (_, services) = s.get_json("/api/metadata/services", Some("b")).await;
+    assert_eq!(services, serde_json::json!(["svc"]));
+    assert!(s.metric_sum("otelcontext_admin_purged_rows_total").unwrap() >= 8.0);
+
+    let vacuum = s.http.post(s.url("/api/admin/vacuum")).header("x-admin-key", ADMIN).send().await.unwrap();
+    assert_eq!(vacuum.status().as_u16(), 200);
+    assert_eq!(s.http.post(s.url("/api/admin/vacuum")).send().await.unwrap().status().as_u16(), 401);
+
+    // Without ADMIN_API_KEY the admin routes are off.
+    let off = TestServer::start().await;
+    let r = off.http.delete(off.url("/api/admin/purge")).header("x-admin-key", ADMIN).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+}

@@ -1,5 +1,6 @@
 //! The routes, one module per tag; each group shares the [`crate::QueryApi`] context.
 
+pub mod admin;
 pub mod graph;
 pub mod logs;
 pub mod metadata;

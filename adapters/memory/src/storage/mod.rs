@@ -190,6 +190,56 @@ fn purge_vec<T>(rows: &mut Vec<Row<T>>, is_old: impl Fn(&T) -> bool, budget: &mu
     (before - rows.len()) as u64
 }
 
+/// Deletes up to `budget` rows of one tenant's `target` older than the cutoff.
+fn purge_in(data: &mut TenantData, target: RetentionTarget, cutoff_ns: i64, budget: &mut usize) -> u64 {
+    match target {
+        RetentionTarget::Logs => {
+            let n = purge_vec(&mut data.logs, |l| l.timestamp_ns < cutoff_ns, budget);
+            data.log_keys = data.logs.iter().map(|r| (r.value.timestamp_ns, r.value.dedup_key())).collect();
+            n
+        }
+        RetentionTarget::Traces => {
+            let old: Vec<TraceId> = data
+                .traces
+                .iter()
+                .filter(|(_, t)| t.value.start_ns < cutoff_ns)
+                .map(|(id, _)| *id)
+                .take(*budget)
+                .collect();
+            for id in &old {
+                data.traces.remove(id);
+            }
+            data.spans.retain(|(trace, _), _| !old.contains(trace));
+            *budget -= old.len();
+            old.len() as u64
+        }
+        RetentionTarget::MetricPoints => {
+            let n = purge_vec(&mut data.points, |p| p.time_ns < cutoff_ns, budget);
+            data.point_keys = data.points.iter().map(|r| (r.value.time_ns, r.value.series_key())).collect();
+            n
+        }
+        RetentionTarget::MetricBuckets => purge_map(&mut data.buckets, |b| b.value.start_ns < cutoff_ns, budget),
+        RetentionTarget::GraphSnapshots => purge_map(&mut data.snapshots, |s| s.value.created_ns < cutoff_ns, budget),
+        RetentionTarget::Investigations => {
+            purge_map(&mut data.investigations, |i| i.value.created_ns < cutoff_ns, budget)
+        }
+        RetentionTarget::Templates => {
+            let old: Vec<_> = data
+                .templates
+                .iter()
+                .filter(|(_, t)| t.last_seen_ns < cutoff_ns)
+                .map(|(id, _)| *id)
+                .take(*budget)
+                .collect();
+            for id in &old {
+                data.templates.remove(id);
+            }
+            *budget -= old.len();
+            old.len() as u64
+        }
+    }
+}
+
 #[async_trait]
 impl Maintenance for MemoryStorage {
     fn backend(&self) -> &'static str {
@@ -227,41 +277,24 @@ impl Maintenance for MemoryStorage {
             if budget == 0 {
                 break;
             }
-            deleted += match target {
-                RetentionTarget::Logs => {
-                    let n = purge_vec(&mut data.logs, |l| l.timestamp_ns < cutoff_ns, &mut budget);
-                    data.log_keys = data.logs.iter().map(|r| (r.value.timestamp_ns, r.value.dedup_key())).collect();
-                    n
-                }
-                RetentionTarget::Traces => {
-                    let old: Vec<TraceId> = data
-                        .traces
-                        .iter()
-                        .filter(|(_, t)| t.value.start_ns < cutoff_ns)
-                        .map(|(id, _)| *id)
-                        .take(budget)
-                        .collect();
-                    for id in &old {
-                        data.traces.remove(id);
-                    }
-                    data.spans.retain(|(trace, _), _| !old.contains(trace));
-                    budget -= old.len();
-                    old.len() as u64
-                }
-                RetentionTarget::MetricPoints => {
-                    let n = purge_vec(&mut data.points, |p| p.time_ns < cutoff_ns, &mut budget);
-                    data.point_keys = data.points.iter().map(|r| (r.value.time_ns, r.value.series_key())).collect();
-                    n
-                }
-                RetentionTarget::MetricBuckets => {
-                    purge_map(&mut data.buckets, |b| b.value.start_ns < cutoff_ns, &mut budget)
-                }
-                RetentionTarget::GraphSnapshots => {
-                    purge_map(&mut data.snapshots, |s| s.value.created_ns < cutoff_ns, &mut budget)
-                }
-            };
+            deleted += purge_in(data, target, cutoff_ns, &mut budget);
         }
         Ok(deleted)
+    }
+
+    async fn purge_tenant(
+        &self,
+        tenant: &TenantId,
+        target: RetentionTarget,
+        cutoff_ns: i64,
+        batch: usize,
+    ) -> Result<u64, StorageError> {
+        self.check_available()?;
+        if batch == 0 {
+            return Err(StorageError::InvalidArgument("purge batch must be at least 1".into()));
+        }
+        let mut budget = batch;
+        Ok(self.tenants.lock().get_mut(tenant).map_or(0, |data| purge_in(data, target, cutoff_ns, &mut budget)))
     }
 
     async fn count_older_than(&self, target: RetentionTarget, cutoff_ns: i64) -> Result<u64, StorageError> {
@@ -277,6 +310,10 @@ impl Maintenance for MemoryStorage {
                 RetentionTarget::GraphSnapshots => {
                     d.snapshots.values().filter(|s| s.value.created_ns < cutoff_ns).count()
                 }
+                RetentionTarget::Investigations => {
+                    d.investigations.values().filter(|i| i.value.created_ns < cutoff_ns).count()
+                }
+                RetentionTarget::Templates => d.templates.values().filter(|t| t.last_seen_ns < cutoff_ns).count(),
             } as u64)
             .sum())
     }
