@@ -359,7 +359,13 @@ impl Server {
                     otelcontext_ports::CursorKey::from_secret(&config.cursor_secret)
                 })
                 .with_log_tail(log_tail.clone())
-                .with_admin(admin),
+                .with_admin(admin)
+                .with_export(Arc::new(crate::services::ExportService::new(
+                    storage.clone(),
+                    storage.clone(),
+                    storage.clone(),
+                    Arc::new(otelcontext_otlp::OtlpJson),
+                ))),
             readiness,
             auth,
             telemetry: telemetry.clone(),

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod clock;
 pub mod credentials;
 pub mod dlq;
+pub mod export;
 pub mod graph;
 pub mod ingest;
 pub mod observer;
@@ -23,6 +24,7 @@ pub use auth::{AuthError, Authenticator, Identity};
 pub use clock::Clock;
 pub use credentials::{AccessToken, TokenSource};
 pub use dlq::{DeadLetter, DeadLetterQueue, DlqError, DlqStats, Enqueued};
+pub use export::{Export, ExportChunk, ExportQuery, ExportSignal, OtlpEncoder};
 pub use graph::{
     DEFAULT_DEPTH, DEFAULT_GRAPH_RANGE_NS, DEFAULT_RCA_RANGE_NS, ErrorChainAnswer, ErrorChainQuery, ErrorOrigin,
     GraphQueries, GraphWindow, ImpactAnswer, ImpactQuery, MAX_DEPTH, MAX_ERROR_CHAINS, MAX_GRAPH_LIMIT,
@@ -61,6 +63,8 @@ pub use clock::MockClock;
 pub use credentials::MockTokenSource;
 #[cfg(any(test, feature = "mocks"))]
 pub use dlq::MockDeadLetterQueue;
+#[cfg(any(test, feature = "mocks"))]
+pub use export::MockExport;
 #[cfg(any(test, feature = "mocks"))]
 pub use graph::MockGraphQueries;
 #[cfg(any(test, feature = "mocks"))]

@@ -61,6 +61,8 @@ enum ApiTags {
     Metrics,
     /// Administration of the caller's tenant (needs the admin key).
     Admin,
+    /// The caller's tenant as OTLP/JSON lines.
+    Export,
 }
 
 /// The query API over the `Queries` and `GraphQueries` use cases.
@@ -74,6 +76,8 @@ pub struct QueryApi {
     tail: Option<Arc<dyn otelcontext_ports::LogTail>>,
     /// The admin routes' use cases, when the server offers them.
     admin: Option<Arc<dyn otelcontext_ports::Admin>>,
+    /// Export of a tenant's records, when the server offers it.
+    export: Option<Arc<dyn otelcontext_ports::Export>>,
 }
 
 enum Failure {
@@ -114,7 +118,7 @@ impl QueryApi {
     /// The API over `queries` and the live `graph`; requests without a tenant use
     /// `default_tenant`.
     pub fn new(queries: Arc<dyn Queries>, graph: Arc<dyn GraphQueries>, default_tenant: TenantId) -> Self {
-        Self { queries, graph, default_tenant, cursor_key: CursorKey::random(), tail: None, admin: None }
+        Self { queries, graph, default_tenant, cursor_key: CursorKey::random(), tail: None, admin: None, export: None }
     }
 
     /// Serves `GET /api/logs/tail` from `tail`.
@@ -126,6 +130,12 @@ impl QueryApi {
     /// Serves the admin routes from `admin` (which checks the admin key).
     pub fn with_admin(mut self, admin: Arc<dyn otelcontext_ports::Admin>) -> Self {
         self.admin = Some(admin);
+        self
+    }
+
+    /// Serves `GET /api/export` from `export`.
+    pub fn with_export(mut self, export: Arc<dyn otelcontext_ports::Export>) -> Self {
+        self.export = Some(export);
         self
     }
 
@@ -295,6 +305,7 @@ pub type Routes = (
     routes::graph::GraphRoutes,
     routes::metrics::MetricRoutes,
     routes::admin::AdminRoutes,
+    routes::export::ExportRoutes,
 );
 
 /// The OpenAPI service, mounted under `/api`.
@@ -308,7 +319,8 @@ pub fn service(api: QueryApi) -> OpenApiService<Routes, ()> {
         routes::stats::StatsRoutes(api.clone()),
         routes::graph::GraphRoutes(api.clone()),
         routes::metrics::MetricRoutes(api.clone()),
-        routes::admin::AdminRoutes(api),
+        routes::admin::AdminRoutes(api.clone()),
+        routes::export::ExportRoutes(api),
     );
     OpenApiService::new(routes, API_TITLE, env!("CARGO_PKG_VERSION"))
         .server("/api")

@@ -2,6 +2,7 @@
 //! translation from OTLP protobuf messages to the domain model. Translation ([`map`]) is separate
 //! from transport so it is testable without a server; both transports share [`Receiver`].
 
+pub mod encode;
 pub mod grpc;
 pub mod http;
 pub mod json;
@@ -9,6 +10,7 @@ pub mod map;
 pub mod reply;
 pub mod tenant;
 
+pub use encode::OtlpJson;
 pub use grpc::{GrpcLimits, OtlpGrpc};
 pub use http::{HttpLimits, OtlpHttp};
 pub use tenant::TenantPolicy;

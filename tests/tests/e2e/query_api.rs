@@ -402,3 +402,100 @@ async fn admin_purge_empties_only_the_callers_tenant(backend: Backend) {
     let r = off.http.delete(off.url("/api/admin/purge")).header("x-admin-key", ADMIN).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 403);
 }
+
+otelcontext_e2e::on_both_databases!(2, an_export_loads_again_into_another_tenant_unchanged);
+
+/// `GET /api/export` streams a tenant's records as OTLP/JSON lines; posting them to `/v1/*` as
+/// another tenant stores the same records, field by field.
+async fn an_export_loads_again_into_another_tenant_unchanged(backend: Backend) {
+    use otelcontext_ports::{LogQuery, LogSort, MetricQuery, SortOrder, SpanQuery};
+    let Some(s) = TestServer::on(backend).await else { return };
+    let a = [("x-tenant-id", "a")];
+    // 1,200 spans (more than one exported line), logs of several bodies, gauges.
+    let mut spans = Vec::new();
+    for t in 1..=600u64 {
+        let mut child = span(t, 1, false, 3);
+        child.attributes.push(kv("http.route", "/pay"));
+        spans.extend([span(t, 0, false, 5), child]);
+    }
+    assert_eq!(post_proto(&s, "/v1/traces", &traces("checkout", spans), &a).await.status, 200);
+    let records = (0..50).map(|n| log_record(n, if n % 5 == 0 { 17 } else { 9 }, &format!("order {n} paid"))).collect();
+    assert_eq!(post_proto(&s, "/v1/logs", &logs("checkout", records), &a).await.status, 200);
+    assert_eq!(
+        post_proto(&s, "/v1/metrics", &gauge("checkout", "queue.depth", &[1.0, 2.5, 4.0]), &a).await.status,
+        200
+    );
+    let want = s.wait_for("a", |c| c.spans == 1_200 && c.logs == 50 && c.metric_points == 3).await;
+
+    for (signal, path) in [("traces", "/v1/traces"), ("logs", "/v1/logs"), ("metrics", "/v1/metrics")] {
+        let r =
+            s.http.get(s.url(&format!("/api/export?signal={signal}"))).header("x-tenant-id", "a").send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{signal}");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/x-ndjson"));
+        let text = r.text().await.unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(!lines.is_empty(), "{signal}");
+        if signal == "traces" {
+            assert_eq!(lines.len(), 2, "1,000 spans a line");
+        }
+        for line in lines {
+            let h = [("content-type", "application/json"), ("x-tenant-id", "b")];
+            let answer = post(&s, path, &h, line.as_bytes().to_vec()).await;
+            assert_eq!(answer.status, 200, "{signal}: {}", String::from_utf8_lossy(&answer.body));
+        }
+    }
+    let got = s.wait_for("b", |c| c.spans == 1_200 && c.logs == 50 && c.metric_points == 3).await;
+    assert_eq!((got.traces, got.error_traces), (want.traces, want.error_traces));
+
+    let (ta, tb) =
+        (otelcontext_domain::TenantId::parse("a").unwrap(), otelcontext_domain::TenantId::parse("b").unwrap());
+    let spans = |t| {
+        let q = SpanQuery { sort: SortOrder::OldestFirst, limit: 2_000, ..SpanQuery::default() };
+        let st = s.storage.clone();
+        async move { st.search_spans(&t, &q).await.unwrap().items }
+    };
+    let (sa, sb) = (spans(ta.clone()).await, spans(tb.clone()).await);
+    assert_eq!(sa.len(), 1_200);
+    assert_eq!(sa, sb, "every span field survives the round trip");
+    let logs_of = |t| {
+        let q = LogQuery { sort: LogSort::Oldest, limit: 100, ..LogQuery::default() };
+        let st = s.storage.clone();
+        async move {
+            st.search_logs(&t, &q)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|l| otelcontext_domain::LogRecord { template_id: None, ..l.record })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(logs_of(ta.clone()).await, logs_of(tb.clone()).await);
+    let points = |t| {
+        let q = MetricQuery { limit: 100, ..MetricQuery::default() };
+        let st = s.storage.clone();
+        async move { st.search_metric_points(&t, &q).await.unwrap().items }
+    };
+    assert_eq!(points(ta).await, points(tb).await);
+
+    // A window narrows it; bad parameters are 400 before anything streams.
+    let (status, _) = s.get_json(&format!("/api/export?signal=logs&start={}&end={}", T0, T0 + 9), Some("a")).await;
+    assert_eq!(status, 200);
+    let narrow = s
+        .http
+        .get(s.url(&format!("/api/export?signal=logs&start={}&end={}", T0, T0 + 9)))
+        .header("x-tenant-id", "a")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line: serde_json::Value = serde_json::from_str(narrow.lines().next().unwrap()).unwrap();
+    assert_eq!(line["resourceLogs"][0]["scopeLogs"][0]["logRecords"].as_array().unwrap().len(), 10);
+    for bad in ["/api/export", "/api/export?signal=profiles", "/api/export?signal=logs&start=later"] {
+        assert_eq!(s.get_json(bad, Some("a")).await.0, 400, "{bad}");
+    }
+    let empty = s.http.get(s.url("/api/export?signal=traces")).header("x-tenant-id", "c").send().await.unwrap();
+    assert_eq!((empty.status().as_u16(), empty.text().await.unwrap()), (200, String::new()));
+}
