@@ -66,6 +66,9 @@ impl HttpMetrics {
 
 /// Paths that require the API key when one is configured.
 pub fn is_protected(path: &str) -> bool {
+    if path.strip_prefix("/api").is_some_and(|p| otelcontext_api::PUBLIC_PATHS.contains(&p)) {
+        return false;
+    }
     path == "/v1"
         || path.starts_with("/v1/")
         || path == "/api"
@@ -120,12 +123,11 @@ fn is_json(resp: &Response) -> bool {
 pub fn app(parts: HttpParts) -> impl Endpoint<Output = Response> + 'static {
     let HttpParts { otlp, api, readiness, auth, telemetry, otlp_metrics, rate_limit, trust_proxy_headers } = parts;
     let metrics = Arc::new(HttpMetrics::new(&telemetry.meter()));
-    let api_service = otelcontext_api::service(api);
-    let spec = api_service.spec_yaml();
+    let (api_endpoint, spec) = otelcontext_api::endpoint(api);
     let prom_metrics = telemetry;
     let routes = Route::new()
         .nest("/v1", otlp.routes())
-        .nest("/api", otelcontext_api::with_json_errors(api_service))
+        .nest("/api", api_endpoint)
         .at(
             "/openapi.yaml",
             get(poem::endpoint::make_sync(move |_| {

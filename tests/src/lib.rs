@@ -339,7 +339,8 @@ impl Process {
                 sink.lock().unwrap().push(line);
             }
         });
-        let (http, grpc) = match rx.recv_timeout(Duration::from_secs(30)) {
+        // Generous: the whole suite runs in parallel on two cores.
+        let (http, grpc) = match rx.recv_timeout(Duration::from_secs(90)) {
             Ok(addrs) => addrs,
             Err(_) => {
                 let _ = child.kill();

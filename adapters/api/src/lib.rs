@@ -6,6 +6,7 @@
 
 mod graph_views;
 mod params;
+pub mod spec;
 mod views;
 
 use otelcontext_domain::{TemplateId, TenantHeaderError, TenantId, TraceId, request_tenant};
@@ -356,7 +357,36 @@ where
 
 /// The OpenAPI document (YAML) as committed in `openapi/openapi.yaml`.
 pub fn spec_yaml(queries: Arc<dyn Queries>, graph: Arc<dyn GraphQueries>) -> String {
-    service(QueryApi::new(queries, graph, TenantId::parse("default").expect("valid"))).spec_yaml()
+    let service = service(QueryApi::new(queries, graph, TenantId::parse("default").expect("valid")));
+    spec::yaml(&spec::document(&service.spec()))
+}
+
+/// Paths under the API's mount point that need no credential: the document and its page.
+pub const PUBLIC_PATHS: [&str; 2] = ["/openapi.yaml", "/docs"];
+
+/// The API to mount under `/api`: the routes (refusing query parameters a route does not take),
+/// the OpenAPI document at `/openapi.yaml` and a browsable page of it at `/docs`, every error
+/// as JSON. Also returns the document (YAML).
+pub fn endpoint(api: QueryApi) -> (impl poem::Endpoint<Output = poem::Response> + 'static, String) {
+    use poem::web::Html;
+    use poem::{Route, endpoint::make_sync, get};
+    let service = service(api);
+    let generated = service.spec();
+    let doc = spec::document(&generated);
+    let yaml = spec::yaml(&doc);
+    let html = service
+        .rapidoc_html()
+        .replace(&generated, &serde_json::to_string_pretty(&doc).unwrap_or_else(|_| generated.clone()));
+    let params = spec::QueryParams::of(&doc);
+    let body = yaml.clone();
+    let route = Route::new()
+        .at(
+            "/openapi.yaml",
+            get(make_sync(move |_| poem::Response::builder().content_type("application/yaml").body(body.clone()))),
+        )
+        .at("/docs", get(make_sync(move |_| Html(html.clone()))))
+        .nest("/", spec::refusing_unknown_parameters(params, service));
+    (with_json_errors(route), yaml)
 }
 
 // After the macros it uses.

@@ -499,3 +499,30 @@ async fn an_export_loads_again_into_another_tenant_unchanged(backend: Backend) {
     let empty = s.http.get(s.url("/api/export?signal=traces")).header("x-tenant-id", "c").send().await.unwrap();
     assert_eq!((empty.status().as_u16(), empty.text().await.unwrap()), (200, String::new()));
 }
+
+/// The document and its page are served under `/api` without a key; a query parameter a route
+/// does not take is refused rather than silently ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_spec_is_served_and_unknown_parameters_are_refused() {
+    let s = TestServer::start_with(otelcontext_e2e::config_from(&[("API_KEY", "k3y-for-tests")])).await;
+    let spec = s.http.get(s.url("/api/openapi.yaml")).send().await.unwrap();
+    assert_eq!(spec.status().as_u16(), 200);
+    let text = spec.text().await.unwrap();
+    assert_eq!(text, std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/openapi.yaml")).unwrap());
+    let docs = s.http.get(s.url("/api/docs")).send().await.unwrap();
+    assert_eq!(docs.status().as_u16(), 200);
+    let html = docs.text().await.unwrap();
+    assert!(html.contains("rapi-doc") && html.contains("securitySchemes"), "the page embeds the whole document");
+    assert_eq!(s.http.get(s.url("/api/stats")).send().await.unwrap().status().as_u16(), 401);
+    for (path, name) in
+        [("/api/traces?servce=checkout", "servce"), ("/api/logs/42?limit=1", "limit"), ("/api/stats?x=1", "x")]
+    {
+        let r = s.http.get(s.url(path)).bearer_auth("k3y-for-tests").send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{path}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "unknown parameter");
+        assert!(body["detail"].as_str().unwrap().contains(name), "{body}");
+    }
+    let ok = s.http.get(s.url("/api/traces?service_name=checkout&limit=5")).bearer_auth("k3y-for-tests").send().await;
+    assert_eq!(ok.unwrap().status().as_u16(), 200);
+}
