@@ -120,7 +120,7 @@ impl QueryParams {
             .split('&')
             .filter(|kv| !kv.is_empty())
             .map(|kv| kv.split_once('=').map_or(kv, |(k, _)| k))
-            .map(|k| percent_decode(k))
+            .map(percent_decode)
             .find(|k| !allowed.contains(k))
             .map(|k| (k, allowed.iter().cloned().collect()))
     }
