@@ -10,6 +10,7 @@ mod durability;
 mod graph;
 mod idempotency;
 mod intelligence;
+mod isolation;
 mod metrics;
 mod otlp_json;
 mod outage;
