@@ -31,6 +31,7 @@ fn ms(ns: f64) -> f64 {
 
 /// The range an answer covers.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RangeView {
     pub start: String,
     pub start_unix_nano: i64,
@@ -46,6 +47,7 @@ impl RangeView {
 
 /// Rate, errors and duration of calls over the range.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RedView {
     pub calls: u64,
     pub errors: u64,
@@ -76,6 +78,7 @@ impl From<&Red> for RedView {
 
 /// A node of the service map.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MapNodeView {
     pub name: String,
     /// `service` (sends its own spans), `database`, `messaging` or `external` (named from its
@@ -103,6 +106,7 @@ impl From<&MapNode> for MapNodeView {
 
 /// Calls from a service to another service or a peer.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MapEdgeView {
     pub source: String,
     pub target: String,
@@ -129,6 +133,7 @@ impl From<&MapEdge> for MapEdgeView {
 
 /// The service map over a range.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ServiceMapView {
     pub range: RangeView,
     pub nodes: Vec<MapNodeView>,
@@ -176,6 +181,7 @@ fn alerts(r: &Red) -> Vec<String> {
 
 /// A node of the system graph with its health.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SystemNodeView {
     pub id: String,
     /// `service`, `database`, `messaging` or `external`.
@@ -192,6 +198,7 @@ pub struct SystemNodeView {
 
 /// An edge of the system graph with its health.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SystemEdgeView {
     pub source: String,
     pub target: String,
@@ -202,6 +209,7 @@ pub struct SystemEdgeView {
 
 /// Totals of the system graph.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SystemSummaryView {
     pub total_services: u64,
     pub healthy: u64,
@@ -215,6 +223,7 @@ pub struct SystemSummaryView {
 
 /// The whole system: every node with its health and alerts.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SystemGraphView {
     pub range: RangeView,
     pub system: SystemSummaryView,
@@ -281,6 +290,7 @@ impl From<&MapAnswer> for SystemGraphView {
 
 /// A node an impact walk reached.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ImpactedNodeView {
     pub name: String,
     pub kind: String,
@@ -310,6 +320,7 @@ impl From<&ImpactedNode> for ImpactedNodeView {
 
 /// The blast radius of a node.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ImpactView {
     pub range: RangeView,
     pub service: String,
@@ -334,6 +345,7 @@ impl ImpactView {
 
 /// The fewest calls between two nodes.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PathView {
     pub range: RangeView,
     pub from: String,
@@ -362,6 +374,7 @@ fn peer_name(p: &Option<Peer>) -> Option<String> {
 
 /// One span of an error chain.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ChainHopView {
     pub span_id: String,
     pub service: String,
@@ -395,6 +408,7 @@ impl From<&ChainHop> for ChainHopView {
 /// How a failure travelled through one trace: from the service's failed span down to the span
 /// where it started.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TraceErrorChainView {
     pub trace_id: String,
     pub start: String,
@@ -407,6 +421,7 @@ pub struct TraceErrorChainView {
 
 /// Where failures started, counted over the chains.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ErrorOriginView {
     pub service: String,
     pub operation: String,
@@ -420,6 +435,7 @@ pub struct ErrorOriginView {
 
 /// Error chains of a service.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ErrorChainsView {
     pub range: RangeView,
     pub service: String,
@@ -463,6 +479,7 @@ impl ErrorChainsView {
 
 /// An anomaly the detector raised.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AnomalyView {
     /// `error_rate_spike`, `latency_degradation`, `throughput_drop` or `metric_zscore`.
     pub kind: String,
@@ -505,6 +522,7 @@ impl From<&Anomaly> for AnomalyView {
 
 /// Anomalies, newest first.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AnomalyTimelineView {
     pub range: RangeView,
     pub anomalies: Vec<AnomalyView>,
@@ -521,6 +539,7 @@ impl From<&TimelineAnswer> for AnomalyTimelineView {
 
 /// Error lines of one log template, against the baseline before the range.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LogSignalView {
     pub template_id: String,
     /// The template's text, when the template store has it.
@@ -534,6 +553,7 @@ pub struct LogSignalView {
 
 /// A gauge of the service, against the baseline.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MetricSignalView {
     pub name: String,
     pub mean: f64,
@@ -545,6 +565,7 @@ pub struct MetricSignalView {
 
 /// What moved with a service over the range.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SignalsView {
     pub range: RangeView,
     pub service: String,
@@ -604,6 +625,7 @@ impl SignalsView {
 
 /// An error template that reads like the one asked about.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SimilarErrorView {
     pub template_id: String,
     pub template: String,
@@ -615,6 +637,7 @@ pub struct SimilarErrorView {
 
 /// Lines one service wrote.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ServiceLinesView {
     pub service: String,
     pub lines: u64,
@@ -622,6 +645,7 @@ pub struct ServiceLinesView {
 
 /// Error templates like the one asked about.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SimilarErrorsView {
     pub range: RangeView,
     pub template_id: String,
@@ -656,6 +680,7 @@ impl SimilarErrorsView {
 
 /// One span of a trace graph, depth first.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TreeSpanView {
     pub span_id: String,
     #[oai(skip_serializing_if_is_none)]
@@ -678,6 +703,7 @@ pub struct TreeSpanView {
 
 /// Calls from one service to another (or a peer) within the trace.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TraceCallView {
     pub source: String,
     pub target: String,
@@ -690,6 +716,7 @@ pub struct TraceCallView {
 
 /// One trace as a tree with self times, the critical path and the calls between services.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TraceGraphView {
     pub trace_id: String,
     pub start_unix_nano: i64,
@@ -745,6 +772,7 @@ impl TraceGraphView {
 
 /// An investigation the graph opened when it detected a problem.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct InvestigationView {
     pub id: String,
     pub created: String,
@@ -789,6 +817,7 @@ impl From<&Investigation> for InvestigationView {
 
 /// A page of investigations, newest first.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct InvestigationPageView {
     pub investigations: Vec<InvestigationView>,
     /// Pass as `cursor` for the next page; absent on the last.
@@ -798,6 +827,7 @@ pub struct InvestigationPageView {
 
 /// A point-in-time copy of the service graph.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SnapshotView {
     pub id: String,
     pub created: String,
@@ -827,6 +857,7 @@ impl From<&GraphSnapshot> for SnapshotView {
 
 /// A page of snapshots, newest first.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SnapshotPageView {
     pub snapshots: Vec<SnapshotView>,
     #[oai(skip_serializing_if_is_none)]

@@ -31,6 +31,7 @@ pub use views::{
 
 /// JSON error body of every failed request.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ErrorBody {
     /// Short, stable description of the problem.
     pub error: String,

@@ -21,6 +21,7 @@ fn ms(ns: i64) -> f64 {
 
 /// Span status.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct StatusView {
     /// `UNSET`, `OK` or `ERROR`.
     pub code: String,
@@ -29,6 +30,7 @@ pub struct StatusView {
 
 /// A span event.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EventView {
     pub name: String,
     pub time: String,
@@ -38,6 +40,7 @@ pub struct EventView {
 
 /// A link to another span.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LinkView {
     pub trace_id: String,
     pub span_id: String,
@@ -47,6 +50,7 @@ pub struct LinkView {
 
 /// Instrumentation scope.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ScopeView {
     pub name: String,
     pub version: String,
@@ -55,6 +59,7 @@ pub struct ScopeView {
 
 /// One span.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SpanView {
     pub trace_id: String,
     pub span_id: String,
@@ -134,6 +139,7 @@ impl From<&Span> for SpanView {
 
 /// One log record.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LogView {
     pub timestamp: String,
     pub timestamp_unix_nano: i64,
@@ -181,6 +187,7 @@ impl From<&LogRecord> for LogView {
 
 /// A stored log record with its id.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LogEntryView {
     /// Id of the record (for `GET /api/logs/{id}`).
     pub id: i64,
@@ -196,6 +203,7 @@ impl From<&StoredLog> for LogEntryView {
 
 /// One page of log records.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LogPageView {
     pub logs: Vec<LogEntryView>,
     /// Pass as `cursor` to get the next page; absent on the last page.
@@ -205,6 +213,7 @@ pub struct LogPageView {
 
 /// One event of a live tail.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TailItemView {
     /// `log` (a record, in `log`) or `lagged` (the reader fell behind: `skipped` commits of
     /// records were not sent).
@@ -217,6 +226,7 @@ pub struct TailItemView {
 
 /// A log record like the query text.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SimilarLogView {
     /// Cosine similarity of its words to the query's, 0..1.
     pub score: f64,
@@ -256,6 +266,7 @@ impl From<&SimilarLogHit> for SimilarLogView {
 
 /// The answer of a similar-log search.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SimilarLogsView {
     pub query: String,
     pub count: u64,
@@ -265,6 +276,7 @@ pub struct SimilarLogsView {
 
 /// Records of a pattern per severity level.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SeverityCountsView {
     pub trace: u64,
     pub debug: u64,
@@ -276,6 +288,7 @@ pub struct SeverityCountsView {
 
 /// A log pattern: a Drain template and what is known of it.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PatternView {
     /// 16 hex characters, as `template_id` of log records (`/api/logs?template_id=`).
     pub template_id: String,
@@ -333,6 +346,7 @@ impl PatternView {
 
 /// One page of log patterns.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PatternPageView {
     pub patterns: Vec<PatternView>,
     /// Pass as `cursor` to get the next page; absent on the last page.
@@ -342,6 +356,7 @@ pub struct PatternPageView {
 
 /// Size and settings of the database.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct StorageStatusView {
     /// `sqlite`, `postgres` or the name of a custom adapter.
     pub backend: String,
@@ -371,6 +386,7 @@ impl From<StorageStatus> for StorageStatusView {
 
 /// A trace in a search result: the aggregate of its spans.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TraceSummaryView {
     pub trace_id: String,
     /// Service of the root span (of the earliest span while the root has not arrived).
@@ -411,6 +427,7 @@ impl From<&TraceSummary> for TraceSummaryView {
 
 /// One page of a trace search.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TracePageView {
     pub traces: Vec<TraceSummaryView>,
     /// Pass as `cursor` to get the next page; absent on the last page.
@@ -420,6 +437,7 @@ pub struct TracePageView {
 
 /// A trace with its spans and the logs correlated with it.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TraceView {
     #[oai(flatten)]
     pub summary: TraceSummaryView,
@@ -439,6 +457,7 @@ impl From<&Trace> for TraceView {
 
 /// Row counts of a tenant.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct StatsView {
     pub trace_count: u64,
     pub span_count: u64,
@@ -461,6 +480,7 @@ impl From<SignalCounts> for StatsView {
 
 /// One signal behind a root-cause candidate: what moved, from what to what.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RcaEvidenceView {
     /// `self_time` (time its spans spend on their own work), `errors` (error rate of the calls
     /// entering it), `error_logs` (ERROR lines beyond each log template's earlier rate),
@@ -507,6 +527,7 @@ pub struct RcaEvidenceView {
 
 /// A ranked root-cause candidate.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RcaCandidateView {
     /// 1 for the most likely.
     pub rank: u32,
@@ -532,6 +553,7 @@ pub struct RcaCandidateView {
 
 /// Root-cause analysis over a range.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RcaView {
     /// The symptomatic service asked about (only it and what it calls were candidates).
     #[oai(skip_serializing_if_is_none)]
@@ -650,6 +672,7 @@ fn rate(errors: u64, total: u64) -> f64 {
 
 /// A root service with failed traces.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FailingServiceView {
     pub service_name: String,
     pub error_count: u64,
@@ -660,6 +683,7 @@ pub struct FailingServiceView {
 
 /// Dashboard totals of the traces that started in the window.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DashboardView {
     pub start: String,
     pub start_unix_nano: i64,
@@ -718,6 +742,7 @@ impl DashboardView {
 
 /// Traces that started in one step.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TrafficPointView {
     /// Start of the step.
     pub timestamp: String,
@@ -730,6 +755,7 @@ pub struct TrafficPointView {
 
 /// Traces per step; steps without traces are left out.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TrafficView {
     pub start_unix_nano: i64,
     pub end_unix_nano: i64,
@@ -759,6 +785,7 @@ impl TrafficView {
 
 /// Traces of one step whose duration falls in one row.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct HeatCellView {
     /// Start of the step.
     pub timestamp: String,
@@ -773,6 +800,7 @@ pub struct HeatCellView {
 /// Trace durations per step: a heat map with fixed rows (a 1-2-5 series of upper bounds from
 /// 0.1 ms to 100 s, then everything longer). Empty cells are left out.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct HeatmapView {
     pub start_unix_nano: i64,
     pub end_unix_nano: i64,
@@ -806,6 +834,7 @@ impl HeatmapView {
 
 /// One step of a metric series: what the stored buckets in it aggregate.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MetricPointView {
     /// Start of the step.
     pub timestamp: String,
@@ -828,6 +857,7 @@ pub struct MetricPointView {
 
 /// One series (service and attributes) of a metric.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MetricSeriesItemView {
     pub service_name: String,
     pub attributes: Value,
@@ -837,6 +867,7 @@ pub struct MetricSeriesItemView {
 
 /// A metric's series over the range, one point per step.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MetricSeriesView {
     pub name: String,
     pub start_unix_nano: i64,

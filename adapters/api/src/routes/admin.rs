@@ -5,6 +5,7 @@ use otelcontext_ports::{AdminRefusal, RetentionTarget};
 
 /// Rows an admin purge deleted, per table.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PurgedRowsView {
     pub traces: u64,
     pub logs: u64,
@@ -17,6 +18,7 @@ pub struct PurgedRowsView {
 
 /// What an admin purge did.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PurgeView {
     /// The tenant purged (the caller's).
     pub tenant: String,
@@ -30,6 +32,7 @@ pub struct PurgeView {
 
 /// The outcome of a vacuum.
 #[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct VacuumView {
     /// `vacuumed`.
     pub status: String,
