@@ -365,7 +365,8 @@ impl Server {
                     storage.clone(),
                     storage.clone(),
                     Arc::new(otelcontext_otlp::OtlpJson),
-                ))),
+                )))
+                .with_readiness(readiness.clone()),
             readiness,
             auth,
             telemetry: telemetry.clone(),

@@ -80,6 +80,10 @@ pub struct QueryApi {
     admin: Option<Arc<dyn otelcontext_ports::Admin>>,
     /// Export of a tenant's records, when the server offers it.
     export: Option<Arc<dyn otelcontext_ports::Export>>,
+    /// The server's readiness checks, for `GET /api/health`.
+    readiness: Option<Arc<dyn otelcontext_ports::Readiness>>,
+    /// When the API was built (the server's start), for the uptime.
+    started: std::time::Instant,
 }
 
 enum Failure {
@@ -120,7 +124,17 @@ impl QueryApi {
     /// The API over `queries` and the live `graph`; requests without a tenant use
     /// `default_tenant`.
     pub fn new(queries: Arc<dyn Queries>, graph: Arc<dyn GraphQueries>, default_tenant: TenantId) -> Self {
-        Self { queries, graph, default_tenant, cursor_key: CursorKey::random(), tail: None, admin: None, export: None }
+        Self {
+            queries,
+            graph,
+            default_tenant,
+            cursor_key: CursorKey::random(),
+            tail: None,
+            admin: None,
+            export: None,
+            readiness: None,
+            started: std::time::Instant::now(),
+        }
     }
 
     /// Serves `GET /api/logs/tail` from `tail`.
@@ -132,6 +146,12 @@ impl QueryApi {
     /// Serves the admin routes from `admin` (which checks the admin key).
     pub fn with_admin(mut self, admin: Arc<dyn otelcontext_ports::Admin>) -> Self {
         self.admin = Some(admin);
+        self
+    }
+
+    /// Answers `GET /api/health` with `readiness`'s checks.
+    pub fn with_readiness(mut self, readiness: Arc<dyn otelcontext_ports::Readiness>) -> Self {
+        self.readiness = Some(readiness);
         self
     }
 
@@ -363,7 +383,7 @@ pub fn spec_yaml(queries: Arc<dyn Queries>, graph: Arc<dyn GraphQueries>) -> Str
 }
 
 /// Paths under the API's mount point that need no credential: the document and its page.
-pub const PUBLIC_PATHS: [&str; 2] = ["/openapi.yaml", "/docs"];
+pub const PUBLIC_PATHS: [&str; 3] = ["/openapi.yaml", "/docs", "/health"];
 
 /// The API to mount under `/api`: the routes (refusing query parameters a route does not take),
 /// the OpenAPI document at `/openapi.yaml` and a browsable page of it at `/docs`, every error

@@ -325,6 +325,7 @@ async fn no_route_shows_one_tenant_anything_of_another(backend: Backend) {
         ),
         ("getStats", Call { method: "get", path: "/stats".into(), query: String::new(), own: Own::Answered }),
         ("getStorageStatus", Call { method: "get", path: "/storage".into(), query: String::new(), own: Own::Answered }),
+        ("getHealth", Call { method: "get", path: "/health".into(), query: String::new(), own: Own::Answered }),
         (
             "exportTelemetry",
             Call { method: "get", path: "/export".into(), query: "signal=logs".into(), own: Own::Shown },

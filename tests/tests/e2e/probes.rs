@@ -20,8 +20,20 @@ async fn ready_reports_the_failing_database_and_recovers() {
     assert_eq!(body["checks"]["pipeline"], "ok");
     assert_eq!(body["checks"]["service_graph"], "ok", "{body}");
     assert_eq!(s.get_json("/live", None).await.0, 200, "liveness does not depend on the database");
+    // /api/health tells the same, with the reason, version and uptime (200 either way).
+    let (status, body) = s.get_json("/api/health", None).await;
+    assert_eq!((status, body["ready"].as_bool()), (200, Some(false)), "{body}");
+    let db = body["checks"].as_array().unwrap().iter().find(|c| c["name"] == "database").unwrap().clone();
+    assert_eq!(db["status"], "failed");
+    assert!(db["detail"].as_str().unwrap().contains("simulated outage"));
     storage.set_failing(false);
     assert_eq!(s.get_json("/ready", None).await.0, 200);
+    let (_, body) = s.get_json("/api/health", None).await;
+    assert_eq!((body["ready"].as_bool(), body["version"].as_str()), (Some(true), Some(env!("CARGO_PKG_VERSION"))));
+    // Public even when keys are configured.
+    let keyed = TestServer::start_with(config_from(&[("API_KEY", "k3y-for-tests")])).await;
+    assert_eq!(keyed.get_json("/api/health", None).await.0, 200);
+    assert_eq!(keyed.get_json("/api/stats", None).await.0, 401);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,6 +22,28 @@ responses!(
     unavailable: "The database is unavailable; retry later."
 );
 
+/// One readiness check.
+#[derive(Debug, Clone, PartialEq, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct HealthCheckView {
+    /// `database`, `pipeline`, `dead_letter_queue`, `retention`, `service_graph`, …
+    pub name: String,
+    /// `ok` or `failed`.
+    pub status: String,
+    /// Why it failed.
+    pub detail: Option<String>,
+}
+
+/// The server's health: its readiness checks, version and uptime (no tenant data).
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct HealthView {
+    /// Every check passed: the server accepts and answers requests.
+    pub ready: bool,
+    pub checks: Vec<HealthCheckView>,
+    pub version: String,
+    pub uptime_seconds: u64,
+}
+
 /// Counts and storage status.
 pub struct StatsRoutes(pub(crate) Arc<QueryApi>);
 
@@ -40,6 +62,34 @@ impl StatsRoutes {
                 StorageResponse::Internal(ErrorBody::new("internal error", None))
             }
         }
+    }
+
+    /// Health of the server: readiness checks (database, pipeline, dead-letter queue, retention,
+    /// service graph), version and uptime. Public (no key needed); the probe for orchestrators
+    /// is `/ready`, which answers 503 when a check fails.
+    #[oai(path = "/health", method = "get", tag = "ApiTags::Stats", operation_id = "getHealth")]
+    async fn get_health(&self) -> Json<HealthView> {
+        let checks = match &self.0.readiness {
+            Some(r) => r
+                .check()
+                .await
+                .checks
+                .into_iter()
+                .map(|(name, status)| match status {
+                    otelcontext_ports::CheckStatus::Ok => HealthCheckView { name, status: "ok".into(), detail: None },
+                    otelcontext_ports::CheckStatus::Failed(m) => {
+                        HealthCheckView { name, status: "failed".into(), detail: Some(m) }
+                    }
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        Json(HealthView {
+            ready: checks.iter().all(|c| c.status == "ok"),
+            checks,
+            version: env!("CARGO_PKG_VERSION").into(),
+            uptime_seconds: self.0.started.elapsed().as_secs(),
+        })
     }
 
     /// Row counts of the tenant: traces, spans, logs, metric points, error traces.
