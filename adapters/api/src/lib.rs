@@ -360,9 +360,13 @@ where
     use poem::{EndpointExt, IntoResponse};
     endpoint.into_endpoint().map_to_response().catch_all_error(|e: poem::Error| async move {
         let status = e.status();
-        let error = if e.is::<poem_openapi::error::ParseParamError>() {
-            "invalid parameter"
-        } else if status == poem::http::StatusCode::NOT_FOUND {
+        // A parameter poem-openapi refused (its type or its documented range): named like the
+        // handlers' own refusals, e.g. "invalid limit".
+        if let Some(p) = e.downcast_ref::<poem_openapi::error::ParseParamError>() {
+            let body = ErrorBody { error: format!("invalid {}", p.name), detail: Some(e.to_string()) };
+            return Json(body).with_status(status).into_response();
+        }
+        let error = if status == poem::http::StatusCode::NOT_FOUND {
             "not found"
         } else if status == poem::http::StatusCode::METHOD_NOT_ALLOWED {
             "method not allowed"

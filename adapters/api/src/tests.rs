@@ -614,7 +614,7 @@ async fn malformed_typed_parameters_unknown_paths_and_wrong_methods_are_json_err
     let resp = cli.get("/api/logs").query("limit", &"abc").send().await;
     resp.assert_status(poem::http::StatusCode::BAD_REQUEST);
     let body: serde_json::Value = resp.json().await.value().deserialize();
-    assert_eq!(body["error"], "invalid parameter", "{body}");
+    assert_eq!(body["error"], "invalid limit", "{body}");
     assert!(body["detail"].as_str().unwrap().contains("limit"), "{body}");
     let resp = cli.get("/api/patterns").query("new", &"maybe").send().await;
     resp.assert_status(poem::http::StatusCode::BAD_REQUEST);

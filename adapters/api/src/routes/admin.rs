@@ -113,6 +113,7 @@ impl AdminRoutes {
         &self,
         req: &Request,
         /// Delete what is older than this many days, 0 to 36500 (default 7). Not with `before`.
+        #[oai(validator(minimum(value = "0"), maximum(value = "36500")))]
         days: Query<Option<i64>>,
         /// Delete what is older than this moment: RFC 3339 or unix nanoseconds. Not with `days`.
         before: Query<Option<String>>,

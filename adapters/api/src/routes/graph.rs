@@ -145,6 +145,7 @@ impl GraphRoutes {
         /// End of the range: RFC 3339 or unix nanoseconds (default now).
         end: Query<Option<String>>,
         /// Candidates to return, 1 to 100 (default 10).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
         /// Tenant to read from (default tenant when absent); a credential bound to a tenant may
         /// only name its own.
@@ -173,6 +174,7 @@ impl GraphRoutes {
         /// Centre the map on this node (exact name); absent: the whole map.
         service: Query<Option<String>>,
         /// Calls away from `service` to include, 1 to 10 (default 5).
+        #[oai(validator(minimum(value = "1"), maximum(value = "10")))]
         depth: Query<Option<i64>>,
         /// `downstream` (what it calls), `upstream` (what calls it) or `both` (default).
         direction: Query<Option<String>>,
@@ -234,6 +236,7 @@ impl GraphRoutes {
         /// The node (service, database, broker or endpoint; exact name).
         service: Query<Option<String>>,
         /// Calls away to walk, 1 to 10 (default 5).
+        #[oai(validator(minimum(value = "1"), maximum(value = "10")))]
         depth: Query<Option<i64>>,
         /// Relative range ending at `end` (or now), e.g. `15m` (default), at most `1h`.
         time_range: Query<Option<String>>,
@@ -300,6 +303,7 @@ impl GraphRoutes {
         /// The service whose failed spans to follow (exact name).
         service: Query<Option<String>>,
         /// Failed traces to read, newest first, 1 to 50 (default 10).
+        #[oai(validator(minimum(value = "1"), maximum(value = "50")))]
         limit: Query<Option<i64>>,
         /// Relative range ending at `end` (or now), e.g. `15m` (default), at most `1h`.
         time_range: Query<Option<String>>,
@@ -364,6 +368,7 @@ impl GraphRoutes {
         /// Only this service's anomalies.
         service: Query<Option<String>>,
         /// Most anomalies returned, 1 to 100 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
         /// Relative range ending at `end` (or now), e.g. `1h` (default), at most `24h`.
         time_range: Query<Option<String>>,
@@ -397,6 +402,7 @@ impl GraphRoutes {
         /// The template (`template_id` of a pattern or a log record; hex).
         template_id: Query<Option<String>>,
         /// Most templates returned, 1 to 100 (default 10).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
         /// Relative range ending at `end` (or now), e.g. `15m` (default), at most `1h`.
         time_range: Query<Option<String>>,
@@ -468,6 +474,7 @@ impl GraphRoutes {
         /// Instead of `start`: how far back from `end` (or now), e.g. `24h`.
         time_range: Query<Option<String>>,
         /// Page size, 1 to 100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
@@ -536,6 +543,7 @@ impl GraphRoutes {
         /// Instead of `start`: how far back from `end` (or now), e.g. `24h`.
         time_range: Query<Option<String>>,
         /// Page size, 1 to 100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,

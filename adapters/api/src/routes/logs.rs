@@ -80,6 +80,7 @@ impl LogRoutes {
         /// `newest` (default), `oldest` or `relevance` (best full-text match first).
         sort: Query<Option<String>>,
         /// Records per page, 1 to 1000 (default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<i64>>,
         /// Only 0 is accepted: pages continue with `cursor`.
         offset: Query<Option<i64>>,
@@ -135,6 +136,7 @@ impl LogRoutes {
         /// How far before and after, e.g. `30s`; default `1m`, at most `1h`.
         window: Query<Option<String>>,
         /// Records to return, 1 to 1000 (default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<i64>>,
         /// Tenant to read from (default tenant when absent); a credential bound to a tenant may
         /// only name its own.
@@ -175,6 +177,7 @@ impl LogRoutes {
         /// The text to compare with, e.g. a log body.
         q: Query<Option<String>>,
         /// Results, 1 to 50 (default 10).
+        #[oai(validator(minimum(value = "1"), maximum(value = "50")))]
         limit: Query<Option<i64>>,
         /// Tenant to read from (default tenant when absent); a credential bound to a tenant may
         /// only name its own.

@@ -26,6 +26,7 @@ impl MetadataRoutes {
         /// Instead of `start`: how far back from `end` (or now), e.g. `24h`.
         time_range: Query<Option<String>>,
         /// Most names returned, 1 to 10000 (default 1000).
+        #[oai(validator(minimum(value = "1"), maximum(value = "10000")))]
         limit: Query<Option<i64>>,
         /// Tenant to read from (default tenant when absent); a credential bound to a tenant may
         /// only name its own.
@@ -56,6 +57,7 @@ impl MetadataRoutes {
         /// Instead of `start`: how far back from `end` (or now), e.g. `24h`.
         time_range: Query<Option<String>>,
         /// Most names returned, 1 to 10000 (default 1000).
+        #[oai(validator(minimum(value = "1"), maximum(value = "10000")))]
         limit: Query<Option<i64>>,
         /// Tenant to read from (default tenant when absent); a credential bound to a tenant may
         /// only name its own.
@@ -89,6 +91,7 @@ impl MetadataRoutes {
         /// Instead of `start`: how far back from `end` (or now), e.g. `24h`.
         time_range: Query<Option<String>>,
         /// Most names returned, 1 to 10000 (default 1000).
+        #[oai(validator(minimum(value = "1"), maximum(value = "10000")))]
         limit: Query<Option<i64>>,
         /// Tenant to read from (default tenant when absent); a credential bound to a tenant may
         /// only name its own.

@@ -45,6 +45,7 @@ impl PatternRoutes {
         /// `count` (default: most records first) or `last_seen` (most recent first).
         sort: Query<Option<String>>,
         /// Patterns per page, 1 to 1000 (default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<i64>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,

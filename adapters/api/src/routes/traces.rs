@@ -80,6 +80,7 @@ impl TraceRoutes {
         /// `desc` (default) or `asc`.
         order_by: Query<Option<String>>,
         /// Traces per page, 1 to 1000 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<i64>>,
         /// Only 0 is accepted: pages continue with `cursor`.
         offset: Query<Option<i64>>,
