@@ -16,7 +16,16 @@ pub fn document(generated: &str) -> Value {
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for item in paths.values_mut().filter_map(Value::as_object_mut) {
             for op in item.values_mut().filter_map(Value::as_object_mut) {
+                for param in op.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
+                    let example = param.get("name").and_then(Value::as_str).and_then(example_of);
+                    if let (Some(example), Some(p)) = (example, param.as_object_mut()) {
+                        p.entry("example").or_insert(example);
+                    }
+                }
                 let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else { continue };
+                responses.entry("400").or_insert_with(|| {
+                    json!({"description": "A parameter is malformed, or the route does not take it.", "content": error})
+                });
                 responses.entry("401").or_insert_with(|| {
                     json!({
                         "description": "The bearer key is missing or wrong (when API_KEY or API_KEYS_FILE is set).",
@@ -31,9 +40,6 @@ pub fn document(generated: &str) -> Value {
                         "content": error,
                     }),
                 );
-                responses.entry("400").or_insert_with(|| {
-                    json!({"description": "A parameter is malformed, or the route does not take it.", "content": error})
-                });
             }
         }
     }
@@ -53,6 +59,33 @@ pub fn document(generated: &str) -> Value {
         obj.insert("security".into(), json!([{"bearer": []}, {}]));
     }
     doc
+}
+
+/// An example value of a parameter, by its name (the same name means the same thing on every
+/// route).
+fn example_of(name: &str) -> Option<Value> {
+    Some(match name {
+        "start" => json!("2026-12-07T10:00:00Z"),
+        "end" | "before" | "at" => json!("2026-12-07T11:00:00Z"),
+        "timestamp" => json!("1796661985238525124"),
+        "time_range" => json!("15m"),
+        "window" => json!("30s"),
+        "step" => json!("1m"),
+        "service" | "service_name" | "from" => json!("checkout"),
+        "to" => json!("postgresql:orders"),
+        "operation" => json!("POST /orders"),
+        "trace_id" => json!("5b8efff798038103d269b633813fc60c"),
+        "template_id" => json!("b89a95f5c47150d3"),
+        "q" | "search" => json!("payment declined"),
+        "min_duration" => json!("250ms"),
+        "max_duration" => json!("2s"),
+        "attribute" => json!("http.route=/checkout"),
+        "name" => json!("http.server.request.duration"),
+        "signal" => json!("traces"),
+        "direction" => json!("downstream"),
+        "X-Tenant-ID" => json!("team-a"),
+        _ => return None,
+    })
 }
 
 /// The document as YAML (what `openapi/openapi.yaml` holds).
