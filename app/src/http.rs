@@ -123,7 +123,8 @@ fn is_json(resp: &Response) -> bool {
 pub fn app(parts: HttpParts) -> impl Endpoint<Output = Response> + 'static {
     let HttpParts { otlp, api, readiness, auth, telemetry, otlp_metrics, rate_limit, trust_proxy_headers } = parts;
     let metrics = Arc::new(HttpMetrics::new(&telemetry.meter()));
-    let (api_endpoint, spec) = otelcontext_api::endpoint(api);
+    let (api_endpoint, spec, api_routes) = otelcontext_api::endpoint(api);
+    let api_routes = Arc::new(api_routes);
     let prom_metrics = telemetry;
     let routes = Route::new()
         .nest("/v1", otlp.routes())
@@ -250,10 +251,19 @@ pub fn app(parts: HttpParts) -> impl Endpoint<Output = Response> + 'static {
         // Outermost: request metrics (every answer, including 401/404/500, is counted).
         .around(move |ep, req: Request| {
             let metrics = metrics.clone();
+            let api_routes = api_routes.clone();
             async move {
                 let started = Instant::now();
                 let method = req.method().as_str().to_owned();
-                let route = route_label(req.uri().path());
+                let route = match route_label(req.uri().path()) {
+                    "unmatched" => req
+                        .uri()
+                        .path()
+                        .strip_prefix("/api")
+                        .and_then(|p| api_routes.template(p))
+                        .map_or("unmatched".to_owned(), |t| format!("/api{t}")),
+                    known => known.to_owned(),
+                };
                 // Exports of the server's own telemetry are not traced (no feedback loop).
                 let span = if req.headers().contains_key(otelcontext_otlp::SELF_TELEMETRY_HEADER) {
                     tracing::Span::none()

@@ -391,8 +391,8 @@ pub const PUBLIC_PATHS: [&str; 3] = ["/openapi.yaml", "/docs", "/health"];
 
 /// The API to mount under `/api`: the routes (refusing query parameters a route does not take),
 /// the OpenAPI document at `/openapi.yaml` and a browsable page of it at `/docs`, every error
-/// as JSON. Also returns the document (YAML).
-pub fn endpoint(api: QueryApi) -> (impl poem::Endpoint<Output = poem::Response> + 'static, String) {
+/// as JSON. Also returns the document (YAML) and its routes (for labels).
+pub fn endpoint(api: QueryApi) -> (impl poem::Endpoint<Output = poem::Response> + 'static, String, spec::QueryParams) {
     use poem::web::Html;
     use poem::{Route, endpoint::make_sync, get};
     let service = service(api);
@@ -410,8 +410,8 @@ pub fn endpoint(api: QueryApi) -> (impl poem::Endpoint<Output = poem::Response> 
             get(make_sync(move |_| poem::Response::builder().content_type("application/yaml").body(body.clone()))),
         )
         .at("/docs", get(make_sync(move |_| Html(html.clone()))))
-        .nest("/", spec::refusing_unknown_parameters(params, service));
-    (with_json_errors(route), yaml)
+        .nest("/", spec::refusing_unknown_parameters(params.clone(), service));
+    (with_json_errors(route), yaml, params)
 }
 
 // After the macros it uses.

@@ -97,6 +97,8 @@ pub fn yaml(doc: &Value) -> String {
 /// query parameters each method takes.
 #[derive(Debug, Clone)]
 struct RouteParams {
+    /// The path as the document writes it, e.g. `/traces/{trace_id}`.
+    template: &'static str,
     segments: Vec<Option<String>>,
     methods: BTreeMap<String, BTreeSet<String>>,
 }
@@ -129,21 +131,32 @@ impl QueryParams {
                     .collect();
                 methods.insert(method.to_ascii_lowercase(), names);
             }
-            routes.push(RouteParams { segments, methods });
+            // A route's label lives as long as the server (a fixed, small set).
+            let template: &'static str = Box::leak(path.clone().into_boxed_str());
+            routes.push(RouteParams { template, segments, methods });
         }
         // Literal segments win over parameters (`/logs/context` before `/logs/{id}`).
         routes.sort_by_key(|r| std::cmp::Reverse(r.segments.iter().filter(|s| s.is_some()).count()));
         Self { routes }
     }
 
-    /// The query parameters `method path` takes; `None` for a route the document lacks.
-    fn allowed(&self, method: &str, path: &str) -> Option<&BTreeSet<String>> {
+    fn route(&self, path: &str) -> Option<&RouteParams> {
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
         self.routes
             .iter()
             .filter(|r| r.segments.len() == parts.len())
             .find(|r| r.segments.iter().zip(&parts).all(|(s, p)| s.as_deref().is_none_or(|s| s == *p)))
-            .and_then(|r| r.methods.get(&method.to_ascii_lowercase()))
+    }
+
+    /// The query parameters `method path` takes; `None` for a route the document lacks.
+    fn allowed(&self, method: &str, path: &str) -> Option<&BTreeSet<String>> {
+        self.route(path).and_then(|r| r.methods.get(&method.to_ascii_lowercase()))
+    }
+
+    /// The document's path of the route `path` belongs to (e.g. `/traces/{trace_id}` for
+    /// `/traces/5b8e…`): a label of bounded cardinality.
+    pub fn template(&self, path: &str) -> Option<&'static str> {
+        self.route(path).map(|r| r.template)
     }
 
     /// The first query parameter of the request its route does not take, with those it takes.

@@ -525,4 +525,11 @@ async fn the_spec_is_served_and_unknown_parameters_are_refused() {
     }
     let ok = s.http.get(s.url("/api/traces?service_name=checkout&limit=5")).bearer_auth("k3y-for-tests").send().await;
     assert_eq!(ok.unwrap().status().as_u16(), 200);
+    // Request metrics are labelled by the spec's route, whatever the ids in the path.
+    for id in ["5b8efff798038103d269b633813fc60c", "0af7651916cd43dd8448eb211c80319c"] {
+        let r = s.http.get(s.url(&format!("/api/traces/{id}/graph"))).bearer_auth("k3y-for-tests").send().await;
+        assert_eq!(r.unwrap().status().as_u16(), 404);
+    }
+    let m = s.metrics_text();
+    assert!(m.contains(r#"route="/api/traces/{trace_id}/graph",status="404"} 2"#), "{m}");
 }
