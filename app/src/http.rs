@@ -27,6 +27,8 @@ pub struct HttpParts {
     pub rate_limit: Option<Arc<crate::services::RateLimiter>>,
     /// Client IPs from `X-Forwarded-For` / `X-Real-IP`.
     pub trust_proxy_headers: bool,
+    /// The MCP server and its path, when on.
+    pub mcp: Option<(String, otelcontext_mcp::McpHttpService)>,
 }
 
 /// The HTTP side's metrics.
@@ -121,7 +123,11 @@ fn is_json(resp: &Response) -> bool {
 
 /// Builds the HTTP endpoint.
 pub fn app(parts: HttpParts) -> impl Endpoint<Output = Response> + 'static {
-    let HttpParts { otlp, api, readiness, auth, telemetry, otlp_metrics, rate_limit, trust_proxy_headers } = parts;
+    let HttpParts { otlp, api, readiness, auth, telemetry, otlp_metrics, rate_limit, trust_proxy_headers, mcp } = parts;
+    // The MCP path is protected and rate limited like `/mcp`, wherever it is mounted.
+    let mcp_path: Arc<str> = Arc::from(mcp.as_ref().map_or("/mcp", |(p, _)| p.as_str()));
+    let under_mcp =
+        move |path: &str| path == &*mcp_path || path.strip_prefix(&*mcp_path).is_some_and(|rest| rest.starts_with('/'));
     let metrics = Arc::new(HttpMetrics::new(&telemetry.meter()));
     let (api_endpoint, spec, api_routes) = otelcontext_api::endpoint(api);
     let api_routes = Arc::new(api_routes);
@@ -165,8 +171,16 @@ pub fn app(parts: HttpParts) -> impl Endpoint<Output = Response> + 'static {
             })),
         );
 
+    let routes = match mcp {
+        Some((path, service)) => {
+            use poem::endpoint::TowerCompatExt;
+            routes.at(path, service.compat())
+        }
+        None => routes,
+    };
     let panic_metrics = metrics.clone();
     let auth_metrics = metrics.clone();
+    let (under_mcp_auth, under_mcp_limit) = (under_mcp.clone(), under_mcp);
     let limit_metrics = metrics.clone();
     routes
         // Innermost: authentication of protected paths; the identity goes into the request.
@@ -174,8 +188,9 @@ pub fn app(parts: HttpParts) -> impl Endpoint<Output = Response> + 'static {
             let auth = auth.clone();
             let metrics = auth_metrics.clone();
             let otlp_metrics = otlp_metrics.clone();
+            let protected = is_protected(req.uri().path()) || under_mcp_auth(req.uri().path());
             async move {
-                if is_protected(req.uri().path()) {
+                if protected {
                     let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
                     match auth.authenticate(header) {
                         Ok(identity) => {
@@ -202,8 +217,10 @@ pub fn app(parts: HttpParts) -> impl Endpoint<Output = Response> + 'static {
         .around(move |ep, req: Request| {
             let limiter = rate_limit.clone();
             let metrics = limit_metrics.clone();
+            let surface =
+                is_rate_limited(req.uri().path()).or_else(|| under_mcp_limit(req.uri().path()).then_some("mcp"));
             async move {
-                if let (Some(limiter), Some(surface)) = (limiter, is_rate_limited(req.uri().path())) {
+                if let (Some(limiter), Some(surface)) = (limiter, surface) {
                     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
                     let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
                     let client = crate::services::rate_limit::client_ip(

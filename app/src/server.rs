@@ -352,7 +352,7 @@ impl Server {
         ));
         let endpoint = http::app(HttpParts {
             otlp: OtlpHttp::new(receiver.clone(), HttpLimits::default()),
-            api: QueryApi::new(queries, graph_queries.clone(), config.default_tenant.clone())
+            api: QueryApi::new(queries.clone(), graph_queries.clone(), config.default_tenant.clone())
                 .with_cursor_key(if config.cursor_secret.is_empty() {
                     otelcontext_ports::CursorKey::random()
                 } else {
@@ -372,6 +372,24 @@ impl Server {
             telemetry: telemetry.clone(),
             otlp_metrics,
             rate_limit: crate::services::RateLimiter::new(config.api_rate_limit_rps).map(Arc::new),
+            mcp: config.mcp_enabled.then(|| {
+                let server = otelcontext_mcp::McpServer::new(
+                    queries.clone(),
+                    graph_queries.clone(),
+                    otelcontext_mcp::McpSettings {
+                        default_tenant: config.default_tenant.clone(),
+                        max_concurrent: config.mcp_max_concurrent,
+                        call_timeout: config.mcp_call_timeout,
+                        max_result_bytes: config.mcp_max_result_bytes,
+                        cursor_key: if config.cursor_secret.is_empty() {
+                            otelcontext_ports::CursorKey::random()
+                        } else {
+                            otelcontext_ports::CursorKey::from_secret(&config.cursor_secret)
+                        },
+                    },
+                );
+                (config.mcp_path.clone(), otelcontext_mcp::http_service(server))
+            }),
             trust_proxy_headers: config.trust_proxy_headers,
         });
         let grpc = OtlpGrpc::new(receiver).into_router(&GrpcLimits {

@@ -106,6 +106,13 @@ pub struct Config {
     pub api_rate_limit_rps: u32,
     /// Client IPs from `X-Forwarded-For` / `X-Real-IP`.
     pub trust_proxy_headers: bool,
+    /// The MCP server (`MCP_*`).
+    pub mcp_enabled: bool,
+    pub mcp_path: String,
+    pub mcp_max_concurrent: usize,
+    /// `None`: no limit.
+    pub mcp_call_timeout: Option<Duration>,
+    pub mcp_max_result_bytes: usize,
     pub default_tenant: TenantId,
     pub trust_resource_tenant: bool,
     pub ingest_min_severity: SeverityLevel,
@@ -371,6 +378,24 @@ impl Config {
         let admin_api_key = r.raw("ADMIN_API_KEY").unwrap_or_default();
         let api_rate_limit_rps = r.int::<u32>("API_RATE_LIMIT_RPS", 0, 1_000_000);
         let trust_proxy_headers = r.boolean("TRUST_PROXY_HEADERS");
+        let mcp_enabled = r.boolean("MCP_ENABLED");
+        let mcp_path_raw = r.string("MCP_PATH");
+        let mcp_path = if mcp_path_raw.starts_with('/')
+            && mcp_path_raw.len() > 1
+            && !mcp_path_raw.ends_with('/')
+            && !["/api", "/v1", "/metrics", "/live", "/ready", "/openapi.yaml"]
+                .iter()
+                .any(|p| mcp_path_raw == *p || mcp_path_raw.starts_with(&format!("{p}/")))
+        {
+            mcp_path_raw
+        } else {
+            r.bad("MCP_PATH", &mcp_path_raw, "a path such as /mcp, outside /api, /v1, /metrics and the probes");
+            "/mcp".to_owned()
+        };
+        let mcp_max_concurrent = r.int::<usize>("MCP_MAX_CONCURRENT", 0, 100_000);
+        let mcp_call_timeout =
+            Some(r.int::<u64>("MCP_CALL_TIMEOUT_MS", 0, 3_600_000)).filter(|ms| *ms > 0).map(Duration::from_millis);
+        let mcp_max_result_bytes = r.int::<usize>("MCP_MAX_RESULT_BYTES", 1_024, 16 * 1_024 * 1_024);
         let default_tenant_raw = r.string("DEFAULT_TENANT");
         let default_tenant = TenantId::parse(&default_tenant_raw).unwrap_or_else(|e| {
             r.bad("DEFAULT_TENANT", &default_tenant_raw, format!("1-64 characters of A-Z a-z 0-9 . _ - ({e})"));
@@ -446,6 +471,11 @@ impl Config {
             admin_api_key,
             api_rate_limit_rps,
             trust_proxy_headers,
+            mcp_enabled,
+            mcp_path,
+            mcp_max_concurrent,
+            mcp_call_timeout,
+            mcp_max_result_bytes,
             default_tenant,
             trust_resource_tenant,
             ingest_min_severity,

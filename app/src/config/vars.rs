@@ -196,6 +196,19 @@ pub const VARIABLES: &[VarSpec] = &[
         "100",
         "Requests per second (and burst) each client IP may make to /api/* and /mcp; 0 disables. Never applies to OTLP ingest, probes or metrics.",
     ),
+    var("MCP_ENABLED", "true", "Serve the MCP server for AI agents (streamable HTTP) at MCP_PATH on the HTTP port."),
+    var("MCP_PATH", "/mcp", "Path of the MCP server."),
+    var(
+        "MCP_MAX_CONCURRENT",
+        "32",
+        "Tool calls running at once (a slot is held until the tool finishes); past it JSON-RPC -32000 \"server overloaded\". 0 = no limit.",
+    ),
+    var(
+        "MCP_CALL_TIMEOUT_MS",
+        "30000",
+        "Longest tool call in milliseconds; the tool is cancelled and the call answers JSON-RPC -32001 \"call timeout\". 0 = no limit.",
+    ),
+    var("MCP_MAX_RESULT_BYTES", "65536", "Byte budget of one tool result; longer lists are truncated and say so."),
     var(
         "TRUST_PROXY_HEADERS",
         "false",

@@ -11,6 +11,7 @@ mod graph;
 mod idempotency;
 mod intelligence;
 mod isolation;
+mod mcp;
 mod metrics;
 mod otlp_json;
 mod outage;

@@ -1,0 +1,131 @@
+//! The MCP server through a real MCP client (rmcp, streamable HTTP) against the running server,
+//! seeded over OTLP: tools listed with their schemas, tools answering inside the caller's
+//! tenant, bad arguments named, auth before MCP, a per-tenant key pinning the tenant.
+
+use crate::payloads::*;
+use otelcontext_e2e::{TestServer, config_from};
+use rmcp::ServiceExt;
+use rmcp::model::{CallToolRequestParams, CallToolResult, ClientConfig};
+use rmcp::service::{RoleClient, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use serde_json::{Value, json};
+
+type Client = RunningService<RoleClient, ClientConfig>;
+
+async fn client(s: &TestServer, headers: &[(&'static str, &str)], key: Option<&str>) -> Result<Client, String> {
+    let mut custom = std::collections::HashMap::new();
+    for (k, v) in headers {
+        custom.insert(http::HeaderName::from_static(k), http::HeaderValue::from_str(v).unwrap());
+    }
+    let mut config = StreamableHttpClientTransportConfig::with_uri(s.url("/mcp")).custom_headers(custom);
+    if let Some(k) = key {
+        config = config.auth_header(k.to_owned());
+    }
+    ClientConfig::default().serve(StreamableHttpClientTransport::from_config(config)).await.map_err(|e| e.to_string())
+}
+
+async fn call(c: &Client, tool: &str, args: Value) -> CallToolResult {
+    let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(args.as_object().unwrap().clone());
+    c.call_tool(params).await.unwrap_or_else(|e| panic!("{tool}: {e}"))
+}
+
+fn structured(r: &CallToolResult) -> &Value {
+    r.structured_content.as_ref().unwrap_or_else(|| panic!("structured content: {r:?}"))
+}
+
+fn text(r: &CallToolResult) -> String {
+    r.content.iter().filter_map(|c| c.as_text().map(|t| t.text.clone())).collect::<Vec<_>>().join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mcp_client_lists_the_tools_and_calls_them_inside_its_tenant() {
+    let s = TestServer::start().await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let mut records: Vec<_> = (0..3).map(|n| log_record(0, 17, &format!("payment {n} declined by the bank"))).collect();
+    for (i, r) in records.iter_mut().enumerate() {
+        r.time_unix_nano = now - 1_000_000_000 + i as u64;
+    }
+    let h = [("x-tenant-id", "team-a")];
+    assert_eq!(post_proto(&s, "/v1/logs", &logs("checkout", records), &h).await.status, 200);
+    let mut root = span(7, 0, true, 120);
+    root.start_time_unix_nano = now - 2_000_000_000;
+    root.end_time_unix_nano = root.start_time_unix_nano + 120_000_000;
+    assert_eq!(post_proto(&s, "/v1/traces", &traces("checkout", vec![root]), &h).await.status, 200);
+    s.wait_for("team-a", |c| c.logs >= 3 && c.spans == 1).await;
+
+    let a = client(&s, &[("x-tenant-id", "team-a")], None).await.unwrap();
+    let tools = a.list_all_tools().await.unwrap();
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    assert_eq!(names, otelcontext_mcp::TOOL_NAMES);
+    for t in &tools {
+        assert_eq!(t.input_schema.get("type"), Some(&json!("object")), "{}", t.name);
+        assert_eq!(t.input_schema.get("additionalProperties"), Some(&json!(false)), "{}", t.name);
+        assert!(t.description.as_ref().is_some_and(|d| d.len() > 40), "{} is described", t.name);
+    }
+    let listing = serde_json::to_string(&tools).unwrap();
+    assert!(listing.len() < 8_000, "tools/list stays small: {} bytes", listing.len());
+
+    let found = call(&a, "search_logs", json!({"query": "declined", "severity": "error", "limit": 2})).await;
+    assert_eq!(found.is_error, Some(false), "{found:?}");
+    let logs = structured(&found)["logs"].as_array().unwrap().clone();
+    assert_eq!(logs.len(), 2);
+    assert!(logs[0]["body"].as_str().unwrap().contains("declined by the bank"));
+    assert!(!serde_json::to_string(structured(&found)).unwrap().contains("team-a"), "no tenant ids in results");
+    let cursor = structured(&found)["next_cursor"].as_str().unwrap().to_owned();
+    let rest = call(&a, "search_logs", json!({"query": "declined", "severity": "error", "cursor": cursor})).await;
+    assert_eq!(structured(&rest)["logs"].as_array().unwrap().len(), 1, "the third record on the next page");
+    let traces = call(&a, "search_traces", json!({"service": "checkout", "status": "error", "time_range": "1h"})).await;
+    let trace_id = structured(&traces)["traces"][0]["trace_id"].as_str().unwrap().to_owned();
+    let trace = call(&a, "get_trace", json!({"trace_id": trace_id})).await;
+    assert!(text(&trace).starts_with("checkout op-0 took 120 ms"), "{}", text(&trace));
+
+    // Bad arguments are tool errors naming the argument.
+    for (tool, args, names) in [
+        ("search_logs", json!({"limit": 500}), "limit"),
+        ("search_logs", json!({"severity": "loud"}), "severity"),
+        ("search_logs", json!({"servce": "checkout"}), "servce"),
+        ("get_trace", json!({}), "trace_id"),
+        ("get_trace", json!({"trace_id": "xyz"}), "trace_id"),
+        ("root_cause_analysis", json!({"service": "checkout", "time_range": "soon"}), "time_range"),
+        ("no_such_tool", json!({}), "no_such_tool"),
+    ] {
+        let r = call(&a, tool, args).await;
+        assert_eq!(r.is_error, Some(true), "{tool}");
+        assert!(text(&r).contains(names), "{tool}: {}", text(&r));
+    }
+
+    // Another tenant sees nothing of team-a, even with team-a's cursor.
+    let b = client(&s, &[("x-tenant-id", "team-b")], None).await.unwrap();
+    let none = call(&b, "search_logs", json!({"query": "declined"})).await;
+    assert_eq!(structured(&none)["logs"], json!([]));
+    assert!(text(&none).starts_with("No log records match"), "an empty answer says what to try");
+    let foreign = call(&b, "search_logs", json!({"cursor": cursor})).await;
+    assert_eq!(foreign.is_error, Some(true), "a cursor of another tenant is refused");
+    let missing = call(&b, "get_trace", json!({"trace_id": trace_id})).await;
+    assert_eq!(missing.is_error, Some(true));
+    for c in [a, b] {
+        c.cancel().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_needs_the_key_and_a_tenant_key_pins_its_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::write(&keys, "tenant-a-key-0123456789 team-a\n").unwrap();
+    let config = config_from(&[("API_KEY", "shared-key-for-tests"), ("API_KEYS_FILE", keys.to_str().unwrap())]);
+    let s = TestServer::start_with(config).await;
+    let refused = client(&s, &[], None).await;
+    assert!(refused.is_err(), "no key: refused before MCP");
+    let pinned = client(&s, &[], Some("tenant-a-key-0123456789")).await.unwrap();
+    let r = call(&pinned, "search_logs", json!({})).await;
+    assert_eq!(r.is_error, Some(false), "{r:?}");
+    pinned.cancel().await.unwrap();
+    let other = client(&s, &[("x-tenant-id", "team-b")], Some("tenant-a-key-0123456789")).await;
+    // Refused at initialize or at the first call, never answered as team-b.
+    if let Ok(c) = other {
+        let params = CallToolRequestParams::new("search_logs").with_arguments(serde_json::Map::new());
+        assert!(c.call_tool(params).await.is_err(), "a key of team-a naming team-b is refused");
+    }
+}
