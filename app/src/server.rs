@@ -387,6 +387,7 @@ impl Server {
                             otelcontext_ports::CursorKey::from_secret(&config.cursor_secret)
                         },
                     },
+                    &meter,
                 );
                 (config.mcp_path.clone(), otelcontext_mcp::http_service(server))
             }),

@@ -12,8 +12,9 @@ mod tools;
 
 use otelcontext_domain::{TenantHeaderError, TenantId, request_tenant};
 use otelcontext_ports::{GraphQueries, Identity, Queries};
+use otelcontext_telemetry::{Counter, Histogram, KeyValue, Meter, counter, histogram};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ErrorCode, ErrorData, Implementation, ListToolsResult,
+    CallToolRequestParams, CallToolResponse, ErrorCode, ErrorData, Implementation, ListToolsResult,
     PaginatedRequestParams, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
@@ -54,12 +55,65 @@ struct Inner {
     graph: Arc<dyn GraphQueries>,
     settings: McpSettings,
     slots: Option<Arc<Semaphore>>,
+    metrics: McpMetrics,
+}
+
+/// The MCP server's metrics.
+struct McpMetrics {
+    calls: Counter<u64>,
+    duration: Histogram<f64>,
+}
+
+impl McpMetrics {
+    fn new(meter: &Meter) -> Self {
+        let calls = counter(
+            meter,
+            "otelcontext_mcp_calls_total",
+            "MCP tool calls by tool and outcome: ok, tool_error (bad arguments, not found), error, overloaded, timeout.",
+        );
+        for outcome in ["ok", "tool_error", "error", "overloaded", "timeout"] {
+            calls.add(0, &[KeyValue::new("tool", "get_service_map"), KeyValue::new("outcome", outcome)]);
+        }
+        let duration = histogram(
+            meter,
+            "otelcontext_mcp_call_duration_seconds",
+            "MCP tool call latency by tool.",
+            otelcontext_telemetry::LATENCY_BUCKETS,
+        );
+        Self { calls, duration }
+    }
+}
+
+/// Why a guarded call did not run to its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Every slot was taken.
+    Overloaded,
+    /// It ran past the limit and was cancelled.
+    TimedOut,
+}
+
+/// Runs `call` in one of `slots` (refused when none is free; the slot is held until the call
+/// has finished or, past `timeout`, has been cancelled by dropping it).
+pub async fn guarded<T>(
+    slots: Option<&Arc<Semaphore>>,
+    timeout: Option<Duration>,
+    call: impl std::future::Future<Output = T>,
+) -> Result<T, Refused> {
+    let _slot = match slots {
+        Some(s) => Some(s.clone().try_acquire_owned().map_err(|_| Refused::Overloaded)?),
+        None => None,
+    };
+    match timeout {
+        Some(limit) => tokio::time::timeout(limit, call).await.map_err(|_| Refused::TimedOut),
+        None => Ok(call.await),
+    }
 }
 
 impl McpServer {
-    pub fn new(queries: Arc<dyn Queries>, graph: Arc<dyn GraphQueries>, settings: McpSettings) -> Self {
+    pub fn new(queries: Arc<dyn Queries>, graph: Arc<dyn GraphQueries>, settings: McpSettings, meter: &Meter) -> Self {
         let slots = (settings.max_concurrent > 0).then(|| Arc::new(Semaphore::new(settings.max_concurrent)));
-        Self { inner: Arc::new(Inner { queries, graph, settings, slots }) }
+        Self { inner: Arc::new(Inner { queries, graph, settings, slots, metrics: McpMetrics::new(meter) }) }
     }
 
     /// The caller's tenant, from the HTTP request the call came in.
@@ -101,22 +155,80 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let tenant = self.tenant(&context)?;
-        // The slot is held until the call below has finished or has been cancelled (dropped).
-        let _slot = match &self.inner.slots {
-            Some(s) => Some(s.clone().try_acquire_owned().map_err(|_| {
-                ErrorData::new(OVERLOADED, "server overloaded: too many tool calls running; retry shortly", None)
-            })?),
-            None => None,
+        let inner = &self.inner;
+        let tool = if tools::TOOL_NAMES.contains(&request.name.as_ref()) {
+            request.name.to_string()
+        } else {
+            "unknown".into()
         };
+        let started = std::time::Instant::now();
         let args = request.arguments.unwrap_or_default();
-        let call = tools::call(&self.inner, &tenant, &request.name, args);
-        let result: CallToolResult = match self.inner.settings.call_timeout {
-            Some(limit) => tokio::time::timeout(limit, call).await.map_err(|_| {
-                ErrorData::new(TIMED_OUT, format!("call timeout: {} took longer than {limit:?}", request.name), None)
-            })??,
-            None => call.await?,
+        let call = tools::call(inner, &tenant, &request.name, args);
+        let outcome = guarded(inner.slots.as_ref(), inner.settings.call_timeout, call).await;
+        let label = match &outcome {
+            Ok(Ok(r)) if r.is_error == Some(true) => "tool_error",
+            Ok(Ok(_)) => "ok",
+            Ok(Err(_)) => "error",
+            Err(Refused::Overloaded) => "overloaded",
+            Err(Refused::TimedOut) => "timeout",
         };
-        Ok(result.into())
+        let labels = [KeyValue::new("tool", tool), KeyValue::new("outcome", label)];
+        inner.metrics.calls.add(1, &labels);
+        inner.metrics.duration.record(started.elapsed().as_secs_f64(), &labels[..1]);
+        match outcome {
+            Ok(result) => Ok(result?.into()),
+            Err(Refused::Overloaded) => {
+                Err(ErrorData::new(OVERLOADED, "server overloaded: too many tool calls running; retry shortly", None))
+            }
+            Err(Refused::TimedOut) => Err(ErrorData::new(
+                TIMED_OUT,
+                format!("call timeout: {} ran longer than MCP_CALL_TIMEOUT_MS and was cancelled", request.name),
+                None,
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Sets its flag when dropped: the call was cancelled or finished.
+    struct Dropped(Arc<AtomicBool>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slot_is_held_until_the_call_ends_and_a_timed_out_call_is_cancelled() {
+        let slots = Arc::new(Semaphore::new(1));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let running = {
+            let slots = slots.clone();
+            tokio::spawn(async move { guarded(Some(&slots), None, async move { rx.await.ok() }).await })
+        };
+        tokio::task::yield_now().await;
+        // The first call holds the only slot while it runs.
+        assert_eq!(guarded(Some(&slots), None, async { 1 }).await, Err(Refused::Overloaded));
+        tx.send(()).unwrap();
+        assert!(running.await.unwrap().is_ok());
+        assert_eq!(guarded(Some(&slots), None, async { 2 }).await, Ok(2), "the slot is free again");
+
+        // Past the timeout the call is dropped (cancelled), and its slot is free at once.
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let flag = Dropped(cancelled.clone());
+        let slow = async move {
+            let _flag = flag;
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            3
+        };
+        assert_eq!(guarded(Some(&slots), Some(Duration::from_millis(10)), slow).await, Err(Refused::TimedOut));
+        assert!(cancelled.load(Ordering::SeqCst), "the tool was cancelled, not left running");
+        assert_eq!(slots.available_permits(), 1);
+        assert_eq!(guarded(None, None, async { 4 }).await, Ok(4), "no limits");
     }
 }
 

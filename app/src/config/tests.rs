@@ -252,7 +252,9 @@ fn mcp_and_api_limits_are_read_and_checked() {
     assert_eq!((c.api_rate_limit_rps, c.trust_proxy_headers, c.admin_api_key.as_str()), (100, false, ""));
     let c = cfg(&[("MCP_CALL_TIMEOUT_MS", "0"), ("MCP_PATH", "/agents"), ("API_RATE_LIMIT_RPS", "0")]).unwrap();
     assert_eq!((c.mcp_call_timeout, c.mcp_path.as_str(), c.api_rate_limit_rps), (None, "/agents", 0));
-    for (var, value) in [("MCP_PATH", "/api/mcp"), ("MCP_PATH", "mcp"), ("MCP_PATH", "/v1"), ("MCP_MAX_RESULT_BYTES", "10")] {
+    for (var, value) in
+        [("MCP_PATH", "/api/mcp"), ("MCP_PATH", "mcp"), ("MCP_PATH", "/v1"), ("MCP_MAX_RESULT_BYTES", "10")]
+    {
         let e = cfg(&[(var, value)]).unwrap_err();
         assert_eq!(e.problems[0].variable, var, "{value}");
     }

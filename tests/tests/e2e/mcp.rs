@@ -107,6 +107,10 @@ async fn an_mcp_client_lists_the_tools_and_calls_them_inside_its_tenant() {
     for c in [a, b] {
         c.cancel().await.unwrap();
     }
+    let m = s.metrics_text();
+    assert!(m.contains(r#"otelcontext_mcp_calls_total{outcome="tool_error",tool="search_logs"} 4"#), "{m}");
+    assert!(m.contains(r#"otelcontext_mcp_calls_total{outcome="tool_error",tool="unknown"} 1"#));
+    assert!(m.contains(r#"otelcontext_mcp_call_duration_seconds_count{tool="get_trace"}"#));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
