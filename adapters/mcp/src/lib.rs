@@ -189,6 +189,24 @@ impl ServerHandler for McpServer {
     }
 }
 
+/// The streamable-HTTP service of MCP (sessions, SSE keep-alive every 15 s, idle sessions closed
+/// after 5 minutes), to mount at `MCP_PATH`.
+pub type McpHttpService = rmcp::transport::streamable_http_server::StreamableHttpService<
+    McpServer,
+    rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
+>;
+
+/// `server` over streamable HTTP. Host names are not checked here: the HTTP layer in front
+/// authenticates every request to MCP when keys are configured.
+pub fn http_service(server: McpServer) -> McpHttpService {
+    use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
+    rmcp::transport::streamable_http_server::StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(Default::default()),
+        StreamableHttpServerConfig::default().disable_allowed_hosts(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,22 +248,4 @@ mod tests {
         assert_eq!(slots.available_permits(), 1);
         assert_eq!(guarded(None, None, async { 4 }).await, Ok(4), "no limits");
     }
-}
-
-/// The streamable-HTTP service of MCP (sessions, SSE keep-alive every 15 s, idle sessions closed
-/// after 5 minutes), to mount at `MCP_PATH`.
-pub type McpHttpService = rmcp::transport::streamable_http_server::StreamableHttpService<
-    McpServer,
-    rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
->;
-
-/// `server` over streamable HTTP. Host names are not checked here: the HTTP layer in front
-/// authenticates every request to MCP when keys are configured.
-pub fn http_service(server: McpServer) -> McpHttpService {
-    use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
-    rmcp::transport::streamable_http_server::StreamableHttpService::new(
-        move || Ok(server.clone()),
-        Arc::new(Default::default()),
-        StreamableHttpServerConfig::default().disable_allowed_hosts(),
-    )
 }
