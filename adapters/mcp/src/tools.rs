@@ -6,15 +6,37 @@ use crate::Inner;
 use otelcontext_domain::duration::parse_duration;
 use otelcontext_domain::{SeverityLevel, StatusCode, TenantId, TraceId};
 use otelcontext_ports::{
-    GraphWindow, ImpactQuery, LogQuery, LogSort, MapQuery, QueryError, RcaQuery, TimeRange, TraceQuery, TraceSort,
+    GraphWindow, ImpactQuery, LogQuery, LogSort, MapQuery, QueryError, RcaQuery, TimeRange, TimelineQuery, TraceQuery,
+    TraceSort,
 };
 use rmcp::model::{CallToolResult, ContentBlock, ErrorData, JsonObject, Tool};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
 /// The tools this server offers.
-pub const TOOL_NAMES: [&str; 6] =
-    ["get_service_map", "root_cause_analysis", "impact_analysis", "search_logs", "search_traces", "get_trace"];
+pub const TOOL_NAMES: [&str; 21] = [
+    "get_system_graph",
+    "get_service_health",
+    "search_logs",
+    "tail_logs",
+    "get_trace",
+    "search_traces",
+    "get_metrics",
+    "get_dashboard_stats",
+    "get_storage_status",
+    "find_similar_logs",
+    "get_alerts",
+    "get_service_map",
+    "get_error_chains",
+    "trace_graph",
+    "impact_analysis",
+    "root_cause_analysis",
+    "correlated_signals",
+    "get_investigations",
+    "get_investigation",
+    "get_graph_snapshot",
+    "get_anomaly_timeline",
+];
 
 fn schema(properties: Value, required: &[&str]) -> Arc<JsonObject> {
     let mut s = Map::new();
@@ -89,6 +111,117 @@ pub fn tool_definitions() -> Vec<Tool> {
             "get_trace",
             "One trace: summary, then its spans in start order (service, operation, duration, status, parent) — bodies and attributes clipped to fit the answer budget.",
             schema(json!({"trace_id": {"type": "string", "description": "32 hex characters."}}), &["trace_id"]),
+        ),
+        Tool::new(
+            "get_system_graph",
+            "Every node with a health score (1 = healthy), status and alerts, plus totals. Use for \"is anything wrong right now?\".",
+            schema(json!({"time_range": time_range}), &[]),
+        ),
+        Tool::new(
+            "get_service_health",
+            "One service's rate, error rate, latency percentiles, health score and alerts.",
+            schema(json!({"service_name": service, "time_range": time_range}), &["service_name"]),
+        ),
+        Tool::new(
+            "tail_logs",
+            "The newest log records (of `service`, at least `severity`): what is being logged right now.",
+            schema(
+                json!({
+                    "service": service,
+                    "severity": {"type": "string", "enum": ["trace", "debug", "info", "warn", "error", "fatal"]},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
+                }),
+                &[],
+            ),
+        ),
+        Tool::new(
+            "get_metrics",
+            "A metric's series per service and attributes, one point per step: count, sum, min, max, avg, last, and p50/p95/p99 for histograms. Find names with get_service_health or the API's /api/metadata/metrics.",
+            schema(
+                json!({
+                    "name": {"type": "string", "description": "Exact metric name."},
+                    "service": service,
+                    "start": {"type": "string"}, "end": {"type": "string"},
+                    "time_range": {"type": "string", "description": "Default 1h."},
+                    "step": {"type": "string", "description": "Point width, e.g. 1m (default: fits 60 points)."}
+                }),
+                &["name"],
+            ),
+        ),
+        Tool::new(
+            "get_dashboard_stats",
+            "Totals over the window's traces: count, errors, error rate, logs, active services, exact p50/p95/p99 and the most failing services.",
+            schema(
+                json!({"start": {"type": "string"}, "end": {"type": "string"}, "time_range": {"type": "string", "description": "Default 1h."}}),
+                &[],
+            ),
+        ),
+        Tool::new(
+            "get_storage_status",
+            "Row counts of this tenant (traces, spans, logs, metric points, error traces) and the database backend.",
+            schema(json!({}), &[]),
+        ),
+        Tool::new(
+            "find_similar_logs",
+            "WARN-and-above log records whose words are most like `query`, best first with a 0..1 score: find other occurrences of an error.",
+            schema(
+                json!({"query": {"type": "string"}, "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}}),
+                &["query"],
+            ),
+        ),
+        Tool::new(
+            "get_alerts",
+            "What needs attention now: services with an error rate above 5 % or p99 above 500 ms, and anomalies of the last hour.",
+            schema(json!({}), &[]),
+        ),
+        Tool::new(
+            "get_error_chains",
+            "Where a service's failures started: each recent failed trace's chain from the service down to the failing span, and the origins counted.",
+            schema(
+                json!({"service": service, "time_range": time_range, "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}}),
+                &["service"],
+            ),
+        ),
+        Tool::new(
+            "trace_graph",
+            "One trace as a tree: spans depth first with self time and the critical path, and the calls between services.",
+            schema(json!({"trace_id": {"type": "string", "description": "32 hex characters."}}), &["trace_id"]),
+        ),
+        Tool::new(
+            "correlated_signals",
+            "What moved with a service against the baseline before the range: rate, errors, latency, error-log templates, gauges, anomalies.",
+            schema(json!({"service": service, "time_range": time_range}), &["service"]),
+        ),
+        Tool::new(
+            "get_investigations",
+            "Investigations the graph opened on detected problems, newest first.",
+            schema(
+                json!({
+                    "service": service,
+                    "severity": {"type": "string", "enum": ["info", "warning", "critical"], "description": "Minimum."},
+                    "status": {"type": "string", "enum": ["detected", "triaged", "resolved"]},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
+                }),
+                &[],
+            ),
+        ),
+        Tool::new(
+            "get_investigation",
+            "One investigation with its evidence and ranked root-cause candidates.",
+            schema(json!({"investigation_id": {"type": "string"}}), &["investigation_id"]),
+        ),
+        Tool::new(
+            "get_graph_snapshot",
+            "The service graph as it was: the newest snapshot (taken every 15 minutes) at or before `time`.",
+            schema(json!({"time": {"type": "string", "description": "RFC 3339 or unix ns (default now)."}}), &[]),
+        ),
+        Tool::new(
+            "get_anomaly_timeline",
+            "Anomalies (error spikes, latency, throughput drops, gauges), newest first, since a moment (default 1h ago).",
+            schema(
+                json!({"since": {"type": "string", "description": "RFC 3339 or unix ns."}, "service": service}),
+                &[],
+            ),
         ),
     ]
 }
@@ -266,6 +399,78 @@ fn within_budget(items: Vec<Value>, budget: usize) -> (Vec<Value>, bool) {
     (kept, truncated)
 }
 
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+/// A map node with its health: 1 − 5 × error rate − the share of p99 beyond 500 ms (per 2 s).
+fn health_of(n: &otelcontext_domain::graph::MapNode) -> Value {
+    let r = &n.red;
+    let slow = ((r.p99_ns / 1e6 - 500.0) / 2_000.0).max(0.0);
+    let h = ((1.0 - 5.0 * r.error_rate - slow).clamp(0.0, 1.0) * 100.0).round() / 100.0;
+    let status = if h >= 0.9 {
+        "healthy"
+    } else if h >= 0.7 {
+        "degraded"
+    } else {
+        "critical"
+    };
+    let mut alerts = Vec::new();
+    if r.error_rate > 0.05 {
+        alerts.push(format!("error rate {:.1} % above 5 %", r.error_rate * 100.0));
+    }
+    if r.p99_ns > 500e6 {
+        alerts.push(format!("p99 {:.0} ms above 500 ms", r.p99_ns / 1e6));
+    }
+    json!({"name": n.name, "kind": n.kind.as_str(), "health_score": h, "status": status, "alerts": alerts, "red": red(r)})
+}
+
+fn anomaly(a: &otelcontext_domain::graph::anomaly::Anomaly) -> Value {
+    json!({"kind": a.kind.as_str(), "service": a.service, "severity": a.severity.as_str(), "at_unix_nano": a.at_ns,
+        "summary": a.summary()})
+}
+
+fn investigation(i: &otelcontext_domain::Investigation, evidence: bool) -> Value {
+    let mut v = json!({"id": i.id, "created_unix_nano": i.created_ns, "status": i.status.as_str(), "severity": i.severity.as_str(),
+        "kind": i.kind, "trigger_service": i.trigger_service, "root_service": i.root_service, "root_operation": i.root_operation,
+        "summary": i.summary});
+    if evidence {
+        v["evidence"] = i.evidence.clone();
+    }
+    v
+}
+
+fn log_entry(l: &otelcontext_ports::StoredLog) -> Value {
+    let r = &l.record;
+    json!({
+        "id": l.id.0, "timestamp_unix_nano": r.timestamp_ns, "severity": r.severity_label(),
+        "service": r.service_name(), "body": clip(&r.body_text(), 1_024),
+        "trace_id": r.trace_id.map(|t| t.to_hex()), "span_id": r.span_id.map(|s| s.to_hex())
+    })
+}
+
+/// The three names nearest `name` (edit distance), for a "did you mean".
+fn closest<'a>(name: &str, names: &[&'a str]) -> Vec<&'a str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let cur = row[j + 1];
+                row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+                prev = cur;
+            }
+        }
+        row[b.len()]
+    }
+    let mut sorted: Vec<&str> = names.to_vec();
+    sorted.sort_by_key(|n| (distance(name, n), *n));
+    sorted.truncate(3);
+    sorted
+}
+
 /// Runs tool `name` for `tenant`.
 pub(crate) async fn call(
     inner: &Inner,
@@ -416,18 +621,7 @@ pub(crate) async fn call(
             };
             match inner.queries.logs(tenant, &q).await {
                 Ok(page) => {
-                    let entries: Vec<Value> = page
-                        .items
-                        .iter()
-                        .map(|l| {
-                            let r = &l.record;
-                            json!({
-                                "id": l.id.0, "timestamp_unix_nano": r.timestamp_ns, "severity": r.severity_label(),
-                                "service": r.service_name(), "body": clip(&r.body_text(), 1_024),
-                                "trace_id": r.trace_id.map(|t| t.to_hex()), "span_id": r.span_id.map(|s| s.to_hex())
-                            })
-                        })
-                        .collect();
+                    let entries: Vec<Value> = page.items.iter().map(log_entry).collect();
                     let n = entries.len();
                     let (entries, truncated) = within_budget(entries, budget);
                     let next = page.next.map(|c| c.seal(&inner.settings.cursor_key, &[tenant.as_str(), name]));
@@ -517,6 +711,354 @@ pub(crate) async fn call(
                         s.status.as_str()
                     );
                     Ok(answer(summary, json!({"trace_id": id.to_hex(), "spans": spans, "truncated": truncated})))
+                }
+                Err(e) => failed(name, e),
+            }
+        }
+        "get_system_graph" | "get_alerts" => {
+            let window =
+                if name == "get_alerts" { GraphWindow::last(3_600_000_000_000) } else { arg!(args.graph_window()) };
+            let q = MapQuery { window, ..MapQuery::default() };
+            let map = match inner.graph.service_map(tenant, &q).await {
+                Ok(a) => a,
+                Err(e) => return failed(name, e),
+            };
+            let nodes: Vec<Value> = map.map.nodes.iter().map(health_of).collect();
+            if name == "get_system_graph" {
+                let unhealthy = nodes.iter().filter(|n| n["status"] != "healthy").count();
+                let summary = format!("{} nodes, {unhealthy} not healthy", nodes.len());
+                let (nodes, truncated) = within_budget(nodes, budget);
+                return Ok(answer(summary, json!({"nodes": nodes, "truncated": truncated})));
+            }
+            let alerting: Vec<Value> =
+                nodes.into_iter().filter(|n| n["alerts"].as_array().is_some_and(|a| !a.is_empty())).collect();
+            let tq = TimelineQuery { service: None, limit: 50, window: GraphWindow::last(3_600_000_000_000) };
+            let anomalies = match inner.graph.anomaly_timeline(tenant, &tq).await {
+                Ok(t) => t.anomalies.iter().map(anomaly).collect::<Vec<_>>(),
+                Err(e) => return failed(name, e),
+            };
+            let summary = if alerting.is_empty() && anomalies.is_empty() {
+                "No alerts: every service is healthy and no anomaly was raised in the last hour.".to_owned()
+            } else {
+                format!("{} services alerting, {} anomalies in the last hour", alerting.len(), anomalies.len())
+            };
+            Ok(answer(summary, json!({"services": alerting, "anomalies": anomalies})))
+        }
+        "get_service_health" => {
+            let service = arg!(args.required("service_name"));
+            let window = arg!(args.graph_window());
+            let all = match inner.graph.service_map(tenant, &MapQuery { window, ..MapQuery::default() }).await {
+                Ok(a) => a,
+                Err(e) => return failed(name, e),
+            };
+            match all.map.nodes.iter().find(|n| n.name == service) {
+                Some(n) => {
+                    let h = health_of(n);
+                    Ok(answer(format!("{service}: {} (health {})", h["status"], h["health_score"]), h))
+                }
+                None => {
+                    let names: Vec<&str> = all.map.nodes.iter().map(|n| n.name.as_str()).collect();
+                    Ok(refuse(format!(
+                        "get_service_health: no service {service:?} in the window; closest: {}",
+                        closest(&service, &names).join(", ")
+                    )))
+                }
+            }
+        }
+        "tail_logs" => {
+            let min_severity = match arg!(args.string("severity")) {
+                Some(s) => Some(arg!(SeverityLevel::parse_config(&s).ok_or_else(|| refuse(format!(
+                    "tail_logs: severity {s:?}: expected trace, debug, info, warn, error or fatal"
+                ))))),
+                None => None,
+            };
+            let q = LogQuery {
+                service: arg!(args.string("service")),
+                min_severity,
+                limit: arg!(args.integer("limit", 1, 100, 20)) as usize,
+                ..LogQuery::default()
+            };
+            match inner.queries.logs(tenant, &q).await {
+                Ok(page) => {
+                    let entries: Vec<Value> = page.items.iter().map(log_entry).collect();
+                    let summary = format!("{} newest log records", entries.len());
+                    let (entries, truncated) = within_budget(entries, budget);
+                    Ok(answer(summary, json!({"logs": entries, "truncated": truncated})))
+                }
+                Err(e) => failed(name, e),
+            }
+        }
+        "get_metrics" => {
+            let metric = arg!(args.required("name"));
+            let (start, end) = arg!(args.window(3_600_000_000_000, now_ns()));
+            let step = match arg!(args.duration_ns("step")) {
+                Some(s) => s,
+                None => ((end - start) / 60).max(30_000_000_000),
+            };
+            let q = otelcontext_ports::MetricSeriesQuery {
+                name: metric.clone(),
+                service: arg!(args.string("service")),
+                start_ns: start,
+                end_ns: end,
+                step_ns: step,
+            };
+            match inner.queries.metric_series(tenant, &q).await {
+                Ok(a) => {
+                    let series: Vec<Value> = a
+                        .series
+                        .iter()
+                        .map(|s| {
+                            json!({
+                                "service": s.service,
+                                "attributes": serde_json::to_value(&s.attributes).unwrap_or(Value::Null),
+                                "points": s.points.iter().map(|b| json!({
+                                    "start_unix_nano": b.start_ns, "count": b.count, "avg": b.mean().filter(|v| v.is_finite()),
+                                    "min": finite(b.min), "max": finite(b.max), "last": finite(b.last),
+                                    "p50": b.quantile(0.5).filter(|v| v.is_finite()), "p95": b.quantile(0.95).filter(|v| v.is_finite()),
+                                    "p99": b.quantile(0.99).filter(|v| v.is_finite())
+                                })).collect::<Vec<_>>()
+                            })
+                        })
+                        .collect();
+                    let summary = if series.is_empty() {
+                        format!("No data for {metric:?} in the window: check the name and widen time_range.")
+                    } else {
+                        format!("{metric}: {} series, step {} s", series.len(), step / 1_000_000_000)
+                    };
+                    let (series, truncated) = within_budget(series, budget);
+                    Ok(answer(
+                        summary,
+                        json!({"name": metric, "step_ns": step, "series": series, "truncated": truncated || a.truncated}),
+                    ))
+                }
+                Err(e) => failed(name, e),
+            }
+        }
+        "get_dashboard_stats" => {
+            let (start, end) = arg!(args.window(3_600_000_000_000, now_ns()));
+            let q = otelcontext_ports::TraceStatsQuery { start_ns: start, end_ns: end, services: vec![] };
+            match inner.queries.dashboard(tenant, &q).await {
+                Ok(d) => {
+                    let p = |i: usize| d.percentiles_ns.get(i).map(|&ns| ms(ns as f64));
+                    let rate = if d.traces == 0 { 0.0 } else { d.errors as f64 / d.traces as f64 };
+                    let value = json!({
+                        "total_traces": d.traces, "total_errors": d.errors, "error_rate": rate, "total_logs": d.logs,
+                        "active_services": d.services, "avg_latency_ms": d.mean_duration_ns.map(ms),
+                        "p50_latency_ms": p(0), "p95_latency_ms": p(1), "p99_latency_ms": p(2),
+                        "top_failing_services": d.top_failing.iter().map(|f| json!({"service": f.service, "errors": f.errors, "traces": f.traces})).collect::<Vec<_>>()
+                    });
+                    Ok(answer(format!("{} traces, {:.1} % failed", d.traces, rate * 100.0), value))
+                }
+                Err(e) => failed(name, e),
+            }
+        }
+        "get_storage_status" => {
+            let counts = match inner.queries.stats(tenant).await {
+                Ok(c) => c,
+                Err(e) => return failed(name, e),
+            };
+            let backend = inner.queries.storage_status().await.map(|s| s.backend).unwrap_or_default();
+            let value = json!({
+                "backend": backend, "traces": counts.traces, "spans": counts.spans, "logs": counts.logs,
+                "metric_points": counts.metric_points, "error_traces": counts.error_traces
+            });
+            Ok(answer(
+                format!("{} traces, {} logs, {} metric points", counts.traces, counts.logs, counts.metric_points),
+                value,
+            ))
+        }
+        "find_similar_logs" => {
+            let query = arg!(args.required("query"));
+            let limit = arg!(args.integer("limit", 1, 50, 10)) as usize;
+            match inner.queries.similar_logs(tenant, &query, limit).await {
+                Ok(hits) => {
+                    let results: Vec<Value> = hits
+                        .iter()
+                        .map(|h| json!({"score": h.score, "service": h.service, "severity": h.severity, "body": clip(&h.body, 1_024),
+                            "timestamp_unix_nano": h.timestamp_ns, "trace_id": h.trace_id.map(|t| t.to_hex())}))
+                        .collect();
+                    let summary = if results.is_empty() {
+                        "No similar WARN-or-above records (only those are indexed).".to_owned()
+                    } else {
+                        format!("{} similar records, best first", results.len())
+                    };
+                    Ok(answer(summary, json!({"results": results})))
+                }
+                Err(e) => failed(name, e),
+            }
+        }
+        "get_error_chains" => {
+            let service = arg!(args.required("service"));
+            let q = otelcontext_ports::ErrorChainQuery {
+                service: service.clone(),
+                limit: arg!(args.integer("limit", 1, 50, 10)) as usize,
+                window: arg!(args.graph_window()),
+            };
+            match inner.graph.error_chains(tenant, &q).await {
+                Ok(a) => {
+                    let origins: Vec<Value> = a
+                        .origins
+                        .iter()
+                        .map(|o| {
+                            json!({"service": o.service, "operation": o.operation, "message": clip(&o.message, 256),
+                            "traces": o.traces, "example_trace_id": o.example_trace.to_hex()})
+                        })
+                        .collect();
+                    let chains: Vec<Value> = a
+                        .chains
+                        .iter()
+                        .map(|c| json!({"trace_id": c.trace_id.to_hex(), "hops": c.chain.hops.iter().map(|h| json!({
+                            "service": h.service, "operation": h.operation, "error": h.error, "message": clip(&h.message, 256),
+                            "peer": h.peer.as_ref().map(|p| p.name.to_string())})).collect::<Vec<_>>(),
+                            "logs": c.logs.iter().map(|l| clip(l, 256)).collect::<Vec<_>>()}))
+                        .collect();
+                    let summary = match origins.first() {
+                        Some(o) => {
+                            format!("failures of {service} start most often in {} {}", o["service"], o["operation"])
+                        }
+                        None => format!("no failed trace of {service} in the window"),
+                    };
+                    let (chains, truncated) = within_budget(chains, budget / 2);
+                    Ok(answer(
+                        summary,
+                        json!({"service": service, "origins": origins, "chains": chains, "truncated": truncated}),
+                    ))
+                }
+                Err(e) => failed(name, e),
+            }
+        }
+        "trace_graph" => {
+            let text = arg!(args.required("trace_id"));
+            let id = arg!(TraceId::parse_hex(&text).map_err(|e| refuse(format!("trace_graph: trace_id: {e}"))));
+            match inner.graph.trace_graph(tenant, &id).await {
+                Ok(g) => {
+                    let spans: Vec<Value> = g
+                        .spans
+                        .iter()
+                        .map(|sp| json!({"span_id": sp.span_id.to_hex(), "depth": sp.depth, "service": sp.service,
+                            "operation": sp.operation, "duration_ms": ms(sp.duration_ns as f64), "self_ms": ms(sp.self_ns as f64),
+                            "error": sp.error, "critical": sp.critical}))
+                        .collect();
+                    let critical = g.spans.iter().filter(|s| s.critical).count();
+                    let summary = format!(
+                        "{} spans over {} services, {critical} on the critical path",
+                        spans.len(),
+                        g.services.len()
+                    );
+                    let (spans, truncated) = within_budget(spans, budget);
+                    Ok(answer(
+                        summary,
+                        json!({"trace_id": id.to_hex(), "services": g.services, "spans": spans, "truncated": truncated}),
+                    ))
+                }
+                Err(e) => failed(name, e),
+            }
+        }
+        "correlated_signals" => {
+            let service = arg!(args.required("service"));
+            let q = otelcontext_ports::SignalsQuery { service: service.clone(), window: arg!(args.graph_window()) };
+            match inner.graph.correlated_signals(tenant, &q).await {
+                Ok(a) => {
+                    let logs: Vec<Value> = a
+                        .signals
+                        .error_logs
+                        .iter()
+                        .zip(&a.template_texts)
+                        .map(|(l, t)| json!({"template": t.as_deref().map(|t| clip(t, 256)), "count": l.count, "baseline_count": l.baseline_count}))
+                        .collect();
+                    let value = json!({
+                        "service": service, "red": red(&a.signals.red), "baseline_red": red(&a.signals.baseline_red),
+                        "error_logs": logs,
+                        "metrics": a.signals.metrics.iter().map(|m| json!({"name": m.name, "mean": finite(m.recent.mean), "baseline_mean": finite(m.baseline.mean), "z": finite(m.z)})).collect::<Vec<_>>(),
+                        "anomalies": a.anomalies.iter().map(anomaly).collect::<Vec<_>>(),
+                        "failed_trace_ids": a.signals.failed_traces.iter().map(|t| t.to_hex()).collect::<Vec<_>>()
+                    });
+                    Ok(answer(
+                        format!(
+                            "{service}: {} error-log templates, {} anomalies",
+                            a.signals.error_logs.len(),
+                            a.anomalies.len()
+                        ),
+                        value,
+                    ))
+                }
+                Err(e) => failed(name, e),
+            }
+        }
+        "get_investigations" => {
+            use otelcontext_domain::{InvestigationSeverity, InvestigationStatus};
+            let status = match arg!(args.string("status")) {
+                Some(v) => Some(arg!(InvestigationStatus::parse(&v).ok_or_else(|| refuse(format!(
+                    "get_investigations: status {v:?}: expected detected, triaged or resolved"
+                ))))),
+                None => None,
+            };
+            let min_severity = match arg!(args.string("severity")) {
+                Some(v) => Some(arg!(InvestigationSeverity::parse(&v).ok_or_else(|| refuse(format!(
+                    "get_investigations: severity {v:?}: expected info, warning or critical"
+                ))))),
+                None => None,
+            };
+            let q = otelcontext_ports::InvestigationQuery {
+                status,
+                min_severity,
+                service: arg!(args.string("service")),
+                limit: arg!(args.integer("limit", 1, 100, 20)) as usize,
+                ..Default::default()
+            };
+            match inner.queries.investigations(tenant, &q).await {
+                Ok(page) => {
+                    let items: Vec<Value> = page.items.iter().map(|i| investigation(i, false)).collect();
+                    let summary = format!("{} investigations, newest first", items.len());
+                    let (items, truncated) = within_budget(items, budget);
+                    Ok(answer(summary, json!({"investigations": items, "truncated": truncated})))
+                }
+                Err(e) => failed(name, e),
+            }
+        }
+        "get_investigation" => {
+            let id = arg!(args.required("investigation_id"));
+            match inner.queries.investigation(tenant, &id).await {
+                Ok(i) => Ok(answer(i.summary.clone(), investigation(&i, true))),
+                Err(e) => failed(name, e),
+            }
+        }
+        "get_graph_snapshot" => {
+            let at = arg!(args.time("time")).unwrap_or_else(now_ns);
+            let q = otelcontext_ports::SnapshotQuery {
+                time: TimeRange { start_ns: None, end_ns: Some(at) },
+                limit: 1,
+                cursor: None,
+            };
+            match inner.queries.snapshots(tenant, &q).await {
+                Ok(page) => match page.items.first() {
+                    Some(s) => {
+                        let value = json!({"id": s.id, "created_unix_nano": s.created_ns, "service_count": s.service_count,
+                            "edge_count": s.edge_count, "total_calls": s.total_calls, "avg_health_score": finite(s.avg_health_score),
+                            "graph": s.graph});
+                        Ok(answer(format!("snapshot {} with {} services", s.id, s.service_count), value))
+                    }
+                    None => Ok(refuse(
+                        "get_graph_snapshot: no snapshot at or before that time (one is taken every 15 minutes while data arrives)",
+                    )),
+                },
+                Err(e) => failed(name, e),
+            }
+        }
+        "get_anomaly_timeline" => {
+            let now = now_ns();
+            let since = arg!(args.time("since")).unwrap_or(now - 3_600_000_000_000);
+            let window = GraphWindow { start_ns: Some(since), end_ns: Some(now), last_ns: 3_600_000_000_000 };
+            let q = TimelineQuery { service: arg!(args.string("service")), limit: 100, window };
+            match inner.graph.anomaly_timeline(tenant, &q).await {
+                Ok(t) => {
+                    let items: Vec<Value> = t.anomalies.iter().map(anomaly).collect();
+                    let summary = if items.is_empty() {
+                        "No anomaly in the window.".to_owned()
+                    } else {
+                        format!("{} anomalies, newest first", items.len())
+                    };
+                    Ok(answer(summary, json!({"anomalies": items})))
                 }
                 Err(e) => failed(name, e),
             }
