@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, SecondsFormat};
 use otelcontext_domain::graph::anomaly::Anomaly;
+use otelcontext_domain::graph::health::health;
 use otelcontext_domain::graph::peer::{NodeKind, Peer};
 use otelcontext_domain::graph::stats::Red;
 use otelcontext_domain::graph::tree::{ChainHop, TraceGraph};
@@ -150,35 +151,6 @@ impl From<&MapAnswer> for ServiceMapView {
     }
 }
 
-/// Health of a node: 1 − 5 × error rate − the share of p99 latency beyond 500 ms (per 2 s),
-/// clamped to 0..1 and rounded to two decimals.
-fn health(r: &Red) -> f64 {
-    let slow = ((r.p99_ns / 1e6 - 500.0) / 2_000.0).max(0.0);
-    let h = (1.0 - 5.0 * finite(r.error_rate) - finite(slow)).clamp(0.0, 1.0);
-    (h * 100.0).round() / 100.0
-}
-
-fn status(h: f64) -> &'static str {
-    if h >= 0.9 {
-        "healthy"
-    } else if h >= 0.7 {
-        "degraded"
-    } else {
-        "critical"
-    }
-}
-
-fn alerts(r: &Red) -> Vec<String> {
-    let mut out = Vec::new();
-    if r.error_rate > 0.05 {
-        out.push(format!("error rate {:.1} % is above 5 %", r.error_rate * 100.0));
-    }
-    if r.p99_ns > 500e6 {
-        out.push(format!("p99 latency {:.0} ms is above 500 ms", r.p99_ns / 1e6));
-    }
-    out
-}
-
 /// A node of the system graph with its health.
 #[derive(Debug, Clone, PartialEq, Object)]
 #[oai(skip_serializing_if_is_none)]
@@ -242,10 +214,10 @@ impl From<&MapAnswer> for SystemGraphView {
                 SystemNodeView {
                     id: n.name.clone(),
                     kind: n.kind.as_str().into(),
-                    health_score: h,
-                    status: status(h).into(),
+                    health_score: h.score,
+                    status: h.status.into(),
                     red: RedView::from(&n.red),
-                    alerts: alerts(&n.red),
+                    alerts: h.alerts,
                 }
             })
             .collect();
@@ -256,7 +228,7 @@ impl From<&MapAnswer> for SystemGraphView {
         let mean_health = if services.is_empty() {
             1.0
         } else {
-            services.iter().map(|n| health(&n.red)).sum::<f64>() / services.len() as f64
+            services.iter().map(|n| health(&n.red).score).sum::<f64>() / services.len() as f64
         };
         Self {
             range: RangeView::new(a.start_ns, a.end_ns),
@@ -278,8 +250,8 @@ impl From<&MapAnswer> for SystemGraphView {
                         source: e.from.clone(),
                         target: e.to.clone(),
                         red: RedView::from(&e.client),
-                        health_score: h,
-                        status: status(h).into(),
+                        health_score: h.score,
+                        status: h.status.into(),
                     }
                 })
                 .collect(),

@@ -403,26 +403,10 @@ fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
-/// A map node with its health: 1 − 5 × error rate − the share of p99 beyond 500 ms (per 2 s).
+/// A map node with its health (see [`otelcontext_domain::graph::health::health`]).
 fn health_of(n: &otelcontext_domain::graph::MapNode) -> Value {
-    let r = &n.red;
-    let slow = ((r.p99_ns / 1e6 - 500.0) / 2_000.0).max(0.0);
-    let h = ((1.0 - 5.0 * r.error_rate - slow).clamp(0.0, 1.0) * 100.0).round() / 100.0;
-    let status = if h >= 0.9 {
-        "healthy"
-    } else if h >= 0.7 {
-        "degraded"
-    } else {
-        "critical"
-    };
-    let mut alerts = Vec::new();
-    if r.error_rate > 0.05 {
-        alerts.push(format!("error rate {:.1} % above 5 %", r.error_rate * 100.0));
-    }
-    if r.p99_ns > 500e6 {
-        alerts.push(format!("p99 {:.0} ms above 500 ms", r.p99_ns / 1e6));
-    }
-    json!({"name": n.name, "kind": n.kind.as_str(), "health_score": h, "status": status, "alerts": alerts, "red": red(r)})
+    let h = otelcontext_domain::graph::health::health(&n.red);
+    json!({"name": n.name, "kind": n.kind.as_str(), "health_score": h.score, "status": h.status, "alerts": h.alerts, "red": red(&n.red)})
 }
 
 fn anomaly(a: &otelcontext_domain::graph::anomaly::Anomaly) -> Value {

@@ -8,6 +8,7 @@
 
 pub mod anomaly;
 pub mod assembly;
+pub mod health;
 pub mod paths;
 pub mod peer;
 pub mod rca;
