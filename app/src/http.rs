@@ -188,12 +188,28 @@ pub fn app(parts: HttpParts) -> impl Endpoint<Output = Response> + 'static {
             let auth = auth.clone();
             let metrics = auth_metrics.clone();
             let otlp_metrics = otlp_metrics.clone();
-            let protected = is_protected(req.uri().path()) || under_mcp_auth(req.uri().path());
+            let mcp = under_mcp_auth(req.uri().path());
+            let protected = is_protected(req.uri().path()) || mcp;
             async move {
                 if protected {
                     let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
                     match auth.authenticate(header) {
                         Ok(identity) => {
+                            // MCP answers in JSON-RPC: a tenant it may not act as is refused here,
+                            // as HTTP, like on every other surface.
+                            if mcp {
+                                let named = req.headers().get("x-tenant-id").and_then(|v| v.to_str().ok());
+                                if let Err(e) = otelcontext_domain::request_tenant(identity.tenant.as_ref(), named) {
+                                    let status = match e {
+                                        otelcontext_domain::TenantHeaderError::NotYours { .. } => StatusCode::FORBIDDEN,
+                                        _ => StatusCode::BAD_REQUEST,
+                                    };
+                                    return Ok(json_response(
+                                        status,
+                                        json!({"error": "forbidden tenant", "detail": e.to_string()}),
+                                    ));
+                                }
+                            }
                             req.extensions_mut().insert(identity);
                         }
                         Err(e) => {

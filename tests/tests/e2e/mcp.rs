@@ -179,9 +179,16 @@ async fn mcp_needs_the_key_and_a_tenant_key_pins_its_tenant() {
     assert_eq!(r.is_error, Some(false), "{r:?}");
     pinned.cancel().await.unwrap();
     let other = client(&s, &[("x-tenant-id", "team-b")], Some("tenant-a-key-0123456789")).await;
-    // Refused at initialize or at the first call, never answered as team-b.
-    if let Ok(c) = other {
-        let params = CallToolRequestParams::new("search_logs").with_arguments(serde_json::Map::new());
-        assert!(c.call_tool(params).await.is_err(), "a key of team-a naming team-b is refused");
-    }
+    assert!(other.is_err(), "a key of team-a naming team-b is refused before MCP");
+    let raw = s
+        .http
+        .post(s.url("/mcp"))
+        .bearer_auth("tenant-a-key-0123456789")
+        .header("x-tenant-id", "team-b")
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status().as_u16(), 403);
 }
