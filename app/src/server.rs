@@ -381,6 +381,7 @@ impl Server {
                         max_concurrent: config.mcp_max_concurrent,
                         call_timeout: config.mcp_call_timeout,
                         max_result_bytes: config.mcp_max_result_bytes,
+                        cache_ttl: config.mcp_cache_ttl,
                         cursor_key: if config.cursor_secret.is_empty() {
                             otelcontext_ports::CursorKey::random()
                         } else {

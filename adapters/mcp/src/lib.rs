@@ -8,6 +8,7 @@
 //! until the tool has finished), each at most `call_timeout` (the tool is cancelled, not left
 //! running).
 
+mod cache;
 mod tools;
 
 use otelcontext_domain::{TenantHeaderError, TenantId, request_tenant};
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
+pub use cache::CACHED_TOOLS;
 pub use tools::{TOOL_NAMES, tool_definitions};
 
 /// JSON-RPC error of a call refused because `max_concurrent` calls are running.
@@ -42,7 +44,12 @@ pub struct McpSettings {
     pub max_result_bytes: usize,
     /// Signs the cursors the tools hand out (bound to the tenant and the tool).
     pub cursor_key: otelcontext_ports::CursorKey,
+    /// How long the answers of [`CACHED_TOOLS`] are kept; `None`: not kept.
+    pub cache_ttl: Option<Duration>,
 }
+
+/// Answers the memo holds at most.
+pub const MAX_CACHED_RESULTS: usize = 1_024;
 
 /// The tools' use cases and limits; cheap to clone (one per session).
 #[derive(Clone)]
@@ -55,6 +62,7 @@ struct Inner {
     graph: Arc<dyn GraphQueries>,
     settings: McpSettings,
     slots: Option<Arc<Semaphore>>,
+    cache: Option<cache::ResultCache<ErrorData>>,
     metrics: McpMetrics,
 }
 
@@ -62,6 +70,7 @@ struct Inner {
 struct McpMetrics {
     calls: Counter<u64>,
     duration: Histogram<f64>,
+    cache: Counter<u64>,
 }
 
 impl McpMetrics {
@@ -80,7 +89,15 @@ impl McpMetrics {
             "MCP tool call latency by tool.",
             otelcontext_telemetry::LATENCY_BUCKETS,
         );
-        Self { calls, duration }
+        let cache = counter(
+            meter,
+            "otelcontext_mcp_cache_total",
+            "Lookups of the MCP answer memo (MCP_CACHE_TTL_MS): hit, miss, bypass (full).",
+        );
+        for result in ["hit", "miss", "bypass"] {
+            cache.add(0, &[KeyValue::new("result", result)]);
+        }
+        Self { calls, duration, cache }
     }
 }
 
@@ -113,7 +130,8 @@ pub async fn guarded<T>(
 impl McpServer {
     pub fn new(queries: Arc<dyn Queries>, graph: Arc<dyn GraphQueries>, settings: McpSettings, meter: &Meter) -> Self {
         let slots = (settings.max_concurrent > 0).then(|| Arc::new(Semaphore::new(settings.max_concurrent)));
-        Self { inner: Arc::new(Inner { queries, graph, settings, slots, metrics: McpMetrics::new(meter) }) }
+        let cache = settings.cache_ttl.map(|ttl| cache::ResultCache::new(ttl, MAX_CACHED_RESULTS));
+        Self { inner: Arc::new(Inner { queries, graph, settings, slots, cache, metrics: McpMetrics::new(meter) }) }
     }
 
     /// The caller's tenant, from the HTTP request the call came in.
@@ -163,7 +181,24 @@ impl ServerHandler for McpServer {
         };
         let started = std::time::Instant::now();
         let args = request.arguments.unwrap_or_default();
-        let call = tools::call(inner, &tenant, &request.name, args);
+        let name: &str = &request.name;
+        let call = async {
+            match &inner.cache {
+                Some(memo) if cache::CACHED_TOOLS.contains(&name) => {
+                    let canonical = serde_json::Value::Object(args.clone()).to_string();
+                    let (result, lookup) =
+                        memo.get_or_compute(&tenant, name, canonical, || tools::call(inner, &tenant, name, args)).await;
+                    let label = match lookup {
+                        cache::Lookup::Hit => "hit",
+                        cache::Lookup::Miss => "miss",
+                        cache::Lookup::Bypass => "bypass",
+                    };
+                    inner.metrics.cache.add(1, &[KeyValue::new("result", label)]);
+                    result
+                }
+                _ => tools::call(inner, &tenant, name, args).await,
+            }
+        };
         let outcome = guarded(inner.slots.as_ref(), inner.settings.call_timeout, call).await;
         let label = match &outcome {
             Ok(Ok(r)) if r.is_error == Some(true) => "tool_error",

@@ -113,6 +113,8 @@ pub struct Config {
     /// `None`: no limit.
     pub mcp_call_timeout: Option<Duration>,
     pub mcp_max_result_bytes: usize,
+    /// `None`: answers are not cached.
+    pub mcp_cache_ttl: Option<Duration>,
     pub default_tenant: TenantId,
     pub trust_resource_tenant: bool,
     pub ingest_min_severity: SeverityLevel,
@@ -396,6 +398,8 @@ impl Config {
         let mcp_call_timeout =
             Some(r.int::<u64>("MCP_CALL_TIMEOUT_MS", 0, 3_600_000)).filter(|ms| *ms > 0).map(Duration::from_millis);
         let mcp_max_result_bytes = r.int::<usize>("MCP_MAX_RESULT_BYTES", 1_024, 16 * 1_024 * 1_024);
+        let mcp_cache_ttl =
+            Some(r.int::<u64>("MCP_CACHE_TTL_MS", 0, 3_600_000)).filter(|ms| *ms > 0).map(Duration::from_millis);
         let default_tenant_raw = r.string("DEFAULT_TENANT");
         let default_tenant = TenantId::parse(&default_tenant_raw).unwrap_or_else(|e| {
             r.bad("DEFAULT_TENANT", &default_tenant_raw, format!("1-64 characters of A-Z a-z 0-9 . _ - ({e})"));
@@ -476,6 +480,7 @@ impl Config {
             mcp_max_concurrent,
             mcp_call_timeout,
             mcp_max_result_bytes,
+            mcp_cache_ttl,
             default_tenant,
             trust_resource_tenant,
             ingest_min_severity,

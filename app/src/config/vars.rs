@@ -208,6 +208,11 @@ pub const VARIABLES: &[VarSpec] = &[
         "30000",
         "Longest tool call in milliseconds; the tool is cancelled and the call answers JSON-RPC -32001 \"call timeout\". 0 = no limit.",
     ),
+    var(
+        "MCP_CACHE_TTL_MS",
+        "5000",
+        "How long the answers of get_service_map, impact_analysis, root_cause_analysis, get_anomaly_timeline and get_service_health are reused, per tenant and arguments (ms; 0 = not cached).",
+    ),
     var("MCP_MAX_RESULT_BYTES", "65536", "Byte budget of one tool result; longer lists are truncated and say so."),
     var(
         "TRUST_PROXY_HEADERS",

@@ -161,6 +161,10 @@ async fn an_mcp_client_lists_the_tools_and_calls_them_inside_its_tenant() {
     }
     let m = s.metrics_text();
     assert!(m.contains(r#"otelcontext_mcp_calls_total{outcome="tool_error",tool="search_logs"} 4"#), "{m}");
+    // get_service_health was asked twice with the same arguments within MCP_CACHE_TTL_MS.
+    let hits = s.metric_sum("otelcontext_mcp_cache_total").unwrap_or(0.0);
+    assert!(hits >= 2.0 && m.contains(r#"otelcontext_mcp_cache_total{result="hit"}"#), "{m}");
+    assert!(!m.contains(r#"otelcontext_mcp_cache_total{result="hit"} 0"#), "a cache hit is visible");
     assert!(m.contains(r#"otelcontext_mcp_calls_total{outcome="tool_error",tool="unknown"} 1"#));
     assert!(m.contains(r#"otelcontext_mcp_call_duration_seconds_count{tool="get_trace"}"#));
 }
