@@ -180,6 +180,12 @@ pub trait Queries: Send + Sync {
     async fn trace(&self, tenant: &TenantId, trace_id: &TraceId) -> Result<Trace, QueryError>;
     /// Trace search.
     async fn traces(&self, tenant: &TenantId, query: &TraceQuery) -> Result<Page<TraceSummary>, QueryError>;
+    /// Span search (spans of any trace), by start time.
+    async fn spans(
+        &self,
+        tenant: &TenantId,
+        query: &crate::storage::SpanQuery,
+    ) -> Result<Page<otelcontext_domain::Span>, QueryError>;
     /// Log search (full text and filters).
     async fn logs(&self, tenant: &TenantId, query: &LogQuery) -> Result<Page<StoredLog>, QueryError>;
     /// One log record; `NotFound` when absent.

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
 /// The tools this server offers.
-pub const TOOL_NAMES: [&str; 21] = [
+pub const TOOL_NAMES: [&str; 29] = [
     "get_system_graph",
     "get_service_health",
     "search_logs",
@@ -36,6 +36,14 @@ pub const TOOL_NAMES: [&str; 21] = [
     "get_investigation",
     "get_graph_snapshot",
     "get_anomaly_timeline",
+    "get_log_patterns",
+    "list_services",
+    "list_operations",
+    "query_metric",
+    "compare_periods",
+    "explain_trace",
+    "get_span",
+    "list_attributes",
 ];
 
 fn schema(properties: Value, required: &[&str]) -> Arc<JsonObject> {
@@ -223,6 +231,70 @@ pub fn tool_definitions() -> Vec<Tool> {
                 &[],
             ),
         ),
+        Tool::new(
+            "get_log_patterns",
+            "Log patterns (templates mined from log lines) with count, first/last seen, a sample, services, and new/spiking flags; most frequent first. Use to see what is being logged without reading every line.",
+            schema(
+                json!({
+                    "service": service, "time_range": {"type": "string", "description": "Seen in this window, e.g. 1h (default: all)."},
+                    "new": {"type": "boolean", "description": "Only patterns first seen in the last hour."},
+                    "spiking": {"type": "boolean", "description": "Only patterns whose rate jumped."},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}
+                }),
+                &[],
+            ),
+        ),
+        Tool::new(
+            "list_services",
+            "Instrumented services with calls/s, error rate and p50/p95/p99 over the window, worst error rate first.",
+            schema(json!({"time_range": time_range}), &[]),
+        ),
+        Tool::new(
+            "list_operations",
+            "A service's operations (span names) in its recent spans, with how often each appeared and failed and its p50/p95.",
+            schema(
+                json!({"service": service, "time_range": {"type": "string", "description": "Default 1h."}}),
+                &["service"],
+            ),
+        ),
+        Tool::new(
+            "query_metric",
+            "The same as get_metrics: a metric's series over a range with a step, histogram quantiles included.",
+            schema(
+                json!({
+                    "name": {"type": "string"}, "service": service, "start": {"type": "string"}, "end": {"type": "string"},
+                    "time_range": {"type": "string", "description": "Default 1h."}, "step": {"type": "string", "description": "e.g. 1m"}
+                }),
+                &["name"],
+            ),
+        ),
+        Tool::new(
+            "compare_periods",
+            "A service now against its baseline (the rest of the last hour before the window): calls/s, error rate, latency, and its error-log patterns with counts in each. Use to answer \"what changed?\".",
+            schema(json!({"service": service, "time_range": time_range}), &["service"]),
+        ),
+        Tool::new(
+            "explain_trace",
+            "A trace condensed: its critical path, the failed spans with their messages, and the spans with the most time of their own. Read this before get_trace; ask get_span for one span's details.",
+            schema(json!({"trace_id": {"type": "string", "description": "32 hex characters."}}), &["trace_id"]),
+        ),
+        Tool::new(
+            "get_span",
+            "One span in full: attributes, resource, events, links and status (long values clipped).",
+            schema(
+                json!({"trace_id": {"type": "string", "description": "32 hex characters."}, "span_id": {"type": "string", "description": "16 hex characters."}}),
+                &["trace_id", "span_id"],
+            ),
+        ),
+        Tool::new(
+            "list_attributes",
+            "Attribute keys of a service's recent spans or logs with their most common values, to discover what to filter on.",
+            schema(
+                json!({"service": service, "signal": {"type": "string", "enum": ["spans", "logs"], "default": "spans"},
+                       "time_range": {"type": "string", "description": "Default 1h."}}),
+                &["service"],
+            ),
+        ),
     ]
 }
 
@@ -279,6 +351,14 @@ impl Args {
                 Some(n) if (min..=max).contains(&n) => Ok(n),
                 _ => Err(refuse(format!("{}: {name} must be an integer from {min} to {max}, not {v}", self.tool))),
             },
+        }
+    }
+
+    fn boolean(&self, name: &str) -> Result<bool, CallToolResult> {
+        match self.map.get(name) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(other) => Err(refuse(format!("{}: {name} must be true or false, not {other}", self.tool))),
         }
     }
 
@@ -1047,6 +1127,292 @@ pub(crate) async fn call(
                 Err(e) => failed(name, e),
             }
         }
+        "get_log_patterns" => {
+            let now = now_ns();
+            let time = match arg!(args.duration_ns("time_range")) {
+                Some(back) => TimeRange { start_ns: Some(now - back), end_ns: None },
+                None => TimeRange::default(),
+            };
+            let cursor = match arg!(args.string("cursor")) {
+                Some(c) => Some(arg!(
+                    otelcontext_ports::Cursor::open(&c, &inner.settings.cursor_key, &[tenant.as_str(), name]).map_err(
+                        |_| refuse("get_log_patterns: cursor is not a next_cursor this tool gave this tenant")
+                    )
+                )),
+                None => None,
+            };
+            let q = otelcontext_ports::TemplateQuery {
+                time,
+                service: arg!(args.string("service")),
+                first_seen_since_ns: arg!(args.boolean("new"))
+                    .then_some(now - otelcontext_domain::pattern::NEW_WINDOW_NS),
+                spiking_only: arg!(args.boolean("spiking")),
+                limit: arg!(args.integer("limit", 1, 100, 20)) as usize,
+                cursor,
+                ..Default::default()
+            };
+            match inner.queries.patterns(tenant, &q).await {
+                Ok(page) => {
+                    let items: Vec<Value> = page
+                        .items
+                        .iter()
+                        .map(|t| json!({"template_id": t.id.to_string(), "template": clip(&t.template, 512), "count": t.count,
+                            "first_seen_unix_nano": t.first_seen_ns, "last_seen_unix_nano": t.last_seen_ns,
+                            "sample": clip(&t.sample, 512), "services": t.services,
+                            "new": otelcontext_domain::pattern::is_new(t.first_seen_ns, now), "spiking": t.spiking}))
+                        .collect();
+                    let summary = if items.is_empty() {
+                        "No log patterns match: widen time_range or drop a filter.".to_owned()
+                    } else {
+                        format!("{} patterns, most frequent first", items.len())
+                    };
+                    let (items, truncated) = within_budget(items, budget);
+                    let next = page.next.map(|c| c.seal(&inner.settings.cursor_key, &[tenant.as_str(), name]));
+                    Ok(answer(summary, json!({"patterns": items, "next_cursor": next, "truncated": truncated})))
+                }
+                Err(e) => failed(name, e),
+            }
+        }
+        "list_services" => {
+            let q = MapQuery { window: arg!(args.graph_window()), ..MapQuery::default() };
+            match inner.graph.service_map(tenant, &q).await {
+                Ok(a) => {
+                    let mut nodes: Vec<&otelcontext_domain::graph::MapNode> = a
+                        .map
+                        .nodes
+                        .iter()
+                        .filter(|n| n.kind == otelcontext_domain::graph::peer::NodeKind::Service)
+                        .collect();
+                    nodes.sort_by(|x, y| {
+                        y.red.error_rate.total_cmp(&x.red.error_rate).then_with(|| x.name.cmp(&y.name))
+                    });
+                    let items: Vec<Value> = nodes
+                        .iter()
+                        .map(|n| json!({"name": n.name, "operations": n.operations, "instances": n.instances, "red": red(&n.red)}))
+                        .collect();
+                    let summary = if items.is_empty() {
+                        "No services in the window: try a longer time_range (at most 1h).".to_owned()
+                    } else {
+                        format!("{} services, worst error rate first", items.len())
+                    };
+                    Ok(answer(summary, json!({"services": items})))
+                }
+                Err(e) => failed(name, e),
+            }
+        }
+        "list_operations" => {
+            let service = arg!(args.required("service"));
+            let (start, end) = arg!(args.window(3_600_000_000_000, now_ns()));
+            let q = otelcontext_ports::SpanQuery {
+                time: TimeRange::between(start, end),
+                service: Some(service.clone()),
+                limit: 1_000,
+                ..Default::default()
+            };
+            match inner.queries.spans(tenant, &q).await {
+                Ok(page) => {
+                    let mut ops: std::collections::BTreeMap<&str, (u64, u64, Vec<i64>)> =
+                        std::collections::BTreeMap::new();
+                    for sp in &page.items {
+                        let e = ops.entry(sp.name.as_str()).or_default();
+                        e.0 += 1;
+                        e.1 += u64::from(sp.status.code == StatusCode::Error);
+                        e.2.push(sp.end_ns - sp.start_ns);
+                    }
+                    let mut items: Vec<Value> = ops
+                        .into_iter()
+                        .map(|(op, (n, errors, mut d))| {
+                            d.sort_unstable();
+                            let pct = |q: f64| ms(d[((q * d.len() as f64).ceil() as usize).clamp(1, d.len()) - 1] as f64);
+                            json!({"operation": op, "spans": n, "errors": errors, "error_rate": errors as f64 / n as f64,
+                                   "p50_ms": pct(0.5), "p95_ms": pct(0.95)})
+                        })
+                        .collect();
+                    items.sort_by(|a, b| b["spans"].as_u64().cmp(&a["spans"].as_u64()));
+                    let summary = if items.is_empty() {
+                        format!(
+                            "No spans of {service:?} in the window: check the name with list_services or widen time_range."
+                        )
+                    } else {
+                        format!("{} operations of {service} over its {} newest spans", items.len(), page.items.len())
+                    };
+                    Ok(answer(
+                        summary,
+                        json!({"service": service, "operations": items, "sampled_spans": page.items.len()}),
+                    ))
+                }
+                Err(e) => failed(name, e),
+            }
+        }
+        "compare_periods" => {
+            let service = arg!(args.required("service"));
+            let q = otelcontext_ports::SignalsQuery { service: service.clone(), window: arg!(args.graph_window()) };
+            match inner.graph.correlated_signals(tenant, &q).await {
+                Ok(a) => {
+                    let (now, base) = (&a.signals.red, &a.signals.baseline_red);
+                    let ratio = |x: f64, y: f64| if y > 0.0 { Some(((x / y) * 100.0).round() / 100.0) } else { None };
+                    let patterns: Vec<Value> = a
+                        .signals
+                        .error_logs
+                        .iter()
+                        .zip(&a.template_texts)
+                        .map(|(l, t)| json!({"pattern": t.as_deref().map(|t| clip(t, 256)), "now": l.count, "baseline": l.baseline_count}))
+                        .collect();
+                    let value = json!({
+                        "service": service, "window_start_unix_nano": a.start_ns, "baseline_start_unix_nano": a.baseline_start_ns,
+                        "now": red(now), "baseline": red(base),
+                        "change": {"rate_ratio": ratio(now.rate_per_s, base.rate_per_s), "p95_ratio": ratio(now.p95_ns, base.p95_ns),
+                                   "error_rate_delta": now.error_rate - base.error_rate},
+                        "error_log_patterns": patterns
+                    });
+                    let summary = format!(
+                        "{service}: error rate {:.1} % (baseline {:.1} %), p95 {} ms (baseline {} ms)",
+                        now.error_rate * 100.0,
+                        base.error_rate * 100.0,
+                        ms(now.p95_ns),
+                        ms(base.p95_ns)
+                    );
+                    Ok(answer(summary, value))
+                }
+                Err(e) => failed(name, e),
+            }
+        }
+        "explain_trace" => {
+            let text = arg!(args.required("trace_id"));
+            let id = arg!(TraceId::parse_hex(&text).map_err(|e| refuse(format!("explain_trace: trace_id: {e}"))));
+            match inner.graph.trace_graph(tenant, &id).await {
+                Ok(g) => {
+                    let brief = |sp: &otelcontext_domain::graph::tree::TreeSpan| {
+                        json!({"span_id": sp.span_id.to_hex(), "service": sp.service, "operation": sp.operation,
+                            "duration_ms": ms(sp.duration_ns as f64), "self_ms": ms(sp.self_ns as f64)})
+                    };
+                    let critical: Vec<Value> = g.spans.iter().filter(|s| s.critical).map(brief).collect();
+                    let failed_spans: Vec<Value> = g
+                        .spans
+                        .iter()
+                        .filter(|s| s.error)
+                        .map(|s| {
+                            let mut v = brief(s);
+                            v["message"] = json!(clip(&s.message, 256));
+                            v
+                        })
+                        .collect();
+                    let mut by_self: Vec<&otelcontext_domain::graph::tree::TreeSpan> = g.spans.iter().collect();
+                    by_self.sort_by_key(|s| std::cmp::Reverse(s.self_ns));
+                    let slowest: Vec<Value> = by_self.into_iter().take(5).map(brief).collect();
+                    let summary = format!(
+                        "{} spans over {} services in {} ms; {} failed; {} on the critical path",
+                        g.spans.len(),
+                        g.services.len(),
+                        ms((g.end_ns - g.start_ns) as f64),
+                        failed_spans.len(),
+                        critical.len()
+                    );
+                    Ok(answer(
+                        summary,
+                        json!({"trace_id": id.to_hex(), "services": g.services, "critical_path": critical,
+                            "failed_spans": failed_spans, "most_self_time": slowest}),
+                    ))
+                }
+                Err(e) => failed(name, e),
+            }
+        }
+        "get_span" => {
+            let trace = arg!(args.required("trace_id"));
+            let span = arg!(args.required("span_id"));
+            let id = arg!(TraceId::parse_hex(&trace).map_err(|e| refuse(format!("get_span: trace_id: {e}"))));
+            let span_id = arg!(
+                otelcontext_domain::SpanId::parse_hex(&span).map_err(|e| refuse(format!("get_span: span_id: {e}")))
+            );
+            match inner.queries.trace(tenant, &id).await {
+                Ok(t) => match t.spans.iter().find(|s| s.span_id == span_id) {
+                    Some(sp) => {
+                        let attrs = |a: &otelcontext_domain::Attributes| -> Value {
+                            a.0.iter()
+                                .map(|kv| (kv.key.clone(), json!(clip(&kv.value.to_text(), 512))))
+                                .collect::<Map<String, Value>>()
+                                .into()
+                        };
+                        let value = json!({
+                            "trace_id": id.to_hex(), "span_id": span_id.to_hex(), "parent_span_id": sp.parent_span_id.map(|p| p.to_hex()),
+                            "service": sp.service_name(), "operation": sp.name, "kind": sp.kind.as_str(),
+                            "start_unix_nano": sp.start_ns, "duration_ms": ms((sp.end_ns - sp.start_ns) as f64),
+                            "status": sp.status.code.as_str(), "message": clip(&sp.status.message, 512),
+                            "attributes": attrs(&sp.attributes), "resource": attrs(&sp.resource.attributes),
+                            "events": sp.events.iter().take(20).map(|e| json!({"name": e.name, "time_unix_nano": e.time_ns, "attributes": attrs(&e.attributes)})).collect::<Vec<_>>(),
+                            "links": sp.links.iter().map(|l| json!({"trace_id": l.trace_id.to_hex(), "span_id": l.span_id.to_hex()})).collect::<Vec<_>>()
+                        });
+                        Ok(answer(format!("{} {} ({})", sp.service_name(), sp.name, sp.status.code.as_str()), value))
+                    }
+                    None => {
+                        Ok(refuse(format!("get_span: trace {trace} has no span {span}; list its spans with get_trace")))
+                    }
+                },
+                Err(e) => failed(name, e),
+            }
+        }
+        "list_attributes" => {
+            let service = arg!(args.required("service"));
+            let signal = arg!(args.string("signal")).unwrap_or_else(|| "spans".into());
+            let (start, end) = arg!(args.window(3_600_000_000_000, now_ns()));
+            let time = TimeRange::between(start, end);
+            let sets: Vec<otelcontext_domain::Attributes> = match signal.as_str() {
+                "spans" => {
+                    let q = otelcontext_ports::SpanQuery {
+                        time,
+                        service: Some(service.clone()),
+                        limit: 500,
+                        ..Default::default()
+                    };
+                    match inner.queries.spans(tenant, &q).await {
+                        Ok(p) => p.items.into_iter().map(|s| s.attributes).collect(),
+                        Err(e) => return failed(name, e),
+                    }
+                }
+                "logs" => {
+                    let q = LogQuery { time, service: Some(service.clone()), limit: 500, ..LogQuery::default() };
+                    match inner.queries.logs(tenant, &q).await {
+                        Ok(p) => p.items.into_iter().map(|l| l.record.attributes).collect(),
+                        Err(e) => return failed(name, e),
+                    }
+                }
+                other => return Ok(refuse(format!("list_attributes: signal {other:?}: expected spans or logs"))),
+            };
+            let mut keys: std::collections::BTreeMap<String, std::collections::HashMap<String, u64>> =
+                std::collections::BTreeMap::new();
+            for set in &sets {
+                for kv in &set.0 {
+                    let values = keys.entry(kv.key.clone()).or_default();
+                    let value = clip(&kv.value.to_text(), 128);
+                    // At most 1,000 distinct values a key are counted (the rest are not shown anyway).
+                    if values.len() < 1_000 || values.contains_key(&value) {
+                        *values.entry(value).or_default() += 1;
+                    }
+                }
+            }
+            let items: Vec<Value> = keys
+                .into_iter()
+                .map(|(k, values)| {
+                    let distinct = values.len();
+                    let mut top: Vec<(String, u64)> = values.into_iter().collect();
+                    top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                    top.truncate(5);
+                    json!({"key": k, "distinct_values": distinct,
+                        "top_values": top.into_iter().map(|(v, n)| json!({"value": v, "count": n})).collect::<Vec<_>>()})
+                })
+                .collect();
+            let summary = if items.is_empty() {
+                format!("No attributes on {service}'s recent {signal}: check the name or widen time_range.")
+            } else {
+                format!("{} attribute keys over {} recent {signal} of {service}", items.len(), sets.len())
+            };
+            let (items, truncated) = within_budget(items, budget);
+            Ok(answer(
+                summary,
+                json!({"service": service, "signal": signal, "attributes": items, "truncated": truncated}),
+            ))
+        }
+        "query_metric" => Box::pin(call(inner, tenant, "get_metrics", args.map)).await,
         other => Ok(refuse(format!("unknown tool {other:?}; the tools are {}", TOOL_NAMES.join(", ")))),
     }
 }

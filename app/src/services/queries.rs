@@ -66,6 +66,15 @@ impl Queries for QueryService {
         Ok(self.traces.search_traces(tenant, &q).await?)
     }
 
+    async fn spans(
+        &self,
+        tenant: &TenantId,
+        query: &otelcontext_ports::SpanQuery,
+    ) -> Result<Page<otelcontext_domain::Span>, QueryError> {
+        let q = otelcontext_ports::SpanQuery { limit: capped(query.limit), ..query.clone() };
+        Ok(self.traces.search_spans(tenant, &q).await?)
+    }
+
     async fn logs(&self, tenant: &TenantId, query: &LogQuery) -> Result<Page<StoredLog>, QueryError> {
         let q = LogQuery { limit: capped(query.limit), ..query.clone() };
         Ok(self.logs.search_logs(tenant, &q).await?)

@@ -60,7 +60,7 @@ async fn an_mcp_client_lists_the_tools_and_calls_them_inside_its_tenant() {
     names.sort_unstable();
     let mut want = otelcontext_mcp::TOOL_NAMES.to_vec();
     want.sort_unstable();
-    assert_eq!(names, want, "the 21 tools of the original");
+    assert_eq!(names, want, "the 21 tools of the original and the eight agents ask for");
     for t in &tools {
         assert_eq!(t.input_schema.get("type"), Some(&json!("object")), "{}", t.name);
         assert_eq!(t.input_schema.get("additionalProperties"), Some(&json!(false)), "{}", t.name);
@@ -110,11 +110,33 @@ async fn an_mcp_client_lists_the_tools_and_calls_them_inside_its_tenant() {
         ("correlated_signals", json!({"service": "checkout", "time_range": "1h"})),
         ("get_investigations", json!({"severity": "warning"})),
         ("get_anomaly_timeline", json!({"service": "checkout"})),
+        ("get_log_patterns", json!({"service": "checkout"})),
+        ("list_services", json!({"time_range": "1h"})),
+        ("list_operations", json!({"service": "checkout"})),
+        ("query_metric", json!({"name": "queue.depth", "time_range": "2h", "step": "5m"})),
+        ("compare_periods", json!({"service": "checkout", "time_range": "5m"})),
+        ("explain_trace", json!({"trace_id": trace_id})),
+        ("list_attributes", json!({"service": "checkout", "signal": "spans"})),
     ] {
         let r = call(&a, tool, args).await;
         assert_eq!(r.is_error, Some(false), "{tool}: {}", text(&r));
         assert!(r.structured_content.is_some() && !text(&r).is_empty(), "{tool}");
     }
+    let ops = call(&a, "list_operations", json!({"service": "checkout"})).await;
+    assert_eq!(structured(&ops)["operations"][0]["operation"], "op-0", "{:?}", structured(&ops));
+    assert_eq!(structured(&ops)["operations"][0]["errors"], 1);
+    let attrs = call(&a, "list_attributes", json!({"service": "checkout"})).await;
+    assert_eq!(structured(&attrs)["attributes"][0]["key"], "k", "{:?}", structured(&attrs));
+    let explained = call(&a, "explain_trace", json!({"trace_id": trace_id})).await;
+    assert_eq!(structured(&explained)["failed_spans"].as_array().unwrap().len(), 1, "{:?}", structured(&explained));
+    let span_id = structured(&explained)["critical_path"][0]["span_id"].as_str().unwrap().to_owned();
+    let one = call(&a, "get_span", json!({"trace_id": trace_id, "span_id": span_id})).await;
+    assert_eq!(
+        (structured(&one)["status"].as_str(), structured(&one)["attributes"]["k"].as_str()),
+        (Some("ERROR"), Some("v"))
+    );
+    let patterns = call(&a, "get_log_patterns", json!({})).await;
+    assert!(structured(&patterns)["patterns"].as_array().is_some(), "{:?}", structured(&patterns));
     let health = call(&a, "get_service_health", json!({"service_name": "checkout", "time_range": "1h"})).await;
     assert_eq!(structured(&health)["status"], "critical", "every call of checkout failed: {:?}", structured(&health));
     let storage = call(&a, "get_storage_status", json!({})).await;
