@@ -13,6 +13,9 @@ use rmcp::model::{CallToolResult, ContentBlock, ErrorData, JsonObject, Tool};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
+/// Highest `page` of the original's paging (each page before it is read to get there).
+const MAX_PAGE_NUMBER: i64 = 20;
+
 /// The tools this server offers.
 pub const TOOL_NAMES: [&str; 29] = [
     "get_system_graph",
@@ -59,8 +62,28 @@ fn schema(properties: Value, required: &[&str]) -> Arc<JsonObject> {
 
 const TIME_RANGE: &str = "Relative window ending now, e.g. 15m, 2h (default 15m; at most 1h for graph tools).";
 
-/// The tool definitions of `tools/list`.
+/// The tool definitions of `tools/list`: every tool that reads a window takes `time_range` or
+/// `start`/`end`.
 pub fn tool_definitions() -> Vec<Tool> {
+    let mut tools = definitions();
+    for t in &mut tools {
+        let mut schema = (*t.input_schema).clone();
+        if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut)
+            && props.contains_key("time_range")
+            && !props.contains_key("start")
+        {
+            props.insert(
+                "start".into(),
+                json!({"type": "string", "description": "RFC 3339 or unix ns; not with time_range."}),
+            );
+            props.insert("end".into(), json!({"type": "string", "description": "RFC 3339 or unix ns; default now."}));
+        }
+        t.input_schema = Arc::new(schema);
+    }
+    tools
+}
+
+fn definitions() -> Vec<Tool> {
     let service = json!({"type": "string", "description": "Exact service (or database/broker/endpoint) name as in get_service_map."});
     let time_range = json!({"type": "string", "description": TIME_RANGE});
     let depth =
@@ -79,7 +102,7 @@ pub fn tool_definitions() -> Vec<Tool> {
         Tool::new(
             "impact_analysis",
             "Blast radius of a node: what it depends on (downstream) and who depends on it (upstream), nearest first, with each node's rate and errors.",
-            schema(json!({"service": service, "depth": depth}), &["service"]),
+            schema(json!({"service": service, "depth": depth, "time_range": time_range}), &["service"]),
         ),
         Tool::new(
             "search_logs",
@@ -94,7 +117,8 @@ pub fn tool_definitions() -> Vec<Tool> {
                     "end": {"type": "string", "description": "RFC 3339 or unix ns; default now."},
                     "time_range": {"type": "string", "description": "Relative window, e.g. 1h (default 24h). Not with start."},
                     "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
-                    "cursor": {"type": "string"}
+                    "cursor": {"type": "string"},
+                    "page": {"type": "integer", "minimum": 0, "maximum": 20, "description": "Page number from 0 (the original's paging); cursor is cheaper."}
                 }),
                 &[],
             ),
@@ -409,11 +433,13 @@ impl Args {
         Ok((start, end))
     }
 
+    /// `time_range` (relative to `end` or now) or `start`/`end`, checked by the graph.
     fn graph_window(&self) -> Result<GraphWindow, CallToolResult> {
-        Ok(match self.duration_ns("time_range")? {
-            Some(last_ns) => GraphWindow::last(last_ns),
-            None => GraphWindow::default(),
-        })
+        let (start, end, range) = (self.time("start")?, self.time("end")?, self.duration_ns("time_range")?);
+        if start.is_some() && range.is_some() {
+            return Err(refuse(format!("{}: give start or time_range, not both", self.tool)));
+        }
+        Ok(GraphWindow { start_ns: start, end_ns: end, last_ns: range.unwrap_or(GraphWindow::default().last_ns) })
     }
 }
 
@@ -595,10 +621,14 @@ pub(crate) async fn call(
         }
         "root_cause_analysis" => {
             let service = arg!(args.required("service"));
-            let mut q = RcaQuery { service: Some(service.clone()), ..RcaQuery::default() };
-            if let Some(last) = arg!(args.duration_ns("time_range")) {
-                q.last_ns = last;
-            }
+            let window = arg!(args.graph_window());
+            let q = RcaQuery {
+                service: Some(service.clone()),
+                start_ns: window.start_ns,
+                end_ns: window.end_ns,
+                last_ns: window.last_ns,
+                ..RcaQuery::default()
+            };
             match inner.graph.root_causes(tenant, &q).await {
                 Ok(a) => {
                     let candidates: Vec<Value> = a
@@ -631,7 +661,7 @@ pub(crate) async fn call(
             let q = ImpactQuery {
                 service: service.clone(),
                 depth: arg!(args.integer("depth", 1, 10, 5)) as usize,
-                window: GraphWindow::default(),
+                window: arg!(args.graph_window()),
             };
             match inner.graph.impact(tenant, &q).await {
                 Ok(a) => {
@@ -672,7 +702,11 @@ pub(crate) async fn call(
                 )),
                 None => None,
             };
-            let q = LogQuery {
+            let page_number = arg!(args.integer("page", 0, MAX_PAGE_NUMBER, 0));
+            if page_number > 0 && cursor.is_some() {
+                return Ok(refuse("search_logs: give cursor or page, not both"));
+            }
+            let mut q = LogQuery {
                 time: TimeRange::between(start, end),
                 text,
                 service: arg!(args.string("service")),
@@ -683,6 +717,19 @@ pub(crate) async fn call(
                 cursor,
                 ..LogQuery::default()
             };
+            // `page` (the original's argument) walks the pages before it.
+            for _ in 0..page_number {
+                match inner.queries.logs(tenant, &q).await {
+                    Ok(p) if p.next.is_some() => q.cursor = p.next,
+                    Ok(_) => {
+                        return Ok(answer(
+                            format!("No page {page_number}: fewer records match."),
+                            json!({"logs": [], "truncated": false}),
+                        ));
+                    }
+                    Err(e) => return failed(name, e),
+                }
+            }
             match inner.queries.logs(tenant, &q).await {
                 Ok(page) => {
                     let entries: Vec<Value> = page.items.iter().map(log_entry).collect();
@@ -1129,10 +1176,12 @@ pub(crate) async fn call(
         }
         "get_log_patterns" => {
             let now = now_ns();
-            let time = match arg!(args.duration_ns("time_range")) {
-                Some(back) => TimeRange { start_ns: Some(now - back), end_ns: None },
-                None => TimeRange::default(),
-            };
+            let (start, end, back) =
+                (arg!(args.time("start")), arg!(args.time("end")), arg!(args.duration_ns("time_range")));
+            if start.is_some() && back.is_some() {
+                return Ok(refuse("get_log_patterns: give start or time_range, not both"));
+            }
+            let time = TimeRange { start_ns: start.or(back.map(|b| end.unwrap_or(now) - b)), end_ns: end };
             let cursor = match arg!(args.string("cursor")) {
                 Some(c) => Some(arg!(
                     otelcontext_ports::Cursor::open(&c, &inner.settings.cursor_key, &[tenant.as_str(), name]).map_err(

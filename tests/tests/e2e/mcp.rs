@@ -218,3 +218,50 @@ async fn mcp_needs_the_key_and_a_tenant_key_pins_its_tenant() {
         .unwrap();
     assert_eq!(raw.status().as_u16(), 403);
 }
+
+/// Answers stay under MCP_MAX_RESULT_BYTES and say so; the original's `page` and `start`/`end`
+/// are honoured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_fit_the_byte_budget_and_every_window_argument_is_honoured() {
+    let s = TestServer::start_with(config_from(&[("MCP_MAX_RESULT_BYTES", "1024")])).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let records: Vec<_> = (0..20u64)
+        .map(|n| {
+            let mut r = log_record(0, 17, &format!("order {n} failed: {}", "x".repeat(150)));
+            r.time_unix_nano = now - 10_000_000_000 + n * 1_000;
+            r
+        })
+        .collect();
+    assert_eq!(post_proto(&s, "/v1/logs", &logs("checkout", records), &[]).await.status, 200);
+    s.wait_for("default", |c| c.logs == 20).await;
+    let c = client(&s, &[], None).await.unwrap();
+    let all = call(&c, "search_logs", json!({"query": "order", "limit": 20})).await;
+    let kept = structured(&all)["logs"].as_array().unwrap().len();
+    assert!(kept < 20 && kept > 0, "{kept}");
+    assert_eq!(structured(&all)["truncated"], true);
+    assert!(serde_json::to_string(&structured(&all)["logs"]).unwrap().len() <= 1024);
+
+    // page (from 0) as the original paged: page 1 of 2 is the 3rd and 4th newest.
+    let page1 = call(&c, "search_logs", json!({"query": "order", "limit": 2, "page": 1})).await;
+    let bodies: Vec<&str> =
+        structured(&page1)["logs"].as_array().unwrap().iter().map(|l| l["body"].as_str().unwrap()).collect();
+    assert!(bodies[0].starts_with("order 17 ") && bodies[1].starts_with("order 16 "), "{bodies:?}");
+    let beyond = call(&c, "search_logs", json!({"query": "order", "limit": 10, "page": 5})).await;
+    assert_eq!(structured(&beyond)["logs"], json!([]));
+    // start/end narrow a window on the tools that read one.
+    let narrow = json!({"query": "order", "start": (now - 10_000_000_000).to_string(), "end": (now - 10_000_000_000 + 4_500).to_string()});
+    let few = call(&c, "search_logs", narrow).await;
+    let in_window = structured(&few)["logs"].as_array().unwrap().clone();
+    assert!(!in_window.is_empty());
+    for l in &in_window {
+        let n: u64 = l["body"].as_str().unwrap()["order ".len()..].split(' ').next().unwrap().parse().unwrap();
+        assert!(n < 5, "only records inside start..end: {l}");
+    }
+    assert!(in_window.len() == 5 || structured(&few)["truncated"] == true);
+    let map =
+        call(&c, "get_service_map", json!({"start": "2020-01-01T00:00:00Z", "end": "2020-01-01T00:10:00Z"})).await;
+    assert_eq!(map.is_error, Some(false), "{}", text(&map));
+    let both = call(&c, "get_service_map", json!({"start": "2020-01-01T00:00:00Z", "time_range": "5m"})).await;
+    assert_eq!(both.is_error, Some(true));
+    c.cancel().await.unwrap();
+}
