@@ -17,7 +17,7 @@ fn now_ns() -> u64 {
 }
 
 /// A 16-byte trace id of a tenant: its marker byte, then `n`.
-fn tid(marker: u8, n: u8) -> Vec<u8> {
+pub(crate) fn tid(marker: u8, n: u8) -> Vec<u8> {
     let mut id = vec![marker; 15];
     id.push(n);
     id
@@ -31,7 +31,7 @@ fn sid(marker: u8, n: u8) -> Vec<u8> {
 
 /// Ten traces `<name>svc` → `<name>pay`, every third failing in `<name>pay`, with error logs
 /// `<name>secret …`, a gauge `<name>metric`, an investigation and a snapshot.
-async fn tenant_data(s: &TestServer, tenant: &str, name: &str, marker: u8) {
+pub(crate) async fn tenant_data(s: &TestServer, tenant: &str, name: &str, marker: u8) {
     let h = [("x-tenant-id", tenant)];
     let start = now_ns() - 2_000_000_000;
     let (mut front, mut back, mut lines) = (Vec::new(), Vec::new(), Vec::new());
@@ -146,7 +146,7 @@ fn without_request_values(body: &str, call: &Call) -> String {
 }
 
 /// Markers of tenant `a`: its names and its ids in hex.
-fn shows_a(text: &str) -> bool {
+pub(crate) fn shows_a(text: &str) -> bool {
     text.to_ascii_lowercase().contains("alpha") || text.contains(&"aa".repeat(8))
 }
 
@@ -394,6 +394,6 @@ async fn no_route_shows_one_tenant_anything_of_another(backend: Backend) {
     assert_eq!(inv["id"], "inv-alpha", "a's investigation survives b's purge");
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -265,3 +265,83 @@ async fn answers_fit_the_byte_budget_and_every_window_argument_is_honoured() {
     assert_eq!(both.is_error, Some(true));
     c.cancel().await.unwrap();
 }
+
+/// Every tool of `tools/list` (so a new tool cannot escape), called by tenant b with tenant a's
+/// names and ids, answers nothing of a; tenant a gets its own data from the same call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_tool_shows_one_tenant_anything_of_another() {
+    use crate::isolation::{hex, shows_a, tenant_data, tid};
+    let s = TestServer::start().await;
+    tenant_data(&s, "a", "alpha", 0xaa).await;
+    tenant_data(&s, "b", "bravo", 0xbb).await;
+    s.templates().flush().await.unwrap();
+    let ta = otelcontext_domain::TenantId::parse("a").unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64;
+    otelcontext_e2e::eventually(|| async {
+        (!s.graph().service_map(&ta, now - 3_600_000_000_000, now + 60_000_000_000).edges.is_empty()).then_some(())
+    })
+    .await
+    .expect("a's graph settles");
+    let a = client(&s, &[("x-tenant-id", "a")], None).await.unwrap();
+    let b = client(&s, &[("x-tenant-id", "b")], None).await.unwrap();
+    let trace = hex(&tid(0xaa, 3));
+    let span = {
+        let r = call(&a, "get_trace", json!({"trace_id": trace})).await;
+        structured(&r)["spans"][0]["span_id"].as_str().unwrap().to_owned()
+    };
+    // Args with a's names and ids; `true` when a must see its data in the answer.
+    let cases: Vec<(&str, Value, bool)> = vec![
+        ("get_system_graph", json!({"time_range": "1h"}), true),
+        ("get_service_health", json!({"service_name": "alphasvc", "time_range": "1h"}), false),
+        ("search_logs", json!({"query": "order"}), true),
+        ("tail_logs", json!({}), true),
+        ("get_trace", json!({"trace_id": trace}), true),
+        ("search_traces", json!({"time_range": "1h"}), true),
+        ("get_metrics", json!({"name": "alphametric"}), true),
+        ("get_dashboard_stats", json!({"time_range": "1h"}), true),
+        ("get_storage_status", json!({}), false),
+        ("find_similar_logs", json!({"query": "order failed"}), true),
+        ("get_alerts", json!({}), true),
+        ("get_service_map", json!({"time_range": "1h"}), true),
+        ("get_error_chains", json!({"service": "alphasvc", "time_range": "1h"}), true),
+        ("trace_graph", json!({"trace_id": trace}), true),
+        ("impact_analysis", json!({"service": "alphasvc", "time_range": "1h"}), true),
+        ("root_cause_analysis", json!({"service": "alphasvc", "time_range": "1h"}), false),
+        ("correlated_signals", json!({"service": "alphapay", "time_range": "1h"}), true),
+        ("get_investigations", json!({}), true),
+        ("get_investigation", json!({"investigation_id": "inv-alpha"}), true),
+        ("get_graph_snapshot", json!({}), true),
+        ("get_anomaly_timeline", json!({}), false),
+        ("get_log_patterns", json!({}), true),
+        ("list_services", json!({"time_range": "1h"}), true),
+        ("list_operations", json!({"service": "alphasvc"}), true),
+        ("query_metric", json!({"name": "alphametric"}), true),
+        ("compare_periods", json!({"service": "alphapay", "time_range": "5m"}), true),
+        ("explain_trace", json!({"trace_id": trace}), true),
+        ("get_span", json!({"trace_id": trace, "span_id": span}), true),
+        ("list_attributes", json!({"service": "alphasvc"}), false),
+    ];
+    let listed: std::collections::BTreeSet<String> =
+        a.list_all_tools().await.unwrap().iter().map(|t| t.name.to_string()).collect();
+    let cased: std::collections::BTreeSet<String> = cases.iter().map(|(n, _, _)| (*n).to_owned()).collect();
+    assert_eq!(listed, cased, "every tool of tools/list needs a case here (and only those)");
+    let strip = |body: String, args: &Value| {
+        let mut out = body;
+        for v in args.as_object().unwrap().values().filter_map(Value::as_str).filter(|v| v.len() > 2) {
+            out = out.replace(v, "");
+        }
+        out
+    };
+    for (tool, args, shown) in &cases {
+        let mine = call(&a, tool, args.clone()).await;
+        assert_eq!(mine.is_error, Some(false), "{tool} as a: {}", text(&mine));
+        if *shown {
+            assert!(shows_a(&strip(text(&mine), args)), "{tool} as a shows a's data: {}", text(&mine));
+        }
+        let theirs = call(&b, tool, args.clone()).await;
+        assert!(!shows_a(&strip(text(&theirs), args)), "{tool} as b leaks a's data: {}", text(&theirs));
+    }
+    for c in [a, b] {
+        c.cancel().await.unwrap();
+    }
+}
