@@ -27,8 +27,17 @@ pub struct HttpParts {
     pub rate_limit: Option<Arc<crate::services::RateLimiter>>,
     /// Client IPs from `X-Forwarded-For` / `X-Real-IP`.
     pub trust_proxy_headers: bool,
-    /// The MCP server and its path, when on.
-    pub mcp: Option<(String, otelcontext_mcp::McpHttpService)>,
+    /// The MCP server, its path, its sessions and how many may be open, when on.
+    pub mcp: Option<McpParts>,
+}
+
+/// The MCP server as the HTTP app mounts it.
+pub struct McpParts {
+    pub path: String,
+    pub service: otelcontext_mcp::McpHttpService,
+    pub sessions: otelcontext_mcp::McpSessions,
+    /// New sessions are refused (503) while this many are open.
+    pub max_sessions: usize,
 }
 
 /// The HTTP side's metrics.
@@ -125,7 +134,7 @@ fn is_json(resp: &Response) -> bool {
 pub fn app(parts: HttpParts) -> impl Endpoint<Output = Response> + 'static {
     let HttpParts { otlp, api, readiness, auth, telemetry, otlp_metrics, rate_limit, trust_proxy_headers, mcp } = parts;
     // The MCP path is protected and rate limited like `/mcp`, wherever it is mounted.
-    let mcp_path: Arc<str> = Arc::from(mcp.as_ref().map_or("/mcp", |(p, _)| p.as_str()));
+    let mcp_path: Arc<str> = Arc::from(mcp.as_ref().map_or("/mcp", |m| m.path.as_str()));
     let under_mcp =
         move |path: &str| path == &*mcp_path || path.strip_prefix(&*mcp_path).is_some_and(|rest| rest.starts_with('/'));
     let metrics = Arc::new(HttpMetrics::new(&telemetry.meter()));
@@ -172,9 +181,27 @@ pub fn app(parts: HttpParts) -> impl Endpoint<Output = Response> + 'static {
         );
 
     let routes = match mcp {
-        Some((path, service)) => {
+        Some(McpParts { path, service, sessions, max_sessions }) => {
             use poem::endpoint::TowerCompatExt;
-            routes.at(path, service.compat())
+            // A request without a session id opens one: refused while `max_sessions` are open.
+            let bounded = service.compat().around(move |ep, req: Request| {
+                let sessions = sessions.clone();
+                async move {
+                    if req.method() == poem::http::Method::POST
+                        && !req.headers().contains_key("mcp-session-id")
+                        && sessions.open().await >= max_sessions
+                    {
+                        let mut resp = json_response(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            json!({"error": "too many MCP sessions", "detail": format!("{max_sessions} are open (MCP_MAX_SESSIONS); idle ones close after 5 minutes")}),
+                        );
+                        resp.headers_mut().insert(header::RETRY_AFTER, poem::http::HeaderValue::from_static("30"));
+                        return Ok(resp);
+                    }
+                    Ok(ep.call(req).await?.into_response())
+                }
+            });
+            routes.at(path, bounded)
         }
         None => routes,
     };

@@ -390,7 +390,13 @@ impl Server {
                     },
                     &meter,
                 );
-                (config.mcp_path.clone(), otelcontext_mcp::http_service(server))
+                let (service, sessions) = otelcontext_mcp::http_service(server);
+                http::McpParts {
+                    path: config.mcp_path.clone(),
+                    service,
+                    sessions,
+                    max_sessions: config.mcp_max_sessions,
+                }
             }),
             trust_proxy_headers: config.trust_proxy_headers,
         });

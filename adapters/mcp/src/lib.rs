@@ -231,15 +231,28 @@ pub type McpHttpService = rmcp::transport::streamable_http_server::StreamableHtt
     rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
 >;
 
-/// `server` over streamable HTTP. Host names are not checked here: the HTTP layer in front
-/// authenticates every request to MCP when keys are configured.
-pub fn http_service(server: McpServer) -> McpHttpService {
+/// The sessions of an [`McpHttpService`], to bound how many are open.
+#[derive(Clone)]
+pub struct McpSessions(Arc<rmcp::transport::streamable_http_server::session::local::LocalSessionManager>);
+
+impl McpSessions {
+    /// Sessions open now.
+    pub async fn open(&self) -> usize {
+        self.0.sessions.read().await.len()
+    }
+}
+
+/// `server` over streamable HTTP, and its sessions. Host names are not checked here: the HTTP
+/// layer in front authenticates every request to MCP when keys are configured.
+pub fn http_service(server: McpServer) -> (McpHttpService, McpSessions) {
     use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
-    rmcp::transport::streamable_http_server::StreamableHttpService::new(
+    let sessions = Arc::new(rmcp::transport::streamable_http_server::session::local::LocalSessionManager::default());
+    let service = rmcp::transport::streamable_http_server::StreamableHttpService::new(
         move || Ok(server.clone()),
-        Arc::new(Default::default()),
+        sessions.clone(),
         StreamableHttpServerConfig::default().disable_allowed_hosts(),
-    )
+    );
+    (service, McpSessions(sessions))
 }
 
 #[cfg(test)]

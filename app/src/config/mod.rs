@@ -113,6 +113,7 @@ pub struct Config {
     /// `None`: no limit.
     pub mcp_call_timeout: Option<Duration>,
     pub mcp_max_result_bytes: usize,
+    pub mcp_max_sessions: usize,
     /// `None`: answers are not cached.
     pub mcp_cache_ttl: Option<Duration>,
     pub default_tenant: TenantId,
@@ -398,6 +399,7 @@ impl Config {
         let mcp_call_timeout =
             Some(r.int::<u64>("MCP_CALL_TIMEOUT_MS", 0, 3_600_000)).filter(|ms| *ms > 0).map(Duration::from_millis);
         let mcp_max_result_bytes = r.int::<usize>("MCP_MAX_RESULT_BYTES", 1_024, 16 * 1_024 * 1_024);
+        let mcp_max_sessions = r.int::<usize>("MCP_MAX_SESSIONS", 1, 1_000_000);
         let mcp_cache_ttl =
             Some(r.int::<u64>("MCP_CACHE_TTL_MS", 0, 3_600_000)).filter(|ms| *ms > 0).map(Duration::from_millis);
         let default_tenant_raw = r.string("DEFAULT_TENANT");
@@ -480,6 +482,7 @@ impl Config {
             mcp_max_concurrent,
             mcp_call_timeout,
             mcp_max_result_bytes,
+            mcp_max_sessions,
             mcp_cache_ttl,
             default_tenant,
             trust_resource_tenant,

@@ -248,6 +248,7 @@ fn mcp_and_api_limits_are_read_and_checked() {
     let c = cfg(&[]).unwrap();
     assert!(c.mcp_enabled);
     assert_eq!((c.mcp_path.as_str(), c.mcp_max_concurrent, c.mcp_max_result_bytes), ("/mcp", 32, 65_536));
+    assert_eq!(c.mcp_max_sessions, 1_000);
     assert_eq!((c.mcp_call_timeout, c.mcp_cache_ttl), (Some(Duration::from_secs(30)), Some(Duration::from_secs(5))));
     assert_eq!((c.api_rate_limit_rps, c.trust_proxy_headers, c.admin_api_key.as_str()), (100, false, ""));
     let c = cfg(&[("MCP_CALL_TIMEOUT_MS", "0"), ("MCP_PATH", "/agents"), ("API_RATE_LIMIT_RPS", "0")]).unwrap();

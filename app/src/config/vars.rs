@@ -213,6 +213,11 @@ pub const VARIABLES: &[VarSpec] = &[
         "5000",
         "How long the answers of get_service_map, impact_analysis, root_cause_analysis, get_anomaly_timeline and get_service_health are reused, per tenant and arguments (ms; 0 = not cached).",
     ),
+    var(
+        "MCP_MAX_SESSIONS",
+        "1000",
+        "MCP sessions open at once; a new one past it gets 503 (idle sessions close after 5 minutes).",
+    ),
     var("MCP_MAX_RESULT_BYTES", "65536", "Byte budget of one tool result; longer lists are truncated and say so."),
     var(
         "TRUST_PROXY_HEADERS",

@@ -345,3 +345,34 @@ async fn no_tool_shows_one_tenant_anything_of_another() {
         c.cancel().await.unwrap();
     }
 }
+
+/// Sessions are bounded (`MCP_MAX_SESSIONS`, 503 past it) and a call past `MCP_CALL_TIMEOUT_MS`
+/// is answered with the timeout error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_bounded_and_a_slow_call_times_out() {
+    let s = TestServer::start_with(config_from(&[("MCP_MAX_SESSIONS", "1"), ("MCP_CALL_TIMEOUT_MS", "1")])).await;
+    let records: Vec<_> = (0..50).map(|n| log_record(n, 17, &format!("line {n}"))).collect();
+    assert_eq!(post_proto(&s, "/v1/logs", &logs("api", records), &[]).await.status, 200);
+    s.wait_for("default", |c| c.logs == 50).await;
+    let first = client(&s, &[], None).await.unwrap();
+    let second = client(&s, &[], None).await;
+    assert!(second.is_err(), "a second session past MCP_MAX_SESSIONS=1 is refused");
+    let raw = s
+        .http
+        .post(s.url("/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((raw.status().as_u16(), raw.headers().contains_key("retry-after")), (503, true));
+
+    // Walking 20 pages of one record each (21 queries) takes longer than a millisecond.
+    let params = CallToolRequestParams::new("search_logs")
+        .with_arguments(json!({"limit": 1, "page": 20, "time_range": "100000h"}).as_object().unwrap().clone());
+    let err = first.call_tool(params).await.expect_err("the call times out");
+    assert!(err.to_string().contains("call timeout"), "{err}");
+    assert!(s.metrics_text().contains(r#"otelcontext_mcp_calls_total{outcome="timeout",tool="search_logs"} 1"#));
+    first.cancel().await.unwrap();
+}
