@@ -568,6 +568,36 @@ pub(crate) async fn call(
     name: &str,
     args: JsonObject,
 ) -> Result<CallToolResult, ErrorData> {
+    let service =
+        ["service", "service_name"].iter().find_map(|k| args.get(*k).and_then(Value::as_str).map(str::to_owned));
+    let result = Box::pin(dispatch(inner, tenant, name, args)).await?;
+    // An unknown service: name the closest the graph knows.
+    match service {
+        Some(service) if result.is_error == Some(true) && first_text(&result).contains("not found") => {
+            let map = inner
+                .graph
+                .service_map(tenant, &MapQuery { window: GraphWindow::last(3_600_000_000_000), ..MapQuery::default() })
+                .await;
+            let names: Vec<String> = map.map(|a| a.map.nodes.into_iter().map(|n| n.name).collect()).unwrap_or_default();
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            if names.is_empty() {
+                return Ok(result);
+            }
+            Ok(refuse(format!(
+                "{} Closest known to {service:?}: {}.",
+                first_text(&result),
+                closest(&service, &names).join(", ")
+            )))
+        }
+        _ => Ok(result),
+    }
+}
+
+fn first_text(r: &CallToolResult) -> String {
+    r.content.first().and_then(|c| c.as_text()).map(|t| t.text.clone()).unwrap_or_default()
+}
+
+async fn dispatch(inner: &Inner, tenant: &TenantId, name: &str, args: JsonObject) -> Result<CallToolResult, ErrorData> {
     let args = match Args::new(name, args) {
         Ok(a) => a,
         Err(refusal) => return Ok(refusal),
@@ -1461,7 +1491,7 @@ pub(crate) async fn call(
                 json!({"service": service, "signal": signal, "attributes": items, "truncated": truncated}),
             ))
         }
-        "query_metric" => Box::pin(call(inner, tenant, "get_metrics", args.map)).await,
+        "query_metric" => Box::pin(dispatch(inner, tenant, "get_metrics", args.map)).await,
         other => Ok(refuse(format!("unknown tool {other:?}; the tools are {}", TOOL_NAMES.join(", ")))),
     }
 }

@@ -376,3 +376,62 @@ async fn sessions_are_bounded_and_a_slow_call_times_out() {
     assert!(s.metrics_text().contains(r#"otelcontext_mcp_calls_total{outcome="timeout",tool="search_logs"} 1"#));
     first.cancel().await.unwrap();
 }
+
+/// Each filtering argument changes the answer as it says, and an unknown service is answered
+/// with the closest known names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_filter_argument_changes_the_answer() {
+    use crate::isolation::{hex, tenant_data, tid};
+    let s = TestServer::start().await;
+    tenant_data(&s, "default", "alpha", 0xaa).await;
+    let t = otelcontext_domain::TenantId::parse("default").unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64;
+    otelcontext_e2e::eventually(|| async {
+        (!s.graph().service_map(&t, now - 3_600_000_000_000, now + 60_000_000_000).edges.is_empty()).then_some(())
+    })
+    .await
+    .expect("the graph settles");
+    let c = client(&s, &[], None).await.unwrap();
+    let count = |r: &CallToolResult, key: &str| structured(r)[key].as_array().map_or(0, Vec::len);
+    let logs = |args: Value| {
+        let c = &c;
+        async move { count(&call(c, "search_logs", args).await, "logs") }
+    };
+    assert_eq!(logs(json!({"query": "order"})).await, 10);
+    assert_eq!(logs(json!({"query": "order", "severity": "error"})).await, 3, "every third order failed");
+    assert_eq!(logs(json!({"query": "order", "service": "alphasvc"})).await, 0, "the lines are alphapay's");
+    assert_eq!(logs(json!({"trace_id": hex(&tid(0xaa, 3)), "query": "order"})).await, 1);
+    assert_eq!(logs(json!({"query": "order", "limit": 4})).await, 4);
+    let traces = |args: Value| {
+        let c = &c;
+        async move { count(&call(c, "search_traces", args).await, "traces") }
+    };
+    assert_eq!(traces(json!({"time_range": "1h"})).await, 10);
+    assert_eq!(traces(json!({"time_range": "1h", "status": "error"})).await, 3);
+    assert_eq!(traces(json!({"time_range": "1h", "min_duration_ms": 45})).await, 10);
+    assert_eq!(traces(json!({"time_range": "1h", "min_duration_ms": 60})).await, 0);
+    assert_eq!(traces(json!({"time_range": "1h", "limit": 2})).await, 2);
+    // Failed spans add ERROR records of their own: the tail's severity filter agrees with the search's.
+    let errors = logs(json!({"severity": "error", "limit": 100})).await;
+    let tail_errors = count(&call(&c, "tail_logs", json!({"severity": "error", "limit": 100})).await, "logs");
+    let tail_all = count(&call(&c, "tail_logs", json!({"limit": 100})).await, "logs");
+    assert!(errors > 3 && tail_errors == errors && tail_all > tail_errors, "{errors} {tail_errors} {tail_all}");
+    let invs = |args: Value| {
+        let c = &c;
+        async move { count(&call(c, "get_investigations", args).await, "investigations") }
+    };
+    assert_eq!((invs(json!({"severity": "critical"})).await, invs(json!({"status": "resolved"})).await), (1, 0));
+    let spans = call(&c, "list_attributes", json!({"service": "alphapay", "signal": "spans"})).await;
+    let logs_attrs = call(&c, "list_attributes", json!({"service": "alphapay", "signal": "logs"})).await;
+    assert_ne!(structured(&spans)["signal"], structured(&logs_attrs)["signal"]);
+    let map = |args: Value| {
+        let c = &c;
+        async move { count(&call(c, "get_service_map", args).await, "nodes") }
+    };
+    assert_eq!(map(json!({"time_range": "1h"})).await, 2);
+    assert_eq!(map(json!({"time_range": "1h", "service": "alphapay", "depth": 1})).await, 2);
+    let typo = call(&c, "impact_analysis", json!({"service": "alphsvc", "time_range": "1h"})).await;
+    assert_eq!(typo.is_error, Some(true));
+    assert!(text(&typo).contains("Closest known to \"alphsvc\": alphasvc"), "{}", text(&typo));
+    c.cancel().await.unwrap();
+}
