@@ -134,7 +134,8 @@ fn definitions() -> Vec<Tool> {
                     "start": {"type": "string", "description": "RFC 3339 or unix ns; default: now minus time_range."},
                     "end": {"type": "string", "description": "RFC 3339 or unix ns; default now."},
                     "time_range": {"type": "string", "description": "Relative window, e.g. 1h (default 1h). Not with start."},
-                    "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                    "cursor": {"type": "string", "description": "next_cursor of the previous answer."}
                 }),
                 &[],
             ),
@@ -232,7 +233,8 @@ fn definitions() -> Vec<Tool> {
                     "service": service,
                     "severity": {"type": "string", "enum": ["info", "warning", "critical"], "description": "Minimum."},
                     "status": {"type": "string", "enum": ["detected", "triaged", "resolved"]},
-                    "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                    "cursor": {"type": "string", "description": "next_cursor of the previous answer."}
                 }),
                 &[],
             ),
@@ -561,6 +563,30 @@ fn closest<'a>(name: &str, names: &[&'a str]) -> Vec<&'a str> {
     sorted
 }
 
+/// The `cursor` argument, when it is a `next_cursor` this tool gave this tenant.
+fn cursor_of(
+    args: &Args,
+    inner: &Inner,
+    tenant: &TenantId,
+) -> Result<Option<otelcontext_ports::Cursor>, CallToolResult> {
+    match args.string("cursor")? {
+        Some(c) => otelcontext_ports::Cursor::open(&c, &inner.settings.cursor_key, &[tenant.as_str(), &args.tool])
+            .map(Some)
+            .map_err(|_| refuse(format!("{}: cursor is not a next_cursor this tool gave this tenant", args.tool))),
+        None => Ok(None),
+    }
+}
+
+/// The `next_cursor` to hand out for `next`.
+fn next_cursor(
+    next: Option<otelcontext_ports::Cursor>,
+    inner: &Inner,
+    tenant: &TenantId,
+    tool: &str,
+) -> Option<String> {
+    next.map(|c| c.seal(&inner.settings.cursor_key, &[tenant.as_str(), tool]))
+}
+
 /// Runs tool `name` for `tenant`.
 pub(crate) async fn call(
     inner: &Inner,
@@ -570,7 +596,19 @@ pub(crate) async fn call(
 ) -> Result<CallToolResult, ErrorData> {
     let service =
         ["service", "service_name"].iter().find_map(|k| args.get(*k).and_then(Value::as_str).map(str::to_owned));
-    let result = Box::pin(dispatch(inner, tenant, name, args)).await?;
+    let mut result = Box::pin(dispatch(inner, tenant, name, args)).await?;
+    // A cut list says so where the agent reads first, and how to get the rest.
+    if result.structured_content.as_ref().is_some_and(|v| v["truncated"] == true)
+        && let Some(first) = result.content.first_mut()
+        && let Some(text) = first.as_text()
+    {
+        let hint = if result.structured_content.as_ref().is_some_and(|v| v["next_cursor"].is_string()) {
+            "truncated to fit the answer: lower `limit` and page with `cursor`, or narrow the filters"
+        } else {
+            "truncated to fit the answer: narrow the filters or the window"
+        };
+        *first = ContentBlock::text(format!("{} ({hint})", text.text));
+    }
     // An unknown service: name the closest the graph knows.
     match service {
         Some(service) if result.is_error == Some(true) && first_text(&result).contains("not found") => {
@@ -725,13 +763,7 @@ async fn dispatch(inner: &Inner, tenant: &TenantId, name: &str, args: JsonObject
                 }
                 None => None,
             };
-            let cursor = match arg!(args.string("cursor")) {
-                Some(c) => Some(arg!(
-                    otelcontext_ports::Cursor::open(&c, &inner.settings.cursor_key, &[tenant.as_str(), name])
-                        .map_err(|_| refuse("search_logs: cursor is not a next_cursor this tool gave this tenant"))
-                )),
-                None => None,
-            };
+            let cursor = arg!(cursor_of(&args, inner, tenant));
             let page_number = arg!(args.integer("page", 0, MAX_PAGE_NUMBER, 0));
             if page_number > 0 && cursor.is_some() {
                 return Ok(refuse("search_logs: give cursor or page, not both"));
@@ -765,7 +797,7 @@ async fn dispatch(inner: &Inner, tenant: &TenantId, name: &str, args: JsonObject
                     let entries: Vec<Value> = page.items.iter().map(log_entry).collect();
                     let n = entries.len();
                     let (entries, truncated) = within_budget(entries, budget);
-                    let next = page.next.map(|c| c.seal(&inner.settings.cursor_key, &[tenant.as_str(), name]));
+                    let next = next_cursor(page.next, inner, tenant, name);
                     let summary = if n == 0 {
                         "No log records match: widen time_range, drop a filter, or check the service name with get_service_map.".to_owned()
                     } else {
@@ -797,6 +829,7 @@ async fn dispatch(inner: &Inner, tenant: &TenantId, name: &str, args: JsonObject
                 min_duration_ns: arg!(args.number("min_duration_ms")).map(|ms| (ms * 1e6) as i64),
                 sort: TraceSort::Newest,
                 limit: arg!(args.integer("limit", 1, 100, 20)) as usize,
+                cursor: arg!(cursor_of(&args, inner, tenant)),
                 ..TraceQuery::default()
             };
             match inner.queries.traces(tenant, &q).await {
@@ -819,7 +852,8 @@ async fn dispatch(inner: &Inner, tenant: &TenantId, name: &str, args: JsonObject
                     } else {
                         format!("{n} traces, newest first")
                     };
-                    Ok(answer(summary, json!({"traces": traces, "truncated": truncated})))
+                    let next = next_cursor(page.next, inner, tenant, name);
+                    Ok(answer(summary, json!({"traces": traces, "next_cursor": next, "truncated": truncated})))
                 }
                 Err(e) => failed(name, e),
             }
@@ -1145,6 +1179,7 @@ async fn dispatch(inner: &Inner, tenant: &TenantId, name: &str, args: JsonObject
                 min_severity,
                 service: arg!(args.string("service")),
                 limit: arg!(args.integer("limit", 1, 100, 20)) as usize,
+                cursor: arg!(cursor_of(&args, inner, tenant)),
                 ..Default::default()
             };
             match inner.queries.investigations(tenant, &q).await {
@@ -1152,7 +1187,8 @@ async fn dispatch(inner: &Inner, tenant: &TenantId, name: &str, args: JsonObject
                     let items: Vec<Value> = page.items.iter().map(|i| investigation(i, false)).collect();
                     let summary = format!("{} investigations, newest first", items.len());
                     let (items, truncated) = within_budget(items, budget);
-                    Ok(answer(summary, json!({"investigations": items, "truncated": truncated})))
+                    let next = next_cursor(page.next, inner, tenant, name);
+                    Ok(answer(summary, json!({"investigations": items, "next_cursor": next, "truncated": truncated})))
                 }
                 Err(e) => failed(name, e),
             }
@@ -1212,14 +1248,7 @@ async fn dispatch(inner: &Inner, tenant: &TenantId, name: &str, args: JsonObject
                 return Ok(refuse("get_log_patterns: give start or time_range, not both"));
             }
             let time = TimeRange { start_ns: start.or(back.map(|b| end.unwrap_or(now) - b)), end_ns: end };
-            let cursor = match arg!(args.string("cursor")) {
-                Some(c) => Some(arg!(
-                    otelcontext_ports::Cursor::open(&c, &inner.settings.cursor_key, &[tenant.as_str(), name]).map_err(
-                        |_| refuse("get_log_patterns: cursor is not a next_cursor this tool gave this tenant")
-                    )
-                )),
-                None => None,
-            };
+            let cursor = arg!(cursor_of(&args, inner, tenant));
             let q = otelcontext_ports::TemplateQuery {
                 time,
                 service: arg!(args.string("service")),
@@ -1246,7 +1275,7 @@ async fn dispatch(inner: &Inner, tenant: &TenantId, name: &str, args: JsonObject
                         format!("{} patterns, most frequent first", items.len())
                     };
                     let (items, truncated) = within_budget(items, budget);
-                    let next = page.next.map(|c| c.seal(&inner.settings.cursor_key, &[tenant.as_str(), name]));
+                    let next = next_cursor(page.next, inner, tenant, name);
                     Ok(answer(summary, json!({"patterns": items, "next_cursor": next, "truncated": truncated})))
                 }
                 Err(e) => failed(name, e),

@@ -239,6 +239,7 @@ async fn answers_fit_the_byte_budget_and_every_window_argument_is_honoured() {
     let kept = structured(&all)["logs"].as_array().unwrap().len();
     assert!(kept < 20 && kept > 0, "{kept}");
     assert_eq!(structured(&all)["truncated"], true);
+    assert!(text(&all).contains("truncated to fit the answer"), "{}", text(&all));
     assert!(serde_json::to_string(&structured(&all)["logs"]).unwrap().len() <= 1024);
 
     // page (from 0) as the original paged: page 1 of 2 is the 3rd and 4th newest.
@@ -411,6 +412,24 @@ async fn every_filter_argument_changes_the_answer() {
     assert_eq!(traces(json!({"time_range": "1h", "min_duration_ms": 45})).await, 10);
     assert_eq!(traces(json!({"time_range": "1h", "min_duration_ms": 60})).await, 0);
     assert_eq!(traces(json!({"time_range": "1h", "limit": 2})).await, 2);
+    // Pages of traces and of investigations follow next_cursor without skips or repeats.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut args = json!({"time_range": "1h", "limit": 4});
+        if let Some(c) = &cursor {
+            args["cursor"] = json!(c);
+        }
+        let page = call(&c, "search_traces", args).await;
+        for t in structured(&page)["traces"].as_array().unwrap() {
+            assert!(seen.insert(t["trace_id"].as_str().unwrap().to_owned()), "no repeats");
+        }
+        match structured(&page)["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 10);
     // Failed spans add ERROR records of their own: the tail's severity filter agrees with the search's.
     let errors = logs(json!({"severity": "error", "limit": 100})).await;
     let tail_errors = count(&call(&c, "tail_logs", json!({"severity": "error", "limit": 100})).await, "logs");
