@@ -128,7 +128,12 @@ pub async fn template_search_filters_orders_and_pages(st: &dyn Storage) {
     assert_eq!(in_b.items.len(), 3, "another tenant's templates stay out");
 }
 
-fn investigation(n: i64, service: &str, status: InvestigationStatus, severity: InvestigationSeverity) -> Investigation {
+pub(super) fn investigation(
+    n: i64,
+    service: &str,
+    status: InvestigationStatus,
+    severity: InvestigationSeverity,
+) -> Investigation {
     Investigation {
         id: format!("inv_{n:04}"),
         created_ns: T0 + n * 1_000,

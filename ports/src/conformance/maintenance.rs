@@ -302,20 +302,8 @@ pub async fn tenant_purge_empties_every_table_of_one_tenant_only(st: &dyn Storag
             ..LogTemplate::default()
         };
         st.upsert_templates(t, &[template]).await.unwrap();
-        let inv = Investigation {
-            id: "inv".into(),
-            created_ns: T0,
-            updated_ns: T0,
-            status: InvestigationStatus::Detected,
-            severity: InvestigationSeverity::Warning,
-            kind: "error_rate_spike".into(),
-            trigger_service: "svc".into(),
-            trigger_operation: "op".into(),
-            root_service: "svc".into(),
-            root_operation: "op".into(),
-            summary: "s".into(),
-            evidence: json!({}),
-        };
+        let inv =
+            super::intelligence::investigation(0, "svc", InvestigationStatus::Detected, InvestigationSeverity::Warning);
         st.save_investigation(t, &inv).await.unwrap();
     }
     // The catalogue keeps names up to ten minutes behind their data: purge from well after.
@@ -339,7 +327,7 @@ pub async fn tenant_purge_empties_every_table_of_one_tenant_only(st: &dyn Storag
     assert!(st.metric_names(&a, None, all, 10).await.unwrap().is_empty());
     assert!(st.search_buckets(&a, &BucketQuery { limit: 10, ..Default::default() }).await.unwrap().items.is_empty());
     assert!(st.list_templates(&a).await.unwrap().is_empty());
-    assert!(st.get_investigation(&a, "inv").await.unwrap().is_none());
+    assert!(st.get_investigation(&a, "inv_0000").await.unwrap().is_none());
     assert!(st.get_snapshot(&a, "s").await.unwrap().is_none());
     assert!(st.get_snapshot(&a, "kept").await.unwrap().is_some(), "newer than the cutoff");
     let text = LogQuery { text: TextQuery::parse("word1").unwrap(), ..LogQuery::recent(10) };
@@ -349,7 +337,7 @@ pub async fn tenant_purge_empties_every_table_of_one_tenant_only(st: &dyn Storag
     assert_eq!((c.traces, c.spans, c.logs, c.metric_points), (3, 3, 4, 1));
     assert_eq!(st.services(&b, all, 10).await.unwrap(), ["svc"]);
     assert_eq!(st.list_templates(&b).await.unwrap().len(), 1);
-    assert!(st.get_investigation(&b, "inv").await.unwrap().is_some());
+    assert!(st.get_investigation(&b, "inv_0000").await.unwrap().is_some());
     assert!(st.get_snapshot(&b, "s").await.unwrap().is_some());
     assert_eq!(st.search_logs(&b, &text).await.unwrap().items.len(), 1);
     assert!(matches!(
