@@ -454,3 +454,42 @@ async fn every_filter_argument_changes_the_answer() {
     assert!(text(&typo).contains("Closest known to \"alphsvc\": alphasvc"), "{}", text(&typo));
     c.cancel().await.unwrap();
 }
+
+/// With `MCP_MAX_CONCURRENT=1`, a call made while another runs is refused with -32000 "server
+/// overloaded", and the running one still completes (its slot is held until it ends).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_concurrency_cap_calls_are_refused_while_one_runs() {
+    let s = TestServer::start_with(config_from(&[("MCP_MAX_CONCURRENT", "1"), ("MCP_CALL_TIMEOUT_MS", "0")])).await;
+    let records: Vec<_> = (0..200).map(|n| log_record(n, 17, &format!("line {n} of the slow walk"))).collect();
+    assert_eq!(post_proto(&s, "/v1/logs", &logs("api", records), &[]).await.status, 200);
+    s.wait_for("default", |c| c.logs == 200).await;
+    let (slow, quick) = (client(&s, &[], None).await.unwrap(), client(&s, &[], None).await.unwrap());
+    // The slow call walks 21 pages; the quick one is sent while it runs. Timing decides whether
+    // it lands inside the slow call, so a few rounds are allowed.
+    let mut refused = None;
+    for _ in 0..20 {
+        let walk = CallToolRequestParams::new("search_logs").with_arguments(
+            json!({"query": "slow walk", "limit": 1, "page": 20, "time_range": "100000h"}).as_object().unwrap().clone(),
+        );
+        let long = tokio::spawn({
+            let params = walk.clone();
+            let peer = slow.peer().clone();
+            async move { peer.call_tool(params).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        let params = CallToolRequestParams::new("get_storage_status").with_arguments(serde_json::Map::new());
+        let second = quick.call_tool(params).await;
+        let first = long.await.unwrap();
+        assert!(first.is_ok(), "the running call completes: {first:?}");
+        if let Err(e) = second {
+            refused = Some(e.to_string());
+            break;
+        }
+    }
+    let refused = refused.expect("a call made while the only slot is held is refused");
+    assert!(refused.contains("server overloaded"), "{refused}");
+    assert!(s.metrics_text().contains(r#"outcome="overloaded""#));
+    for c in [slow, quick] {
+        c.cancel().await.unwrap();
+    }
+}
