@@ -493,3 +493,53 @@ async fn past_the_concurrency_cap_calls_are_refused_while_one_runs() {
         c.cancel().await.unwrap();
     }
 }
+
+/// A session's standalone event stream stays open through the server's middleware (auth, rate
+/// limit, metrics, panic guard) and carries SSE keep-alives every 15 seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_stream_of_a_session_gets_keep_alives_through_the_middleware() {
+    let s = TestServer::start().await;
+    let post = |body: Value, session: Option<String>| {
+        let mut req = s
+            .http
+            .post(s.url("/mcp"))
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-06-18")
+            .json(&body);
+        if let Some(id) = session {
+            req = req.header("mcp-session-id", id);
+        }
+        req.send()
+    };
+    let init = post(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}),
+        None,
+    )
+    .await
+    .unwrap();
+    let session = init.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    drop(init);
+    let ack =
+        post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}), Some(session.clone())).await.unwrap();
+    assert_eq!(ack.status().as_u16(), 202);
+    let mut stream = s
+        .http
+        .get(s.url("/mcp"))
+        .header("accept", "text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status().as_u16(), 200);
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(25);
+    // A keep-alive is an SSE comment line (":").
+    while !seen.lines().any(|l| l.starts_with(':')) {
+        match tokio::time::timeout_at(deadline, stream.chunk()).await {
+            Ok(Ok(Some(chunk))) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+            other => panic!("the stream ended or stalled before a keep-alive: {other:?}; got {seen:?}"),
+        }
+    }
+}
