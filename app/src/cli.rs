@@ -59,10 +59,13 @@ pub fn main() -> ExitCode {
             if own.exporting() {
                 tracing::info!(endpoint = ?c.otel_endpoint, "exporting the server's own traces and metrics");
             }
+            // Handlers first: a SIGTERM as soon as the server says it listens drains it, rather
+            // than killing the process by the signal's default action.
+            let signals = Signals::install()?;
             let running = Server::builder(c).telemetry(own.telemetry.clone()).build().await?.start().await?;
             let stopper = running.stopper();
             tokio::spawn(async move {
-                wait_for_signal().await;
+                signals.wait().await;
                 tracing::info!("shutdown requested");
                 let _ = stopper.send(true);
             });
@@ -119,18 +122,37 @@ fn init_logging(config: &Config, own: &SelfTelemetry) {
     let _ = tracing_subscriber::registry().with(fmt.with_filter(filter)).with(own.tracing_layer()).try_init();
 }
 
-async fn wait_for_signal() {
+/// SIGTERM and SIGINT, registered when installed (so none arriving later is missed).
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self { term: signal(SignalKind::terminate())?, interrupt: signal(SignalKind::interrupt())? })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Self {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -208,3 +208,14 @@ async fn exports_to_itself(protocol: &str) {
     );
     storage.close().await;
 }
+
+/// A SIGTERM right after the server says it listens drains it and exits 0: the handlers are in
+/// place before the announcement (before, the signal's default action could kill it).
+#[test]
+fn sigterm_at_once_after_start_is_a_clean_shutdown() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Process::start(BIN, dir.path(), &[]).expect("server starts");
+        assert_eq!(p.terminate().0, 0);
+    }
+}
