@@ -273,7 +273,7 @@ pub fn app(parts: HttpParts) -> impl Endpoint<Output = Response> + 'static {
                         trust_proxy_headers,
                     );
                     if let Some(client) = client
-                        && let Err(wait_ns) = limiter.check(client, crate::services::rate_limit::now_ns())
+                        && let Err(wait_ns) = limiter.check(client, otelcontext_ports::Clock::now_ns(&crate::services::SystemClock))
                     {
                         metrics.rate_limited.add(1, &[KeyValue::new("surface", surface)]);
                         let retry_after = (wait_ns / 1_000_000_000 + 1).clamp(1, 3_600);

@@ -2,7 +2,7 @@
 //! durations in milliseconds named so, rates as fractions 0..1, times as RFC 3339 plus unix
 //! nanoseconds.
 
-use chrono::{DateTime, SecondsFormat};
+use crate::views::rfc3339;
 use otelcontext_domain::graph::anomaly::Anomaly;
 use otelcontext_domain::graph::health::health;
 use otelcontext_domain::graph::peer::{NodeKind, Peer};
@@ -16,10 +16,6 @@ use otelcontext_ports::{
 };
 use poem_openapi::Object;
 use serde_json::Value;
-
-fn rfc3339(ns: i64) -> String {
-    DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(SecondsFormat::Nanos, true)
-}
 
 /// A finite float (JSON has no NaN or infinity).
 fn finite(v: f64) -> f64 {

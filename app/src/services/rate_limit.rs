@@ -62,13 +62,6 @@ impl RateLimiter {
     }
 }
 
-/// Now, in unix nanoseconds.
-pub fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
 /// The client IP of a request: with `trust_proxy_headers`, the first address of
 /// `X-Forwarded-For` (else `X-Real-IP`) when it parses; otherwise the peer address.
 pub fn client_ip(
