@@ -316,13 +316,10 @@ pub fn app(parts: HttpParts) -> impl Endpoint<Output = Response> + 'static {
                 let started = Instant::now();
                 let method = req.method().as_str().to_owned();
                 let route = match route_label(req.uri().path()) {
-                    "unmatched" => req
-                        .uri()
-                        .path()
-                        .strip_prefix("/api")
-                        .and_then(|p| api_routes.template(p))
-                        .map_or("unmatched".to_owned(), |t| format!("/api{t}")),
-                    known => known.to_owned(),
+                    "unmatched" => {
+                        req.uri().path().strip_prefix("/api").and_then(|p| api_routes.label(p)).unwrap_or("unmatched")
+                    }
+                    known => known,
                 };
                 // Exports of the server's own telemetry are not traced (no feedback loop).
                 let span = if req.headers().contains_key(otelcontext_otlp::SELF_TELEMETRY_HEADER) {

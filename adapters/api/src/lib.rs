@@ -402,7 +402,7 @@ pub fn endpoint(api: QueryApi) -> (impl poem::Endpoint<Output = poem::Response> 
     let html = service
         .rapidoc_html()
         .replace(&generated, &serde_json::to_string_pretty(&doc).unwrap_or_else(|_| generated.clone()));
-    let params = spec::QueryParams::of(&doc);
+    let params = spec::QueryParams::of(&doc, "/api");
     let body = yaml.clone();
     let route = Route::new()
         .at(

@@ -97,8 +97,8 @@ pub fn yaml(doc: &Value) -> String {
 /// query parameters each method takes.
 #[derive(Debug, Clone)]
 struct RouteParams {
-    /// The path as the document writes it, e.g. `/traces/{trace_id}`.
-    template: &'static str,
+    /// The path as the document writes it after the mount point, e.g. `/api/traces/{trace_id}`.
+    label: &'static str,
     segments: Vec<Option<String>>,
     methods: BTreeMap<String, BTreeSet<String>>,
 }
@@ -110,8 +110,9 @@ pub struct QueryParams {
 }
 
 impl QueryParams {
-    /// The routes of `doc` (paths relative to the API's mount point).
-    pub fn of(doc: &Value) -> Self {
+    /// The routes of `doc` (paths relative to the API's mount point, which labels carry as
+    /// `mount`).
+    pub fn of(doc: &Value, mount: &str) -> Self {
         let mut routes = Vec::new();
         for (path, item) in doc.get("paths").and_then(Value::as_object).into_iter().flatten() {
             let segments = path
@@ -131,9 +132,10 @@ impl QueryParams {
                     .collect();
                 methods.insert(method.to_ascii_lowercase(), names);
             }
-            // A route's label lives as long as the server (a fixed, small set).
-            let template: &'static str = Box::leak(path.clone().into_boxed_str());
-            routes.push(RouteParams { template, segments, methods });
+            // A route's label lives as long as the server (a fixed, small set), so metrics take
+            // it without an allocation per request.
+            let label: &'static str = Box::leak(format!("{mount}{path}").into_boxed_str());
+            routes.push(RouteParams { label, segments, methods });
         }
         // Literal segments win over parameters (`/logs/context` before `/logs/{id}`).
         routes.sort_by_key(|r| std::cmp::Reverse(r.segments.iter().filter(|s| s.is_some()).count()));
@@ -153,10 +155,10 @@ impl QueryParams {
         self.route(path).and_then(|r| r.methods.get(&method.to_ascii_lowercase()))
     }
 
-    /// The document's path of the route `path` belongs to (e.g. `/traces/{trace_id}` for
-    /// `/traces/5b8e…`): a label of bounded cardinality.
-    pub fn template(&self, path: &str) -> Option<&'static str> {
-        self.route(path).map(|r| r.template)
+    /// The mount point and the document's path of the route `path` belongs to (e.g.
+    /// `/api/traces/{trace_id}` for `/traces/5b8e…`): a label of bounded cardinality.
+    pub fn label(&self, path: &str) -> Option<&'static str> {
+        self.route(path).map(|r| r.label)
     }
 
     /// The first query parameter of the request its route does not take, with those it takes.
@@ -238,7 +240,8 @@ mod tests {
 
     #[test]
     fn unknown_query_parameters_are_found_per_route() {
-        let p = QueryParams::of(&doc());
+        let p = QueryParams::of(&doc(), "/api");
+        assert_eq!(p.label("/logs/42"), Some("/api/logs/{id}"));
         assert_eq!(p.unknown("GET", "/logs", "q=x"), None);
         assert_eq!(p.unknown("GET", "/logs", "q=x&servce=a"), Some(("servce".into(), vec!["q".into()])));
         assert_eq!(p.unknown("GET", "/logs/context", "timestamp=1"), None);
