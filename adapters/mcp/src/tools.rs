@@ -65,6 +65,24 @@ const TIME_RANGE: &str = "Relative window ending now, e.g. 15m, 2h (default 15m;
 /// The tool definitions of `tools/list`: every tool that reads a window takes `time_range` or
 /// `start`/`end`.
 pub fn tool_definitions() -> Vec<Tool> {
+    DEFINITIONS.get_or_init(build_definitions).clone()
+}
+
+/// Built once: `tools/list` and every call's argument check read them.
+static DEFINITIONS: std::sync::OnceLock<Vec<Tool>> = std::sync::OnceLock::new();
+
+/// The argument names `tool` takes (empty for an unknown tool).
+fn arguments_of(tool: &str) -> Vec<&'static str> {
+    DEFINITIONS
+        .get_or_init(build_definitions)
+        .iter()
+        .find(|t| t.name == tool)
+        .and_then(|t| t.input_schema.get("properties").and_then(Value::as_object))
+        .map(|p| p.keys().map(String::as_str).collect())
+        .unwrap_or_default()
+}
+
+fn build_definitions() -> Vec<Tool> {
     let mut tools = definitions();
     for t in &mut tools {
         let mut schema = (*t.input_schema).clone();
@@ -344,14 +362,8 @@ struct Args {
 
 impl Args {
     fn new(tool: &str, map: JsonObject) -> Result<Self, CallToolResult> {
-        let allowed: Vec<String> = tool_definitions()
-            .into_iter()
-            .find(|t| t.name == tool)
-            .and_then(|t| {
-                t.input_schema.get("properties").and_then(Value::as_object).map(|p| p.keys().cloned().collect())
-            })
-            .unwrap_or_default();
-        if let Some(unknown) = map.keys().find(|k| !allowed.contains(k)) {
+        let allowed = arguments_of(tool);
+        if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
             return Err(refuse(format!("{tool}: unknown argument {unknown:?}; it takes {}", allowed.join(", "))));
         }
         Ok(Self { tool: tool.to_owned(), map })
