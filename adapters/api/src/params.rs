@@ -99,7 +99,8 @@ pub(crate) struct LogParams {
 
 type Invalid = (&'static str, String);
 
-fn present(v: Option<String>) -> Option<String> {
+/// A parameter's value, trimmed; `None` when absent or blank.
+pub(crate) fn present(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
@@ -194,11 +195,7 @@ pub(crate) fn window(
 
 /// `limit` within `1..=max`, `default` when absent.
 fn limit_of(limit: Option<i64>, default: usize, max: usize) -> Result<usize, Invalid> {
-    match limit {
-        None => Ok(default),
-        Some(n) if n >= 1 && n as u64 <= max as u64 => Ok(n as usize),
-        Some(n) => Err(("invalid limit", format!("{n}: expected 1 to {max}"))),
-    }
+    count_of("invalid limit", limit, default, max)
 }
 
 /// `key=value` attribute filters.
@@ -484,7 +481,7 @@ pub(crate) fn count_of(name: &'static str, v: Option<i64>, default: usize, max: 
 
 /// A required name parameter, trimmed.
 pub(crate) fn required(name: &'static str, v: Option<String>) -> Result<String, Invalid> {
-    present(v).map(|v| v.trim().to_owned()).ok_or((name, format!("{name} is required")))
+    present(v).ok_or((name, format!("{name} is required")))
 }
 
 /// `downstream`, `upstream` or `both` (default).

@@ -191,7 +191,7 @@ impl GraphRoutes {
     ) -> ServiceMapResponse {
         let tenant = or_return!(self.0.tenant(req, x_tenant_id.0.as_deref()));
         let query = MapQuery {
-            service: service.0.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
+            service: params::present(service.0),
             depth: or_return!(params::count_of("invalid depth", depth.0, DEFAULT_DEPTH, MAX_DEPTH)),
             direction: or_return!(params::direction(direction.0)),
             window: or_return!(params::graph_window(time_range.0, start.0, end.0, DEFAULT_GRAPH_RANGE_NS)),
@@ -383,7 +383,7 @@ impl GraphRoutes {
     ) -> TimelineResponse {
         let tenant = or_return!(self.0.tenant(req, x_tenant_id.0.as_deref()));
         let query = TimelineQuery {
-            service: service.0.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
+            service: params::present(service.0),
             limit: or_return!(params::count_of("invalid limit", limit.0, 50, MAX_GRAPH_LIMIT)),
             window: or_return!(params::graph_window(time_range.0, start.0, end.0, DEFAULT_TIMELINE_RANGE_NS)),
         };

@@ -160,7 +160,7 @@ impl LogRoutes {
                 Err(e) => return Failure::from(e).into(),
             },
         };
-        let service = service_name.0.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let service = params::present(service_name.0);
         let query = LogContextQuery { around_ns, window_ns, service, limit };
         match self.0.queries.log_context(&tenant, &query).await {
             Ok(logs) => ContextResponse::Ok(Json(logs.iter().map(LogEntryView::from).collect())),

@@ -66,7 +66,7 @@ impl MetadataRoutes {
     ) -> NamesResponse {
         let (tenant, (time, limit)) =
             or_return!(self.0.names_request(req, &x_tenant_id, start, end, time_range, limit));
-        let Some(service) = service_name.0.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) else {
+        let Some(service) = params::present(service_name.0) else {
             return Failure::bad("missing service_name", "give the service whose operations to list").into();
         };
         self.0
@@ -100,7 +100,7 @@ impl MetadataRoutes {
     ) -> NamesResponse {
         let (tenant, (time, limit)) =
             or_return!(self.0.names_request(req, &x_tenant_id, start, end, time_range, limit));
-        let service = service_name.0.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let service = params::present(service_name.0);
         self.0
             .queries
             .metric_names(&tenant, service, time, limit)

@@ -84,7 +84,7 @@ impl MetricRoutes {
         x_tenant_id: Header<Option<String>>,
     ) -> MetricSeriesResponse {
         let tenant = or_return!(self.0.tenant(req, x_tenant_id.0.as_deref()));
-        let Some(name) = name.0.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()) else {
+        let Some(name) = params::present(name.0) else {
             return Failure::bad("metric name is required", "pass name=<metric>; GET /api/metadata/metrics lists them")
                 .into();
         };
@@ -92,7 +92,7 @@ impl MetricRoutes {
             or_return!(params::closed_window(start.0, end.0, time_range.0, params::DEFAULT_WINDOW_NS, now_ns()));
         let step_ns =
             or_return!(params::step_of(step.0, start_ns, end_ns, otelcontext_domain::bucket::BUCKET_WIDTH_NS));
-        let service = service_name.0.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let service = params::present(service_name.0);
         let query = MetricSeriesQuery { name, service, start_ns, end_ns, step_ns };
         match self.0.queries.metric_series(&tenant, &query).await {
             Ok(a) => MetricSeriesResponse::Ok(Json(MetricSeriesView::new(&query, &a))),
