@@ -13,8 +13,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::metrics::v1::{
@@ -243,6 +242,127 @@ fn trace_request(spans: Vec<(u32, Span)>, resources: &[Resource]) -> ExportTrace
     }
 }
 
+/// A pre-encoded trace export: built and encoded once, then sent many times as a copy with fresh
+/// trace ids and shifted timestamps, so generating the load costs a `memcpy` and a few patches per
+/// request instead of building and encoding every span (the server and loadsim share two cores).
+struct Template {
+    bytes: Vec<u8>,
+    spans: u64,
+    /// Offsets of every span's 16-byte trace id.
+    trace_ids: Vec<usize>,
+    /// Offsets of every 8-byte little-endian timestamp (span start and end, event time).
+    times: Vec<usize>,
+    /// The time the template's timestamps are relative to.
+    base_ns: u64,
+}
+
+impl Template {
+    fn new(req: &ExportTraceServiceRequest, base_ns: u64) -> Self {
+        let bytes = req.encode_to_vec();
+        let spans = req.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len() as u64).sum();
+        let mut t = Self { bytes, spans, trace_ids: Vec::new(), times: Vec::new(), base_ns };
+        let (mut trace_ids, mut times) = (Vec::new(), Vec::new());
+        locate(&t.bytes, Level::Request, 0, &mut trace_ids, &mut times);
+        assert_eq!(trace_ids.len() as u64, t.spans, "every span's trace id is located");
+        (t.trace_ids, t.times) = (trace_ids, times);
+        t
+    }
+
+    /// The request again, its trace ids XOR-ed with `salt` (traces stay whole and distinct from
+    /// the template's other instances) and its timestamps moved to `now_ns`.
+    fn instance(&self, salt: u64, now_ns: u64) -> Vec<u8> {
+        let mut b = self.bytes.clone();
+        for &o in &self.trace_ids {
+            let v = u64::from_le_bytes(b[o..o + 8].try_into().expect("8 bytes")) ^ salt;
+            b[o..o + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        let delta = now_ns.wrapping_sub(self.base_ns);
+        for &o in &self.times {
+            let v = u64::from_le_bytes(b[o..o + 8].try_into().expect("8 bytes")).wrapping_add(delta);
+            b[o..o + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        b
+    }
+}
+
+/// The messages `locate` walks into, outermost first.
+#[derive(Clone, Copy)]
+enum Level {
+    Request,
+    ResourceSpans,
+    ScopeSpans,
+    Span,
+    Event,
+}
+
+/// Walks the protobuf wire format of an encoded `ExportTraceServiceRequest` (in `buf`, which
+/// starts at `base` in the whole encoding) and records where trace ids and timestamps sit.
+fn locate(buf: &[u8], level: Level, base: usize, trace_ids: &mut Vec<usize>, times: &mut Vec<usize>) {
+    let mut rest = buf;
+    while !rest.is_empty() {
+        let key = prost::encoding::decode_varint(&mut rest).expect("a field key");
+        let (field, wire) = (key >> 3, key & 7);
+        let at = base + (buf.len() - rest.len());
+        let len = match wire {
+            0 => {
+                prost::encoding::decode_varint(&mut rest).expect("a varint");
+                continue;
+            }
+            1 => 8,
+            5 => 4,
+            2 => {
+                let n = prost::encoding::decode_varint(&mut rest).expect("a length") as usize;
+                let start = base + (buf.len() - rest.len());
+                let inner = &rest[..n];
+                let child = match (level, field) {
+                    (Level::Request, 1) => Some(Level::ResourceSpans),
+                    (Level::ResourceSpans, 2) => Some(Level::ScopeSpans),
+                    (Level::ScopeSpans, 2) => Some(Level::Span),
+                    (Level::Span, 11) => Some(Level::Event),
+                    _ => None,
+                };
+                match child {
+                    Some(child) => locate(inner, child, start, trace_ids, times),
+                    None if matches!(level, Level::Span) && field == 1 && n == 16 => trace_ids.push(start),
+                    None => {}
+                }
+                rest = &rest[n..];
+                continue;
+            }
+            other => panic!("unexpected wire type {other}"),
+        };
+        if wire == 1 && matches!((level, field), (Level::Span, 7 | 8) | (Level::Event, 1)) {
+            times.push(at);
+        }
+        rest = &rest[len..];
+    }
+}
+
+/// An already encoded request body, sent as it is through tonic's prost codec.
+#[derive(Clone, Default, Debug)]
+struct Encoded(Vec<u8>);
+
+impl prost::Message for Encoded {
+    fn encode_raw(&self, buf: &mut impl prost::bytes::BufMut) {
+        buf.put_slice(&self.0);
+    }
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: prost::encoding::WireType,
+        buf: &mut impl prost::bytes::Buf,
+        ctx: prost::encoding::DecodeContext,
+    ) -> Result<(), prost::DecodeError> {
+        prost::encoding::skip_field(wire_type, tag, buf, ctx)
+    }
+    fn encoded_len(&self) -> usize {
+        self.0.len()
+    }
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
 enum Answer {
     Ok { rejected: u64 },
     Throttled,
@@ -287,19 +407,25 @@ impl Sender {
         req.send().await
     }
 
-    async fn traces(&self, msg: ExportTraceServiceRequest) -> Answer {
+    /// Sends one pre-encoded trace export.
+    async fn traces(&self, body: Vec<u8>) -> Answer {
         match &self.grpc {
             Some(ch) => {
-                let r = TraceServiceClient::new(ch.clone()).export(self.request(msg)).await;
+                let mut grpc = tonic::client::Grpc::new(ch.clone());
+                if grpc.ready().await.is_err() {
+                    return Answer::Failed;
+                }
+                let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+                    "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                );
+                let codec = tonic_prost::ProstCodec::<Encoded, ExportTraceServiceResponse>::default();
+                let r = grpc.unary(self.request(Encoded(body)), path, codec).await;
                 Self::grpc_answer(r, |r| r.partial_success.as_ref().map(|p| p.rejected_spans as u64).unwrap_or(0))
             }
-            None => match self.http_post("/v1/traces", msg.encode_to_vec()).await {
+            None => match self.http_post("/v1/traces", body).await {
                 Ok(r) if r.status() == 200 => {
                     let body = r.bytes().await.unwrap_or_default();
-                    let resp = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse::decode(
-                        body.as_ref(),
-                    )
-                    .unwrap_or_default();
+                    let resp = ExportTraceServiceResponse::decode(body.as_ref()).unwrap_or_default();
                     Answer::Ok { rejected: resp.partial_success.map(|p| p.rejected_spans as u64).unwrap_or(0) }
                 }
                 Ok(r) if r.status() == 429 => Answer::Throttled,
@@ -349,25 +475,36 @@ async fn pace(next: &mut Instant, unit: usize, per_sec: f64) {
     }
 }
 
+/// Distinct pre-encoded requests per producer (each sent many times with fresh trace ids).
+const TEMPLATES_PER_PRODUCER: usize = 8;
+
 async fn span_producer(id: usize, sender: Arc<Sender>, c: Arc<Counters>, end: Instant, start_at: Instant) {
     let a = &sender.args;
     let resources: Vec<Resource> = (0..a.services).map(resource).collect();
     let per_sec = a.services as f64 * a.rate / a.connections as f64;
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ ((id as u64 + 1) << 32) ^ now_ns());
+    let base = now_ns();
+    let templates: Vec<Template> = (0..TEMPLATES_PER_PRODUCER)
+        .map(|_| {
+            let mut spans = Vec::with_capacity(a.batch);
+            while spans.len() < a.batch {
+                let service = (rng.next() % u64::from(a.services)) as u32;
+                let error = rng.chance(a.error_rate);
+                spans.extend(trace(&mut rng, a.services, service, a.spans_per_trace.max(1), error, base));
+            }
+            Template::new(&trace_request(spans, &resources), base)
+        })
+        .collect();
     tokio::time::sleep_until(start_at.into()).await;
     let mut next = Instant::now();
+    let mut sent = 0usize;
     while Instant::now() < end {
-        let now = now_ns();
-        let mut spans = Vec::with_capacity(a.batch);
-        while spans.len() < a.batch {
-            let service = (rng.next() % u64::from(a.services)) as u32;
-            let error = rng.chance(a.error_rate);
-            spans.extend(trace(&mut rng, a.services, service, a.spans_per_trace.max(1), error, now));
-        }
-        let n = spans.len() as u64;
-        let req = trace_request(spans, &resources);
+        let template = &templates[sent % templates.len()];
+        sent += 1;
+        let n = template.spans;
+        let body = template.instance(rng.next(), now_ns());
         c.spans_sent.fetch_add(n, Ordering::Relaxed);
-        match sender.traces(req).await {
+        match sender.traces(body).await {
             Answer::Ok { rejected } => {
                 c.spans_acked.fetch_add(n - rejected.min(n), Ordering::Relaxed);
                 c.spans_rejected.fetch_add(rejected.min(n), Ordering::Relaxed);
@@ -480,8 +617,8 @@ async fn metric_producer(sender: Arc<Sender>, c: Arc<Counters>, end: Instant) {
     }
 }
 
-/// `process_resident_memory_bytes` from the server's Prometheus endpoint.
-async fn server_rss(sender: &Sender) -> Option<u64> {
+/// A value of the server's Prometheus endpoint (`process_resident_memory_bytes`, ...).
+async fn server_metric(sender: &Sender, name: &str) -> Option<f64> {
     let text = sender
         .http
         .get(format!("{}/metrics/prometheus", sender.args.http_endpoint))
@@ -492,9 +629,21 @@ async fn server_rss(sender: &Sender) -> Option<u64> {
         .await
         .ok()?;
     text.lines()
-        .find(|l| l.starts_with("process_resident_memory_bytes "))
+        .find(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with(' ')))
         .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .map(|v| v as u64)
+}
+
+async fn server_rss(sender: &Sender) -> Option<u64> {
+    server_metric(sender, "process_resident_memory_bytes").await.map(|v| v as u64)
+}
+
+/// CPU seconds (user + system) loadsim itself has used, from `/proc/self/stat` (Linux reports
+/// them in ticks of 1/100 s); `None` elsewhere.
+fn own_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 async fn stored(sender: &Sender) -> Option<(u64, u64, u64)> {
@@ -542,6 +691,7 @@ async fn main() -> ExitCode {
         args.services, args.rate, total_rate, args.duration, args.protocol, args.connections, args.batch
     );
     let counters = Arc::new(Counters::default());
+    let cpu_at_start = own_cpu_seconds();
     let started = Instant::now();
     let end = started + args.warmup + args.duration;
     let mut tasks = Vec::new();
@@ -566,6 +716,7 @@ async fn main() -> ExitCode {
         tasks.push(tokio::spawn(metric_producer(senders[0].clone(), counters.clone(), end)));
     }
     let probe = senders[0].clone();
+    let server_cpu_at_start = server_metric(&probe, "process_cpu_seconds_total").await;
     let mut peak_rss = 0u64;
     let mut last = (Instant::now(), 0u64);
     let mut measured_from: Option<(Instant, u64)> = None;
@@ -661,6 +812,14 @@ async fn main() -> ExitCode {
         stored_now.0 as f64 / (send_secs + settle_secs)
     );
     println!("server peak RSS      {:.0} MiB", mib(peak_rss));
+    let wall = started.elapsed().as_secs_f64();
+    if let (Some(a), Some(b)) = (cpu_at_start, own_cpu_seconds()) {
+        println!("loadsim CPU          {:.1} s over {wall:.1} s ({:.2} cores)", b - a, (b - a) / wall);
+    }
+    let server_cpu_at_end = server_metric(&probe, "process_cpu_seconds_total").await;
+    if let (Some(a), Some(b)) = (server_cpu_at_start, server_cpu_at_end) {
+        println!("server CPU           {:.1} s over {wall:.1} s ({:.2} cores)", b - a, (b - a) / wall);
+    }
     let spans_ok = stored_now.0 == acked.0;
     let points_ok = args.metrics_rate == 0.0 || stored_now.2 == acked.2;
     if spans_ok && points_ok {
@@ -672,5 +831,52 @@ async fn main() -> ExitCode {
             acked.0, acked.2, stored_now.0, stored_now.2
         );
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_template_instance_is_the_request_with_new_trace_ids_and_moved_times() {
+        let mut rng = Rng(7);
+        let resources: Vec<Resource> = (0..4).map(resource).collect();
+        let base = 1_700_000_000_000_000_000u64;
+        let mut spans = trace(&mut rng, 4, 1, 5, true, base);
+        spans.extend(trace(&mut rng, 4, 2, 5, false, base));
+        let req = trace_request(spans, &resources);
+        let template = Template::new(&req, base);
+        assert_eq!(template.spans, 10);
+        // Five spans per trace with start and end, and one exception event in the failing trace.
+        assert_eq!(template.times.len(), 21);
+
+        let (salt, shift) = (0x0123_4567_89ab_cdef_u64, 42_000_000_000u64);
+        let sent = ExportTraceServiceRequest::decode(template.instance(salt, base + shift).as_slice()).unwrap();
+        let pairs = req.resource_spans.iter().zip(&sent.resource_spans);
+        let mut seen = 0;
+        for (a, b) in pairs.flat_map(|(a, b)| a.scope_spans.iter().zip(&b.scope_spans)) {
+            for (x, y) in a.spans.iter().zip(&b.spans) {
+                let mut id = x.trace_id.clone();
+                let first = u64::from_le_bytes(id[..8].try_into().unwrap()) ^ salt;
+                id[..8].copy_from_slice(&first.to_le_bytes());
+                assert_eq!(y.trace_id, id);
+                assert_eq!(
+                    (y.start_time_unix_nano, y.end_time_unix_nano),
+                    (x.start_time_unix_nano + shift, x.end_time_unix_nano + shift)
+                );
+                assert_eq!(
+                    y.events.iter().map(|e| e.time_unix_nano).collect::<Vec<_>>(),
+                    x.events.iter().map(|e| e.time_unix_nano + shift).collect::<Vec<_>>()
+                );
+                assert_eq!(
+                    (&y.span_id, &y.name, &y.attributes, &y.status),
+                    (&x.span_id, &x.name, &x.attributes, &x.status)
+                );
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, 10);
+        assert_ne!(template.instance(1, base), template.instance(2, base), "each salt gives other trace ids");
     }
 }
