@@ -72,8 +72,9 @@ pub(crate) async fn get_trace(
 ) -> Result<Option<Trace>, StorageError> {
     let hex = trace_id.to_hex();
     let Some(row) = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {TRACE_COLUMNS} FROM traces t WHERE t.tenant_id = ? AND t.trace_id = ?"
+        "SELECT {TRACE_COLUMNS} FROM traces t WHERE t.trace_key = ? AND t.tenant_id = ? AND t.trace_id = ?"
     )))
+    .bind(crate::write::trace_key(trace_id))
     .bind(tenant.as_str())
     .bind(&hex)
     .fetch_optional(pool)

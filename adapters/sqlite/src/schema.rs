@@ -7,13 +7,14 @@ use sqlx::SqlitePool;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// The schema version this binary reads and writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../../../migrations/sqlite/0001_initial.sql")),
     (2, "full schema", include_str!("../../../migrations/sqlite/0002_full_schema.sql")),
     (3, "log patterns", include_str!("../../../migrations/sqlite/0003_log_patterns.sql")),
     (4, "catalog", include_str!("../../../migrations/sqlite/0004_catalog.sql")),
+    (5, "trace key", include_str!("../../../migrations/sqlite/0005_trace_key.sql")),
 ];
 
 /// The embedded migrations of `migrations/sqlite/`.

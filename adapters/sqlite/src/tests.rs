@@ -227,3 +227,110 @@ async fn optimize_returns_freed_pages_to_the_file_system() {
     assert_eq!(s.writer_pragma("freelist_count").await.unwrap(), "0");
     s.close().await;
 }
+
+#[tokio::test]
+async fn traces_written_before_version_5_are_found_by_their_new_key_and_still_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("o.db");
+    let first = rich_span(0xab, 1, None, "svc", 0, 10, StatusCode::Ok);
+    let trace_id = first.trace_id;
+    {
+        let pool = SqlitePoolOptions::new().connect_with(connect_options(&path, Duration::from_secs(5))).await.unwrap();
+        schema::migrator_up_to(4).run(&pool).await.unwrap();
+        // Two tenants, the same trace id: the rows version 4 kept apart by its unique index.
+        for (n, t) in ["old", "other"].iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO traces (tenant_id, trace_id, start_ns, end_ns, duration_ns, root_service, root_operation, \
+                 has_root, root_start_ns, status, span_count) VALUES (?, ?, ?, ?, 10, 'svc', 'op', 1, ?, 1, 0)",
+            )
+            .bind(*t)
+            .bind(trace_id.to_hex())
+            .bind(T0 + n as i64)
+            .bind(T0 + 10)
+            .bind(T0)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+    }
+    let s = SqliteStorage::open(&SqliteConfig::new(&path)).await.unwrap();
+    let key: i64 = s
+        .writer
+        .run(|st| {
+            st.conn
+                .query_row("SELECT trace_key FROM traces WHERE tenant_id = 'old'", [], |r| r.get(0))
+                .map_err(writer::map_err)
+        })
+        .await
+        .unwrap();
+    assert_eq!(key, write::trace_key(&trace_id), "the migration's key is the writer's");
+    let old = tenant("old");
+    assert!(s.get_trace(&old, &trace_id).await.unwrap().is_some(), "found by the new index");
+    // A span of the old trace joins its row instead of starting another.
+    s.write(&[TenantBatch { tenant: old.clone(), spans: vec![first.clone()], logs: vec![], metrics: vec![] }])
+        .await
+        .unwrap();
+    let rows: i64 = s
+        .writer
+        .run(|st| {
+            st.conn
+                .query_row("SELECT count(*) FROM traces WHERE tenant_id = 'old'", [], |r| r.get(0))
+                .map_err(writer::map_err)
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+    let trace = s.get_trace(&old, &trace_id).await.unwrap().unwrap();
+    assert_eq!((trace.spans.len(), trace.summary.span_count), (1, 1));
+    let other = s.get_trace(&tenant("other"), &trace_id).await.unwrap().unwrap();
+    assert_eq!((other.spans.len(), other.summary.start_ns), (0, T0 + 1), "the other tenant's row is its own");
+    s.close().await;
+}
+
+#[test]
+fn the_trace_key_is_the_first_60_bits_of_the_id() {
+    let id = otelcontext_domain::TraceId::parse_hex("0123456789abcdef0011223344556677").unwrap();
+    assert_eq!(write::trace_key(&id), 0x0012_3456_789a_bcde);
+    let top = otelcontext_domain::TraceId::parse_hex("ffffffffffffffffffffffffffffffff").unwrap();
+    assert_eq!(write::trace_key(&top), (1i64 << 60) - 1, "never negative");
+}
+
+#[tokio::test]
+async fn a_write_waits_for_another_connections_write_lock_instead_of_failing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("o.db");
+    let s = SqliteStorage::open(&SqliteConfig::new(&path)).await.unwrap();
+    let t = tenant("t");
+    let batch = |id: u8| TenantBatch {
+        tenant: t.clone(),
+        spans: vec![rich_span(1, id, None, "svc", 0, 10, StatusCode::Ok)],
+        logs: vec![],
+        metrics: vec![],
+    };
+    s.write(&[batch(1)]).await.unwrap();
+    // Another connection commits while holding the write lock for a while. The next write starts
+    // by reading (its trace exists): begun deferred, its snapshot would be stale by the time it
+    // could write, and it would fail with SQLITE_BUSY instead of waiting.
+    let (locked, lock_taken) = std::sync::mpsc::channel();
+    let other = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("BEGIN IMMEDIATE; INSERT OR IGNORE INTO tenants (tenant_id) VALUES ('other')").unwrap();
+        locked.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        conn.execute_batch("COMMIT").unwrap();
+    });
+    lock_taken.recv().unwrap();
+    s.write(&[batch(2)]).await.expect("waits for the lock");
+    other.join().unwrap();
+    assert_eq!(
+        s.get_trace(&t, &rich_span(1, 1, None, "svc", 0, 10, StatusCode::Ok).trace_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .spans
+            .len(),
+        2
+    );
+    s.close().await;
+}

@@ -9,7 +9,7 @@ use otelcontext_domain::codec::{self, PointColumns};
 use otelcontext_domain::trace::{TraceSummary, summarize};
 use otelcontext_domain::{InstrumentationScope, Resource, TenantId};
 use otelcontext_ports::{CatalogEntry, StorageError, TenantBatch, WriteSummary};
-use rusqlite::{Statement, params};
+use rusqlite::{OptionalExtension, Statement, params};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -222,16 +222,24 @@ impl Prepared {
     }
 }
 
+/// The index key of a trace row: the first 60 bits of its id (migration 0005 computes the same from
+/// the hex id of rows written before it).
+pub(crate) fn trace_key(id: &otelcontext_domain::TraceId) -> i64 {
+    let first: [u8; 8] = id.as_bytes()[..8].try_into().expect("8 bytes");
+    (u64::from_be_bytes(first) >> 4) as i64
+}
+
 const INSERT_RESOURCE: &str = "INSERT INTO resources (tenant_id, fingerprint, service_name, attributes_json) \
      VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING";
 
-/// A new trace row (span_count starts at 0 and grows with the spans actually inserted).
-const INSERT_TRACE: &str = "INSERT INTO traces (tenant_id, trace_id, start_ns, end_ns, duration_ns, root_service, \
-     root_operation, has_root, root_start_ns, status, span_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0) \
-     ON CONFLICT (tenant_id, trace_id) DO NOTHING";
+/// A new trace row (span_count starts at 0 and grows with the spans actually inserted). Inserted
+/// only after [`SELECT_TRACE`] found none: `trace_key` is not unique (migration 0005).
+const INSERT_TRACE: &str = "INSERT INTO traces (tenant_id, trace_id, trace_key, start_ns, end_ns, duration_ns, \
+     root_service, root_operation, has_root, root_start_ns, status, span_count) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0)";
 
 const SELECT_TRACE: &str = "SELECT id, start_ns, end_ns, root_service, root_operation, has_root, root_start_ns, status \
-     FROM traces WHERE tenant_id = ?1 AND trace_id = ?2";
+     FROM traces WHERE trace_key = ?3 AND tenant_id = ?1 AND trace_id = ?2";
 
 const UPDATE_TRACE: &str = "UPDATE traces SET start_ns = ?2, end_ns = ?3, duration_ns = ?4, root_service = ?5, \
      root_operation = ?6, has_root = ?7, root_start_ns = ?8, status = ?9 WHERE id = ?1";
@@ -417,27 +425,9 @@ fn write_rows(
         let mut update = tx.prepare_cached(UPDATE_TRACE).map_err(map_err)?;
         for (tenant, s) in &p.traces {
             let hex = s.trace_id.to_hex();
-            let status = i64::from(s.status.as_otlp());
-            let inserted = insert
-                .execute(params![
-                    &**tenant,
-                    &hex,
-                    s.start_ns,
-                    s.end_ns,
-                    s.duration_ns(),
-                    s.root_service,
-                    s.root_operation,
-                    s.has_root,
-                    s.root_start_ns,
-                    status
-                ])
-                .map_err(map_err)?;
-            if inserted > 0 {
-                trace_refs.push(tx.last_insert_rowid());
-                continue;
-            }
-            let (id, stored) = select
-                .query_row(params![&**tenant, &hex], |r| {
+            let key = trace_key(&s.trace_id);
+            let found = select
+                .query_row(params![&**tenant, &hex, key], |r| {
                     Ok((
                         r.get::<_, i64>(0)?,
                         TraceSummary {
@@ -453,7 +443,27 @@ fn write_rows(
                         },
                     ))
                 })
+                .optional()
                 .map_err(map_err)?;
+            let Some((id, stored)) = found else {
+                insert
+                    .execute(params![
+                        &**tenant,
+                        &hex,
+                        key,
+                        s.start_ns,
+                        s.end_ns,
+                        s.duration_ns(),
+                        s.root_service,
+                        s.root_operation,
+                        s.has_root,
+                        s.root_start_ns,
+                        i64::from(s.status.as_otlp())
+                    ])
+                    .map_err(map_err)?;
+                trace_refs.push(tx.last_insert_rowid());
+                continue;
+            };
             let mut merged = stored.clone();
             merged.merge(&TraceSummary { span_count: 0, ..s.clone() });
             if merged != stored {

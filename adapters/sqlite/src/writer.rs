@@ -69,12 +69,17 @@ pub(crate) struct WriterState {
 
 impl WriterState {
     /// Runs `f` in one transaction that also registers `tenants`; commits when `f` succeeds.
+    ///
+    /// The transaction takes the write lock when it begins (`BEGIN IMMEDIATE`, waiting up to the
+    /// busy timeout). A deferred one whose first statement reads would hold a read snapshot, and
+    /// its first write would fail at once with `SQLITE_BUSY` when a checkpoint reset the WAL in
+    /// between, without waiting.
     pub fn transaction<T>(
         &mut self,
         tenants: &[Arc<str>],
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        let tx = self.conn.transaction().map_err(map_err)?;
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_err)?;
         let added = Self::register_tenants(&self.known_tenants, &tx, tenants)?;
         let out = f(&tx)?;
         tx.commit().map_err(map_err)?;

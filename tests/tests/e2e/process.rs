@@ -219,3 +219,48 @@ fn sigterm_at_once_after_start_is_a_clean_shutdown() {
         assert_eq!(p.terminate().0, 0);
     }
 }
+
+/// A few seconds of loadsim against the real binary (traces, logs and metrics over gRPC): every
+/// acknowledged record is stored. Throughput is measured in docs/benchmarks.md, not here.
+#[test]
+fn loadsim_smoke_run_stores_everything_it_had_acknowledged() {
+    const LOADSIM: &str = env!("CARGO_BIN_EXE_loadsim-under-test");
+    let dir = tempfile::tempdir().unwrap();
+    let p = Process::start(BIN, dir.path(), &[]).expect("server starts");
+    let http = format!("http://{}", p.http_addr);
+    let grpc = format!("http://{}", p.grpc_addr);
+    let args = [
+        "--endpoint",
+        &grpc,
+        "--http-endpoint",
+        &http,
+        "--services",
+        "20",
+        "--rate",
+        "50",
+        "--duration",
+        "3s",
+        "--warmup",
+        "0s",
+        "--connections",
+        "2",
+        "--batch",
+        "100",
+        "--logs-rate",
+        "200",
+        "--metrics-rate",
+        "100",
+        "--settle",
+        "60s",
+    ];
+    let (code, out, err) = run_binary(LOADSIM, dir.path(), &args, &[]);
+    assert_eq!(code, 0, "loadsim failed: {out}\n{err}");
+    assert!(out.contains("zero-loss check      PASS"), "{out}");
+    let stored = |what: &str| -> u64 {
+        let line = out.lines().find(|l| l.starts_with(what)).unwrap_or_else(|| panic!("no {what} line: {out}"));
+        line.rsplit("stored ").next().and_then(|n| n.split_whitespace().next()?.parse().ok()).expect("a count")
+    };
+    assert!(stored("spans") >= 1_000, "{out}");
+    assert!(stored("points") > 0, "{out}");
+    p.terminate();
+}
