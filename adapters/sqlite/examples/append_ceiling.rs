@@ -10,8 +10,6 @@
 #[path = "support/raw.rs"]
 mod raw;
 
-use std::time::Instant;
-
 fn main() {
     let (total, per_commit, per_trace) = raw::args();
     let dir = tempfile::tempdir().unwrap();
@@ -31,40 +29,14 @@ fn main() {
          VALUES (?,?,?,?,?,?,2,?,?,?,?,0,'','',1,?,'bench','',NULL,?,0,NULL,NULL)",
     );
     let mut rows = raw::RowGen::new(per_trace);
-    let started = Instant::now();
-    let mut done = 0usize;
     let mut trace_ref = 0i64;
-    while done < total {
-        db.exec("BEGIN");
-        let mut in_tx = 0;
-        while in_tx < per_commit {
-            trace_ref += 1;
-            for s in &rows.trace() {
-                stmt.int(1, trace_ref);
-                stmt.text(2, "bench");
-                stmt.text(3, &s.trace_id);
-                stmt.text(4, &s.span_id);
-                match &s.parent {
-                    Some(p) => stmt.text(5, p),
-                    None => stmt.null(5),
-                }
-                stmt.text(6, &s.name);
-                stmt.int(7, s.start);
-                stmt.int(8, s.start + 5_000_000);
-                stmt.int(9, 5_000_000);
-                stmt.text(10, &s.service);
-                stmt.int(11, 42);
-                stmt.text(12, &s.attributes);
-                stmt.run();
-                in_tx += 1;
-            }
+    raw::run_commits(&db, "append", (total, per_commit, per_trace), || {
+        trace_ref += 1;
+        let spans = rows.trace();
+        for s in &spans {
+            s.bind_text(&stmt, trace_ref);
+            stmt.run();
         }
-        db.exec("COMMIT");
-        done += in_tx;
-    }
-    let secs = started.elapsed().as_secs_f64();
-    println!(
-        "append: spans={done} commit={per_commit} per_trace={per_trace} secs={secs:.2} spans_per_sec={:.0}",
-        done as f64 / secs
-    );
+        spans.len()
+    });
 }

@@ -11,8 +11,6 @@
 #[path = "support/raw.rs"]
 mod raw;
 
-use std::time::Instant;
-
 const SPAN_COLS: &str = "id INTEGER PRIMARY KEY, trace_ref INTEGER NOT NULL, tenant_id TEXT NOT NULL, \
     span_id BLOB NOT NULL, parent_span_id BLOB, name TEXT NOT NULL, kind INTEGER NOT NULL, \
     start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, duration_ns INTEGER NOT NULL, service_name TEXT NOT NULL, \
@@ -79,73 +77,60 @@ fn main() {
         if slim { "" } else { ", ?9" }
     ));
     let mut rows = raw::RowGen::new(per_trace);
-    let started = Instant::now();
-    let mut done = 0usize;
     let mut trace_ref = 0i64;
-    while done < total {
-        db.exec("BEGIN");
-        let mut in_tx = 0;
-        while in_tx < per_commit {
-            let spans = rows.trace();
-            let root = &spans[0];
-            let id_bytes = hex(&root.trace_id);
-            let key = i64::from_le_bytes(id_bytes[..8].try_into().unwrap());
-            if indexed {
-                find.text(1, "bench");
-                if text_ids {
-                    find.text(2, &root.trace_id)
-                } else {
-                    find.blob(2, &id_bytes)
-                }
-                find.int(3, key);
-                assert!(find.run().is_none());
-                let t = &insert_trace;
-                t.text(1, "bench");
-                if text_ids {
-                    t.text(2, &root.trace_id)
-                } else {
-                    t.blob(2, &id_bytes)
-                }
-                t.int(3, key);
-                t.int(4, root.start);
-                t.int(5, root.start + 5_000_000);
-                t.text(6, &root.service);
-                t.int(7, spans.len() as i64);
-                t.run();
-                trace_ref = db.last_rowid();
+    raw::run_commits(&db, &format!("layout={layout}"), (total, per_commit, per_trace), || {
+        let spans = rows.trace();
+        let root = &spans[0];
+        let id_bytes = hex(&root.trace_id);
+        let key = i64::from_le_bytes(id_bytes[..8].try_into().unwrap());
+        if indexed {
+            find.text(1, "bench");
+            if text_ids {
+                find.text(2, &root.trace_id)
             } else {
-                trace_ref += 1;
+                find.blob(2, &id_bytes)
             }
-            for s in &spans {
-                let q = &insert_span;
-                let span_id = hex(&s.span_id);
-                let parent = s.parent.as_deref().map(hex);
-                q.int(1, trace_ref);
-                q.blob(2, &span_id);
-                match &parent {
-                    Some(p) => q.blob(3, p),
-                    None => q.null(3),
-                }
-                q.text(4, &s.name);
-                q.int(5, s.start);
-                q.int(6, s.start + 5_000_000);
-                q.text(7, &s.service);
-                q.text(8, &s.attributes);
-                if !slim {
-                    q.blob(9, &id_bytes);
-                }
-                q.run();
-                in_tx += 1;
+            find.int(3, key);
+            assert!(find.run().is_none());
+            let t = &insert_trace;
+            t.text(1, "bench");
+            if text_ids {
+                t.text(2, &root.trace_id)
+            } else {
+                t.blob(2, &id_bytes)
             }
+            t.int(3, key);
+            t.int(4, root.start);
+            t.int(5, root.start + 5_000_000);
+            t.text(6, &root.service);
+            t.int(7, spans.len() as i64);
+            t.run();
+            trace_ref = db.last_rowid();
+        } else {
+            trace_ref += 1;
         }
-        db.exec("COMMIT");
-        done += in_tx;
-    }
-    let secs = started.elapsed().as_secs_f64();
-    println!(
-        "layout={layout} spans={done} commit={per_commit} per_trace={per_trace} secs={secs:.2} spans_per_sec={:.0}",
-        done as f64 / secs
-    );
+        for s in &spans {
+            let q = &insert_span;
+            let span_id = hex(&s.span_id);
+            let parent = s.parent.as_deref().map(hex);
+            q.int(1, trace_ref);
+            q.blob(2, &span_id);
+            match &parent {
+                Some(p) => q.blob(3, p),
+                None => q.null(3),
+            }
+            q.text(4, &s.name);
+            q.int(5, s.start);
+            q.int(6, s.start + 5_000_000);
+            q.text(7, &s.service);
+            q.text(8, &s.attributes);
+            if !slim {
+                q.blob(9, &id_bytes);
+            }
+            q.run();
+        }
+        spans.len()
+    });
 }
 
 fn hex(s: &str) -> Vec<u8> {

@@ -142,6 +142,53 @@ impl RowGen {
     }
 }
 
+impl RawSpan {
+    /// Binds the twelve parameters of the span insert `raw_baseline` and `append_ceiling` share.
+    pub fn bind_text(&self, stmt: &Stmt, trace_ref: i64) {
+        stmt.int(1, trace_ref);
+        stmt.text(2, "bench");
+        stmt.text(3, &self.trace_id);
+        stmt.text(4, &self.span_id);
+        match &self.parent {
+            Some(p) => stmt.text(5, p),
+            None => stmt.null(5),
+        }
+        stmt.text(6, &self.name);
+        stmt.int(7, self.start);
+        stmt.int(8, self.start + 5_000_000);
+        stmt.int(9, 5_000_000);
+        stmt.text(10, &self.service);
+        stmt.int(11, 42);
+        stmt.text(12, &self.attributes);
+    }
+}
+
+/// Runs `write_trace` (which writes one trace and returns its span count) in transactions of at
+/// least `per_commit` spans until `total` are written, then prints the rate under `label`.
+pub fn run_commits(
+    db: &Db,
+    label: &str,
+    (total, per_commit, per_trace): (usize, usize, usize),
+    mut write_trace: impl FnMut() -> usize,
+) {
+    let started = std::time::Instant::now();
+    let mut done = 0usize;
+    while done < total {
+        db.exec("BEGIN");
+        let mut in_tx = 0;
+        while in_tx < per_commit {
+            in_tx += write_trace();
+        }
+        db.exec("COMMIT");
+        done += in_tx;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{label}: spans={done} commit={per_commit} per_trace={per_trace} secs={secs:.2} spans_per_sec={:.0}",
+        done as f64 / secs
+    );
+}
+
 /// Reads `[spans] [per_commit] [spans_per_trace]` from the command line.
 pub fn args() -> (usize, usize, usize) {
     let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().expect("number")).collect();
