@@ -4,7 +4,8 @@
 use crate::error::map_sqlx_error;
 use crate::fts;
 use crate::read::{
-    LOG_COLUMNS, POINT_COLUMNS, SPAN_COLUMNS, Stored, TRACE_COLUMNS, col, stored_log_from_row, summary_from_row,
+    LOG_COLUMNS, LOGS_BY_TRACE, POINT_COLUMNS, SPAN_COLUMNS, Stored, TRACE_COLUMNS, col, stored_log_from_row,
+    summary_from_row,
 };
 use crate::sql::{Bind, Select, wrong_cursor};
 use otelcontext_domain::codec::rows::{self, ResourceCache};
@@ -137,7 +138,8 @@ async fn search_logs_with(
     };
     let ranked = q.sort == LogSort::Relevance && q.text.is_some();
     let base = format!(
-        "SELECT {LOG_COLUMNS} FROM logs l LEFT JOIN resources r ON r.tenant_id = l.tenant_id AND r.fingerprint = l.resource_fp"
+        "SELECT {LOG_COLUMNS} FROM logs l {} LEFT JOIN resources r ON r.tenant_id = l.tenant_id AND r.fingerprint = l.resource_fp",
+        if q.trace_id.is_some() { LOGS_BY_TRACE } else { "" }
     );
     let mut sel = match (&expression, ranked) {
         (Some(expr), true) => Select::new(

@@ -334,3 +334,27 @@ async fn a_write_waits_for_another_connections_write_lock_instead_of_failing() {
     );
     s.close().await;
 }
+
+#[tokio::test]
+async fn a_traces_logs_are_read_through_the_trace_index_not_the_tenants_time_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir).await;
+    s.write(&logs_batch(&tenant("t"), vec![text_log(1, "s", "x")])).await.unwrap();
+    let plan: Vec<String> = s
+        .writer
+        .run(|st| {
+            let mut stmt = st
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {}", read::logs_of_trace_sql()))
+                .map_err(writer::map_err)?;
+            let rows = stmt
+                .query_map(rusqlite::params!["t", "0123"], |r| r.get::<_, String>(3))
+                .map_err(writer::map_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(writer::map_err)?;
+            Ok(rows)
+        })
+        .await
+        .unwrap();
+    assert!(plan.iter().any(|p| p.contains("logs_tenant_trace")), "{plan:?}");
+}
