@@ -105,7 +105,7 @@ async fn seed(storage: &SqliteStorage, tenant: &TenantId, spans: u64, logs: u64)
                     events: vec![],
                     links: vec![],
                     status: SpanStatus {
-                        code: if g.next() % 50 == 0 { StatusCode::Error } else { StatusCode::Ok },
+                        code: if g.next().is_multiple_of(50) { StatusCode::Error } else { StatusCode::Ok },
                         message: String::new(),
                     },
                     resource: resources[((svc + i) % 50) as usize].clone(),
@@ -142,7 +142,7 @@ async fn seed(storage: &SqliteStorage, tenant: &TenantId, spans: u64, logs: u64)
             batch.push(LogRecord {
                 timestamp_ns: T0 + (n as i128 * HOUR_NS as i128 / logs as i128) as i64,
                 observed_ns: 0,
-                severity_number: if g.next() % 20 == 0 { 17 } else { 9 },
+                severity_number: if g.next().is_multiple_of(20) { 17 } else { 9 },
                 severity_text: String::new(),
                 body: Some(AnyValue::String(body)),
                 attributes,
