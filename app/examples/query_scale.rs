@@ -1,22 +1,25 @@
-//! Queries at scale: seeds a database with `spans` spans (5 per trace, 50 services, ten attributes)
+//! Queries at scale: seeds the configured database (`DB_DRIVER`, `DB_DSN`, as the server reads them)
+//! with `spans` spans (5 per trace, 50 services, ten attributes)
 //! and `logs` log records spread over one hour, then times the reads the API serves most: a trace
 //! by id, full-text log search, trace search by service and time, and the dashboard's exact stats.
 //! Prints p50/p95/p99 of each (wall time through the adapter, one caller, warm cache).
 //!
-//! `cargo run --release -p otelcontext-sqlite --example query_scale -- [spans] [logs] [db_path]`
+//! ```sh
+//! DB_DSN=/path/scale.db cargo run --release -p otelcontext --example query_scale -- [spans] [logs]
+//! DB_DRIVER=postgres DB_DSN=postgres://postgres@127.0.0.1:5432/scale \
+//!     cargo run --release -p otelcontext --example query_scale -- [spans] [logs]
+//! ```
 //!
-//! With a `db_path` that already holds the data, seeding is skipped (the ids to look up are
-//! re-derived from the same generator), so the queries can be re-run without re-seeding.
+//! On a database that already holds the data seeding is skipped (the ids to look up are re-derived
+//! from the same generator), so the queries can be re-run without re-seeding.
 
+use otelcontext::Config;
 use otelcontext_domain::search::TextQuery;
 use otelcontext_domain::{
     AnyValue, Attributes, InstrumentationScope, LogRecord, Resource, Span, SpanId, SpanKind, SpanStatus, StatusCode,
     TenantId, TraceId,
 };
-use otelcontext_ports::{
-    LogQuery, LogStore, Maintenance, TelemetryWriter, TenantBatch, TimeRange, TraceQuery, TraceStatsQuery, TraceStore,
-};
-use otelcontext_sqlite::{SqliteConfig, SqliteStorage};
+use otelcontext_ports::{LogQuery, Storage, TenantBatch, TimeRange, TraceQuery, TraceStatsQuery};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -70,7 +73,7 @@ fn percentiles(mut d: Vec<Duration>) -> String {
     format!("n={} p50={:.2} ms p95={:.2} ms p99={:.2} ms", d.len(), at(0.5), at(0.95), at(0.99))
 }
 
-async fn seed(storage: &SqliteStorage, tenant: &TenantId, spans: u64, logs: u64) {
+async fn seed(storage: &dyn Storage, tenant: &TenantId, spans: u64, logs: u64) {
     let resources: Vec<Arc<Resource>> = (0..50).map(|i| Arc::new(Resource::for_service(&service(i)))).collect();
     let scope = Arc::new(InstrumentationScope { name: "bench".into(), ..Default::default() });
     let traces = spans / 5;
@@ -168,15 +171,15 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let spans: u64 = args.first().map(|a| a.parse().expect("spans")).unwrap_or(10_000_000);
     let logs: u64 = args.get(1).map(|a| a.parse().expect("logs")).unwrap_or(10_000_000);
-    let dir = tempfile::tempdir().unwrap();
-    let path = args.get(2).map(std::path::PathBuf::from).unwrap_or_else(|| dir.path().join("scale.db"));
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
-        let storage = SqliteStorage::open(&SqliteConfig::new(&path)).await.unwrap();
+        let config = Config::from_env().expect("configuration");
+        let storage = otelcontext::storage::open_adapter(&config).await.expect("storage");
+        let storage = storage.as_ref();
         let tenant = TenantId::parse("bench").unwrap();
         let counts = storage.counts(&tenant).await.unwrap();
         if counts.spans < spans || counts.logs < logs {
-            seed(&storage, &tenant, spans, logs).await;
+            seed(storage, &tenant, spans, logs).await;
         }
         let counts = storage.counts(&tenant).await.unwrap();
         println!("database: {} spans, {} traces, {} logs", counts.spans, counts.traces, counts.logs);
