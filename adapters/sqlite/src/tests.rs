@@ -25,6 +25,11 @@ async fn checkpoint(s: &SqliteStorage) -> Result<(), StorageError> {
     Err(StorageError::Other("checkpoint stayed busy".into()))
 }
 
+/// One integer read on the writer connection.
+async fn scalar(s: &SqliteStorage, sql: &'static str) -> i64 {
+    s.writer.run(move |st| st.conn.query_row(sql, [], |r| r.get(0)).map_err(writer::map_err)).await.unwrap()
+}
+
 fn text(q: &str) -> LogQuery {
     LogQuery { text: TextQuery::parse(q).unwrap(), ..LogQuery::recent(100) }
 }
@@ -255,15 +260,7 @@ async fn traces_written_before_version_5_are_found_by_their_new_key_and_still_me
         pool.close().await;
     }
     let s = SqliteStorage::open(&SqliteConfig::new(&path)).await.unwrap();
-    let key: i64 = s
-        .writer
-        .run(|st| {
-            st.conn
-                .query_row("SELECT trace_key FROM traces WHERE tenant_id = 'old'", [], |r| r.get(0))
-                .map_err(writer::map_err)
-        })
-        .await
-        .unwrap();
+    let key = scalar(&s, "SELECT trace_key FROM traces WHERE tenant_id = 'old'").await;
     assert_eq!(key, write::trace_key(&trace_id), "the migration's key is the writer's");
     let old = tenant("old");
     assert!(s.get_trace(&old, &trace_id).await.unwrap().is_some(), "found by the new index");
@@ -271,15 +268,7 @@ async fn traces_written_before_version_5_are_found_by_their_new_key_and_still_me
     s.write(&[TenantBatch { tenant: old.clone(), spans: vec![first.clone()], logs: vec![], metrics: vec![] }])
         .await
         .unwrap();
-    let rows: i64 = s
-        .writer
-        .run(|st| {
-            st.conn
-                .query_row("SELECT count(*) FROM traces WHERE tenant_id = 'old'", [], |r| r.get(0))
-                .map_err(writer::map_err)
-        })
-        .await
-        .unwrap();
+    let rows = scalar(&s, "SELECT count(*) FROM traces WHERE tenant_id = 'old'").await;
     assert_eq!(rows, 1);
     let trace = s.get_trace(&old, &trace_id).await.unwrap().unwrap();
     assert_eq!((trace.spans.len(), trace.summary.span_count), (1, 1));
