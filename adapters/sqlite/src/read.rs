@@ -56,7 +56,6 @@ pub(crate) const POINT_COLUMNS: &str = "m.id, m.time_ns, m.name, m.description, 
     m.scope_version, m.scope_attributes_json, m.attributes_json, m.start_ns, m.flags, m.value, m.count, m.sum, m.min, \
     m.max, m.data_json";
 
-/// Columns of a trace row.
 /// Logs of one trace are read through the trace index. Without table statistics the planner
 /// preferred the `(tenant_id, timestamp_ns, …)` index for its order and read every log of the
 /// tenant (27 ms per trace at 200k logs; `examples/query_scale.rs`).
@@ -70,6 +69,7 @@ pub(crate) fn logs_of_trace_sql() -> String {
     )
 }
 
+/// Columns of a trace row.
 pub(crate) const TRACE_COLUMNS: &str = "t.id, t.trace_id, t.start_ns, t.end_ns, t.duration_ns, t.root_service, \
     t.root_operation, t.has_root, t.root_start_ns, t.status, t.span_count";
 
