@@ -58,7 +58,7 @@ pub(crate) const POINT_COLUMNS: &str = "m.id, m.time_ns, m.name, m.description, 
 
 /// Logs of one trace are read through the trace index. Without table statistics the planner
 /// preferred the `(tenant_id, timestamp_ns, …)` index for its order and read every log of the
-/// tenant (27 ms per trace at 200k logs; `examples/query_scale.rs`).
+/// tenant (27 ms per trace at 200k logs; `app/examples/query_scale.rs`).
 pub(crate) const LOGS_BY_TRACE: &str = "INDEXED BY logs_tenant_trace";
 
 /// The logs of one trace (tenant and hex trace id bound), oldest first.
