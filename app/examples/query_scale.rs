@@ -1,7 +1,8 @@
 //! Queries at scale: seeds the configured database (`DB_DRIVER`, `DB_DSN`, as the server reads them)
 //! with `spans` spans (5 per trace, 50 services, ten attributes)
 //! and `logs` log records spread over one hour, then times the reads the API serves most: a trace
-//! by id, full-text log search, trace search by service and time, and the dashboard's exact stats.
+//! by id, full-text log search (two common words, then a rare term), trace search by service and
+//! time, and the dashboard's exact stats.
 //! Prints p50/p95/p99 of each (wall time through the adapter, one caller, warm cache).
 //!
 //! ```sh
@@ -206,6 +207,19 @@ fn main() {
             assert!(!page.items.is_empty());
         }
         println!("log full-text search (100 newest): {}", percentiles(d));
+
+        // A rare term: an order number (each is in about logs / 1,000,000 bodies).
+        let mut d = Vec::new();
+        for _ in 0..200 {
+            let q = LogQuery {
+                text: TextQuery::parse(&format!("order {}", g.next() % 1_000_000)).unwrap(),
+                ..LogQuery::recent(100)
+            };
+            let at = Instant::now();
+            storage.search_logs(&tenant, &q).await.unwrap();
+            d.push(at.elapsed());
+        }
+        println!("log search, rare term:            {}", percentiles(d));
 
         let mut d = Vec::new();
         for _ in 0..200 {

@@ -15,6 +15,7 @@ mod records;
 mod schema;
 mod search;
 mod sql;
+mod text_plan;
 mod write;
 mod writer;
 

@@ -8,6 +8,7 @@ use crate::read::{
     summary_from_row,
 };
 use crate::sql::{Bind, Select, wrong_cursor};
+use crate::text_plan;
 use otelcontext_domain::codec::rows::{self, ResourceCache};
 use otelcontext_domain::{
     GraphSnapshot, Investigation, InvestigationStatus, LogTemplate, MetricBucket, MetricPoint, Span, TemplateId,
@@ -21,17 +22,17 @@ use otelcontext_ports::{CATALOG_SLACK_NS, CatalogSignal, validate_catalog_read};
 use sqlx::SqlitePool;
 use sqlx::sqlite::SqliteRow;
 
-fn t(tenant: &TenantId) -> Bind {
+pub(crate) fn t(tenant: &TenantId) -> Bind {
     Bind::Text(tenant.as_str().to_owned())
 }
 
 /// Adds `column >= start AND column <= end` for the open ends of a range.
-fn time(sel: &mut Select, column: &str, range: &TimeRange) {
+pub(crate) fn time(sel: &mut Select, column: &str, range: &TimeRange) {
     sel.and_int(&format!("{column} >= ?"), range.start_ns).and_int(&format!("{column} <= ?"), range.end_ns);
 }
 
 /// A keyset page from rows holding the sort key and id in columns `key` and `id`.
-fn keyset_page<T>(
+pub(crate) fn keyset_page<T>(
     rows: &[SqliteRow],
     limit: usize,
     key: &str,
@@ -104,7 +105,7 @@ pub(crate) async fn search_spans(
 
 /// How text terms are matched.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum TextMode {
+pub(crate) enum TextMode {
     /// Through the FTS5 index (terms without letters or digits through LIKE).
     Index,
     /// Every term through LIKE: the fallback when the index fails.
@@ -126,7 +127,58 @@ pub(crate) async fn search_logs(
     }
 }
 
-async fn search_logs_with(
+/// The conditions of a log query besides its tenant, its full-text match and its order: the
+/// terms the index cannot answer (every term when scanning), time, service, severity, trace,
+/// template and attributes.
+pub(crate) fn log_filters(sel: &mut Select, q: &LogQuery, mode: TextMode) {
+    if let Some(text) = &q.text {
+        let scanned: Vec<&String> = match mode {
+            TextMode::Index => fts::unindexed_terms(text).collect(),
+            TextMode::Scan => text.terms().iter().collect(),
+        };
+        for term in scanned {
+            let p = fts::like_pattern(term);
+            sel.and(
+                "(l.body LIKE ? ESCAPE '\\' OR l.service_name LIKE ? ESCAPE '\\')",
+                [Bind::Text(p.clone()), Bind::Text(p)],
+            );
+        }
+    }
+    time(sel, "l.timestamp_ns", &q.time);
+    sel.and_text("l.service_name = ?", q.service.as_deref())
+        .and_int("l.level >= ?", q.min_severity.map(|s| i64::from(s.number())))
+        .and_text("l.trace_id = ?", q.trace_id.map(|t| t.to_hex()).as_deref())
+        .and_int("l.template_id = ?", q.template_id.map(TemplateId::as_i64))
+        .attributes("l.attributes_json", &q.attributes);
+}
+
+pub(crate) async fn search_logs_with(
+    pool: &SqlitePool,
+    tenant: &TenantId,
+    q: &LogQuery,
+    mode: TextMode,
+) -> Result<Page<StoredLog>, StorageError> {
+    let expression = match (mode, &q.text) {
+        (TextMode::Index, Some(text)) => fts::match_expression(text),
+        _ => None,
+    };
+    let ranked = q.sort == LogSort::Relevance && q.text.is_some();
+    // In time order, common words are checked row by row instead of merged by the index.
+    if expression.is_some()
+        && !ranked
+        && q.trace_id.is_none()
+        && let Some(text) = &q.text
+    {
+        let terms = text_plan::split_terms(pool, text).await?;
+        if let Some(page) = text_plan::search(pool, tenant, q, &terms, text_plan::SCAN_BUDGET_ROWS).await? {
+            return Ok(page);
+        }
+    }
+    search_logs_in_one_query(pool, tenant, q, mode).await
+}
+
+/// A log search as one query: the full-text index (or LIKE) for every term.
+pub(crate) async fn search_logs_in_one_query(
     pool: &SqlitePool,
     tenant: &TenantId,
     q: &LogQuery,
@@ -156,25 +208,7 @@ async fn search_logs_with(
         }
         (None, _) => Select::new(format!("{base} WHERE l.tenant_id = ?"), vec![t(tenant)]),
     };
-    if let Some(text) = &q.text {
-        let scanned: Vec<&String> = match mode {
-            TextMode::Index => fts::unindexed_terms(text).collect(),
-            TextMode::Scan => text.terms().iter().collect(),
-        };
-        for term in scanned {
-            let p = fts::like_pattern(term);
-            sel.and(
-                "(l.body LIKE ? ESCAPE '\\' OR l.service_name LIKE ? ESCAPE '\\')",
-                [Bind::Text(p.clone()), Bind::Text(p)],
-            );
-        }
-    }
-    time(&mut sel, "l.timestamp_ns", &q.time);
-    sel.and_text("l.service_name = ?", q.service.as_deref())
-        .and_int("l.level >= ?", q.min_severity.map(|s| i64::from(s.number())))
-        .and_text("l.trace_id = ?", q.trace_id.map(|t| t.to_hex()).as_deref())
-        .and_int("l.template_id = ?", q.template_id.map(TemplateId::as_i64))
-        .attributes("l.attributes_json", &q.attributes);
+    log_filters(&mut sel, q, mode);
     let mut resources = ResourceCache::default();
     if ranked {
         let offset = match q.cursor {

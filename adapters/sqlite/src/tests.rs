@@ -5,6 +5,7 @@ use super::*;
 use otelcontext_domain::StatusCode;
 use otelcontext_domain::search::TextQuery;
 use otelcontext_ports::conformance::fixtures::{T0, logs_batch, rich_span, tenant, text_log};
+use otelcontext_ports::{LogSort, TimeRange};
 
 async fn open(dir: &tempfile::TempDir) -> SqliteStorage {
     SqliteStorage::open(&SqliteConfig::new(dir.path().join("o.db"))).await.unwrap()
@@ -346,4 +347,98 @@ async fn a_traces_logs_are_read_through_the_trace_index_not_the_tenants_time_ind
         .await
         .unwrap();
     assert!(plan.iter().any(|p| p.contains("logs_tenant_trace")), "{plan:?}");
+}
+
+/// Every page of `q` (all of them, following the cursors) from `search`, as (id, timestamp).
+async fn all_pages<F, Fut>(q: &LogQuery, search: F) -> Vec<(i64, i64)>
+where
+    F: Fn(LogQuery) -> Fut,
+    Fut: std::future::Future<Output = Page<StoredLog>>,
+{
+    let (mut found, mut q) = (Vec::new(), q.clone());
+    loop {
+        let page = search(q.clone()).await;
+        found.extend(page.items.iter().map(|l| (l.id.0, l.record.timestamp_ns)));
+        match page.next {
+            Some(c) => q.cursor = Some(c),
+            None => return found,
+        }
+    }
+}
+
+#[tokio::test]
+async fn common_words_checked_row_by_row_give_the_pages_of_the_index_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir).await;
+    let (a, b) = (tenant("a"), tenant("b"));
+    let hour = 3_600_000_000_000i64;
+    // 12,500 logs of `a` in five commits and 500 of `b` after each. `alpha` and `delta` are in
+    // every log (common), `beta` in a third and `gamma` in the rest (rare, under 10,000). Pairs
+    // share a time, every 97th is an hour late, three are a day ahead.
+    let mut n = 0i64;
+    for commit in 0..5 {
+        let logs: Vec<_> = (0..2_500)
+            .map(|_| {
+                n += 1;
+                let at = match n {
+                    5 | 50 | 500 => n * 1_000 + 24 * hour,
+                    _ if n % 97 == 0 => n * 1_000 - hour,
+                    _ => n / 2 * 1_000,
+                };
+                let word = if n % 3 == 0 { "beta" } else { "gamma" };
+                text_log(at, "svc", &format!("Alpha delta {word} {n}"))
+            })
+            .collect();
+        s.write(&logs_batch(&a, logs)).await.unwrap();
+        let other = (0..500).map(|i| text_log(commit * 2_500_000 + i, "svc", &format!("alpha delta {commit} {i}")));
+        s.write(&logs_batch(&b, other.collect())).await.unwrap();
+    }
+    let split = |w: &str| {
+        let text = TextQuery::parse(w).unwrap().unwrap();
+        let pool = s.readers.clone();
+        async move { text_plan::split_terms(&pool, &text).await.unwrap() }
+    };
+    let terms = |rare: &[&str], common: &[&str]| text_plan::Terms {
+        rare: rare.iter().map(|t| t.to_string()).collect(),
+        common: common.iter().map(|t| t.to_string()).collect(),
+    };
+    assert_eq!(split("alpha beta").await, terms(&["beta"], &["alpha"]));
+    assert_eq!(split("gamma -- DELTA").await, terms(&["gamma"], &["DELTA"]), "terms without letters are not probed");
+
+    let q = |w: &str, sort: LogSort, limit: usize| LogQuery { sort, ..LogQuery { limit, ..text(w) } };
+    let window = TimeRange::between(T0 + 2_000_000, T0 + 4_000_000);
+    for (query, expected) in [
+        (q("alpha", LogSort::Newest, 1_000), 12_500),
+        (q("ALPHA delta", LogSort::Oldest, 1_000), 12_500),
+        (q("alpha beta", LogSort::Newest, 7), 4_166),
+        (q("beta", LogSort::Newest, 500), 4_166),
+        (q("delta gamma", LogSort::Oldest, 999), 8_334),
+        (LogQuery { time: window, ..q("alpha", LogSort::Newest, 50) }, 3_961),
+        (LogQuery { service: Some("svc".into()), ..q("alpha", LogSort::Newest, 3_000) }, 12_500),
+    ] {
+        let mode = search::TextMode::Index;
+        let (st, tn) = (&s, &a);
+        let planned = all_pages(&query, |q| async move { st.search_logs(tn, &q).await.unwrap() }).await;
+        let one_query = all_pages(&query, |q| {
+            let pool = s.readers.clone();
+            let a = a.clone();
+            async move { search::search_logs_in_one_query(&pool, &a, &q, mode).await.unwrap() }
+        })
+        .await;
+        assert_eq!(planned.len(), expected, "{query:?}");
+        assert_eq!(planned, one_query, "{query:?}");
+    }
+
+    // Common words that do not fill the page within the budget give way to the index query; a
+    // rare term narrows the rows, so no budget applies to it.
+    let all_common = split("alpha").await;
+    let page = q("alpha", LogSort::Newest, 10);
+    assert!(text_plan::search(&s.readers, &a, &page, &all_common, 1).await.unwrap().is_some(), "filled at once");
+    let big_page = q("alpha", LogSort::Newest, 5_000);
+    let over = text_plan::search(&s.readers, &a, &big_page, &all_common, 1).await.unwrap();
+    assert!(over.is_none(), "a chunk of 4,096 rows cannot fill a page of 5,000");
+    let narrowed = LogQuery { text: TextQuery::parse("alpha 4").unwrap(), ..big_page };
+    let found = text_plan::search(&s.readers, &b, &narrowed, &split("alpha 4").await, 1).await.unwrap();
+    assert_eq!(found.map(|p| p.items.len()), Some(944), "commit 4, or a number from 4 or 40 to 49 or 400 to 499");
+    s.close().await;
 }
