@@ -7,16 +7,26 @@
 #   scripts/ingest-bench.sh [--bin target/release/otelcontext] [--loadsim target/release/loadsim] -- \
 #       --services 200 --rate 750 --duration 60s --warmup 5s --connections 8 --batch 1000
 #
+# --postgres URL runs the server on a fresh database created through URL (a PostgreSQL server's
+# admin connection, e.g. postgres://postgres@127.0.0.1:5432/postgres) and dropped afterwards.
+# --health samples the server's metrics every second during the run and reports the seed's health
+# criteria at the end: payload rejections, graph event drops, the highest pool usage, DLQ activity,
+# and the dashboard p99 of the run's tenant over time, with how long each dashboard query took.
+#
 # The exit code is loadsim's: 0 when every acknowledged record was stored.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bin=target/release/otelcontext
 loadsim=target/release/loadsim
+pg_admin=""
+health=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --bin) bin="$2"; shift 2 ;;
         --loadsim) loadsim="$2"; shift 2 ;;
+        --postgres) pg_admin="$2"; shift 2 ;;
+        --health) health=1; shift ;;
         --) shift; break ;;
         *) break ;;
     esac
@@ -30,11 +40,20 @@ http_port="${BENCH_HTTP_PORT:-18080}"
 grpc_port="${BENCH_GRPC_PORT:-14317}"
 dir="$(mktemp -d)"
 server=""
+sampler=""
+pg_db=""
 cleanup() {
+    if [[ -n "$sampler" ]]; then kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true; fi
     if [[ -n "$server" ]]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+    if [[ -n "$pg_db" ]]; then psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $pg_db" >/dev/null || true; fi
     rm -rf "$dir"
 }
 trap cleanup EXIT
+if [[ -n "$pg_admin" ]]; then
+    pg_db="bench_$$_$(date +%s)"
+    psql -q "$pg_admin" -c "CREATE DATABASE $pg_db" >/dev/null
+    export DB_DRIVER=postgres DB_DSN="${pg_admin%/*}/$pg_db"
+fi
 
 (
     cd "$dir"
@@ -48,8 +67,66 @@ for _ in $(seq 1 100); do
     kill -0 "$server" 2>/dev/null || { cat "$dir/server.log" >&2; exit 2; }
     sleep 0.1
 done
+# The run's tenant: the caller's --tenant-id, else one named here (the sampler needs it).
+tenant="bench-$$"
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+    [[ "${args[$i]}" == --tenant-id ]] && tenant="${args[$((i + 1))]}"
+    [[ "${args[$i]}" == --tenant-id=* ]] && tenant="${args[$i]#--tenant-id=}"
+done
+[[ " ${args[*]} " == *" --tenant-id"* ]] || args+=(--tenant-id "$tenant")
+
+# One line per second: time, then each sampled metric's value, then the dashboard's p99 and how
+# long the dashboard query took (ms).
+metric() { awk -v n="$1" '$1 == n {print $2; found = 1} END {if (!found) print 0}' "$dir/metrics.txt"; }
+sample() {
+    local started p99 took
+    started=$(date +%s)
+    while sleep 1; do
+        curl -fsS "http://127.0.0.1:$http_port/metrics/prometheus" >"$dir/metrics.txt" 2>/dev/null || continue
+        took=$(curl -fsS -o "$dir/dashboard.json" -w '%{time_total}' -H "x-tenant-id: $tenant" \
+            "http://127.0.0.1:$http_port/api/metrics/dashboard?time_range=5m" 2>/dev/null |
+            awk '{printf "%d", $1 * 1000}' || echo 0)
+        p99=$(python3 -c 'import json,sys; print(json.load(sys.stdin).get("p99_latency_ms", "-"))' \
+            <"$dir/dashboard.json" 2>/dev/null || echo -)
+        echo "$(($(date +%s) - started)) $(metric otelcontext_otlp_payload_rejected_total) \
+$(metric otelcontext_graphrag_events_dropped_total) $(metric otelcontext_db_pool_in_use) \
+$(metric otelcontext_db_pool_max_open) $(metric otelcontext_dlq_enqueued_total) \
+$(metric otelcontext_dlq_evicted_total) $(metric otelcontext_dlq_replay_failure_total) $p99 $took"
+    done >"$dir/health.txt"
+}
+if [[ "$health" == 1 ]]; then
+    sample &
+    sampler=$!
+fi
+
 status=0
-"$loadsim" --endpoint "http://127.0.0.1:$grpc_port" --http-endpoint "http://127.0.0.1:$http_port" "$@" || status=$?
+"$loadsim" --endpoint "http://127.0.0.1:$grpc_port" --http-endpoint "http://127.0.0.1:$http_port" "${args[@]}" ||
+    status=$?
+if [[ "$health" == 1 ]]; then
+    sleep 1.5
+    kill "$sampler" 2>/dev/null || true
+    wait "$sampler" 2>/dev/null || true
+    sampler=""
+    echo "--- health (seed criteria; sampled every second) ---"
+    awk '
+        NR == 1 {r0 = $2; d0 = $3; e0 = $6; v0 = $7; f0 = $8}
+        {
+            if ($5 > 0 && $4 / $5 > pool) pool = $4 / $5
+            r = $2; d = $3; e = $6; v = $7; f = $8
+            if ($9 != "-" && $9 != p99) {changes++; p99 = $9}
+            took[NR] = $10
+        }
+        END {
+            n = asort(took)
+            printf "payload rejections   %d\n", r - r0
+            printf "graph events dropped %d\n", d - d0
+            printf "pool usage (max)     %.2f of max_open\n", pool
+            printf "dlq enqueued/evicted/replay failures %d / %d / %d\n", e - e0, v - v0, f - f0
+            printf "dashboard p99        changed %d times over %d samples, last %s ms\n", changes, NR, p99
+            printf "dashboard query      p50 %d ms, p99 %d ms, max %d ms\n", took[int(n * 0.5) + 1], took[int(n * 0.99) + 1], took[n]
+        }' "$dir/health.txt"
+fi
 if [[ -f "$dir/otelcontext.db" ]]; then
     echo "sqlite file          $(du -sm "$dir"/otelcontext.db* | awk '{s += $1} END {print s}') MiB (with WAL)"
 fi

@@ -18,12 +18,22 @@ pub(crate) enum Bind {
 pub(crate) struct Select {
     sql: String,
     binds: Vec<Bind>,
+    /// Planned for its values each time (an unnamed statement), not with a cached generic plan.
+    one_off: bool,
 }
 
 impl Select {
     /// Starts from a fixed `SELECT … WHERE <first condition>` text and its binds.
     pub(crate) fn new(base: impl Into<String>, binds: Vec<Bind>) -> Self {
-        Self { sql: base.into(), binds }
+        Self { sql: base.into(), binds, one_off: false }
+    }
+
+    /// Has the server plan the query for its bound values on every run: for queries whose
+    /// best plan depends on them (a narrow time window or a wide one), where a cached generic
+    /// plan would pick one plan for all.
+    pub(crate) fn planned_per_run(&mut self) -> &mut Self {
+        self.one_off = true;
+        self
     }
 
     /// Appends ` AND <cond>` with one bind per `?` in it.
@@ -102,7 +112,7 @@ impl Select {
     /// Fetches every row (for aggregates, whose row count the query itself bounds).
     pub(crate) async fn fetch_all(&self, pool: &PgPool) -> Result<Vec<PgRow>, StorageError> {
         let sql = self.sql.clone();
-        let mut q = sqlx::query(AssertSqlSafe(numbered(&sql)));
+        let mut q = sqlx::query(AssertSqlSafe(numbered(&sql))).persistent(!self.one_off);
         for b in &self.binds {
             q = match b {
                 Bind::Text(s) => q.bind(s.clone()),
@@ -116,7 +126,8 @@ impl Select {
     /// skipping `offset`.
     pub(crate) async fn fetch(&self, pool: &PgPool, limit: usize, offset: u64) -> Result<Vec<PgRow>, StorageError> {
         let sql = numbered(&format!("{} LIMIT ? OFFSET ?", self.sql));
-        let mut q: sqlx::query::Query<'_, Postgres, PgArguments> = sqlx::query(AssertSqlSafe(sql));
+        let mut q: sqlx::query::Query<'_, Postgres, PgArguments> =
+            sqlx::query(AssertSqlSafe(sql)).persistent(!self.one_off);
         for b in &self.binds {
             q = match b {
                 Bind::Text(s) => q.bind(s.clone()),

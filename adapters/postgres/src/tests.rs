@@ -6,7 +6,7 @@ use crate::testing::{TestSchema, test_url, with_search_path};
 use otelcontext_domain::retention::{DAY_NS, partition_days};
 use otelcontext_domain::search::TextQuery;
 use otelcontext_ports::conformance::fixtures::{T0, logs_batch, tenant, text_log};
-use otelcontext_ports::{AccessToken, Cursor, LogSort};
+use otelcontext_ports::{AccessToken, Cursor, LogSort, TimeRange};
 use sqlx::Connection;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -293,5 +293,79 @@ async fn a_cursor_of_another_order_is_refused() {
         ..LogQuery::recent(5)
     };
     assert!(matches!(s.search_logs(&tenant("t"), &q).await, Err(StorageError::InvalidArgument(_))));
+    s.close().await;
+}
+
+/// Every page of `q` searched window by window (windows of about `window_rows` logs) and in one
+/// query, as (id, timestamp) in page order.
+async fn all_pages(
+    s: &PostgresStorage,
+    t: &TenantId,
+    q: &LogQuery,
+    window_rows: f64,
+) -> (Vec<(i64, i64)>, Vec<(i64, i64)>) {
+    let mut out = (Vec::new(), Vec::new());
+    for windowed in [true, false] {
+        let mut q = q.clone();
+        loop {
+            let page = if windowed {
+                search::search_logs_by_window(s.pool(), t, &q, window_rows).await.unwrap()
+            } else {
+                search::search_logs_in_one_query(s.pool(), t, &q, true).await.unwrap()
+            };
+            let found = if windowed { &mut out.0 } else { &mut out.1 };
+            found.extend(page.items.iter().map(|l| (l.id.0, l.record.timestamp_ns)));
+            match page.next {
+                Some(c) => q.cursor = Some(c),
+                None => break,
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn text_search_window_by_window_returns_the_pages_of_one_query() {
+    let Some(schema) = TestSchema::create("windows").await else { return };
+    let s = open(&schema).await;
+    let (a, b) = (tenant("a"), tenant("b"));
+    let hour = 3_600_000_000_000i64;
+    // Pairs at the same time, every 97th an hour late, three a day ahead (future-dated), and
+    // another tenant's logs in between.
+    let logs: Vec<_> = (1..=3_000i64)
+        .map(|n| {
+            let at = match n {
+                5 | 50 | 500 => n * 1_000 + 24 * hour,
+                _ if n % 97 == 0 => n * 1_000 - hour,
+                _ => n / 2 * 1_000,
+            };
+            text_log(at, "svc", &format!("alpha {} {n}", if n % 3 == 0 { "beta" } else { "gamma" }))
+        })
+        .collect();
+    s.write(&logs_batch(&a, logs)).await.unwrap();
+    s.write(&logs_batch(&b, (0..500).map(|i| text_log(i * 3_000, "svc", &format!("alpha other {i}"))).collect()))
+        .await
+        .unwrap();
+    sqlx::query("ANALYZE logs").execute(s.pool()).await.unwrap();
+
+    let q = |w: &str, sort: LogSort, limit: usize| LogQuery {
+        text: TextQuery::parse(w).unwrap(),
+        sort,
+        ..LogQuery::recent(limit)
+    };
+    let windowed = LogQuery { time: TimeRange::between(T0 + 200_000, T0 + 900_000), ..q("alpha", LogSort::Newest, 50) };
+    for (query, expected) in [
+        (q("alpha", LogSort::Newest, 250), 3_000),
+        (q("alpha", LogSort::Oldest, 250), 3_000),
+        (q("beta", LogSort::Newest, 7), 1_000),
+        (q("nothing-matches", LogSort::Newest, 10), 0),
+        (windowed, 1_387),
+    ] {
+        for window_rows in [16.0, search::FIRST_WINDOW_ROWS] {
+            let (by_window, one_query) = all_pages(&s, &a, &query, window_rows).await;
+            assert_eq!(by_window.len(), expected, "{query:?}");
+            assert_eq!(by_window, one_query, "{query:?} in windows of {window_rows} rows");
+        }
+    }
     s.close().await;
 }
