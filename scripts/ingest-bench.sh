@@ -12,6 +12,10 @@
 # --health samples the server's metrics every second during the run and reports the seed's health
 # criteria at the end: payload rejections, graph event drops, the highest pool usage, DLQ activity,
 # and the dashboard p99 of the run's tenant over time, with how long each dashboard query took.
+# --keep SECONDS (a soak; implies --health) deletes the run's data older than that every minute
+# through the admin purge route (the code path of retention, whose unit is whole days), queries
+# the dashboard every 30 s instead of every second, and prints RSS and the SQLite file size every
+# five minutes: both should level off once the first purges run.
 #
 # The exit code is loadsim's: 0 when every acknowledged record was stored.
 set -euo pipefail
@@ -21,12 +25,14 @@ bin=target/release/otelcontext
 loadsim=target/release/loadsim
 pg_admin=""
 health=0
+keep=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --bin) bin="$2"; shift 2 ;;
         --loadsim) loadsim="$2"; shift 2 ;;
         --postgres) pg_admin="$2"; shift 2 ;;
         --health) health=1; shift ;;
+        --keep) keep="$2"; health=1; shift 2 ;;
         --) shift; break ;;
         *) break ;;
     esac
@@ -59,6 +65,7 @@ fi
     cd "$dir"
     export HTTP_PORT="$http_port" GRPC_PORT="$grpc_port" LOG_LEVEL="${LOG_LEVEL:-warn}"
     export DB_DSN="${DB_DSN:-$dir/otelcontext.db}" DLQ_PATH="${DLQ_PATH:-$dir/dlq}"
+    if [[ "$keep" != 0 ]]; then export ADMIN_API_KEY="bench-admin"; fi
     exec "$bin"
 ) >"$dir/server.log" 2>&1 &
 server=$!
@@ -76,23 +83,37 @@ for ((i = 0; i < ${#args[@]}; i++)); do
 done
 [[ " ${args[*]} " == *" --tenant-id"* ]] || args+=(--tenant-id "$tenant")
 
-# One line per second: time, then each sampled metric's value, then the dashboard's p99 and how
-# long the dashboard query took (ms).
+# One line per second: time, then each sampled metric's value, the dashboard's p99 and how long
+# the dashboard query took (ms; "-" between dashboard samples), RSS (MiB) and the files (MiB).
 metric() { awk -v n="$1" '$1 == n {print $2; found = 1} END {if (!found) print 0}' "$dir/metrics.txt"; }
 sample() {
-    local started p99 took
+    local started now p99 took files every
     started=$(date +%s)
+    every=1
+    [[ "$keep" != 0 ]] && every=30
     while sleep 1; do
         curl -fsS "http://127.0.0.1:$http_port/metrics/prometheus" >"$dir/metrics.txt" 2>/dev/null || continue
-        took=$(curl -fsS -o "$dir/dashboard.json" -w '%{time_total}' -H "x-tenant-id: $tenant" \
-            "http://127.0.0.1:$http_port/api/metrics/dashboard?time_range=5m" 2>/dev/null |
-            awk '{printf "%d", $1 * 1000}' || echo 0)
-        p99=$(python3 -c 'import json,sys; print(json.load(sys.stdin).get("p99_latency_ms", "-"))' \
-            <"$dir/dashboard.json" 2>/dev/null || echo -)
-        echo "$(($(date +%s) - started)) $(metric otelcontext_otlp_payload_rejected_total) \
+        now=$(($(date +%s) - started))
+        p99=-
+        took=-
+        if ((now % every == 0)); then
+            took=$(curl -fsS -o "$dir/dashboard.json" -w '%{time_total}' -H "x-tenant-id: $tenant" \
+                "http://127.0.0.1:$http_port/api/metrics/dashboard?time_range=5m" 2>/dev/null |
+                awk '{printf "%d", $1 * 1000}' || echo 0)
+            p99=$(python3 -c 'import json,sys; print(json.load(sys.stdin).get("p99_latency_ms", "-"))' \
+                <"$dir/dashboard.json" 2>/dev/null || echo -)
+        fi
+        if [[ "$keep" != 0 ]] && ((now % 60 == 0)); then
+            curl -fsS -X DELETE -H "x-tenant-id: $tenant" -H "x-admin-key: bench-admin" \
+                "http://127.0.0.1:$http_port/api/admin/purge?before=$(($(date +%s%N) - keep * 1000000000))" \
+                >/dev/null 2>&1 || echo "purge failed at ${now}s" >&2
+        fi
+        files=$(du -sm "$dir"/otelcontext.db* 2>/dev/null | awk '{s += $1} END {print s + 0}')
+        echo "$now $(metric otelcontext_otlp_payload_rejected_total) \
 $(metric otelcontext_graphrag_events_dropped_total) $(metric otelcontext_db_pool_in_use) \
 $(metric otelcontext_db_pool_max_open) $(metric otelcontext_dlq_enqueued_total) \
-$(metric otelcontext_dlq_evicted_total) $(metric otelcontext_dlq_replay_failure_total) $p99 $took"
+$(metric otelcontext_dlq_evicted_total) $(metric otelcontext_dlq_replay_failure_total) $p99 $took \
+$(metric process_resident_memory_bytes | awk '{printf "%d", $1 / 1048576}') $files"
     done >"$dir/health.txt"
 }
 if [[ "$health" == 1 ]]; then
@@ -115,16 +136,18 @@ if [[ "$health" == 1 ]]; then
             if ($5 > 0 && $4 / $5 > pool) pool = $4 / $5
             r = $2; d = $3; e = $6; v = $7; f = $8
             if ($9 != "-" && $9 != p99) {changes++; p99 = $9}
-            took[NR] = $10
+            if ($10 != "-") {took[++n] = $10; samples++}
+            if ($1 >= next_row) {series = series sprintf("  %5d s  RSS %4d MiB  files %6d MiB\n", $1, $11, $12); next_row += 300}
         }
         END {
-            n = asort(took)
+            asort(took)
             printf "payload rejections   %d\n", r - r0
             printf "graph events dropped %d\n", d - d0
             printf "pool usage (max)     %.2f of max_open\n", pool
             printf "dlq enqueued/evicted/replay failures %d / %d / %d\n", e - e0, v - v0, f - f0
-            printf "dashboard p99        changed %d times over %d samples, last %s ms\n", changes, NR, p99
+            printf "dashboard p99        changed %d times over %d samples, last %s ms\n", changes, samples, p99
             printf "dashboard query      p50 %d ms, p99 %d ms, max %d ms\n", took[int(n * 0.5) + 1], took[int(n * 0.99) + 1], took[n]
+            printf "every five minutes:\n%s", series
         }' "$dir/health.txt"
 fi
 if [[ -f "$dir/otelcontext.db" ]]; then

@@ -114,7 +114,7 @@ pub(crate) async fn search_logs(
 ) -> Result<Page<StoredLog>, StorageError> {
     q.validate()?;
     if q.text.is_some() && q.trace_id.is_none() && q.sort != LogSort::Relevance {
-        return search_logs_by_window(pool, tenant, q, FIRST_WINDOW_ROWS).await;
+        return search_logs_by_window(pool, tenant, q, WINDOWS).await;
     }
     search_logs_in_one_query(pool, tenant, q, trigram).await
 }
@@ -173,30 +173,43 @@ pub(crate) async fn search_logs_in_one_query(
     keyset_page(&rows, q.limit, "timestamp_ns", "id", |r| stored_log_from_row(r, &mut resources))
 }
 
-/// Logs (by the table's statistics) the first window of a time-ordered text search spans.
-pub(crate) const FIRST_WINDOW_ROWS: f64 = 4_096.0;
+/// How many logs (by the estimate) the windows of a time-ordered text search hold.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Windows {
+    /// The first window.
+    pub first_rows: f64,
+    /// A window that would hold more is the last: it takes all the rest of the range in one
+    /// query, which the server may plan through the trigram indexes.
+    pub last_rows: f64,
+}
+
+/// About 4,096 logs first, then windows [`WINDOW_GROWTH`] times wider up to 32,768.
+pub(crate) const WINDOWS: Windows = Windows { first_rows: 4_096.0, last_rows: 32_768.0 };
 
 /// How much wider each next window is.
-const WINDOW_GROWTH: i128 = 16;
+const WINDOW_GROWTH: i128 = 8;
 
-/// Rows of `logs` by the planner's statistics, partitions included (0 before the first ANALYZE).
-const LOG_ROWS_ESTIMATE: &str = "(SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::float8 FROM pg_class c \
+/// Rows of `logs`, partitions included: the planner's statistics, or before the first ANALYZE
+/// (`reltuples` is -1 then) the table's size at 256 bytes a row, which errs towards more rows and
+/// so towards a narrower first window.
+const LOG_ROWS_ESTIMATE: &str = "(SELECT coalesce(sum(CASE WHEN c.reltuples > 0 THEN c.reltuples \
+     ELSE pg_relation_size(c.oid) / 256.0 END), 0)::float8 FROM pg_class c \
      WHERE c.oid = 'logs'::regclass OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'logs'::regclass))";
 
 /// A text search in time order, window by window from the newest (or oldest) end.
 ///
 /// `ILIKE` through the trigram indexes finds every match before the newest are picked: a
 /// common word in four million logs took 4.5 s. A window of time holds few rows, so for a common
-/// word the first window already fills the page, read through the time index; a rare word widens
-/// the window (`WINDOW_GROWTH` times each step) until the tenant's logs are covered, a handful of
-/// queries. Windows split the time range, so their pages in order are exactly the one query's.
-/// Each window is planned for its own bounds (a narrow one reads the time index, a wide one the
-/// trigram index).
+/// word the first window already fills the page, read through the time index; a rarer word
+/// widens the window ([`WINDOW_GROWTH`] times each step) until a window would hold more than
+/// [`Windows::last_rows`], and then the one query runs as before (three queries at most for ten
+/// million logs). Windows split the time range, so their pages in order are exactly the one
+/// query's. Each window is planned for its own bounds, so a narrow one reads the time index.
 pub(crate) async fn search_logs_by_window(
     pool: &PgPool,
     tenant: &TenantId,
     q: &LogQuery,
-    first_window_rows: f64,
+    windows: Windows,
 ) -> Result<Page<StoredLog>, StorageError> {
     let newest = q.sort != LogSort::Oldest;
     // The times the query can reach: its range, its cursor, the tenant's oldest and newest log.
@@ -217,23 +230,35 @@ pub(crate) async fn search_logs_by_window(
     let (Some(lo), Some(hi)) = (col::<Option<i64>>(row, "lo")?, col::<Option<i64>>(row, "hi")?) else {
         return keyset_page(&[], q.limit, "timestamp_ns", "id", |r| stored_log_from_row(r, &mut resources));
     };
-    let estimate = col::<f64>(row, "est")?.max(first_window_rows);
+    let estimate = col::<f64>(row, "est")?.max(windows.first_rows);
     let span = i128::from(hi) - i128::from(lo) + 1;
-    let mut width = ((span as f64 * first_window_rows / estimate).ceil() as i128).clamp(1, span);
+    let mut width = ((span as f64 * windows.first_rows / estimate).ceil() as i128).clamp(1, span);
     let (lo, hi) = (i128::from(lo), i128::from(hi));
     let (mut a, mut b) = if newest { ((hi - width + 1).max(lo), hi) } else { (lo, (lo + width - 1).min(hi)) };
     let keep = q.limit.saturating_add(1);
     let mut found = Vec::new();
     loop {
         let mut sel = log_select(tenant, q);
+        if (newest && a <= lo) || (!newest && b >= hi) {
+            // The rest: the one query itself, without window bounds (its first rows are those
+            // the windows found). Bounded, it would be rated by a server without statistics as
+            // a few rows of the time index and read that way instead of through the trigram
+            // indexes.
+            sel.keyset("l.timestamp_ns", "l.id", newest, q.cursor)?;
+            found = sel.fetch(pool, q.limit, 0).await?;
+            break;
+        }
         // Both bounds lie in [lo, hi], which came from i64 columns.
         sel.and_int("l.timestamp_ns >= ?", Some(a as i64)).and_int("l.timestamp_ns <= ?", Some(b as i64));
         sel.keyset("l.timestamp_ns", "l.id", newest, q.cursor)?.planned_per_run();
         found.extend(sel.fetch(pool, keep - found.len() - 1, 0).await?);
-        if found.len() >= keep || (newest && a <= lo) || (!newest && b >= hi) {
+        if found.len() >= keep {
             break;
         }
         width = width.saturating_mul(WINDOW_GROWTH);
+        if width as f64 * estimate / span as f64 > windows.last_rows {
+            width = span;
+        }
         (a, b) = if newest { ((a - 1 - width + 1).max(lo), a - 1) } else { (b + 1, (b + width).min(hi)) };
     }
     keyset_page(&found, q.limit, "timestamp_ns", "id", |r| stored_log_from_row(r, &mut resources))

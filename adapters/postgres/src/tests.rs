@@ -296,20 +296,19 @@ async fn a_cursor_of_another_order_is_refused() {
     s.close().await;
 }
 
-/// Every page of `q` searched window by window (windows of about `window_rows` logs) and in one
-/// query, as (id, timestamp) in page order.
+/// Every page of `q` searched window by window and in one query, as (id, timestamp) in page order.
 async fn all_pages(
     s: &PostgresStorage,
     t: &TenantId,
     q: &LogQuery,
-    window_rows: f64,
+    windows: search::Windows,
 ) -> (Vec<(i64, i64)>, Vec<(i64, i64)>) {
     let mut out = (Vec::new(), Vec::new());
     for windowed in [true, false] {
         let mut q = q.clone();
         loop {
             let page = if windowed {
-                search::search_logs_by_window(s.pool(), t, &q, window_rows).await.unwrap()
+                search::search_logs_by_window(s.pool(), t, &q, windows).await.unwrap()
             } else {
                 search::search_logs_in_one_query(s.pool(), t, &q, true).await.unwrap()
             };
@@ -361,10 +360,13 @@ async fn text_search_window_by_window_returns_the_pages_of_one_query() {
         (q("nothing-matches", LogSort::Newest, 10), 0),
         (windowed, 1_387),
     ] {
-        for window_rows in [16.0, search::FIRST_WINDOW_ROWS] {
-            let (by_window, one_query) = all_pages(&s, &a, &query, window_rows).await;
+        // Many small windows; small windows then the rest in one; the server's sizes.
+        let small = search::Windows { first_rows: 16.0, last_rows: 1e9 };
+        let then_rest = search::Windows { first_rows: 16.0, last_rows: 200.0 };
+        for windows in [small, then_rest, search::WINDOWS] {
+            let (by_window, one_query) = all_pages(&s, &a, &query, windows).await;
             assert_eq!(by_window.len(), expected, "{query:?}");
-            assert_eq!(by_window, one_query, "{query:?} in windows of {window_rows} rows");
+            assert_eq!(by_window, one_query, "{query:?} in {windows:?}");
         }
     }
     s.close().await;
