@@ -15,7 +15,7 @@
 # --keep SECONDS (a soak; implies --health) deletes the run's data older than that every minute
 # through the admin purge route (the code path of retention, whose unit is whole days), queries
 # the dashboard every 30 s instead of every second, and prints RSS and the SQLite file size every
-# five minutes: both should level off once the first purges run.
+# five minutes (BENCH_SERIES_SECONDS): both should level off once the first purges run.
 #
 # The exit code is loadsim's: 0 when every acknowledged record was stored.
 set -euo pipefail
@@ -108,7 +108,7 @@ sample() {
                 "http://127.0.0.1:$http_port/api/admin/purge?before=$(($(date +%s%N) - keep * 1000000000))" \
                 >/dev/null 2>&1 || echo "purge failed at ${now}s" >&2
         fi
-        files=$(du -sm "$dir"/otelcontext.db* 2>/dev/null | awk '{s += $1} END {print s + 0}')
+        files=$({ du -sm "$dir"/otelcontext.db* 2>/dev/null || true; } | awk '{s += $1} END {print s + 0}')
         echo "$now $(metric otelcontext_otlp_payload_rejected_total) \
 $(metric otelcontext_graphrag_events_dropped_total) $(metric otelcontext_db_pool_in_use) \
 $(metric otelcontext_db_pool_max_open) $(metric otelcontext_dlq_enqueued_total) \
@@ -130,14 +130,14 @@ if [[ "$health" == 1 ]]; then
     wait "$sampler" 2>/dev/null || true
     sampler=""
     echo "--- health (seed criteria; sampled every second) ---"
-    awk '
+    awk -v row_every="${BENCH_SERIES_SECONDS:-300}" '
         NR == 1 {r0 = $2; d0 = $3; e0 = $6; v0 = $7; f0 = $8}
         {
             if ($5 > 0 && $4 / $5 > pool) pool = $4 / $5
             r = $2; d = $3; e = $6; v = $7; f = $8
             if ($9 != "-" && $9 != p99) {changes++; p99 = $9}
             if ($10 != "-") {took[++n] = $10; samples++}
-            if ($1 >= next_row) {series = series sprintf("  %5d s  RSS %4d MiB  files %6d MiB\n", $1, $11, $12); next_row += 300}
+            if ($1 >= next_row) {series = series sprintf("  %5d s  RSS %4d MiB  files %6d MiB\n", $1, $11, $12); next_row += row_every}
         }
         END {
             asort(took)
@@ -147,7 +147,7 @@ if [[ "$health" == 1 ]]; then
             printf "dlq enqueued/evicted/replay failures %d / %d / %d\n", e - e0, v - v0, f - f0
             printf "dashboard p99        changed %d times over %d samples, last %s ms\n", changes, samples, p99
             printf "dashboard query      p50 %d ms, p99 %d ms, max %d ms\n", took[int(n * 0.5) + 1], took[int(n * 0.99) + 1], took[n]
-            printf "every five minutes:\n%s", series
+            printf "over time (every %d s):\n%s", row_every, series
         }' "$dir/health.txt"
 fi
 if [[ -f "$dir/otelcontext.db" ]]; then
