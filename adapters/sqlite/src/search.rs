@@ -158,16 +158,12 @@ pub(crate) async fn search_logs_with(
     q: &LogQuery,
     mode: TextMode,
 ) -> Result<Page<StoredLog>, StorageError> {
-    let expression = match (mode, &q.text) {
-        (TextMode::Index, Some(text)) => fts::match_expression(text),
-        _ => None,
-    };
-    let ranked = q.sort == LogSort::Relevance && q.text.is_some();
     // In time order, common words are checked row by row instead of merged by the index.
-    if expression.is_some()
-        && !ranked
+    if mode == TextMode::Index
+        && q.sort != LogSort::Relevance
         && q.trace_id.is_none()
         && let Some(text) = &q.text
+        && fts::match_expression(text).is_some()
     {
         let terms = text_plan::split_terms(pool, text).await?;
         if let Some(page) = text_plan::search(pool, tenant, q, &terms, text_plan::SCAN_BUDGET_ROWS).await? {
