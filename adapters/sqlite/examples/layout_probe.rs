@@ -84,27 +84,11 @@ fn main() {
         let id_bytes = hex(&root.trace_id);
         let key = i64::from_le_bytes(id_bytes[..8].try_into().unwrap());
         if indexed {
-            find.text(1, "bench");
-            if text_ids {
-                find.text(2, &root.trace_id)
-            } else {
-                find.blob(2, &id_bytes)
-            }
-            find.int(3, key);
+            let id = |st: &raw::Stmt| if text_ids { st.text(2, &root.trace_id) } else { st.blob(2, &id_bytes) };
+            root.bind_trace(&find, key, None, id);
             assert!(find.run().is_none());
-            let t = &insert_trace;
-            t.text(1, "bench");
-            if text_ids {
-                t.text(2, &root.trace_id)
-            } else {
-                t.blob(2, &id_bytes)
-            }
-            t.int(3, key);
-            t.int(4, root.start);
-            t.int(5, root.start + 5_000_000);
-            t.text(6, &root.service);
-            t.int(7, spans.len() as i64);
-            t.run();
+            root.bind_trace(&insert_trace, key, Some(spans.len()), id);
+            insert_trace.run();
             trace_ref = db.last_rowid();
         } else {
             trace_ref += 1;

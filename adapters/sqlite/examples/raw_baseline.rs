@@ -38,21 +38,13 @@ fn main() {
         let spans = rows.trace();
         let root = &spans[0];
         let key = i64::from_str_radix(&root.trace_id[..15], 16).expect("hex");
-        find_stmt.text(1, "bench");
-        find_stmt.text(2, &root.trace_id);
-        find_stmt.int(3, key);
+        let id = |st: &raw::Stmt| st.text(2, &root.trace_id);
+        root.bind_trace(&find_stmt, key, None, id);
         let trace_ref = match find_stmt.run() {
             Some(id) => id,
             None => {
-                let t = &trace_stmt;
-                t.text(1, "bench");
-                t.text(2, &root.trace_id);
-                t.int(3, key);
-                t.int(4, root.start);
-                t.int(5, root.start + 5_000_000);
-                t.text(6, &root.service);
-                t.int(7, spans.len() as i64);
-                t.run();
+                root.bind_trace(&trace_stmt, key, Some(spans.len()), id);
+                trace_stmt.run();
                 db.last_rowid()
             }
         };

@@ -161,6 +161,20 @@ impl RawSpan {
         stmt.int(11, 42);
         stmt.text(12, &self.attributes);
     }
+
+    /// Binds the trace lookup's (tenant, id, key) or the trace insert's seven parameters (tenant,
+    /// id, key, start, end, root service, span count) for this root span; `id` binds parameter 2.
+    pub fn bind_trace(&self, stmt: &Stmt, key: i64, span_count: Option<usize>, id: impl Fn(&Stmt)) {
+        stmt.text(1, "bench");
+        id(stmt);
+        stmt.int(3, key);
+        if let Some(n) = span_count {
+            stmt.int(4, self.start);
+            stmt.int(5, self.start + 5_000_000);
+            stmt.text(6, &self.service);
+            stmt.int(7, n as i64);
+        }
+    }
 }
 
 /// Runs `write_trace` (which writes one trace and returns its span count) in transactions of at
