@@ -10,6 +10,7 @@
 pub mod admission;
 pub mod bucket;
 pub mod codec;
+pub mod dashboard;
 pub mod dlq;
 pub mod drain;
 pub mod duration;

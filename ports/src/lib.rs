@@ -52,7 +52,8 @@ pub use storage::{
 };
 pub use storage::{
     DASHBOARD_PERCENTILES, FailingService, HeatCell, LATENCY_BOUNDS_NS, MAX_SERIES_STEPS, MAX_STATS_SERVICES,
-    SeriesQuery, TOP_FAILING_SERVICES, TraceStats, TraceStatsQuery, TrafficPoint, latency_row, nearest_rank,
+    SeriesQuery, StatsBuilder, TOP_FAILING_SERVICES, TraceStats, TraceStatsQuery, TrafficPoint, WindowSplit,
+    latency_row, nearest_rank,
 };
 
 #[cfg(any(test, feature = "mocks"))]

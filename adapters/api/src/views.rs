@@ -700,8 +700,8 @@ pub struct DashboardView {
     pub active_services: u64,
     /// Mean trace duration; absent without traces.
     pub avg_latency_ms: Option<f64>,
-    /// Exact percentiles of the trace durations (nearest rank, every trace counted); absent
-    /// without traces.
+    /// Percentiles of the trace durations by nearest rank over every trace, to within 0.8 % (the
+    /// midpoint of the duration bucket holding the exact value); absent without traces.
     pub p50_latency_ms: Option<f64>,
     pub p95_latency_ms: Option<f64>,
     pub p99_latency_ms: Option<f64>,

@@ -201,7 +201,7 @@ fn definitions() -> Vec<Tool> {
         ),
         Tool::new(
             "get_dashboard_stats",
-            "Totals over the window's traces: count, errors, error rate, logs, active services, exact p50/p95/p99 and the most failing services.",
+            "Totals over the window's traces: count, errors, error rate, logs, active services, p50/p95/p99 (within 0.8 %) and the most failing services.",
             schema(
                 json!({"start": {"type": "string"}, "end": {"type": "string"}, "time_range": {"type": "string", "description": "Default 1h."}}),
                 &[],

@@ -12,6 +12,7 @@ mod error;
 mod maintenance;
 mod read;
 mod records;
+mod rollups;
 mod schema;
 mod search;
 mod sql;
@@ -135,6 +136,16 @@ impl PostgresStorage {
             .await
             .map_err(|e| StorageError::Unavailable(format!("cannot connect to PostgreSQL: {e}")))?;
         let facts = schema::prepare(&pool, config.automigrate, config.daily_partitions).await?;
+        // Trace rows stored before schema v4 get their dashboard rollups once (a no-op afterwards).
+        let started = std::time::Instant::now();
+        let rolled = rollups::backfill(&pool).await?;
+        if rolled > 0 {
+            tracing::info!(
+                rows = rolled,
+                seconds = started.elapsed().as_secs_f64(),
+                "dashboard rollups filled from stored trace rows"
+            );
+        }
         let refresher = match (&config.token_source, first_token) {
             (Some(source), Some(token)) => {
                 Some(entra::TokenRefresher::start(pool.clone(), base, source.clone(), &token))

@@ -3,8 +3,9 @@
 use crate::error::map_sqlx_error;
 use crate::read::col;
 use crate::sql::quote_ident;
-use otelcontext_domain::TenantId;
+use otelcontext_domain::dashboard::RollupDeltas;
 use otelcontext_domain::retention::Day;
+use otelcontext_domain::{StatusCode, TenantId};
 use otelcontext_ports::{LogPartition, RetentionTarget, SignalCounts, StorageError};
 use sqlx::{AssertSqlSafe, PgPool, Row};
 
@@ -99,22 +100,47 @@ pub(crate) async fn purge(
             x_keys = key.iter().map(|k| format!("x.{k}")).collect::<Vec<_>>().join(", ")
         )
     };
+    // Deleted traces and logs leave the dashboard's rollups in the same transaction.
+    let counted = match target {
+        RetentionTarget::Traces => " RETURNING y.tenant_id, y.start_ns, y.root_service, y.status, y.duration_ns",
+        RetentionTarget::Logs => " RETURNING y.tenant_id, y.timestamp_ns, y.service_name",
+        _ => "",
+    };
     let sql = if target == RetentionTarget::Traces {
         format!(
             "{doomed}, gone_spans AS (DELETE FROM spans y USING doomed d \
              WHERE y.tenant_id = d.tenant_id AND y.trace_ref = d.id) \
-             DELETE FROM traces y USING doomed d WHERE {join}"
+             DELETE FROM traces y USING doomed d WHERE {join}{counted}"
         )
     } else {
-        format!("{doomed} DELETE FROM {table} y USING doomed d WHERE {join}")
+        format!("{doomed} DELETE FROM {table} y USING doomed d WHERE {join}{counted}")
     };
     let limit = i64::try_from(batch).unwrap_or(i64::MAX);
     let mut q = sqlx::query(AssertSqlSafe(sql)).bind(cutoff_ns).bind(limit);
     if let Some(t) = tenant {
         q = q.bind(t);
     }
-    let done = q.execute(pool).await.map_err(map_sqlx_error)?;
-    Ok(done.rows_affected())
+    if counted.is_empty() {
+        let done = q.execute(pool).await.map_err(map_sqlx_error)?;
+        return Ok(done.rows_affected());
+    }
+    let mut tx = pool.begin().await.map_err(map_sqlx_error)?;
+    let gone = q.fetch_all(&mut *tx).await.map_err(map_sqlx_error)?;
+    let mut rollups = RollupDeltas::default();
+    for r in &gone {
+        let tenant: String = r.try_get(0).map_err(map_sqlx_error)?;
+        let at: i64 = r.try_get(1).map_err(map_sqlx_error)?;
+        let service: String = r.try_get(2).map_err(map_sqlx_error)?;
+        if target == RetentionTarget::Traces {
+            let status = StatusCode::from_otlp(i32::from(r.try_get::<i16, _>(3).map_err(map_sqlx_error)?));
+            rollups.trace_row(&tenant, at, &service, status, r.try_get(4).map_err(map_sqlx_error)?, -1);
+        } else {
+            rollups.log(&tenant, at, &service, -1);
+        }
+    }
+    crate::rollups::apply(&mut tx, &rollups).await?;
+    tx.commit().await.map_err(map_sqlx_error)?;
+    Ok(gone.len() as u64)
 }
 
 pub(crate) async fn count_older_than(
@@ -142,6 +168,8 @@ pub(crate) const TABLES: &[&str] = &[
     "graph_snapshots",
     "resources",
     "tenants",
+    "trace_rollups",
+    "log_rollups",
 ];
 
 /// `VACUUM (ANALYZE)` of every table, one statement each (outside any transaction).
@@ -254,11 +282,20 @@ pub(crate) async fn create_log_partitions(pool: &PgPool, days: &[Day]) -> Result
 pub(crate) async fn drop_log_partition(pool: &PgPool, name: &str) -> Result<(), StorageError> {
     let partitions = log_partitions(pool).await?;
     match partitions.iter().find(|p| p.name == name) {
-        Some(LogPartition { range: Some(_), .. }) => {
+        Some(LogPartition { range: Some((from, to)), .. }) => {
+            // The day's log rollups go with it (days start and end on minute boundaries).
+            let mut tx = pool.begin().await.map_err(map_sqlx_error)?;
             sqlx::query(AssertSqlSafe(format!("DROP TABLE IF EXISTS {}", quote_ident(name))))
-                .execute(pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(map_sqlx_error)?;
+            sqlx::query("DELETE FROM log_rollups WHERE minute_ns >= $1 AND minute_ns < $2")
+                .bind(*from)
+                .bind(*to)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_sqlx_error)?;
+            tx.commit().await.map_err(map_sqlx_error)?;
             Ok(())
         }
         Some(_) => Err(StorageError::InvalidArgument("the default partition of logs is never dropped".into())),

@@ -6,18 +6,25 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{PgPool, SqlSafeStr};
 
 /// The schema version this binary reads and writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../../../migrations/postgres/0001_initial.sql")),
     (2, "log patterns", include_str!("../../../migrations/postgres/0002_log_patterns.sql")),
     (3, "catalog", include_str!("../../../migrations/postgres/0003_catalog.sql")),
+    (4, "rollups", include_str!("../../../migrations/postgres/0004_rollups.sql")),
 ];
 
 /// The embedded migrations of `migrations/postgres/`.
 pub fn migrator() -> Migrator {
+    migrator_up_to(SCHEMA_VERSION)
+}
+
+/// The embedded migrations up to and including `version` (tests build old databases with it).
+pub(crate) fn migrator_up_to(version: i64) -> Migrator {
     let migrations = MIGRATIONS
         .iter()
+        .filter(|(v, _, _)| *v <= version)
         .map(|(version, name, sql)| {
             Migration::new(*version, (*name).into(), MigrationType::Simple, (*sql).into_sql_str(), false)
         })

@@ -7,6 +7,7 @@
 use crate::error::map_sqlx_error;
 use crate::text::{clean, clean_json, clean_opt};
 use otelcontext_domain::codec;
+use otelcontext_domain::dashboard::RollupDeltas;
 use otelcontext_domain::trace::{TraceSummary, summarize};
 use otelcontext_domain::{StatusCode, TraceId};
 use otelcontext_ports::{StorageError, TenantBatch, WriteSummary};
@@ -277,13 +278,18 @@ const UPDATE_TRACES: &str = "UPDATE traces t SET start_ns = u.start_ns, end_ns =
     AS u(tenant_id, trace_id, start_ns, end_ns, duration_ns, root_service, root_operation, has_root, root_start_ns, status, added) \
     WHERE t.tenant_id = u.tenant_id AND t.trace_id = u.trace_id";
 
-const INSERT_LOGS: &str = "INSERT INTO logs (tenant_id, timestamp_ns, dedup_key, observed_ns, trace_id, span_id, \
-    severity_number, severity_text, level, body, body_is_json, service_name, resource_fp, scope_name, scope_version, \
-    scope_attributes_json, attributes_json, flags, event_name, template_id) \
+/// Inserts the log rows and answers how many were new per tenant, service and minute (for the
+/// dashboard's rollups; the minute is floored as `otelcontext_domain::dashboard::minute_of` does).
+const INSERT_LOGS: &str = "WITH added AS (INSERT INTO logs (tenant_id, timestamp_ns, dedup_key, observed_ns, \
+    trace_id, span_id, severity_number, severity_text, level, body, body_is_json, service_name, resource_fp, \
+    scope_name, scope_version, scope_attributes_json, attributes_json, flags, event_name, template_id) \
     SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::integer[], \
     $8::text[], $9::smallint[], $10::text[], $11::boolean[], $12::text[], $13::bigint[], $14::text[], $15::text[], \
     $16::text[], $17::text[], $18::bigint[], $19::text[], $20::bigint[]) \
-    ON CONFLICT DO NOTHING";
+    ON CONFLICT DO NOTHING RETURNING tenant_id, timestamp_ns, service_name) \
+    SELECT tenant_id, service_name, CASE WHEN timestamp_ns >= 0 THEN timestamp_ns - mod(timestamp_ns, 60000000000) \
+    ELSE GREATEST(floor(timestamp_ns::numeric / 60000000000) * 60000000000, -9223372036854775808)::bigint END \
+    AS minute_ns, count(*) AS n FROM added GROUP BY 1, 2, 3";
 
 const INSERT_POINTS: &str = "INSERT INTO metric_points (tenant_id, time_ns, series_key, name, description, unit, kind, \
     temporality, is_monotonic, service_name, resource_fp, scope_name, scope_version, scope_attributes_json, \
@@ -418,13 +424,15 @@ pub(crate) async fn write(tx: &mut Transaction<'_, Postgres>, p: Prepared) -> Re
         .await
         .map_err(map_sqlx_error)?;
     }
+    // What the dashboard's per-minute rollups gain and lose with this write.
+    let mut rollups = RollupDeltas::default();
     if !p.spans.tenant.is_empty() {
-        write_spans_and_traces(tx, p.spans, p.traces, &mut summary).await?;
+        write_spans_and_traces(tx, p.spans, p.traces, &mut summary, &mut rollups).await?;
     }
     if !p.logs.tenant.is_empty() {
         let l = p.logs;
         let total = l.tenant.len() as u64;
-        let done = sqlx::query(INSERT_LOGS)
+        let added = sqlx::query(INSERT_LOGS)
             .bind(l.tenant)
             .bind(l.timestamp)
             .bind(l.dedup_key)
@@ -445,10 +453,16 @@ pub(crate) async fn write(tx: &mut Transaction<'_, Postgres>, p: Prepared) -> Re
             .bind(l.flags)
             .bind(l.event_name)
             .bind(l.template_id)
-            .execute(&mut **tx)
+            .fetch_all(&mut **tx)
             .await
             .map_err(map_sqlx_error)?;
-        summary.logs = done.rows_affected();
+        for r in &added {
+            let n: i64 = r.try_get("n").map_err(map_sqlx_error)?;
+            let (tenant, service): (String, String) =
+                (r.try_get("tenant_id").map_err(map_sqlx_error)?, r.try_get("service_name").map_err(map_sqlx_error)?);
+            rollups.log(&tenant, r.try_get("minute_ns").map_err(map_sqlx_error)?, &service, n);
+            summary.logs += u64::try_from(n).unwrap_or(0);
+        }
         summary.duplicate_logs = total - summary.logs;
     }
     if !p.points.tenant.is_empty() {
@@ -484,6 +498,7 @@ pub(crate) async fn write(tx: &mut Transaction<'_, Postgres>, p: Prepared) -> Re
         summary.metric_points = done.rows_affected();
         summary.duplicate_points = total - summary.metric_points;
     }
+    crate::rollups::apply(tx, &rollups).await?;
     Ok(summary)
 }
 
@@ -492,6 +507,7 @@ async fn write_spans_and_traces(
     s: SpanColumns,
     traces: Vec<(String, TraceSummary, i64)>,
     summary: &mut WriteSummary,
+    rollups: &mut RollupDeltas,
 ) -> Result<(), StorageError> {
     let get =
         |r: &sqlx::postgres::PgRow, i: usize| -> Result<String, StorageError> { r.try_get(i).map_err(map_sqlx_error) };
@@ -505,6 +521,13 @@ async fn write_spans_and_traces(
         ids.insert((get(&r, 1)?, get(&r, 2)?), r.try_get(0).map_err(map_sqlx_error)?);
     }
     let created = ids.len();
+    // Rollups count trace rows as stored (root services cleaned of NULs).
+    let stored_form = |s: &TraceSummary| TraceSummary { root_service: clean(&s.root_service), ..s.clone() };
+    for (tenant, s, _) in &traces {
+        if ids.contains_key(&(tenant.clone(), s.trace_id.to_hex())) {
+            rollups.trace(tenant, &stored_form(s), 1);
+        }
+    }
     let existing: Vec<&(String, TraceSummary, i64)> =
         traces.iter().filter(|(t, s, _)| !ids.contains_key(&(t.clone(), s.trace_id.to_hex()))).collect();
     let mut stored_by_key: HashMap<(String, String), TraceSummary> = HashMap::new();
@@ -587,6 +610,9 @@ async fn write_spans_and_traces(
         let mut merged = current.clone();
         merged.merge(&TraceSummary { span_count: 0, ..s.clone() });
         let n = added.get(id).copied().unwrap_or(0);
+        if merged != *current {
+            rollups.trace_changed(tenant, current, &stored_form(&merged));
+        }
         if merged != *current || n > 0 {
             updates.push(tenant, &merged, n);
         }

@@ -1,13 +1,14 @@
-//! Dashboard aggregates over the trace rows. Percentiles are exact: the durations of the window
-//! are numbered in order once (`ROW_NUMBER`, which SQLite sorts in bounded memory, spilling to
-//! temporary files) and the nearest ranks are picked, so no row cap biases them.
+//! Dashboard aggregates over the trace rows. The dashboard's totals read the per-minute rollups
+//! of the window's whole minutes (see `crate::rollups`) and the rows of its partial minutes, so
+//! its cost grows with the window's minutes, not its traces; traffic and the heat map group the
+//! trace rows.
 
 use crate::read::col;
+use crate::rollups;
 use crate::sql::{Bind, Select};
-use otelcontext_domain::TenantId;
+use otelcontext_domain::{StatusCode, TenantId};
 use otelcontext_ports::{
-    DASHBOARD_PERCENTILES, FailingService, HeatCell, LATENCY_BOUNDS_NS, SeriesQuery, StorageError,
-    TOP_FAILING_SERVICES, TraceStats, TraceStatsQuery, TrafficPoint, nearest_rank,
+    HeatCell, LATENCY_BOUNDS_NS, SeriesQuery, StatsBuilder, StorageError, TraceStats, TraceStatsQuery, TrafficPoint,
 };
 use sqlx::SqlitePool;
 
@@ -49,60 +50,44 @@ pub(crate) async fn trace_stats(
     q: &TraceStatsQuery,
 ) -> Result<TraceStats, StorageError> {
     q.validate()?;
-    let totals = traces(
-        &format!("COUNT(*) AS n, COALESCE({ERROR}, 0) AS errors, CAST(AVG(duration_ns) AS REAL) AS mean, COUNT(DISTINCT root_service) AS services"),
-        vec![],
-        tenant,
-        q,
-    )
-    .fetch_all(pool)
-    .await?;
-    let row = totals.first().ok_or_else(|| StorageError::Other("an aggregate returned no row".into()))?;
-    let n = count(col::<i64>(row, "n")?);
-    let mut stats = TraceStats {
-        traces: n,
-        errors: count(col::<i64>(row, "errors")?),
-        services: count(col::<i64>(row, "services")?),
-        mean_duration_ns: col::<Option<f64>>(row, "mean")?,
-        ..TraceStats::default()
-    };
-    if n > 0 {
-        let ranks: Vec<i64> = DASHBOARD_PERCENTILES.iter().map(|&p| nearest_rank(p, n) as i64).collect();
-        let (inner, mut binds) =
-            traces("duration_ns AS d, ROW_NUMBER() OVER (ORDER BY duration_ns) AS rn", vec![], tenant, q).into_parts();
-        binds.extend(ranks.iter().map(|&r| Bind::Int(r)));
-        let marks = vec!["?"; ranks.len()].join(", ");
-        let found =
-            Select::new(format!("SELECT rn, d FROM ({inner}) WHERE rn IN ({marks})"), binds).fetch_all(pool).await?;
-        let mut by_rank = std::collections::HashMap::new();
-        for r in &found {
-            by_rank.insert(col::<i64>(r, "rn")?, col::<i64>(r, "d")?);
+    let split = q.split_by_minute();
+    let mut stats = StatsBuilder::default();
+    if let Some((from, to)) = split.minutes {
+        // Whole minutes: one rollup row per minute and service.
+        let minutes = |columns: &str, table: &str, service: &str| {
+            let mut sel = Select::new(
+                format!("SELECT {columns} FROM {table} WHERE tenant_id = ? AND minute_ns >= ? AND minute_ns < ?"),
+                vec![Bind::Text(tenant.as_str().to_owned()), Bind::Int(from), Bind::Int(to)],
+            );
+            if !q.services.is_empty() {
+                let marks = vec!["?"; q.services.len()].join(", ");
+                sel.and(&format!("{service} IN ({marks})"), q.services.iter().map(|s| Bind::Text(s.clone())));
+            }
+            sel
+        };
+        for r in
+            minutes("root_service, traces, errors, durations", "trace_rollups", "root_service").fetch_all(pool).await?
+        {
+            let rollup =
+                rollups::trace_rollup(col(&r, "traces")?, col(&r, "errors")?, &col::<Vec<u8>>(&r, "durations")?)?;
+            stats.add_rollup(&col::<String>(&r, "root_service")?, &rollup);
         }
-        stats.percentiles_ns = ranks
-            .iter()
-            .map(|r| by_rank.get(r).copied().ok_or_else(|| StorageError::Other(format!("rank {r} of {n} missing"))))
-            .collect::<Result<_, _>>()?;
-        let mut failing =
-            traces(&format!("root_service AS service, COUNT(*) AS n, {ERROR} AS errors"), vec![], tenant, q);
-        failing.tail(&format!(
-            " GROUP BY root_service HAVING {ERROR} > 0 ORDER BY errors DESC, root_service ASC LIMIT {TOP_FAILING_SERVICES}"
-        ));
-        stats.top_failing = failing
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(FailingService {
-                    service: col(r, "service")?,
-                    errors: count(col::<i64>(r, "errors")?),
-                    traces: count(col::<i64>(r, "n")?),
-                })
-            })
-            .collect::<Result<_, StorageError>>()?;
+        let logs = minutes("COALESCE(SUM(logs), 0) AS n", "log_rollups", "service_name").fetch_all(pool).await?;
+        stats.add_logs(logs.first().map(|r| col::<i64>(r, "n")).transpose()?.unwrap_or(0));
     }
-    let logs = rows("COUNT(*) AS n", "logs", "timestamp_ns", "service_name", vec![], tenant, q).fetch_all(pool).await?;
-    stats.logs = logs.first().map(|r| col::<i64>(r, "n")).transpose()?.map_or(0, count);
-    Ok(stats)
+    // The partial minutes at the ends: row by row.
+    for (from, to) in split.edges {
+        let edge = TraceStatsQuery { start_ns: from, end_ns: to, services: q.services.clone() };
+        for r in traces("root_service, status, duration_ns", vec![], tenant, &edge).fetch_all(pool).await? {
+            let status = StatusCode::from_otlp(col::<i64>(&r, "status")? as i32);
+            stats.add_trace(&col::<String>(&r, "root_service")?, status, col(&r, "duration_ns")?);
+        }
+        let logs = rows("COUNT(*) AS n", "logs", "timestamp_ns", "service_name", vec![], tenant, &edge)
+            .fetch_all(pool)
+            .await?;
+        stats.add_logs(logs.first().map(|r| col::<i64>(r, "n")).transpose()?.unwrap_or(0));
+    }
+    Ok(stats.finish())
 }
 
 /// `step` as the start of a step of the query, with its binds.

@@ -12,6 +12,7 @@ mod fts;
 mod maintenance;
 mod read;
 mod records;
+mod rollups;
 mod schema;
 mod search;
 mod sql;
@@ -157,6 +158,16 @@ impl SqliteStorage {
         let writer = tokio::task::spawn_blocking(move || writer::Writer::start(&path, busy, durability, wal))
             .await
             .map_err(|e| StorageError::Other(format!("writer start panicked: {e}")))??;
+        // Rows stored before schema v6 get their dashboard rollups once (a no-op afterwards).
+        let started = std::time::Instant::now();
+        let rolled = writer.run(rollups::backfill).await?;
+        if rolled > 0 {
+            tracing::info!(
+                rows = rolled,
+                seconds = started.elapsed().as_secs_f64(),
+                "dashboard rollups filled from stored rows"
+            );
+        }
         Ok(Self {
             writer,
             readers,

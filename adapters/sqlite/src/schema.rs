@@ -7,7 +7,7 @@ use sqlx::SqlitePool;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// The schema version this binary reads and writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../../../migrations/sqlite/0001_initial.sql")),
@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "log patterns", include_str!("../../../migrations/sqlite/0003_log_patterns.sql")),
     (4, "catalog", include_str!("../../../migrations/sqlite/0004_catalog.sql")),
     (5, "trace key", include_str!("../../../migrations/sqlite/0005_trace_key.sql")),
+    (6, "rollups", include_str!("../../../migrations/sqlite/0006_rollups.sql")),
 ];
 
 /// The embedded migrations of `migrations/sqlite/`.

@@ -278,6 +278,56 @@ async fn traces_written_before_version_5_are_found_by_their_new_key_and_still_me
     s.close().await;
 }
 
+#[tokio::test]
+async fn rollups_of_rows_stored_before_version_6_are_filled_once_at_open() {
+    use otelcontext_ports::TraceStatsQuery;
+    use otelcontext_ports::conformance::fixtures::{plain_span, spans_batch, tid16};
+    let dir = tempfile::tempdir().unwrap();
+    let t = tenant("t");
+    let sec = 1_000_000_000i64;
+    let windows: Vec<TraceStatsQuery> = [(0, 600 * sec), (17 * sec, 301 * sec + 5), (60 * sec, 120 * sec - 1)]
+        .iter()
+        .map(|&(a, b)| TraceStatsQuery { start_ns: T0 + a, end_ns: T0 + b, services: vec![] })
+        .collect();
+    let before = {
+        let s = open(&dir).await;
+        let spans = (0..500i64)
+            .map(|i| {
+                let service = ["a", "b"][(i % 2) as usize];
+                plain_span(tid16(i as u16 + 1), 1, None, service, "op", i * sec, i * sec + (i % 40 + 1) * 1_000_000)
+            })
+            .collect();
+        s.write(&spans_batch(&t, spans)).await.unwrap();
+        s.write(&logs_batch(&t, (0..300).map(|n| text_log(n * 2 * sec, "a", "line")).collect())).await.unwrap();
+        let mut stats = Vec::new();
+        for q in &windows {
+            stats.push(s.trace_stats(&t, q).await.unwrap());
+        }
+        // As a database of version 5 upgraded by the migration: no rollups, both tables listed.
+        s.writer
+            .run(|st| {
+                st.conn
+                    .execute_batch(
+                        "DELETE FROM trace_rollups; DELETE FROM log_rollups;                          INSERT INTO rollup_backfill VALUES ('traces', 0), ('logs', 0);",
+                    )
+                    .map_err(writer::map_err)
+            })
+            .await
+            .unwrap();
+        assert_eq!(s.trace_stats(&t, &windows[0]).await.unwrap().traces, 0, "the rollups are gone");
+        s.close().await;
+        stats
+    };
+    let s = open(&dir).await;
+    for (q, want) in windows.iter().zip(&before) {
+        let got = s.trace_stats(&t, q).await.unwrap();
+        assert_eq!(&got, want, "{q:?}");
+    }
+    assert_eq!((before[0].traces, before[0].logs), (500, 300));
+    assert_eq!(scalar(&s, "SELECT count(*) FROM rollup_backfill").await, 0, "done once");
+    s.close().await;
+}
+
 #[test]
 fn the_trace_key_is_the_first_60_bits_of_the_id() {
     let id = otelcontext_domain::TraceId::parse_hex("0123456789abcdef0011223344556677").unwrap();

@@ -6,6 +6,7 @@
 
 use crate::writer::{WriterState, map_err};
 use otelcontext_domain::codec::{self, PointColumns};
+use otelcontext_domain::dashboard::RollupDeltas;
 use otelcontext_domain::trace::{TraceSummary, summarize};
 use otelcontext_domain::{InstrumentationScope, Resource, TenantId};
 use otelcontext_ports::{CatalogEntry, StorageError, TenantBatch, WriteSummary};
@@ -419,6 +420,8 @@ fn write_rows(
     // one is read, merged with `TraceSummary::merge` (the one definition of the rule) and
     // written back only if it changed.
     let mut trace_refs: Vec<i64> = Vec::with_capacity(p.traces.len());
+    // What the dashboard's per-minute rollups gain and lose with this write.
+    let mut rollups = RollupDeltas::default();
     {
         let mut insert = tx.prepare_cached(INSERT_TRACE).map_err(map_err)?;
         let mut select = tx.prepare_cached(SELECT_TRACE).map_err(map_err)?;
@@ -462,11 +465,13 @@ fn write_rows(
                     ])
                     .map_err(map_err)?;
                 trace_refs.push(tx.last_insert_rowid());
+                rollups.trace(tenant, s, 1);
                 continue;
             };
             let mut merged = stored.clone();
             merged.merge(&TraceSummary { span_count: 0, ..s.clone() });
             if merged != stored {
+                rollups.trace_changed(tenant, &stored, &merged);
                 update
                     .execute(params![
                         id,
@@ -507,10 +512,11 @@ fn write_rows(
         let mut index = if full_text { Some(tx.prepare_cached(INDEX_LOG).map_err(map_err)?) } else { None };
         for r in &p.logs {
             let n = insert_log(&mut stmt, r).map_err(map_err)?;
-            if n > 0
-                && let Some(index) = index.as_mut()
-            {
-                index.execute(params![tx.last_insert_rowid(), &r.body, &r.origin.service]).map_err(map_err)?;
+            if n > 0 {
+                rollups.log(&r.tenant, r.timestamp, &r.origin.service, 1);
+                if let Some(index) = index.as_mut() {
+                    index.execute(params![tx.last_insert_rowid(), &r.body, &r.origin.service]).map_err(map_err)?;
+                }
             }
             tally(n, &mut summary.logs, &mut summary.duplicate_logs);
         }
@@ -522,5 +528,6 @@ fn write_rows(
             tally(n, &mut summary.metric_points, &mut summary.duplicate_points);
         }
     }
+    crate::rollups::apply(tx, &rollups)?;
     Ok(summary)
 }

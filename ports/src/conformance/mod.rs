@@ -58,6 +58,7 @@ macro_rules! storage_conformance_tests {
             span_search_filters_and_pages,
             services_operations_and_metric_names_are_catalogued,
             trace_aggregates_are_exact,
+            dashboard_follows_late_spans_resends_and_purges,
             awkward_strings_survive,
             batches_of_fifty_thousand_records_are_written_whole,
             // logs

@@ -1,10 +1,11 @@
-//! Aggregates over stored traces for dashboards: totals, exact duration percentiles, traffic per
-//! step and a latency heat map. Every aggregate reads the trace rows whose start lies in
+//! Aggregates over stored traces for dashboards: exact totals, duration percentiles (within
+//! 1/128, from per-minute duration sketches), traffic per step and a latency heat map. Every aggregate reads the trace rows whose start lies in
 //! `[start_ns, end_ns]`, optionally only those whose root span belongs to one of `services`.
 
 use crate::storage::StorageError;
+use otelcontext_domain::dashboard::{DurationSketch, MINUTE_NS, TraceRollup, minute_of};
 use otelcontext_domain::{StatusCode, TraceSummary};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Most services one aggregate may filter on.
 pub const MAX_STATS_SERVICES: usize = 20;
@@ -70,35 +71,33 @@ impl TraceStatsQuery {
     /// The statistics of `traces` (the rows the query keeps are picked here) with `logs` log
     /// records: the reference an adapter that holds its rows in memory computes with.
     pub fn stats_of<'a>(&self, traces: impl Iterator<Item = &'a TraceSummary>, logs: u64) -> TraceStats {
-        let mut durations = Vec::new();
-        let mut by_service: HashMap<&str, (u64, u64)> = HashMap::new();
+        let mut stats = StatsBuilder::default();
         for t in traces.filter(|t| self.keeps(t)) {
-            durations.push(t.duration_ns());
-            let e = by_service.entry(t.root_service.as_str()).or_default();
-            e.0 += 1;
-            e.1 += u64::from(t.status == StatusCode::Error);
+            stats.add_trace(&t.root_service, t.status, t.duration_ns());
         }
-        durations.sort_unstable();
-        let n = durations.len() as u64;
-        let mut top_failing: Vec<FailingService> = by_service
-            .iter()
-            .filter(|(_, (_, errors))| *errors > 0)
-            .map(|(s, (traces, errors))| FailingService { service: (*s).to_owned(), errors: *errors, traces: *traces })
-            .collect();
-        top_failing.sort_by(|a, b| b.errors.cmp(&a.errors).then_with(|| a.service.cmp(&b.service)));
-        top_failing.truncate(TOP_FAILING_SERVICES);
-        TraceStats {
-            traces: n,
-            errors: by_service.values().map(|(_, e)| e).sum(),
-            logs,
-            services: by_service.len() as u64,
-            mean_duration_ns: (n > 0).then(|| durations.iter().map(|&d| d as f64).sum::<f64>() / n as f64),
-            percentiles_ns: if n == 0 {
-                Vec::new()
-            } else {
-                DASHBOARD_PERCENTILES.iter().map(|&q| durations[(nearest_rank(q, n) - 1) as usize]).collect()
-            },
-            top_failing,
+        stats.add_logs(i64::try_from(logs).unwrap_or(i64::MAX));
+        stats.finish()
+    }
+
+    /// How an adapter with per-minute rollups reads the window: whole minutes from the rollups,
+    /// the rest (at most a partial minute at each end) row by row.
+    pub fn split_by_minute(&self) -> WindowSplit {
+        let (s, e) = (self.start_ns, self.end_ns);
+        let first = if minute_of(s) == s { Some(s) } else { minute_of(s).checked_add(MINUTE_NS) };
+        // Minutes starting before `end` lie wholly inside the window.
+        let end = e.checked_add(1).map_or_else(|| minute_of(e), minute_of);
+        match first {
+            Some(first) if first < end && s <= e => {
+                let mut edges = Vec::new();
+                if s < first {
+                    edges.push((s, first - 1));
+                }
+                if end <= e {
+                    edges.push((end, e));
+                }
+                WindowSplit { minutes: Some((first, end)), edges }
+            }
+            _ => WindowSplit { minutes: None, edges: if s <= e { vec![(s, e)] } else { vec![] } },
         }
     }
 
@@ -169,6 +168,87 @@ impl SeriesQuery {
     }
 }
 
+/// A window cut at minute boundaries (see [`TraceStatsQuery::split_by_minute`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowSplit {
+    /// Rollup minutes to read: those starting in `[from, to)`.
+    pub minutes: Option<(i64, i64)>,
+    /// Inclusive time ranges to read row by row.
+    pub edges: Vec<(i64, i64)>,
+}
+
+/// Sums rollups and single traces of a window into [`TraceStats`]; the reference
+/// ([`TraceStatsQuery::stats_of`]) and the adapters that keep rollups both use it, so every
+/// adapter reports the same percentiles.
+#[derive(Debug, Default)]
+pub struct StatsBuilder {
+    services: BTreeMap<String, TraceRollup>,
+    logs: i64,
+}
+
+impl StatsBuilder {
+    /// Adds a rollup of `service`.
+    pub fn add_rollup(&mut self, service: &str, rollup: &TraceRollup) {
+        match self.services.get_mut(service) {
+            Some(r) => r.merge(rollup),
+            None => {
+                self.services.insert(service.to_owned(), rollup.clone());
+            }
+        }
+    }
+
+    /// Adds one trace of `service`.
+    pub fn add_trace(&mut self, service: &str, status: StatusCode, duration_ns: i64) {
+        self.add_rollup(service, &TraceRollup::of(status, duration_ns, 1));
+    }
+
+    /// Adds log records.
+    pub fn add_logs(&mut self, n: i64) {
+        self.logs = self.logs.saturating_add(n);
+    }
+
+    pub fn finish(self) -> TraceStats {
+        let count = |v: i64| u64::try_from(v).unwrap_or(0);
+        let mut durations = DurationSketch::default();
+        let (mut traces, mut errors, mut services) = (0u64, 0u64, 0u64);
+        let mut top_failing = Vec::new();
+        for (service, r) in &self.services {
+            if r.traces <= 0 {
+                continue;
+            }
+            services += 1;
+            traces += count(r.traces);
+            errors += count(r.errors);
+            durations.merge(&r.durations);
+            if r.errors > 0 {
+                top_failing.push(FailingService {
+                    service: service.clone(),
+                    errors: count(r.errors),
+                    traces: count(r.traces),
+                });
+            }
+        }
+        top_failing.sort_by(|a, b| b.errors.cmp(&a.errors).then_with(|| a.service.cmp(&b.service)));
+        top_failing.truncate(TOP_FAILING_SERVICES);
+        // Ranks are taken among the durations the sketch holds (the same as `traces` unless a
+        // rollup was damaged).
+        let held = count(durations.total());
+        TraceStats {
+            traces,
+            errors,
+            logs: count(self.logs),
+            services,
+            mean_duration_ns: (traces > 0).then(|| durations.sum() as f64 / traces as f64),
+            percentiles_ns: if held == 0 {
+                Vec::new()
+            } else {
+                DASHBOARD_PERCENTILES.iter().filter_map(|&q| durations.value_at_rank(nearest_rank(q, held))).collect()
+            },
+            top_failing,
+        }
+    }
+}
+
 /// A service with failed traces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailingService {
@@ -189,7 +269,9 @@ pub struct TraceStats {
     pub services: u64,
     /// Mean trace duration; `None` without traces.
     pub mean_duration_ns: Option<f64>,
-    /// Exact trace durations at [`DASHBOARD_PERCENTILES`] by nearest rank; empty without traces.
+    /// Trace durations at [`DASHBOARD_PERCENTILES`] by nearest rank, each reported as the midpoint
+    /// of the duration bucket holding the exact value (within 1/128 of it, see
+    /// [`otelcontext_domain::dashboard`]); empty without traces.
     pub percentiles_ns: Vec<i64>,
     /// At most [`TOP_FAILING_SERVICES`], most errors first (then by name).
     pub top_failing: Vec<FailingService>,
@@ -244,5 +326,45 @@ mod tests {
         assert_eq!(q(5, 100, 10).step_start(24), 15);
         let many = TraceStatsQuery { start_ns: 0, end_ns: 1, services: vec!["s".into(); MAX_STATS_SERVICES + 1] };
         assert!(many.validate().is_err());
+    }
+
+    #[test]
+    fn windows_split_into_whole_minutes_and_partial_edges() {
+        const M: i64 = MINUTE_NS;
+        let split = |s, e| TraceStatsQuery { start_ns: s, end_ns: e, services: vec![] }.split_by_minute();
+        let w = |minutes, edges: &[(i64, i64)]| WindowSplit { minutes, edges: edges.to_vec() };
+        assert_eq!(split(0, M - 1), w(Some((0, M)), &[]));
+        assert_eq!(split(0, M), w(Some((0, M)), &[(M, M)]));
+        assert_eq!(split(1, 3 * M + 5), w(Some((M, 3 * M)), &[(1, M - 1), (3 * M, 3 * M + 5)]));
+        assert_eq!(split(1, M + 5), w(None, &[(1, M + 5)]));
+        assert_eq!(split(-M - 1, -1), w(Some((-M, 0)), &[(-M - 1, -M - 1)]));
+        assert_eq!(split(5, 4), w(None, &[]));
+        let all = split(i64::MIN, i64::MAX);
+        assert_eq!(all.minutes, Some((i64::MIN, minute_of(i64::MAX))));
+        assert_eq!(all.edges, vec![(minute_of(i64::MAX), i64::MAX)]);
+        assert_eq!(split(i64::MAX - 1, i64::MAX), w(None, &[(i64::MAX - 1, i64::MAX)]));
+    }
+
+    #[test]
+    fn stats_sum_rollups_and_rows_alike() {
+        let mut from_rows = StatsBuilder::default();
+        let mut from_rollups = StatsBuilder::default();
+        let mut r = TraceRollup::default();
+        for (i, d) in [5_000_000i64, 7_000_000, 9_000_000, 400_000_000].into_iter().enumerate() {
+            let status = if i == 3 { StatusCode::Error } else { StatusCode::Ok };
+            from_rows.add_trace("a", status, d);
+            r.merge(&TraceRollup::of(status, d, 1));
+        }
+        from_rollups.add_rollup("a", &r);
+        // A rollup emptied by purges lists no service.
+        from_rollups.add_rollup("gone", &TraceRollup::default());
+        let (x, y) = (from_rows.finish(), from_rollups.finish());
+        assert_eq!(x, y);
+        assert_eq!((x.traces, x.errors, x.services), (4, 1, 1));
+        assert_eq!(x.mean_duration_ns, Some(105_250_000.0));
+        assert_eq!(x.percentiles_ns.len(), 3);
+        assert!((x.percentiles_ns[0] - 7_000_000).abs() * 128 <= 7_000_000, "{:?}", x.percentiles_ns);
+        assert!((x.percentiles_ns[2] - 400_000_000).abs() * 128 <= 400_000_000);
+        assert_eq!(x.top_failing, vec![FailingService { service: "a".into(), errors: 1, traces: 4 }]);
     }
 }

@@ -13,7 +13,8 @@ mod query;
 
 pub use aggregate::{
     DASHBOARD_PERCENTILES, FailingService, HeatCell, LATENCY_BOUNDS_NS, MAX_SERIES_STEPS, MAX_STATS_SERVICES,
-    SeriesQuery, TOP_FAILING_SERVICES, TraceStats, TraceStatsQuery, TrafficPoint, latency_row, nearest_rank,
+    SeriesQuery, StatsBuilder, TOP_FAILING_SERVICES, TraceStats, TraceStatsQuery, TrafficPoint, WindowSplit,
+    latency_row, nearest_rank,
 };
 pub use catalog::{CATALOG_SLACK_NS, CatalogCache, CatalogEntry, CatalogSignal, MAX_CATALOG_LIMIT, catalog_entries};
 pub use maintenance::{LogPartition, PoolStats, RetentionTarget, StorageStatus};

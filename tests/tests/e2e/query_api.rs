@@ -109,13 +109,22 @@ async fn dashboard_traffic_heat_map_and_metric_series(backend: Backend) {
     assert_eq!(d["active_services"], 2);
     assert_eq!(d["avg_latency_ms"].as_f64(), Some(65.0));
     let p = |k: &str| d[k].as_f64().unwrap();
-    assert_eq!((p("p50_latency_ms"), p("p95_latency_ms"), p("p99_latency_ms")), (60.0, 120.0, 120.0));
+    // Each percentile is the midpoint of the duration bucket holding the exact value.
+    let reported = |ms: i64| {
+        use otelcontext_domain::dashboard::{bucket_of, representative};
+        representative(bucket_of(ms * 1_000_000)) as f64 / 1e6
+    };
+    assert_eq!(
+        (p("p50_latency_ms"), p("p95_latency_ms"), p("p99_latency_ms")),
+        (reported(60), reported(120), reported(120))
+    );
+    assert!((reported(60) - 60.0).abs() <= 60.0 / 128.0);
     assert_eq!(
         d["top_failing_services"],
         serde_json::json!([{"service_name": "checkout", "error_count": 2, "total_count": 10, "error_rate": 0.2}])
     );
     let d = get(format!("/api/metrics/dashboard?{window}&service_name=search"), None).await;
-    assert_eq!((d["total_traces"].as_u64(), d["p50_latency_ms"].as_f64()), (Some(2), Some(110.0)));
+    assert_eq!((d["total_traces"].as_u64(), d["p50_latency_ms"].as_f64()), (Some(2), Some(reported(110))));
     let d = get(format!("/api/metrics/dashboard?{window}"), Some("other")).await;
     assert_eq!((d["total_traces"].as_u64(), d["p99_latency_ms"].is_null()), (Some(0), true), "{d}");
 

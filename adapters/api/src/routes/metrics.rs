@@ -100,12 +100,12 @@ impl MetricRoutes {
         }
     }
 
-    /// Dashboard totals: traces, errors, logs, services and exact latency percentiles.
+    /// Dashboard totals: traces, errors, logs, services and latency percentiles.
     ///
-    /// Over the traces that started in the window (of the root services given): counts, the
-    /// error rate as a fraction, the mean and the exact p50, p95 and p99 of trace durations
-    /// (every trace counted, no sampling or row cap), and the five root services with the most
-    /// failed traces.
+    /// Over the traces that started in the window (of the root services given): exact counts,
+    /// the error rate as a fraction, the mean, and the p50, p95 and p99 of trace durations
+    /// (every trace counted, no sampling or row cap; each within 0.8 % of the exact value), and
+    /// the five root services with the most failed traces. Served from per-minute rollups.
     #[oai(path = "/metrics/dashboard", method = "get", tag = "ApiTags::Metrics", operation_id = "getDashboard")]
     async fn get_dashboard(
         &self,

@@ -1,0 +1,200 @@
+//! Per-minute rollups of traces and logs (schema v4, see `otelcontext_domain::dashboard`). Each
+//! write and purge applies its deltas as the last step of its transaction: missing rollup rows
+//! are created empty, then every row it changes is locked in key order (so concurrent writers
+//! never deadlock on them), merged and written back; rows left without traces or logs go.
+
+use crate::error::map_sqlx_error;
+use otelcontext_domain::StatusCode;
+use otelcontext_domain::dashboard::{DurationSketch, RollupDeltas, TraceRollup};
+use otelcontext_ports::StorageError;
+use sqlx::{PgConnection, Postgres, Row, Transaction};
+use std::collections::HashMap;
+
+/// A stored rollup from its columns.
+pub(crate) fn trace_rollup(traces: i64, errors: i64, durations: &[u8]) -> Result<TraceRollup, StorageError> {
+    let durations = DurationSketch::decode(durations).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    Ok(TraceRollup { traces, errors, durations })
+}
+
+type Key = (String, i64, String);
+
+/// Applies `deltas` in the caller's transaction.
+pub(crate) async fn apply(tx: &mut PgConnection, deltas: &RollupDeltas) -> Result<(), StorageError> {
+    let changes = deltas.trace_changes();
+    if !changes.is_empty() {
+        let (mut tenants, mut minutes, mut services) = (Vec::new(), Vec::new(), Vec::new());
+        for (k, _) in &changes {
+            tenants.push(k.tenant.clone());
+            minutes.push(k.minute_ns);
+            services.push(k.service.clone());
+        }
+        sqlx::query(
+            "INSERT INTO trace_rollups (tenant_id, minute_ns, root_service, traces, errors, durations) \
+             SELECT t, m, s, 0, 0, $4 FROM UNNEST($1::text[], $2::bigint[], $3::text[]) AS k(t, m, s) \
+             ORDER BY t, m, s ON CONFLICT DO NOTHING",
+        )
+        .bind(&tenants)
+        .bind(&minutes)
+        .bind(&services)
+        .bind(DurationSketch::default().encode())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        let rows = sqlx::query(
+            "SELECT tenant_id, minute_ns, root_service, traces, errors, durations FROM trace_rollups \
+             WHERE (tenant_id, minute_ns, root_service) IN (SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[])) \
+             ORDER BY tenant_id, minute_ns, root_service FOR UPDATE",
+        )
+        .bind(&tenants)
+        .bind(&minutes)
+        .bind(&services)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        let mut stored: HashMap<Key, TraceRollup> = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            let get = |name: &str| r.try_get::<i64, _>(name).map_err(map_sqlx_error);
+            let bytes: Vec<u8> = r.try_get("durations").map_err(map_sqlx_error)?;
+            let key = (
+                r.try_get("tenant_id").map_err(map_sqlx_error)?,
+                get("minute_ns")?,
+                r.try_get("root_service").map_err(map_sqlx_error)?,
+            );
+            stored.insert(key, trace_rollup(get("traces")?, get("errors")?, &bytes)?);
+        }
+        let (mut traces, mut errors, mut sketches) = (Vec::new(), Vec::new(), Vec::new());
+        for (k, delta) in &changes {
+            let key = (k.tenant.clone(), k.minute_ns, k.service.clone());
+            let mut rollup = stored.remove(&key).unwrap_or_default();
+            rollup.merge(delta);
+            traces.push(rollup.traces);
+            errors.push(rollup.errors);
+            sketches.push(rollup.durations.encode());
+        }
+        sqlx::query(
+            "UPDATE trace_rollups r SET traces = u.traces, errors = u.errors, durations = u.durations \
+             FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bytea[]) \
+             AS u(tenant_id, minute_ns, root_service, traces, errors, durations) \
+             WHERE r.tenant_id = u.tenant_id AND r.minute_ns = u.minute_ns AND r.root_service = u.root_service",
+        )
+        .bind(&tenants)
+        .bind(&minutes)
+        .bind(&services)
+        .bind(&traces)
+        .bind(&errors)
+        .bind(&sketches)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        if traces.iter().any(|&n| n <= 0) {
+            sqlx::query(
+                "DELETE FROM trace_rollups WHERE traces <= 0 AND (tenant_id, minute_ns, root_service) IN \
+                 (SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[]))",
+            )
+            .bind(&tenants)
+            .bind(&minutes)
+            .bind(&services)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx_error)?;
+        }
+    }
+    let logs = deltas.log_changes();
+    if !logs.is_empty() {
+        let (mut tenants, mut minutes, mut services, mut counts) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (k, n) in &logs {
+            tenants.push(k.tenant.clone());
+            minutes.push(k.minute_ns);
+            services.push(k.service.clone());
+            counts.push(*n);
+        }
+        // In key order, so concurrent writers take the row locks in the same order.
+        sqlx::query(
+            "INSERT INTO log_rollups (tenant_id, minute_ns, service_name, logs) \
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::bigint[]) AS k(t, m, s, n) ORDER BY t, m, s \
+             ON CONFLICT (tenant_id, minute_ns, service_name) DO UPDATE SET logs = log_rollups.logs + excluded.logs",
+        )
+        .bind(&tenants)
+        .bind(&minutes)
+        .bind(&services)
+        .bind(&counts)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        if counts.iter().any(|&n| n < 0) {
+            sqlx::query(
+                "DELETE FROM log_rollups WHERE logs <= 0 AND (tenant_id, minute_ns, service_name) IN \
+                 (SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[]))",
+            )
+            .bind(&tenants)
+            .bind(&minutes)
+            .bind(&services)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx_error)?;
+        }
+    }
+    Ok(())
+}
+
+/// Trace rows fetched per step of the backfill.
+const BACKFILL_CHUNK: i64 = 50_000;
+
+/// Rolls up the trace rows stored before schema v4, in one transaction that keeps writers out of
+/// `traces` meanwhile (so no row is counted twice). Returns the rows rolled up.
+pub(crate) async fn backfill(pool: &sqlx::PgPool) -> Result<u64, StorageError> {
+    let pending: Option<String> =
+        sqlx::query_scalar("SELECT table_name FROM rollup_backfill WHERE table_name = 'traces'")
+            .fetch_optional(pool)
+            .await
+            .map_err(map_sqlx_error)?;
+    if pending.is_none() {
+        return Ok(0);
+    }
+    let mut tx: Transaction<'_, Postgres> = pool.begin().await.map_err(map_sqlx_error)?;
+    sqlx::query("LOCK TABLE traces IN SHARE MODE").execute(&mut *tx).await.map_err(map_sqlx_error)?;
+    // Another server may have finished it while this one waited for the lock.
+    let still: Option<String> =
+        sqlx::query_scalar("SELECT table_name FROM rollup_backfill WHERE table_name = 'traces' FOR UPDATE")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_sqlx_error)?;
+    if still.is_none() {
+        return Ok(0);
+    }
+    sqlx::query(
+        "DECLARE rollup_backfill_rows NO SCROLL CURSOR FOR \
+         SELECT tenant_id, start_ns, root_service, status, duration_ns FROM traces",
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(map_sqlx_error)?;
+    let mut rolled = 0u64;
+    loop {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("FETCH {BACKFILL_CHUNK} FROM rollup_backfill_rows")))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_sqlx_error)?;
+        if rows.is_empty() {
+            break;
+        }
+        let mut deltas = RollupDeltas::default();
+        for r in &rows {
+            let tenant: String = r.try_get(0).map_err(map_sqlx_error)?;
+            let service: String = r.try_get(2).map_err(map_sqlx_error)?;
+            let status = StatusCode::from_otlp(i32::from(r.try_get::<i16, _>(3).map_err(map_sqlx_error)?));
+            let (start, duration): (i64, i64) =
+                (r.try_get(1).map_err(map_sqlx_error)?, r.try_get(4).map_err(map_sqlx_error)?);
+            deltas.trace_row(&tenant, start, &service, status, duration, 1);
+        }
+        apply(&mut tx, &deltas).await?;
+        rolled += rows.len() as u64;
+    }
+    sqlx::query("CLOSE rollup_backfill_rows").execute(&mut *tx).await.map_err(map_sqlx_error)?;
+    sqlx::query("DELETE FROM rollup_backfill WHERE table_name = 'traces'")
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
+    tx.commit().await.map_err(map_sqlx_error)?;
+    Ok(rolled)
+}
