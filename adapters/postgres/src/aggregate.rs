@@ -1,7 +1,7 @@
 //! Dashboard aggregates over the trace rows. The dashboard's totals read the per-minute rollups
 //! of the window's whole minutes (see `crate::rollups`) and the rows of its partial minutes, so
-//! its cost grows with the window's minutes, not its traces; traffic and the heat map group the
-//! trace rows.
+//! its cost grows with the window's minutes, not its traces. Traffic does the same when its steps
+//! are whole minutes from a minute; the heat map groups the trace rows.
 
 use crate::read::col;
 use crate::rollups;
@@ -105,8 +105,47 @@ pub(crate) async fn traffic(
     q: &SeriesQuery,
 ) -> Result<Vec<TrafficPoint>, StorageError> {
     q.validate()?;
+    let Some(split) = q.split_by_minute() else {
+        return traffic_of_rows(pool, tenant, q, &q.rows).await;
+    };
+    // Steps of whole minutes: the rollups of the whole minutes, the rows of the partial one.
+    let mut parts = Vec::new();
+    if let Some((from, to)) = split.minutes {
+        let mut sel = Select::new(
+            "SELECT minute_ns, SUM(traces)::bigint AS n, SUM(errors)::bigint AS errors FROM trace_rollups \
+             WHERE tenant_id = ? AND minute_ns >= ? AND minute_ns < ?"
+                .to_owned(),
+            vec![Bind::Text(tenant.as_str().to_owned()), Bind::Int(from), Bind::Int(to)],
+        );
+        if !q.rows.services.is_empty() {
+            let marks = vec!["?"; q.rows.services.len()].join(", ");
+            sel.and(&format!("root_service IN ({marks})"), q.rows.services.iter().map(|s| Bind::Text(s.clone())));
+        }
+        sel.tail(" GROUP BY minute_ns");
+        for r in sel.fetch_all(pool).await? {
+            parts.push(TrafficPoint {
+                start_ns: col(&r, "minute_ns")?,
+                traces: count(col::<i64>(&r, "n")?),
+                errors: count(col::<i64>(&r, "errors")?),
+            });
+        }
+    }
+    for (from, to) in split.edges {
+        let edge = TraceStatsQuery { start_ns: from, end_ns: to, services: q.rows.services.clone() };
+        parts.extend(traffic_of_rows(pool, tenant, q, &edge).await?);
+    }
+    Ok(q.traffic_sum(parts))
+}
+
+/// Traffic per step of `q` over the trace rows `rows` selects.
+async fn traffic_of_rows(
+    pool: &PgPool,
+    tenant: &TenantId,
+    q: &SeriesQuery,
+    rows: &TraceStatsQuery,
+) -> Result<Vec<TrafficPoint>, StorageError> {
     let (start, binds) = step(q);
-    let mut sel = traces(&format!("{start} AS step, COUNT(*) AS n, {ERROR} AS errors"), binds, tenant, &q.rows);
+    let mut sel = traces(&format!("{start} AS step, COUNT(*) AS n, {ERROR} AS errors"), binds, tenant, rows);
     sel.tail(" GROUP BY step ORDER BY step");
     sel.fetch_all(pool)
         .await?

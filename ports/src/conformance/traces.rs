@@ -505,12 +505,12 @@ pub async fn trace_aggregates_are_exact(st: &dyn Storage) {
     assert!(matches!(st.trace_stats(t, &backwards).await, Err(crate::StorageError::InvalidArgument(_))));
 }
 
-/// The dashboard follows every change of a trace row — a late root that moves its start to an
+/// The dashboard (and traffic) follows every change of a trace row — a late root that moves its start to an
 /// earlier minute and changes its root service, a late failure, resent spans — and every purge,
 /// whether the window is cut at minute boundaries or not: it always equals the reference computed
 /// from the trace rows and log records stored at that moment.
 pub async fn dashboard_follows_late_spans_resends_and_purges(st: &dyn Storage) {
-    use crate::storage::{RetentionTarget, TraceStatsQuery};
+    use crate::storage::{RetentionTarget, SeriesQuery, TraceStatsQuery};
     let t = &tenant("roll");
     let sec = 1_000_000_000i64;
     // Many traces over five minutes: trace i starts at i·1.5 s and lasts (i² mod 997 + 1) ms.
@@ -570,6 +570,21 @@ pub async fn dashboard_follows_late_spans_resends_and_purges(st: &dyn Storage) {
                 .count() as u64;
             let want = q.stats_of(stored.iter(), in_window);
             assert_eq!(st.trace_stats(t, &q).await.unwrap(), want, "window {from}..={to} {:?}", q.services);
+        }
+        // Traffic, in steps of whole minutes from a minute (rollups) and otherwise (rows).
+        for (from, to, step) in [
+            (0, 400 * sec, 60 * sec),
+            (0, 250 * sec + 7, 60 * sec),
+            (60 * sec, 299 * sec + 1, 120 * sec),
+            (30 * sec, 330 * sec, 60 * sec),
+        ] {
+            for services in [vec![], vec!["api".to_owned()]] {
+                let series = SeriesQuery {
+                    rows: TraceStatsQuery { start_ns: T0 + from, end_ns: T0 + to, services },
+                    step_ns: step,
+                };
+                assert_eq!(st.traffic(t, &series).await.unwrap(), series.traffic_of(stored.iter()), "{series:?}");
+            }
         }
         stored.len()
     };

@@ -142,6 +142,31 @@ impl SeriesQuery {
         Ok(())
     }
 
+    /// When every step is made of whole minutes (the series starts on a minute and its step is a
+    /// whole number of minutes): the window split as for the dashboard
+    /// ([`TraceStatsQuery::split_by_minute`]), whose whole minutes an adapter may read from its
+    /// rollups. `None` otherwise.
+    pub fn split_by_minute(&self) -> Option<WindowSplit> {
+        (self.step_ns % MINUTE_NS == 0 && minute_of(self.rows.start_ns) == self.rows.start_ns)
+            .then(|| self.rows.split_by_minute())
+    }
+
+    /// Traffic summed per step from parts (rollup minutes and groups of rows) that each lie
+    /// inside one step; steps without traces are left out.
+    pub fn traffic_sum(&self, parts: impl IntoIterator<Item = TrafficPoint>) -> Vec<TrafficPoint> {
+        let mut steps: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
+        for p in parts {
+            let e = steps.entry(self.step_start(p.start_ns)).or_default();
+            e.0 += p.traces;
+            e.1 += p.errors;
+        }
+        steps
+            .into_iter()
+            .filter(|(_, (traces, _))| *traces > 0)
+            .map(|(start_ns, (traces, errors))| TrafficPoint { start_ns, traces, errors })
+            .collect()
+    }
+
     /// The start of the step containing `t` (a time inside the range).
     pub fn step_start(&self, t: i64) -> i64 {
         self.rows.start_ns + (t - self.rows.start_ns) / self.step_ns * self.step_ns
@@ -343,6 +368,16 @@ mod tests {
         assert_eq!(all.minutes, Some((i64::MIN, minute_of(i64::MAX))));
         assert_eq!(all.edges, vec![(minute_of(i64::MAX), i64::MAX)]);
         assert_eq!(split(i64::MAX - 1, i64::MAX), w(None, &[(i64::MAX - 1, i64::MAX)]));
+        let series = |start, step| SeriesQuery {
+            rows: TraceStatsQuery { start_ns: start, end_ns: start + 10 * M + 1, services: vec![] },
+            step_ns: step,
+        };
+        assert_eq!(series(M, 2 * M).split_by_minute(), Some(w(Some((M, 11 * M)), &[(11 * M, 11 * M + 1)])));
+        assert_eq!(series(M + 1, 2 * M).split_by_minute(), None, "steps would cut minutes");
+        assert_eq!(series(M, 90_000_000_000).split_by_minute(), None);
+        let q = series(0, 2 * M);
+        let p = |start_ns, traces| TrafficPoint { start_ns, traces, errors: 0 };
+        assert_eq!(q.traffic_sum([p(0, 1), p(M, 2), p(3 * M, 0), p(10 * M, 4)]), vec![p(0, 3), p(10 * M, 4)]);
     }
 
     #[test]
