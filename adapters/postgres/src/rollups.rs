@@ -140,9 +140,51 @@ pub(crate) async fn apply(tx: &mut PgConnection, deltas: &RollupDeltas) -> Resul
 /// Trace rows fetched per step of the backfill.
 const BACKFILL_CHUNK: i64 = 50_000;
 
+/// Counts the log records per tenant, minute and service again (the migration's SQL), when
+/// `rollup_backfill` lists `logs` (an operator's repair), in one transaction that keeps writers out
+/// of `logs` meanwhile. Returns the records counted.
+async fn recount_logs(pool: &sqlx::PgPool) -> Result<u64, StorageError> {
+    let mut tx: Transaction<'_, Postgres> = pool.begin().await.map_err(map_sqlx_error)?;
+    sqlx::query("LOCK TABLE logs IN SHARE MODE").execute(&mut *tx).await.map_err(map_sqlx_error)?;
+    let still: Option<String> =
+        sqlx::query_scalar("SELECT table_name FROM rollup_backfill WHERE table_name = 'logs' FOR UPDATE")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_sqlx_error)?;
+    if still.is_none() {
+        return Ok(0);
+    }
+    sqlx::query("DELETE FROM log_rollups").execute(&mut *tx).await.map_err(map_sqlx_error)?;
+    let counted: Option<i64> = sqlx::query_scalar(
+        "WITH added AS (INSERT INTO log_rollups (tenant_id, minute_ns, service_name, logs) \
+         SELECT tenant_id, GREATEST(floor(timestamp_ns::numeric / 60000000000) * 60000000000, \
+         -9223372036854775808)::bigint, service_name, count(*) FROM logs GROUP BY 1, 2, 3 RETURNING logs) \
+         SELECT sum(logs)::bigint FROM added",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(map_sqlx_error)?;
+    sqlx::query("DELETE FROM rollup_backfill WHERE table_name = 'logs'")
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
+    tx.commit().await.map_err(map_sqlx_error)?;
+    Ok(counted.map_or(0, |n| n.max(0) as u64))
+}
+
 /// Rolls up the trace rows stored before schema v4, in one transaction that keeps writers out of
-/// `traces` meanwhile (so no row is counted twice). Returns the rows rolled up.
+/// `traces` meanwhile (so no row is counted twice), and recounts the log records when asked.
+/// Returns the rows rolled up.
 pub(crate) async fn backfill(pool: &sqlx::PgPool) -> Result<u64, StorageError> {
+    let logs: Option<String> = sqlx::query_scalar("SELECT table_name FROM rollup_backfill WHERE table_name = 'logs'")
+        .fetch_optional(pool)
+        .await
+        .map_err(map_sqlx_error)?;
+    let logs = if logs.is_some() { recount_logs(pool).await? } else { 0 };
+    Ok(logs + backfill_traces(pool).await?)
+}
+
+async fn backfill_traces(pool: &sqlx::PgPool) -> Result<u64, StorageError> {
     let pending: Option<String> =
         sqlx::query_scalar("SELECT table_name FROM rollup_backfill WHERE table_name = 'traces'")
             .fetch_optional(pool)

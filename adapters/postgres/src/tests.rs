@@ -428,6 +428,16 @@ async fn an_upgrade_to_version_4_rolls_up_the_rows_already_stored() {
     }
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM rollup_backfill").fetch_one(s.pool()).await.unwrap();
     assert_eq!(left, 0, "done once");
+    // An operator's repair: both lists again, the rollups emptied; the next start rebuilds them.
+    let whole = TraceStatsQuery { start_ns: T0, end_ns: T0 + 600 * sec, services: vec![] };
+    let before = s.trace_stats(&old, &whole).await.unwrap();
+    sqlx::query("DELETE FROM trace_rollups").execute(s.pool()).await.unwrap();
+    sqlx::query("UPDATE log_rollups SET logs = logs + 5").execute(s.pool()).await.unwrap();
+    sqlx::query("INSERT INTO rollup_backfill VALUES ('traces'), ('logs')").execute(s.pool()).await.unwrap();
+    s.close().await;
+    let s = open(&schema).await;
+    assert_eq!(s.trace_stats(&old, &whole).await.unwrap(), before);
+    assert_eq!(before.logs, 120);
     s.close().await;
 }
 
