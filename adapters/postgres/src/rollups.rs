@@ -5,8 +5,10 @@
 
 use crate::error::map_sqlx_error;
 use otelcontext_domain::StatusCode;
-use otelcontext_domain::dashboard::{DurationSketch, RollupDeltas, TraceRollup};
+use otelcontext_domain::dashboard::{DurationSketch, RollupDeltas, RollupKey, TraceRollup};
 use otelcontext_ports::StorageError;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
 use sqlx::{PgConnection, Postgres, Row, Transaction};
 use std::collections::HashMap;
 
@@ -18,39 +20,56 @@ pub(crate) fn trace_rollup(traces: i64, errors: i64, durations: &[u8]) -> Result
 
 type Key = (String, i64, String);
 
+/// The keys of the rollup rows a statement touches, as the arrays `$1`, `$2`, `$3` (tenant,
+/// minute, service), in key order.
+struct Keys {
+    tenants: Vec<String>,
+    minutes: Vec<i64>,
+    services: Vec<String>,
+}
+
+impl Keys {
+    fn of<'a>(keys: impl Iterator<Item = &'a RollupKey>) -> Self {
+        let mut k = Keys { tenants: Vec::new(), minutes: Vec::new(), services: Vec::new() };
+        for key in keys {
+            k.tenants.push(key.tenant.clone());
+            k.minutes.push(key.minute_ns);
+            k.services.push(key.service.clone());
+        }
+        k
+    }
+
+    /// `sql` with the keys bound as `$1`–`$3`.
+    fn bound(&self, sql: &'static str) -> Query<'_, Postgres, PgArguments> {
+        sqlx::query(sql).bind(&self.tenants).bind(&self.minutes).bind(&self.services)
+    }
+}
+
+async fn run(q: Query<'_, Postgres, PgArguments>, tx: &mut PgConnection) -> Result<(), StorageError> {
+    q.execute(tx).await.map_err(map_sqlx_error).map(|_| ())
+}
+
 /// Applies `deltas` in the caller's transaction.
 pub(crate) async fn apply(tx: &mut PgConnection, deltas: &RollupDeltas) -> Result<(), StorageError> {
     let changes = deltas.trace_changes();
     if !changes.is_empty() {
-        let (mut tenants, mut minutes, mut services) = (Vec::new(), Vec::new(), Vec::new());
-        for (k, _) in &changes {
-            tenants.push(k.tenant.clone());
-            minutes.push(k.minute_ns);
-            services.push(k.service.clone());
-        }
-        sqlx::query(
+        let keys = Keys::of(changes.iter().map(|(k, _)| *k));
+        let insert = keys.bound(
             "INSERT INTO trace_rollups (tenant_id, minute_ns, root_service, traces, errors, durations) \
              SELECT t, m, s, 0, 0, $4 FROM UNNEST($1::text[], $2::bigint[], $3::text[]) AS k(t, m, s) \
              ORDER BY t, m, s ON CONFLICT DO NOTHING",
-        )
-        .bind(&tenants)
-        .bind(&minutes)
-        .bind(&services)
-        .bind(DurationSketch::default().encode())
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx_error)?;
-        let rows = sqlx::query(
-            "SELECT tenant_id, minute_ns, root_service, traces, errors, durations FROM trace_rollups \
-             WHERE (tenant_id, minute_ns, root_service) IN (SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[])) \
-             ORDER BY tenant_id, minute_ns, root_service FOR UPDATE",
-        )
-        .bind(&tenants)
-        .bind(&minutes)
-        .bind(&services)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(map_sqlx_error)?;
+        );
+        run(insert.bind(DurationSketch::default().encode()), tx).await?;
+        let rows = keys
+            .bound(
+                "SELECT tenant_id, minute_ns, root_service, traces, errors, durations FROM trace_rollups \
+                 WHERE (tenant_id, minute_ns, root_service) IN \
+                 (SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[])) \
+                 ORDER BY tenant_id, minute_ns, root_service FOR UPDATE",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_sqlx_error)?;
         let mut stored: HashMap<Key, TraceRollup> = HashMap::with_capacity(rows.len());
         for r in &rows {
             let get = |name: &str| r.try_get::<i64, _>(name).map_err(map_sqlx_error);
@@ -71,67 +90,41 @@ pub(crate) async fn apply(tx: &mut PgConnection, deltas: &RollupDeltas) -> Resul
             errors.push(rollup.errors);
             sketches.push(rollup.durations.encode());
         }
-        sqlx::query(
+        let emptied = traces.iter().any(|&n| n <= 0);
+        let update = keys.bound(
             "UPDATE trace_rollups r SET traces = u.traces, errors = u.errors, durations = u.durations \
              FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bytea[]) \
              AS u(tenant_id, minute_ns, root_service, traces, errors, durations) \
              WHERE r.tenant_id = u.tenant_id AND r.minute_ns = u.minute_ns AND r.root_service = u.root_service",
-        )
-        .bind(&tenants)
-        .bind(&minutes)
-        .bind(&services)
-        .bind(&traces)
-        .bind(&errors)
-        .bind(&sketches)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx_error)?;
-        if traces.iter().any(|&n| n <= 0) {
-            sqlx::query(
+        );
+        run(update.bind(traces).bind(errors).bind(sketches), tx).await?;
+        if emptied {
+            let delete = keys.bound(
                 "DELETE FROM trace_rollups WHERE traces <= 0 AND (tenant_id, minute_ns, root_service) IN \
                  (SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[]))",
-            )
-            .bind(&tenants)
-            .bind(&minutes)
-            .bind(&services)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_sqlx_error)?;
+            );
+            run(delete, tx).await?;
         }
     }
     let logs = deltas.log_changes();
     if !logs.is_empty() {
-        let (mut tenants, mut minutes, mut services, mut counts) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (k, n) in &logs {
-            tenants.push(k.tenant.clone());
-            minutes.push(k.minute_ns);
-            services.push(k.service.clone());
-            counts.push(*n);
-        }
+        let keys = Keys::of(logs.iter().map(|(k, _)| *k));
+        let counts: Vec<i64> = logs.iter().map(|(_, n)| *n).collect();
+        let emptied = counts.iter().any(|&n| n < 0);
         // In key order, so concurrent writers take the row locks in the same order.
-        sqlx::query(
+        let upsert = keys.bound(
             "INSERT INTO log_rollups (tenant_id, minute_ns, service_name, logs) \
-             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::bigint[]) AS k(t, m, s, n) ORDER BY t, m, s \
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::bigint[]) AS k(t, m, s, n) \
+             ORDER BY t, m, s \
              ON CONFLICT (tenant_id, minute_ns, service_name) DO UPDATE SET logs = log_rollups.logs + excluded.logs",
-        )
-        .bind(&tenants)
-        .bind(&minutes)
-        .bind(&services)
-        .bind(&counts)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx_error)?;
-        if counts.iter().any(|&n| n < 0) {
-            sqlx::query(
+        );
+        run(upsert.bind(counts), tx).await?;
+        if emptied {
+            let delete = keys.bound(
                 "DELETE FROM log_rollups WHERE logs <= 0 AND (tenant_id, minute_ns, service_name) IN \
                  (SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[]))",
-            )
-            .bind(&tenants)
-            .bind(&minutes)
-            .bind(&services)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_sqlx_error)?;
+            );
+            run(delete, tx).await?;
         }
     }
     Ok(())
