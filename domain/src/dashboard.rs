@@ -245,11 +245,6 @@ impl TraceRollup {
     pub fn is_empty(&self) -> bool {
         self.traces == 0 && self.errors == 0 && self.durations.is_empty()
     }
-
-    /// Whether a stored rollup went below zero somewhere (it held rows it was never told about).
-    pub fn is_negative(&self) -> bool {
-        self.traces < 0 || self.errors < 0 || self.durations.has_negative()
-    }
 }
 
 /// Where a trace summary is counted: its tenant, the minute of its start and its root service.
@@ -316,10 +311,6 @@ impl RollupDeltas {
         let mut v: Vec<_> = self.logs.iter().filter(|(_, n)| **n != 0).map(|(k, n)| (k, *n)).collect();
         v.sort_by(|a, b| a.0.cmp(b.0));
         v
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.trace_changes().is_empty() && self.log_changes().is_empty()
     }
 }
 

@@ -521,15 +521,18 @@ async fn write_spans_and_traces(
         ids.insert((get(&r, 1)?, get(&r, 2)?), r.try_get(0).map_err(map_sqlx_error)?);
     }
     let created = ids.len();
-    // Rollups count trace rows as stored (root services cleaned of NULs).
+    // Rollups count trace rows as stored (root services cleaned of NULs): the new ones here, the
+    // existing ones once merged (below).
     let stored_form = |s: &TraceSummary| TraceSummary { root_service: clean(&s.root_service), ..s.clone() };
-    for (tenant, s, _) in &traces {
+    let mut existing: Vec<&(String, TraceSummary, i64)> = Vec::new();
+    for trace in &traces {
+        let (tenant, s, _) = trace;
         if ids.contains_key(&(tenant.clone(), s.trace_id.to_hex())) {
             rollups.trace(tenant, &stored_form(s), 1);
+        } else {
+            existing.push(trace);
         }
     }
-    let existing: Vec<&(String, TraceSummary, i64)> =
-        traces.iter().filter(|(t, s, _)| !ids.contains_key(&(t.clone(), s.trace_id.to_hex()))).collect();
     let mut stored_by_key: HashMap<(String, String), TraceSummary> = HashMap::new();
     if !existing.is_empty() {
         let (tenants, hexes): (Vec<String>, Vec<String>) =

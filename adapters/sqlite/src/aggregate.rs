@@ -40,6 +40,27 @@ fn traces(columns: &str, leading: Vec<Bind>, tenant: &TenantId, q: &TraceStatsQu
     rows(columns, "traces", "start_ns", "root_service", leading, tenant, q)
 }
 
+/// `SELECT <columns> FROM <table>` (a rollup table) `WHERE` the tenant, the minutes starting in
+/// `[from, to)` and the services on `service`.
+fn minutes(
+    columns: &str,
+    table: &str,
+    service: &str,
+    tenant: &TenantId,
+    services: &[String],
+    (from, to): (i64, i64),
+) -> Select {
+    let mut sel = Select::new(
+        format!("SELECT {columns} FROM {table} WHERE tenant_id = ? AND minute_ns >= ? AND minute_ns < ?"),
+        vec![Bind::Text(tenant.as_str().to_owned()), Bind::Int(from), Bind::Int(to)],
+    );
+    if !services.is_empty() {
+        let marks = vec!["?"; services.len()].join(", ");
+        sel.and(&format!("{service} IN ({marks})"), services.iter().map(|s| Bind::Text(s.clone())));
+    }
+    sel
+}
+
 fn count(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
@@ -54,25 +75,17 @@ pub(crate) async fn trace_stats(
     let mut stats = StatsBuilder::default();
     if let Some((from, to)) = split.minutes {
         // Whole minutes: one rollup row per minute and service.
-        let minutes = |columns: &str, table: &str, service: &str| {
-            let mut sel = Select::new(
-                format!("SELECT {columns} FROM {table} WHERE tenant_id = ? AND minute_ns >= ? AND minute_ns < ?"),
-                vec![Bind::Text(tenant.as_str().to_owned()), Bind::Int(from), Bind::Int(to)],
-            );
-            if !q.services.is_empty() {
-                let marks = vec!["?"; q.services.len()].join(", ");
-                sel.and(&format!("{service} IN ({marks})"), q.services.iter().map(|s| Bind::Text(s.clone())));
-            }
-            sel
+        let whole = |columns: &str, table: &str, service: &str| {
+            minutes(columns, table, service, tenant, &q.services, (from, to))
         };
         for r in
-            minutes("root_service, traces, errors, durations", "trace_rollups", "root_service").fetch_all(pool).await?
+            whole("root_service, traces, errors, durations", "trace_rollups", "root_service").fetch_all(pool).await?
         {
             let rollup =
                 rollups::trace_rollup(col(&r, "traces")?, col(&r, "errors")?, &col::<Vec<u8>>(&r, "durations")?)?;
             stats.add_rollup(&col::<String>(&r, "root_service")?, &rollup);
         }
-        let logs = minutes("COALESCE(SUM(logs), 0) AS n", "log_rollups", "service_name").fetch_all(pool).await?;
+        let logs = whole("COALESCE(SUM(logs), 0) AS n", "log_rollups", "service_name").fetch_all(pool).await?;
         stats.add_logs(logs.first().map(|r| col::<i64>(r, "n")).transpose()?.unwrap_or(0));
     }
     // The partial minutes at the ends: row by row.
@@ -110,16 +123,14 @@ pub(crate) async fn traffic(
     // Steps of whole minutes: the rollups of the whole minutes, the rows of the partial one.
     let mut parts = Vec::new();
     if let Some((from, to)) = split.minutes {
-        let mut sel = Select::new(
-            "SELECT minute_ns, SUM(traces) AS n, SUM(errors) AS errors FROM trace_rollups \
-             WHERE tenant_id = ? AND minute_ns >= ? AND minute_ns < ?"
-                .to_owned(),
-            vec![Bind::Text(tenant.as_str().to_owned()), Bind::Int(from), Bind::Int(to)],
+        let mut sel = minutes(
+            "minute_ns, SUM(traces) AS n, SUM(errors) AS errors",
+            "trace_rollups",
+            "root_service",
+            tenant,
+            &q.rows.services,
+            (from, to),
         );
-        if !q.rows.services.is_empty() {
-            let marks = vec!["?"; q.rows.services.len()].join(", ");
-            sel.and(&format!("root_service IN ({marks})"), q.rows.services.iter().map(|s| Bind::Text(s.clone())));
-        }
         sel.tail(" GROUP BY minute_ns");
         for r in sel.fetch_all(pool).await? {
             parts.push(TrafficPoint {

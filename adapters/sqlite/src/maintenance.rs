@@ -138,30 +138,15 @@ pub(crate) fn purge(
         let ids: Vec<i64> = rows.iter().map(|(_, id)| *id).collect();
         let (table, _) = table_of(target);
         let id = row_key(target);
+        // The dashboard's rollups lose what is deleted: the delete returns what they counted.
+        let counted = match target {
+            RetentionTarget::Traces => " RETURNING tenant_id, start_ns, root_service, status, duration_ns",
+            RetentionTarget::Logs => " RETURNING tenant_id, timestamp_ns, service_name, 0, 0",
+            _ => "",
+        };
         let mut rollups = RollupDeltas::default();
         for chunk in ids.chunks(500) {
             let marks = vec!["?"; chunk.len()].join(",");
-            // The dashboard's rollups lose what is deleted.
-            let counted = match target {
-                RetentionTarget::Traces => "tenant_id, start_ns, root_service, status, duration_ns",
-                RetentionTarget::Logs => "tenant_id, timestamp_ns, service_name, 0, 0",
-                _ => "",
-            };
-            if !counted.is_empty() {
-                let mut stmt =
-                    tx.prepare(&format!("SELECT {counted} FROM {table} WHERE {id} IN ({marks})")).map_err(map_err)?;
-                let mut found = stmt.query(params_from_iter(chunk)).map_err(map_err)?;
-                while let Some(r) = found.next().map_err(map_err)? {
-                    let tenant: String = r.get(0).map_err(map_err)?;
-                    let (at, service): (i64, String) = (r.get(1).map_err(map_err)?, r.get(2).map_err(map_err)?);
-                    if target == RetentionTarget::Traces {
-                        let status = StatusCode::from_otlp(r.get::<_, i64>(3).map_err(map_err)? as i32);
-                        rollups.trace_row(&tenant, at, &service, status, r.get(4).map_err(map_err)?, -1);
-                    } else {
-                        rollups.log(&tenant, at, &service, -1);
-                    }
-                }
-            }
             if target == RetentionTarget::Traces {
                 tx.execute(&format!("DELETE FROM spans WHERE trace_ref IN ({marks})"), params_from_iter(chunk))
                     .map_err(map_err)?;
@@ -177,8 +162,22 @@ pub(crate) fn purge(
                 )
                 .map_err(map_err)?;
             }
-            tx.execute(&format!("DELETE FROM {table} WHERE {id} IN ({marks})"), params_from_iter(chunk))
-                .map_err(map_err)?;
+            let mut delete =
+                tx.prepare(&format!("DELETE FROM {table} WHERE {id} IN ({marks}){counted}")).map_err(map_err)?;
+            let mut gone = delete.query(params_from_iter(chunk)).map_err(map_err)?;
+            while let Some(r) = gone.next().map_err(map_err)? {
+                if counted.is_empty() {
+                    continue;
+                }
+                let tenant: String = r.get(0).map_err(map_err)?;
+                let (at, service): (i64, String) = (r.get(1).map_err(map_err)?, r.get(2).map_err(map_err)?);
+                if target == RetentionTarget::Traces {
+                    let status = StatusCode::from_otlp(r.get::<_, i64>(3).map_err(map_err)? as i32);
+                    rollups.trace_row(&tenant, at, &service, status, r.get(4).map_err(map_err)?, -1);
+                } else {
+                    rollups.log(&tenant, at, &service, -1);
+                }
+            }
         }
         crate::rollups::apply(tx, &rollups)?;
         Ok(ids.len() as u64)
